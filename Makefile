@@ -1,0 +1,52 @@
+# The two commands a new user needs:  make demo   and   make test
+# Both set everything up first (Debian packages, a virtualenv, npm packages); re-runs are quick.
+
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+APT_PKGS := ffmpeg redis-server chromium chromium-driver fonts-dejavu-core
+TEST_ARGS ?=
+
+.PHONY: setup system-deps demo serve test bench clean
+
+setup: system-deps $(STAMP) frontend/node_modules/.installed
+
+# Debian packages: ffmpeg/ffprobe (independent RTSP client in tests), redis-server (multi-node bus),
+# chromium (browser tests and the demo's kiosk). Installed only when missing.
+system-deps:
+	@missing=""; \
+	for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+# torch is pinned to the CPU build first, so that ultralytics does not pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+frontend/node_modules/.installed: frontend/package.json
+	cd frontend && npm install --no-audit --no-fund --loglevel=error && mkdir -p node_modules
+	touch $@
+
+demo: setup
+	$(BIN)/iocwall demo $(ARGS)
+
+serve: setup
+	$(BIN)/iocwall serve $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest $(TEST_ARGS)
+
+# Benchmarks are not tests: they print figures and ratios against a baseline from the same run.
+bench: setup
+	$(BIN)/python -m pytest -p no:cacheprovider -s -o addopts="" tests/benchmarks $(TEST_ARGS)
+
+clean:
+	rm -rf $(VENV) frontend/node_modules .pytest_cache

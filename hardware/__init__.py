@@ -1,0 +1,1 @@
+"""What a technician runs on site: camera simulator, smoke test, display-node agent."""

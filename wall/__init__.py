@@ -1,0 +1,1 @@
+"""Wall controller and web app: config, storage, bus, auth, audit, HTTP API."""

@@ -1,0 +1,14 @@
+"""`iocwall demo`: placeholder until its issue lands; its owner replaces this module."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    print("iocwall demo: not yet available", file=sys.stderr)
+    return 2
