@@ -163,22 +163,24 @@ def _describe(error: dict, text: str, name: str) -> str:
 
 
 def _find_line(text: str, loc: tuple) -> int | None:
-    """Best-effort line number of a key path in the TOML text."""
+    """Best-effort line number of a key path (e.g. ('cameras', 1, 'main_url')) in the TOML."""
     names = [p for p in loc if isinstance(p, str)]
+    index = next((p for p in loc if isinstance(p, int)), 0)
     if not names or not text:
         return None
-    lines = text.splitlines()
     section_prefix = ".".join(names[:-1])
-    current = ""
-    for number, line in enumerate(lines, 1):
+    current, seen = "", {}
+    for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         header = re.match(r"^\[\[?([^\]]+)\]\]?", stripped)
         if header:
             current = header.group(1).strip()
+            seen[current] = seen.get(current, -1) + 1
             if len(names) == 1 and current == names[0]:
                 return number
             continue
         key = re.match(r"^([A-Za-z0-9_-]+)\s*=", stripped)
-        if key and key.group(1) == names[-1] and current == section_prefix:
+        if key and key.group(1) == names[-1] and current == section_prefix \
+                and seen.get(current, 0) == index:
             return number
     return None
