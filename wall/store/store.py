@@ -1,0 +1,149 @@
+"""SQLite access for the server: one connection, one thread, an async API.
+
+Every call runs on a single dedicated thread (a one-worker executor), so the
+event loop never blocks on disk and writes are naturally serialised: SQLite
+allows one writer at a time anyway, and one thread avoids "database is locked"
+inside our own process. Other processes (a second server, the CLI) are covered
+by the busy timeout.
+
+Durability: WAL journal with ``synchronous=FULL``. WAL alone already keeps the
+file consistent after a kill -9 (committed transactions live in the WAL and are
+replayed on open). FULL also fsyncs the WAL on each commit, so an audit entry
+that was reported as written survives a power cut too. Our write rate (logins,
+admin edits, audit) is a few per second at most, so the fsync costs nothing
+that matters; NORMAL would risk losing the last commits on power loss.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from iocwall.wall.store.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Params = Sequence[Any] | dict[str, Any]
+BUSY_TIMEOUT_MS = 5000
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection with our pragmas; autocommit mode (explicit transactions only)."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal" and str(path) != ":memory:":
+        raise sqlite3.OperationalError(f"cannot switch {path} to WAL mode (got {mode})")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class Store:
+    """The database of one server. ``await open()`` before use, ``await close()`` after."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.version = 0
+        self._conn: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def open(self) -> None:
+        """Create the file if needed and bring the schema up to date."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._conn = await self._run(lambda: connect(self.path))
+        self.version = await self._run(lambda: migrate(self._require()))
+        log.info("store open: %s (schema v%d)", self.path, self.version)
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._run(conn.close)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    def _require(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("store is not open")
+        return self._conn
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        if self._executor is None:
+            raise RuntimeError("store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement in its own transaction; returns lastrowid (INSERT) or rowcount."""
+        def work() -> int:
+            cur = self._require().execute(sql, params)
+            return int(cur.lastrowid or 0) if sql.lstrip().upper().startswith("INSERT") \
+                else cur.rowcount
+        return await self._run(work)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
+        def work() -> dict[str, Any] | None:
+            row = self._require().execute(sql, params).fetchone()
+            return dict(row) if row is not None else None
+        return await self._run(work)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        def work() -> list[dict[str, Any]]:
+            return [dict(r) for r in self._require().execute(sql, params).fetchall()]
+        return await self._run(work)
+
+    async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK if it raises)."""
+        def work() -> T:
+            conn = self._require()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+        return await self._run(work)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self.transaction(lambda conn: conn.executemany(sql, rows))
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            return await self._run(lambda: self._require().execute("SELECT 1").fetchone()[0] == 1)
+        except (sqlite3.Error, RuntimeError):
+            return False
+
+    async def integrity_ok(self) -> bool:
+        rows = await self.fetchall("PRAGMA integrity_check")
+        return [next(iter(r.values())) for r in rows] == ["ok"]
+
+    # -- settings: small key/value pairs the server keeps (e.g. a generated session secret)
+
+    async def get_setting(self, key: str) -> str | None:
+        row = await self.fetchone("SELECT value FROM settings WHERE key = ?", (key,))
+        return None if row is None else str(row["value"])
+
+    async def set_setting(self, key: str, value: str) -> None:
+        await self.execute(
+            "INSERT INTO settings(key, value) VALUES(?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    async def setting_or_create(self, key: str, make: Callable[[], str]) -> str:
+        """The stored value, or store ``make()`` first; safe if two processes race."""
+        def work(conn: sqlite3.Connection) -> str:
+            conn.execute("INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", (key, make()))
+            return str(conn.execute("SELECT value FROM settings WHERE key = ?",
+                                    (key,)).fetchone()[0])
+        return await self.transaction(work)
