@@ -1,0 +1,63 @@
+// Small helpers around the JSON API (same origin, session cookie).
+
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfterS = null) {
+    super(message || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+    this.retryAfterS = retryAfterS;
+  }
+}
+
+function retryAfter(response, body) {
+  const header = response.headers.get("Retry-After");
+  if (header && /^\d+$/.test(header.trim())) return Number(header.trim());
+  const fromBody = body && body.error && (body.error.retry_after_s ?? body.error.retry_after);
+  return typeof fromBody === "number" ? Math.ceil(fromBody) : null;
+}
+
+// fetch + JSON, throwing ApiError with the server's {"error": {...}} body.
+export async function api(path, { method = "GET", body = undefined, signal = undefined } = {}) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" }, signal };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
+  let data = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch (_) {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const err = (data && data.error) || {};
+    throw new ApiError(response.status, err.code, err.message, retryAfter(response, data));
+  }
+  return data;
+}
+
+export function me() {
+  return api("/api/me");
+}
+
+export function logout() {
+  return api("/api/logout", { method: "POST" });
+}
+
+// Only same-site paths may be a post-login target: an attacker-made link like
+// /login?next=https://evil.example must not bounce the user off-site.
+export function safeNext(raw, fallback = "/live") {
+  if (typeof raw !== "string" || !raw.startsWith("/") || raw.startsWith("//") || raw.includes("\\")) {
+    return fallback;
+  }
+  return raw;
+}
+
+export function goLogin() {
+  const here = window.location.pathname + window.location.search;
+  window.location.assign("/login?next=" + encodeURIComponent(here));
+}

@@ -1,0 +1,166 @@
+// Vietnamese (default) and English. Elements carry data-i18n="key" (text) or
+// data-i18n-attr="attr:key,attr:key" (attributes); setLang() rewrites them all.
+
+const STORAGE_KEY = "iocwall.lang";
+
+const TEXT = {
+  vi: {
+    "app.title": "iocwall — Trung tâm điều hành",
+    "app.subtitle": "Tường video và giám sát camera",
+    "lang.toggle": "EN",
+    "lang.toggle.title": "Switch to English",
+    "login.title": "Đăng nhập",
+    "login.username": "Tên đăng nhập",
+    "login.password": "Mật khẩu",
+    "login.submit": "Đăng nhập",
+    "login.busy": "Đang đăng nhập…",
+    "login.err.missing": "Hãy nhập tên đăng nhập và mật khẩu.",
+    "login.err.wrong": "Sai tên đăng nhập hoặc mật khẩu.",
+    "login.err.limited": "Đăng nhập sai quá nhiều lần. Hãy thử lại sau {s} giây.",
+    "login.err.limited.now": "Bạn có thể thử lại ngay bây giờ.",
+    "login.err.network": "Không kết nối được máy chủ. Kiểm tra mạng rồi thử lại.",
+    "login.err.server": "Máy chủ gặp lỗi ({status}). Hãy thử lại sau.",
+    "home.live": "Xem trực tiếp tất cả camera",
+    "home.live.desc": "Lưới camera (luồng phụ), bấm vào một ô để xem luồng chính toàn màn hình.",
+    "home.login": "Đăng nhập",
+    "home.health": "Tình trạng hệ thống",
+    "home.soon": "Bảng điều khiển tường video sẽ có trong bản sau.",
+    "live.title": "Trực tiếp",
+    "live.logout": "Đăng xuất",
+    "live.home": "Trang chủ",
+    "live.cameras": "{n} camera",
+    "live.playing": "{n}/{total} đang phát",
+    "live.empty": "Chưa có camera nào được đăng ký.",
+    "live.lost": "Mất tín hiệu",
+    "live.lost.other": "Signal lost",
+    "live.lost.since": "từ {t}",
+    "live.close": "Đóng (Esc)",
+    "live.main": "Luồng chính",
+    "live.sub": "Luồng phụ",
+    "live.apiError": "Không tải được danh sách camera ({status}).",
+    "live.offline": "Mất kết nối tới máy chủ; đang thử lại…",
+    "live.updated": "Cập nhật",
+    "state.connecting": "Đang kết nối",
+    "state.live": "Trực tiếp",
+    "state.stalled": "Gián đoạn",
+    "state.lost": "Mất tín hiệu",
+    "role.admin": "Quản trị",
+    "role.operator": "Điều hành viên",
+    "role.leader": "Lãnh đạo",
+    "role.registrar": "Cán bộ tỉnh",
+    "role.technician": "Kỹ thuật viên",
+    "role.display": "Màn hình",
+  },
+  en: {
+    "app.title": "iocwall — Operations Centre",
+    "app.subtitle": "Video wall and camera monitoring",
+    "lang.toggle": "VI",
+    "lang.toggle.title": "Chuyển sang tiếng Việt",
+    "login.title": "Sign in",
+    "login.username": "Username",
+    "login.password": "Password",
+    "login.submit": "Sign in",
+    "login.busy": "Signing in…",
+    "login.err.missing": "Enter your username and password.",
+    "login.err.wrong": "Wrong username or password.",
+    "login.err.limited": "Too many failed sign-ins. Try again in {s} s.",
+    "login.err.limited.now": "You can try again now.",
+    "login.err.network": "Cannot reach the server. Check the network and try again.",
+    "login.err.server": "The server had an error ({status}). Try again later.",
+    "home.live": "Watch every camera live",
+    "home.live.desc": "Camera grid (sub streams); click a tile for the main stream full-size.",
+    "home.login": "Sign in",
+    "home.health": "System health",
+    "home.soon": "The video-wall console comes in a later release.",
+    "live.title": "Live",
+    "live.logout": "Sign out",
+    "live.home": "Home",
+    "live.cameras": "{n} cameras",
+    "live.playing": "{n}/{total} playing",
+    "live.empty": "No camera is registered yet.",
+    "live.lost": "Signal lost",
+    "live.lost.other": "Mất tín hiệu",
+    "live.lost.since": "since {t}",
+    "live.close": "Close (Esc)",
+    "live.main": "Main stream",
+    "live.sub": "Sub stream",
+    "live.apiError": "Cannot load the camera list ({status}).",
+    "live.offline": "Lost contact with the server; retrying…",
+    "live.updated": "Updated",
+    "state.connecting": "Connecting",
+    "state.live": "Live",
+    "state.stalled": "Stalled",
+    "state.lost": "Lost",
+    "role.admin": "Administrator",
+    "role.operator": "Operator",
+    "role.leader": "Leader",
+    "role.registrar": "Province registrar",
+    "role.technician": "Technician",
+    "role.display": "Display",
+  },
+};
+
+const listeners = [];
+
+export function getLang() {
+  try {
+    const saved = localStorage.getItem(STORAGE_KEY);
+    if (saved === "vi" || saved === "en") return saved;
+  } catch (_) { /* storage blocked: fall back to the default */ }
+  return "vi";
+}
+
+export function t(key, vars = {}) {
+  const table = TEXT[getLang()];
+  let text = table[key] ?? TEXT.vi[key] ?? key;
+  for (const [name, value] of Object.entries(vars)) text = text.replaceAll(`{${name}}`, String(value));
+  return text;
+}
+
+export function apply(root = document) {
+  document.documentElement.lang = getLang();
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-attr]")) {
+    for (const pair of el.dataset.i18nAttr.split(",")) {
+      const [attr, key] = pair.split(":");
+      el.setAttribute(attr.trim(), t(key.trim()));
+    }
+  }
+}
+
+export function setLang(lang) {
+  try {
+    localStorage.setItem(STORAGE_KEY, lang);
+  } catch (_) { /* not remembered, still switched for this page */ }
+  apply();
+  for (const fn of listeners) fn(lang);
+}
+
+export function onLangChange(fn) {
+  listeners.push(fn);
+}
+
+// Wire a button that flips VI <-> EN.
+export function bindToggle(button) {
+  button.addEventListener("click", () => setLang(getLang() === "vi" ? "en" : "vi"));
+}
+
+// Wall-clock time as the project shows it: Asia/Ho_Chi_Minh, whatever the
+// browser's own zone is (a leader's laptop abroad still shows Vietnam time).
+const VN_FORMAT = new Intl.DateTimeFormat("sv-SE", {
+  timeZone: "Asia/Ho_Chi_Minh",
+  year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+});
+
+// ISO 8601 with +07:00, e.g. 2026-11-23T14:05:09+07:00
+export function vnIso(date = new Date()) {
+  return VN_FORMAT.format(date).replace(" ", "T") + "+07:00";
+}
+
+// Short local form for headers, e.g. 23/11/2026 14:05:09 (GMT+7)
+export function vnClock(date = new Date()) {
+  const [day, time] = VN_FORMAT.format(date).split(" ");
+  const [y, m, d] = day.split("-");
+  return `${d}/${m}/${y} ${time}`;
+}

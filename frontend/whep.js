@@ -1,0 +1,204 @@
+// Our own WHEP player (WebRTC-HTTP Egress Protocol): receive-only video.
+//
+// One WhepSession = one RTCPeerConnection = one POST of an SDP offer. We wait
+// for ICE gathering to finish before posting (no trickle: the server does not
+// need PATCH support), and DELETE the session's Location when we close so the
+// server can stop sending at once instead of waiting for ICE to time out.
+//
+// WhepPlayer keeps a session alive for a <video>: when a session cannot be
+// set up or its connection fails, it retries with capped exponential backoff
+// plus jitter, so a restarting server is not hammered by every open tile.
+
+const ICE_GATHER_TIMEOUT_MS = 2000;
+const CONNECT_TIMEOUT_MS = 10000;
+const DISCONNECTED_GRACE_MS = 4000;
+
+// H.264 first: the server forwards the camera's H.264 as it is, and would
+// otherwise get VP8 chosen by the browser. Packetization-mode 1 before 0.
+function preferH264(transceiver) {
+  if (typeof RTCRtpReceiver === "undefined" || !RTCRtpReceiver.getCapabilities) return;
+  const caps = RTCRtpReceiver.getCapabilities("video");
+  if (!caps || !transceiver.setCodecPreferences) return;
+  const rank = (c) => {
+    const mime = c.mimeType.toLowerCase();
+    if (mime !== "video/h264") return 2;
+    return /packetization-mode=1/.test(c.sdpFmtpLine || "") ? 0 : 1;
+  };
+  const codecs = [...caps.codecs].sort((a, b) => rank(a) - rank(b));
+  try {
+    transceiver.setCodecPreferences(codecs);
+  } catch (err) {
+    console.warn("setCodecPreferences failed; the browser picks the codec", err);
+  }
+}
+
+function waitIceGathering(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    // Loopback and LAN candidates come almost at once; do not wait forever for
+    // a candidate type that will never come (e.g. no STUN server configured).
+    const timer = setTimeout(done, ICE_GATHER_TIMEOUT_MS);
+    function done() {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    }
+    function check() {
+      if (pc.iceGatheringState === "complete") done();
+    }
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+export class WhepError extends Error {
+  constructor(message, status = 0) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export class WhepSession {
+  constructor(url, video) {
+    this.url = url;
+    this.video = video;
+    this.pc = null;
+    this.location = null;
+    this.closed = false;
+  }
+
+  // Resolves once the answer is applied; rejects with WhepError.
+  async start(onConnectionState) {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.pc = pc;
+    const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
+    preferH264(transceiver);
+    pc.addEventListener("track", (ev) => {
+      const stream = ev.streams && ev.streams[0] ? ev.streams[0] : new MediaStream([ev.track]);
+      this.video.srcObject = stream;
+      const played = this.video.play();
+      if (played && played.catch) played.catch(() => {});
+    });
+    pc.addEventListener("connectionstatechange", () => onConnectionState(pc.connectionState));
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitIceGathering(pc);
+    if (this.closed) throw new WhepError("closed");
+    const response = await fetch(this.url, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp" },
+      body: pc.localDescription.sdp,
+      credentials: "same-origin",
+    });
+    if (response.status !== 201 && response.status !== 200) {
+      throw new WhepError(`WHEP POST ${response.status}`, response.status);
+    }
+    const loc = response.headers.get("Location");
+    if (loc) this.location = new URL(loc, new URL(this.url, window.location.href)).href;
+    const answer = await response.text();
+    if (this.closed) {
+      this.close();
+      throw new WhepError("closed");
+    }
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  }
+
+  close() {
+    this.closed = true;
+    if (this.pc) {
+      this.pc.close();
+      this.pc = null;
+    }
+    if (this.location) {
+      // keepalive lets the DELETE finish even when the page is being unloaded
+      fetch(this.location, { method: "DELETE", credentials: "same-origin", keepalive: true })
+        .catch(() => {});
+      this.location = null;
+    }
+  }
+}
+
+// Keeps one <video> playing one WHEP URL until stop().
+export class WhepPlayer {
+  constructor(url, video, { onStatus = () => {}, minDelayMs = 500, maxDelayMs = 15000 } = {}) {
+    this.url = url;
+    this.video = video;
+    this.onStatus = onStatus;
+    this.minDelayMs = minDelayMs;
+    this.maxDelayMs = maxDelayMs;
+    this.failures = 0;
+    this.session = null;
+    this.stopped = false;
+    this.retryTimer = null;
+    this.watchTimer = null;
+  }
+
+  start() {
+    this.stopped = false;
+    this._connect();
+    return this;
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.watchTimer);
+    if (this.session) this.session.close();
+    this.session = null;
+    this.video.srcObject = null;
+  }
+
+  // Drop the current session and connect again now (e.g. the picture froze).
+  restart() {
+    if (this.stopped) return;
+    this._fail("restart requested", false);
+  }
+
+  async _connect() {
+    if (this.stopped) return;
+    const session = new WhepSession(this.url, this.video);
+    this.session = session;
+    this.onStatus("connecting");
+    clearTimeout(this.watchTimer);
+    this.watchTimer = setTimeout(() => {
+      if (this.session === session && session.pc && session.pc.connectionState !== "connected") {
+        this._fail("connect timeout");
+      }
+    }, CONNECT_TIMEOUT_MS);
+    try {
+      await session.start((state) => this._onConnectionState(session, state));
+    } catch (err) {
+      if (this.session === session && !this.stopped) this._fail(err.message || String(err));
+    }
+  }
+
+  _onConnectionState(session, state) {
+    if (this.session !== session || this.stopped) return;
+    if (state === "connected") {
+      this.failures = 0;
+      clearTimeout(this.watchTimer);
+      this.onStatus("connected");
+    } else if (state === "failed" || state === "closed") {
+      this._fail(`connection ${state}`);
+    } else if (state === "disconnected") {
+      // "disconnected" often heals by itself within a few seconds
+      clearTimeout(this.watchTimer);
+      this.watchTimer = setTimeout(() => {
+        if (this.session === session && session.pc && session.pc.connectionState !== "connected") {
+          this._fail("disconnected");
+        }
+      }, DISCONNECTED_GRACE_MS);
+    }
+  }
+
+  _fail(reason, countIt = true) {
+    if (this.session) this.session.close();
+    this.session = null;
+    clearTimeout(this.watchTimer);
+    clearTimeout(this.retryTimer);
+    if (this.stopped) return;
+    if (countIt) this.failures += 1;
+    const base = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** Math.max(0, this.failures - 1));
+    const delay = countIt ? base / 2 + Math.random() * (base / 2) : 0;
+    this.onStatus("retrying", { reason, delayMs: Math.round(delay) });
+    this.retryTimer = setTimeout(() => this._connect(), delay);
+  }
+}

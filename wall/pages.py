@@ -1,0 +1,90 @@
+"""HTML pages of the console: ``/login`` and ``/live``.
+
+The pages are static files in ``frontend/``; their data comes from the JSON
+API, which does its own role checks. A page that needs a login redirects an
+anonymous browser to ``/login?next=<page>`` instead of answering with a JSON
+401, because a person, not a script, is on the other end.
+
+Wiring (by the web app): ``build_app(services, extra_routes=pages.routes())``.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, route
+
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+LOGIN_PATH = "/login"
+
+# Pages load only our own files; WebRTC media is not governed by CSP, and the
+# <video> elements get a MediaStream (no blob: URL needed).
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """303 to the login page, coming back to this page (path and query) afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='/')}", status_code=303)
+
+
+def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
+    """An endpoint serving one HTML file, optionally only to logged-in roles."""
+    path = frontend / filename
+    allowed = frozenset(login) if login is not None else None
+
+    async def endpoint(request: Request) -> Response:
+        if allowed is not None:
+            who = principal_of(request)
+            if who is None:
+                return login_redirect(request)
+            if who.role not in allowed:
+                return HTMLResponse(
+                    "<!doctype html><meta charset=utf-8><title>403</title>"
+                    "<p>Không có quyền xem trang này. / You may not view this page.</p>"
+                    '<p><a href="/">iocwall</a></p>',
+                    status_code=403, headers=_HEADERS,
+                )
+        try:
+            html = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        except OSError:
+            return HTMLResponse(
+                f"<!doctype html><meta charset=utf-8><p>{filename}: missing from the installation</p>",
+                status_code=500, headers=_HEADERS,
+            )
+        return HTMLResponse(html, headers=_HEADERS)
+
+    endpoint.__name__ = f"page_{filename.removesuffix('.html')}"
+    return endpoint
+
+
+def routes(frontend: Path = FRONTEND) -> list[Route]:
+    """Page routes for the web app.
+
+    ``/live`` is registered with ``roles=PUBLIC`` for the role guard (which would
+    answer a JSON 401) and checks the login itself; ``route.roles`` is then set to
+    the roles that really get the page, and ``route.anonymous`` to ``"redirect"``,
+    so a test enumerating routes knows an anonymous request gets a 303 to /login.
+    """
+    login = route(LOGIN_PATH, _page("login.html", login=None, frontend=frontend),
+                  roles=PUBLIC, methods=["GET"], name="page_login")
+    live = route("/live", _page("live.html", login=ANY_USER, frontend=frontend),
+                 roles=PUBLIC, methods=["GET"], name="page_live")
+    live.roles = ANY_USER  # type: ignore[attr-defined]
+    live.anonymous = "redirect"  # type: ignore[attr-defined]
+    return [login, live]
