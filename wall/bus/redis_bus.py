@@ -1,0 +1,149 @@
+"""Redis pub/sub bus: several server processes (or machines) see each other's events.
+
+One PubSub connection per bus, read by one task that hands each message to the
+local subscriptions of its pattern. Pub/sub is fire-and-forget: while Redis is
+unreachable events are lost (``ping()`` says so); state that must survive lives
+in the store, events only say "look again".
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from iocwall.wall.bus.base import DEFAULT_QUEUE, Subscription
+from iocwall.wall.bus.events import Event, EventError
+from iocwall.wall.bus.memory import _stamp
+
+log = logging.getLogger(__name__)
+
+ACK_TIMEOUT_S = 5.0
+RETRY_MAX_S = 5.0
+
+
+class RedisBus:
+    def __init__(self, url: str, prefix: str = "iocwall", node_id: str | None = None) -> None:
+        self.node_id = node_id or uuid.uuid4().hex[:12]
+        self.prefix = prefix
+        self.bad_messages = 0
+        self._url = url
+        self._client = aioredis.Redis.from_url(url)
+        self._pubsub = self._client.pubsub()
+        self._subs: dict[str, list[Subscription]] = {}     # full pattern -> local subscribers
+        self._acks: dict[str, asyncio.Future[None]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        """Connect and start the reader; raises RedisError if Redis is unreachable."""
+        await asyncio.wait_for(self._client.ping(), ACK_TIMEOUT_S)
+        # The PubSub connection exists only after a first subscribe: use a private channel.
+        await self._pubsub.subscribe(f"{self.prefix}:__node__:{self.node_id}")
+        self._reader = asyncio.create_task(self._read_loop(), name="redis-bus-reader")
+
+    def _channel(self, topic: str) -> str:
+        return f"{self.prefix}:{topic}"
+
+    async def publish(self, topic: str, event: Event) -> None:
+        if self._closed:
+            raise RuntimeError("bus is closed")
+        await self._client.publish(self._channel(topic), _stamp(topic, event, self.node_id).to_json())
+
+    async def subscribe(self, pattern: str, *, maxsize: int = DEFAULT_QUEUE) -> Subscription:
+        if self._closed or self._reader is None:
+            raise RuntimeError("bus is not running")
+        full = self._channel(pattern)
+        sub = Subscription(pattern, maxsize)
+        if full in self._subs:
+            self._subs[full].append(sub)
+        else:
+            self._subs[full] = [sub]
+            ack = asyncio.get_running_loop().create_future()
+            self._acks[full] = ack
+            try:
+                await self._pubsub.psubscribe(full)
+                await asyncio.wait_for(asyncio.shield(ack), ACK_TIMEOUT_S)
+            except BaseException:
+                self._subs.pop(full, None)
+                raise
+            finally:
+                self._acks.pop(full, None)
+        sub.on_close(lambda: self._unsubscribe(full, sub))
+        return sub
+
+    async def _unsubscribe(self, full: str, sub: Subscription) -> None:
+        subs = self._subs.get(full, [])
+        if sub in subs:
+            subs.remove(sub)
+        if not subs and full in self._subs:
+            del self._subs[full]
+            if not self._closed:
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.punsubscribe(full)
+
+    async def _read_loop(self) -> None:
+        delay = 0.1
+        while not self._closed:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+                delay = 0.1
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("redis bus: connection problem (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            if message is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict) -> None:
+        kind = message.get("type")
+        if kind == "psubscribe":
+            ack = self._acks.get(_text(message["channel"]))
+            if ack is not None and not ack.done():
+                ack.set_result(None)
+            return
+        if kind != "pmessage":
+            return
+        try:
+            event = Event.from_json(message["data"])
+        except EventError:
+            self.bad_messages += 1
+            log.debug("redis bus: ignored a message that is not an event")
+            return
+        for sub in list(self._subs.get(_text(message["pattern"]), [])):
+            sub.offer(event)
+
+    async def ping(self) -> bool:
+        if self._closed or self._reader is None or self._reader.done():
+            return False
+        try:
+            return bool(await asyncio.wait_for(self._client.ping(), 2.0))
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                await self._reader
+        for subs in self._subs.values():
+            for sub in subs:
+                sub.end()
+        self._subs.clear()
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.aclose()
+        with contextlib.suppress(RedisError, OSError):
+            await self._client.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
