@@ -1,0 +1,220 @@
+"""Just enough H.264 bitstream handling (ITU-T H.264 7.3) for the simulator:
+Annex B splitting, emulation prevention, exp-Golomb bits, SPS/PPS fields and
+the slice header length (so a slice's data can be rewritten, see stamp_patch).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NAL_SLICE, NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS, NAL_AUD = 1, 5, 6, 7, 8, 9
+SLICE_P, SLICE_B, SLICE_I = 0, 1, 2
+_START = re.compile(b"\x00\x00\x01")
+_HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
+
+
+class H264Error(ValueError):
+    """A bitstream feature the simulator does not handle."""
+
+
+def split_annexb(data: bytes) -> list[bytes]:
+    """NAL units of an Annex B byte stream, without start codes."""
+    starts = [m.end() for m in _START.finditer(data)]
+    nals = []
+    for i, begin in enumerate(starts):
+        end = starts[i + 1] - 3 if i + 1 < len(starts) else len(data)
+        nal = data[begin:end].rstrip(b"\x00") if i + 1 < len(starts) else data[begin:end]
+        if nal:
+            nals.append(nal)
+    return nals
+
+
+def unescape(ebsp: bytes) -> bytes:
+    return ebsp.replace(b"\x00\x00\x03", b"\x00\x00") if b"\x00\x00\x03" in ebsp else ebsp
+
+
+def escape(rbsp: bytes) -> bytes:
+    """Insert emulation prevention bytes (0x03 after 00 00 before a byte <= 3)."""
+    if b"\x00\x00" not in rbsp:
+        return rbsp
+    out = bytearray()
+    zeros = 0
+    for byte in rbsp:
+        if zeros >= 2 and byte <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return bytes(out)
+
+
+class BitReader:
+    def __init__(self, data: bytes) -> None:
+        self.value = int.from_bytes(data, "big")
+        self.size = len(data) * 8
+        self.pos = 0
+
+    def u(self, n: int) -> int:
+        if n == 0:
+            return 0
+        if self.pos + n > self.size:
+            raise H264Error("read past the end of a NAL unit")
+        self.pos += n
+        return (self.value >> (self.size - self.pos)) & ((1 << n) - 1)
+
+    def ue(self) -> int:
+        zeros = 0
+        while self.u(1) == 0:
+            zeros += 1
+            if zeros > 31:
+                raise H264Error("bad exp-Golomb code")
+        return (1 << zeros) - 1 + self.u(zeros)
+
+    def se(self) -> int:
+        k = self.ue()
+        return (k + 1) // 2 if k % 2 else -(k // 2)
+
+    def bits(self, start: int, end: int) -> tuple[int, int]:
+        """The bits [start, end) as (value, count)."""
+        n = end - start
+        return (self.value >> (self.size - end)) & ((1 << n) - 1), n
+
+
+@dataclass(frozen=True)
+class Sps:
+    profile_idc: int
+    level_idc: int
+    width_mbs: int
+    height_mbs: int
+    log2_max_frame_num: int
+    poc_type: int
+    log2_max_poc_lsb: int
+    delta_pic_order_always_zero: bool
+    frame_mbs_only: bool
+    separate_colour_plane: bool
+
+
+@dataclass(frozen=True)
+class Pps:
+    cabac: bool
+    bottom_field_pic_order: bool
+    num_ref_idx_l0_default: int
+    weighted_pred: bool
+    weighted_bipred: int
+    deblocking_control: bool
+    redundant_pic_cnt: bool
+
+
+def parse_sps(nal: bytes) -> Sps:
+    r = BitReader(unescape(nal[1:]))
+    profile = r.u(8)
+    r.u(8)
+    level = r.u(8)
+    r.ue()
+    separate = False
+    if profile in _HIGH_PROFILES:
+        if r.ue() == 3:
+            separate = bool(r.u(1))
+        r.ue(), r.ue(), r.u(1)
+        if r.u(1):
+            raise H264Error("SPS scaling matrices are not supported")
+    log2_frame = r.ue() + 4
+    poc_type = r.ue()
+    log2_poc, always_zero = 0, False
+    if poc_type == 0:
+        log2_poc = r.ue() + 4
+    elif poc_type == 1:
+        always_zero = bool(r.u(1))
+        r.se(), r.se()
+        for _ in range(r.ue()):
+            r.se()
+    r.ue(), r.u(1)
+    width = r.ue() + 1
+    height_units = r.ue() + 1
+    frame_only = bool(r.u(1))
+    return Sps(profile, level, width, height_units * (1 if frame_only else 2), log2_frame,
+               poc_type, log2_poc, always_zero, frame_only, separate)
+
+
+def parse_pps(nal: bytes) -> Pps:
+    r = BitReader(unescape(nal[1:]))
+    r.ue(), r.ue()
+    cabac = bool(r.u(1))
+    bottom = bool(r.u(1))
+    if r.ue() != 0:
+        raise H264Error("slice groups are not supported")
+    l0 = r.ue() + 1
+    r.ue()
+    weighted = bool(r.u(1))
+    bipred = r.u(2)
+    r.se(), r.se(), r.se()
+    deblock = bool(r.u(1))
+    r.u(1)
+    redundant = bool(r.u(1))
+    return Pps(cabac, bottom, l0, weighted, bipred, deblock, redundant)
+
+
+@dataclass(frozen=True)
+class SliceHeader:
+    nal_header: int
+    first_mb: int
+    slice_type: int            # 0 P, 1 B, 2 I (mod 5)
+    header_bits: tuple[int, int]   # (value, count) of the RBSP bits before slice_data
+
+
+def parse_slice_header(nal: bytes, sps: Sps, pps: Pps) -> SliceHeader:
+    """Walk the slice header (7.3.3) to find where slice_data begins."""
+    nal_type, ref_idc = nal[0] & 0x1F, (nal[0] >> 5) & 3
+    r = BitReader(unescape(nal[1:]))
+    first_mb = r.ue()
+    slice_type = r.ue() % 5
+    r.ue()
+    if sps.separate_colour_plane:
+        r.u(2)
+    r.u(sps.log2_max_frame_num)
+    field = False
+    if not sps.frame_mbs_only:
+        field = bool(r.u(1))
+        if field:
+            r.u(1)
+    if nal_type == NAL_IDR:
+        r.ue()
+    if sps.poc_type == 0:
+        r.u(sps.log2_max_poc_lsb)
+        if pps.bottom_field_pic_order and not field:
+            r.se()
+    elif sps.poc_type == 1 and not sps.delta_pic_order_always_zero:
+        r.se()
+        if pps.bottom_field_pic_order and not field:
+            r.se()
+    if pps.redundant_pic_cnt:
+        r.ue()
+    if slice_type == SLICE_B:
+        raise H264Error("B slices are not supported (encode with bframes=0)")
+    if slice_type == SLICE_P:
+        if r.u(1):
+            r.ue()
+        if r.u(1):  # ref_pic_list_modification_flag_l0
+            while (idc := r.ue()) != 3:
+                r.ue()
+                if idc > 5:
+                    raise H264Error("bad reordering idc")
+        if pps.weighted_pred:
+            raise H264Error("weighted prediction is not supported (encode with weightp=0)")
+    if ref_idc:
+        if nal_type == NAL_IDR:
+            r.u(2)
+        elif r.u(1):
+            while (op := r.ue()) != 0:
+                if op in (1, 3):
+                    r.ue()
+                if op in (2, 3, 6):
+                    r.ue()
+                if op == 4:
+                    r.ue()
+    if pps.cabac:
+        raise H264Error("CABAC slices are not supported (encode with cabac=0)")
+    r.se()
+    if pps.deblocking_control and r.ue() != 1:
+        r.se(), r.se()
+    return SliceHeader(nal[0], first_mb, slice_type, r.bits(0, r.pos))

@@ -1,0 +1,177 @@
+"""A synthetic service-centre hall: counters along the back wall, people who
+arrive, queue in front of a counter, get served and leave.
+
+The scene is a pure function of time (seeded per scene), so the simulator can
+render any frame and say exactly how many people stand in each counter's queue
+zone at that instant (the ground truth). Coordinates are in a 1920x1080 canvas
+("main-stream pixels"); other resolutions are a resize of it.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from iocwall.hardware import stamp
+
+from .people import PersonSprites, load_people, paste
+
+CANVAS_W, CANVAS_H = 1920, 1080
+COUNTERS = 4
+BAND_GRAY = 128          # the stamp rows (y 0-31) are a flat gray band, see stamp_patch
+FLOOR_Y = 470            # where the back wall meets the floor
+SERVE_Y = 560            # feet of the person being served
+SLOT_DY = 105            # distance between people in a queue
+WALK_S = 2.5             # seconds to walk in from the entrance or out to the exit
+SHIFT_S = 0.8            # seconds to step forward when the queue moves
+
+
+@dataclass(frozen=True)
+class Counter:
+    id: str
+    label: str
+    center_x: int
+    zone: tuple[int, int, int, int]   # x, y, w, h of the queue zone (canvas pixels)
+
+
+@dataclass
+class Customer:
+    counter: int
+    sprite: int
+    arrive: float        # reaches the queue
+    start: float         # service starts
+    end: float           # service ends, walks out
+    side: int            # x offset while queueing, so people do not hide each other
+
+
+def counters() -> list[Counter]:
+    out = []
+    span = CANVAS_W // COUNTERS
+    for i in range(COUNTERS):
+        cx = span * i + span // 2
+        out.append(Counter(f"c{i + 1}", f"Quay {i + 1}", cx, (cx - 200, FLOOR_Y + 20, 400, 590)))
+    return out
+
+
+def _schedule(seed: int, loop_s: float) -> list[Customer]:
+    rng = random.Random(seed)
+    people = []
+    for c in range(COUNTERS):
+        busy_until = -loop_s
+        t = -loop_s + rng.uniform(0, 3)
+        while t < loop_s:
+            service = rng.uniform(2.5, 6.0)
+            start = max(t, busy_until)
+            people.append(Customer(c, rng.randrange(1000), t, start, start + service,
+                                   rng.choice((-40, 0, 40))))
+            busy_until = start + service
+            t += rng.expovariate(1 / rng.uniform(2.0, 4.5))
+    return people
+
+
+class Scene:
+    """Deterministic hall scene number ``seed``; ``loop_s`` is the loop length."""
+
+    def __init__(self, seed: int, loop_s: float) -> None:
+        self.seed = seed
+        self.loop_s = loop_s
+        self.counters = counters()
+        self.customers = _schedule(seed, loop_s)
+        self._sprites: PersonSprites | None = None
+        self._background: np.ndarray | None = None
+
+    # --- geometry -------------------------------------------------------
+    def _slot(self, person: Customer, t: float) -> float:
+        """Queue position (0 = at the counter), easing forward as others leave."""
+        ahead = 0.0
+        for other in self.customers:
+            if other.counter != person.counter or other.start >= person.start or other is person:
+                continue
+            if t < other.end:
+                ahead += 1.0
+            elif t < other.end + SHIFT_S:
+                ahead += 1.0 - (t - other.end) / SHIFT_S
+        return ahead
+
+    def _feet(self, person: Customer, t: float) -> tuple[float, float] | None:
+        counter = self.counters[person.counter]
+        if t < person.arrive - WALK_S or t > person.end + WALK_S:
+            return None
+        if t < person.arrive:  # walking in from the bottom edge
+            slot = self._slot(person, person.arrive)
+            tx, ty = counter.center_x + person.side, SERVE_Y + slot * SLOT_DY
+            k = (person.arrive - t) / WALK_S
+            return tx + k * 300 * (1 if person.counter % 2 else -1), ty + k * (CANVAS_H + 350 - ty)
+        if t <= person.end:
+            slot = self._slot(person, t)
+            side = person.side if slot >= 0.5 else 0
+            return counter.center_x + side, SERVE_Y + slot * SLOT_DY
+        k = (t - person.end) / WALK_S  # leaving sideways towards the exit
+        return counter.center_x + k * 1200 * (1 if person.counter < 2 else -1) * -1, SERVE_Y + k * 40
+
+    def positions(self, t: float) -> list[tuple[Customer, float, float]]:
+        t = t % self.loop_s
+        out = []
+        for person in self.customers:
+            feet = self._feet(person, t)
+            if feet is not None:
+                out.append((person, feet[0], feet[1]))
+        return out
+
+    def truth(self, t: float, scale_x: float = 1.0, scale_y: float = 1.0) -> list[dict]:
+        """Per counter: id, zone (scaled), number of people whose feet are in the zone."""
+        feet = [(x, y) for _, x, y in self.positions(t)]
+        out = []
+        for c in self.counters:
+            x, y, w, h = c.zone
+            count = sum(1 for fx, fy in feet if x <= fx < x + w and y <= fy < y + h)
+            zone = [round(x * scale_x), round(y * scale_y), round(w * scale_x), round(h * scale_y)]
+            out.append({"id": c.id, "zone": zone, "count": count})
+        return out
+
+    # --- drawing --------------------------------------------------------
+    def _draw_background(self) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        img = np.zeros((CANVAS_H, CANVAS_W, 3), np.uint8)
+        wall = (200 - 10 * (self.seed % 3), 214, 222 - 12 * (self.seed % 4))
+        img[:FLOOR_Y] = wall
+        for y in range(FLOOR_Y, CANVAS_H):  # floor tiles, darker towards the camera
+            img[y] = (150 - (y - FLOOR_Y) // 12, 160 - (y - FLOOR_Y) // 14, 165 - (y - FLOOR_Y) // 16)
+        for x in range(0, CANVAS_W, 160):
+            cv2.line(img, (x, CANVAS_H), (CANVAS_W // 2 + (x - CANVAS_W // 2) // 3, FLOOR_Y), (120, 128, 135), 2)
+        cv2.putText(img, "TRUNG TAM PHUC VU HANH CHINH CONG", (360, 120),
+                    cv2.FONT_HERSHEY_DUPLEX, 1.6, (40, 40, 150), 3, cv2.LINE_AA)
+        for c in self.counters:
+            cx = c.center_x
+            cv2.rectangle(img, (cx - 190, 190), (cx + 190, 300), (235, 235, 235), -1)   # window
+            cv2.rectangle(img, (cx - 200, 330), (cx + 200, FLOOR_Y + 30), (60, 90, 140), -1)  # desk
+            cv2.rectangle(img, (cx - 200, 320), (cx + 200, 340), (40, 60, 100), -1)
+            cv2.rectangle(img, (cx - 110, 150), (cx + 110, 190), (30, 110, 30), -1)
+            cv2.putText(img, c.label, (cx - 80, 182), cv2.FONT_HERSHEY_SIMPLEX, 1.1,
+                        (255, 255, 255), 2, cv2.LINE_AA)
+            cv2.putText(img, f"{int(rng.integers(100, 999))}", (cx - 40, 270),
+                        cv2.FONT_HERSHEY_SIMPLEX, 1.4, (0, 0, 200), 3, cv2.LINE_AA)
+        return img
+
+    def render(self, t: float, width: int = CANVAS_W, height: int = CANVAS_H) -> np.ndarray:
+        """BGR frame at scene time ``t`` and the given size; rows 0-31 are the gray stamp band."""
+        if self._background is None:
+            self._background = self._draw_background()
+            self._sprites = PersonSprites(load_people())
+        assert self._sprites is not None
+        img = self._background.copy()
+        for person, x, y in sorted(self.positions(t), key=lambda p: p[2]):
+            depth = (y - FLOOR_Y) / (CANVAS_H - FLOOR_Y)
+            tall = int(300 + 260 * depth)
+            full = self._sprites.full_body(person.sprite)
+            # Upper-body photos stand in for people half hidden behind the queue.
+            size = tall if full else int(tall * 0.5)
+            sprite, alpha = self._sprites.get(person.sprite, size)
+            bottom = y if full else y - tall * 0.4
+            paste(img, sprite, alpha, int(x - sprite.shape[1] / 2), int(bottom - size))
+        if (width, height) != (CANVAS_W, CANVAS_H):
+            img = cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
+        img[:stamp.HEIGHT] = BAND_GRAY
+        return img
