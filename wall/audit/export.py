@@ -1,0 +1,49 @@
+"""Audit log as CSV (stdlib csv), safe to open in a spreadsheet."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from iocwall.wall.audit.log import MAX_LIMIT, AuditEntry, AuditLog, AuditQuery
+
+COLUMNS = ["id", "time", "actor", "role", "unit", "action", "target", "before", "after",
+           "client"]
+MAX_ROWS = 100_000
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else (json.dumps(value, ensure_ascii=False, sort_keys=True)
+                                     if isinstance(value, dict) else str(value))
+    # A cell starting with = + - @ is a formula to Excel/LibreOffice: neutralise it.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def row_of(entry: AuditEntry) -> list[str]:
+    return [_cell(getattr(entry, column)) for column in COLUMNS]
+
+
+async def csv_chunks(audit: AuditLog, query: AuditQuery) -> AsyncIterator[str]:
+    """The matching entries (newest first) as CSV text, page by page (bounded memory)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")           # BOM: Excel then reads the Vietnamese text as UTF-8
+    writer.writerow(COLUMNS)
+    offset, sent = query.offset, 0
+    while sent < MAX_ROWS:
+        page = await audit.query(replace(query, limit=MAX_LIMIT, offset=offset))
+        for entry in page.entries:
+            writer.writerow(row_of(entry))
+        sent += len(page.entries)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if page.next_offset is None:
+            return
+        offset = page.next_offset
+
+
+async def export_csv(audit: AuditLog, query: AuditQuery) -> str:
+    return "".join([chunk async for chunk in csv_chunks(audit, query)])

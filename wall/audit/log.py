@@ -1,0 +1,157 @@
+"""The audit log: who did what to what, when, from where — every state change."""
+from __future__ import annotations
+
+import enum
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from iocwall.streams.clock import iso_from_epoch, parse_iso
+from iocwall.wall.access import Principal
+from iocwall.wall.errors import ApiError
+from iocwall.wall.store import Store
+
+MAX_LIMIT = 1000
+
+
+class AuditAction(str, enum.Enum):
+    """Actions recorded so far; other parts add theirs (``record`` also takes a plain str)."""
+    LOGIN = "login"
+    LOGIN_FAILED = "login.failed"
+    LOGOUT = "logout"
+    USER_CREATE = "user.create"
+    USER_UPDATE = "user.update"
+    USER_DISABLE = "user.disable"
+    USER_ENABLE = "user.enable"
+    USER_PASSWORD = "user.password"
+    TOKEN_CREATE = "token.create"
+    TOKEN_REVOKE = "token.revoke"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    time: str
+    epoch: float
+    actor: str
+    role: str
+    unit: str
+    action: str
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    client: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> AuditEntry:
+        return cls(id=int(row["id"]), time=row["time"], epoch=float(row["epoch"]),
+                   actor=row["actor"], role=row["role"], unit=row["unit"], action=row["action"],
+                   target=row["target"], before=_load(row["before"]), after=_load(row["after"]),
+                   client=row["client"])
+
+    def public(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters (all optional). ``action``/``target`` ending in ``*`` match a prefix."""
+    actor: str = ""
+    action: str = ""
+    target: str = ""
+    unit: str = ""
+    since: str = ""          # ISO 8601, inclusive
+    until: str = ""          # ISO 8601, exclusive
+    limit: int = 100
+    offset: int = 0
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column in ("actor", "unit"):
+            if value := getattr(self, column):
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        for column in ("action", "target"):
+            value = getattr(self, column)
+            if value.endswith("*"):
+                clauses.append(f"substr({column}, 1, ?) = ?")
+                params += [len(value) - 1, value[:-1]]
+            elif value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        for name, op in (("since", ">="), ("until", "<")):
+            if value := getattr(self, name):
+                clauses.append(f"epoch {op} ?")
+                params.append(_epoch(value, name))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None = field(default=None)
+
+    def public(self) -> dict[str, Any]:
+        return {"entries": [e.public() for e in self.entries], "total": self.total,
+                "limit": self.limit, "offset": self.offset, "next_offset": self.next_offset}
+
+
+class AuditLog:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def record(self, actor: Principal | str, action: AuditAction | str, target: str = "",
+                     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+                     client: str = "") -> AuditEntry:
+        """Store one entry. ``actor`` is the principal, or a name (failed login, "system")."""
+        name, role, unit = (actor.name, actor.role.value, actor.unit) \
+            if isinstance(actor, Principal) else (str(actor), "", "")
+        action_text = action.value if isinstance(action, AuditAction) else str(action)
+        now = time.time()
+        entry_id = await self._store.execute(
+            "INSERT INTO audit(time, epoch, actor, role, unit, action, target, before, after,"
+            " client) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (iso_from_epoch(now), now, name, role, unit, action_text, target,
+             _dump(before), _dump(after), client))
+        row = await self._store.fetchone("SELECT * FROM audit WHERE id = ?", (entry_id,))
+        assert row is not None
+        return AuditEntry.from_row(row)
+
+    async def query(self, q: AuditQuery) -> AuditPage:
+        """Newest first, paged with limit/offset."""
+        if not 1 <= q.limit <= MAX_LIMIT:
+            raise ApiError(422, "invalid", f"limit must be 1-{MAX_LIMIT}", "limit")
+        if q.offset < 0:
+            raise ApiError(422, "invalid", "offset must be 0 or more", "offset")
+        where, params = q.where()
+        total_row = await self._store.fetchone(f"SELECT COUNT(*) AS n FROM audit{where}", params)
+        total = int(total_row["n"]) if total_row else 0
+        rows = await self._store.fetchall(
+            f"SELECT * FROM audit{where} ORDER BY epoch DESC, id DESC LIMIT ? OFFSET ?",
+            [*params, q.limit, q.offset])
+        entries = [AuditEntry.from_row(r) for r in rows]
+        following = q.offset + len(entries)
+        return AuditPage(entries, total, q.limit, q.offset,
+                         following if following < total else None)
+
+
+def _dump(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True,
+                                                 default=str)
+
+
+def _load(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else json.loads(text)
+
+
+def _epoch(value: str, name: str) -> float:
+    try:
+        return parse_iso(value).timestamp()
+    except ValueError:
+        raise ApiError(422, "invalid", f"{name}: expected an ISO 8601 time, e.g. "
+                       "2026-11-23T08:00:00+07:00", name) from None

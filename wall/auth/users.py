@@ -1,0 +1,154 @@
+"""People who log in: create, read, update, disable, set password, authenticate."""
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from iocwall.streams.clock import now_iso
+from iocwall.wall.access import Role
+from iocwall.wall.auth.passwords import Passwords, password_problem
+from iocwall.wall.errors import ApiError
+from iocwall.wall.store import Store
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+UNIT = re.compile(r"^[A-Z0-9_-]{1,16}$")
+USER_ROLES = frozenset(r for r in Role if r is not Role.DISPLAY)   # display nodes use tokens
+_COLUMNS = "id, username, role, unit, display_name, disabled, created_at, updated_at"
+
+
+@dataclass(frozen=True)
+class User:
+    """A user as the rest of the program sees it: never with the password hash."""
+    id: int
+    username: str
+    role: Role
+    unit: str
+    display_name: str
+    disabled: bool
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> User:
+        return cls(id=int(row["id"]), username=row["username"], role=Role(row["role"]),
+                   unit=row["unit"], display_name=row["display_name"],
+                   disabled=bool(row["disabled"]), created_at=row["created_at"],
+                   updated_at=row["updated_at"])
+
+    def public(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["role"] = self.role.value
+        return data
+
+    def summary(self) -> dict[str, Any]:
+        """What the audit log keeps of a user (before/after)."""
+        return {"username": self.username, "role": self.role.value, "unit": self.unit,
+                "display_name": self.display_name, "disabled": self.disabled}
+
+
+def check_role_unit(role: Role, unit: str) -> str:
+    """The normalised unit; registrars must have one (their province code)."""
+    unit = unit.strip().upper()
+    if unit and not UNIT.match(unit):
+        raise ApiError(422, "invalid", "unit: province code of 1-16 letters/digits "
+                       "/ mã tỉnh 1-16 ký tự", "unit")
+    if role is Role.REGISTRAR and not unit:
+        raise ApiError(422, "invalid", "a registrar needs a unit (province code) "
+                       "/ cán bộ đăng ký cần mã tỉnh", "unit")
+    return unit
+
+
+class Users:
+    def __init__(self, store: Store, passwords: Passwords) -> None:
+        self._store = store
+        self._passwords = passwords
+
+    async def create(self, username: str, password: str, role: Role, unit: str = "",
+                     display_name: str = "", *, check_password: bool = True) -> User:
+        username = username.strip().lower()
+        if not USERNAME.match(username):
+            raise ApiError(422, "invalid", "username: 2-64 of a-z 0-9 . _ - "
+                           "/ tên đăng nhập không hợp lệ", "username")
+        if role not in USER_ROLES:
+            raise ApiError(422, "invalid", f"role '{role.value}' is for tokens only", "role")
+        unit = check_role_unit(role, unit)
+        if check_password and (problem := password_problem(password)):
+            raise ApiError(422, "invalid", problem, "password")
+        hashed = await self._passwords.hash(password)
+        now = now_iso()
+        try:
+            user_id = await self._store.execute(
+                "INSERT INTO users(username, password_hash, role, unit, display_name, disabled,"
+                " created_at, updated_at) VALUES(?, ?, ?, ?, ?, 0, ?, ?)",
+                (username, hashed, role.value, unit, display_name.strip()[:200], now, now))
+        except sqlite3.IntegrityError:
+            raise ApiError(409, "exists", f"user '{username}' already exists "
+                           "/ người dùng đã tồn tại", "username") from None
+        return await self.require(user_id)
+
+    async def get(self, user_id: int) -> User | None:
+        row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM users WHERE id = ?", (user_id,))
+        return User.from_row(row) if row else None
+
+    async def require(self, user_id: int) -> User:
+        user = await self.get(user_id)
+        if user is None:
+            raise ApiError(404, "not_found", "no such user / không có người dùng này")
+        return user
+
+    async def by_name(self, username: str) -> User | None:
+        row = await self._store.fetchone(f"SELECT {_COLUMNS} FROM users WHERE username = ?",
+                                         (username.strip().lower(),))
+        return User.from_row(row) if row else None
+
+    async def list(self) -> list[User]:
+        rows = await self._store.fetchall(f"SELECT {_COLUMNS} FROM users ORDER BY username")
+        return [User.from_row(r) for r in rows]
+
+    async def count_admins(self) -> int:
+        row = await self._store.fetchone(
+            "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0")
+        return int(row["n"]) if row else 0
+
+    async def update(self, user_id: int, *, role: Role | None = None, unit: str | None = None,
+                     display_name: str | None = None, disabled: bool | None = None) -> User:
+        """Change the given fields; returns the user after the change."""
+        user = await self.require(user_id)
+        new_role = role if role is not None else user.role
+        if new_role not in USER_ROLES:
+            raise ApiError(422, "invalid", f"role '{new_role.value}' is for tokens only", "role")
+        new_unit = check_role_unit(new_role, unit if unit is not None else user.unit)
+        name = display_name.strip()[:200] if display_name is not None else user.display_name
+        off = user.disabled if disabled is None else disabled
+        if user.role is Role.ADMIN and not user.disabled and (new_role is not Role.ADMIN or off) \
+                and await self.count_admins() <= 1:
+            raise ApiError(409, "last_admin", "the last active admin cannot be demoted or "
+                           "disabled / không thể bỏ quản trị viên cuối cùng", "role")
+        await self._store.execute(
+            "UPDATE users SET role = ?, unit = ?, display_name = ?, disabled = ?, updated_at = ?"
+            " WHERE id = ?", (new_role.value, new_unit, name, int(off), now_iso(), user_id))
+        return await self.require(user_id)
+
+    async def set_password(self, user_id: int, password: str) -> User:
+        if problem := password_problem(password):
+            raise ApiError(422, "invalid", problem, "password")
+        await self.require(user_id)
+        hashed = await self._passwords.hash(password)
+        await self._store.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+                                  (hashed, now_iso(), user_id))
+        return await self.require(user_id)
+
+    async def authenticate(self, username: str, password: str) -> User | None:
+        """The user if the password is right and the account enabled; else None."""
+        row = await self._store.fetchone(
+            f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?",
+            (username.strip().lower(),))
+        ok = await self._passwords.verify(row["password_hash"] if row else None, password)
+        if not ok or row is None or row["disabled"]:
+            return None
+        if self._passwords.needs_rehash(row["password_hash"]):
+            await self._store.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                                      (await self._passwords.hash(password), row["id"]))
+        return User.from_row(row)
