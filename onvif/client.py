@@ -132,7 +132,8 @@ class _Prober:
         device_time = _utc_from(answer)
         if device_time is None:
             return None, None
-        return device_time, round(device_time.timestamp() - (t0 + t1) / 2, 3)
+        # Device clocks report whole seconds (truncated): +0.5 s makes the estimate unbiased.
+        return device_time, round(device_time.timestamp() + 0.5 - (t0 + t1) / 2, 3)
 
     async def scopes(self, dm: Any) -> list[str]:
         import zeep.exceptions

@@ -1,0 +1,65 @@
+"""What the ONVIF device needs to know about each simulated camera.
+
+``OnvifDevice`` accepts any objects shaped like ``CameraLike`` (the RTSP simulator can pass its
+own camera objects) and reads them at every request, so a resolution change made by a fault
+shows in GetProfiles at once. ``CameraInfo``/``StreamInfo`` are ready-made dataclasses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class StreamLike(Protocol):
+    width: int
+    height: int
+    fps: float
+
+
+class CameraLike(Protocol):
+    index: int  # 1..N; the RTSP paths are /cam{index}/main and /cam{index}/sub
+    name: str
+    main: StreamLike
+    sub: StreamLike
+
+
+@dataclass
+class StreamInfo:
+    width: int
+    height: int
+    fps: float
+    gop: int | None = None  # frames between keyframes; default 2 s worth
+    bitrate_kbps: int | None = None
+    h264_profile: str = "Main"  # "Baseline" | "Main" | "High" as ONVIF spells it
+
+
+@dataclass
+class CameraInfo:
+    index: int
+    name: str
+    main: StreamInfo
+    sub: StreamInfo
+
+
+def default_cameras(count: int) -> list[CameraInfo]:
+    """N cameras with the issue's stream shapes (1080p25 main, 360p15 sub)."""
+    return [CameraInfo(i, f"Camera {i}", StreamInfo(1920, 1080, 25, 50, 4096, "High"),
+                       StreamInfo(640, 360, 15, 30, 512, "Main")) for i in range(1, count + 1)]
+
+
+def gop_of(stream: StreamLike) -> int:
+    gop = getattr(stream, "gop", None)
+    return int(gop) if gop else max(1, round(float(stream.fps) * 2))
+
+
+def bitrate_of(stream: StreamLike) -> int:
+    rate = getattr(stream, "bitrate_kbps", None)
+    if rate:
+        return int(rate)
+    # A plausible H.264 budget: ~0.1 bit per pixel per frame.
+    return max(64, round(stream.width * stream.height * float(stream.fps) * 0.1 / 1000))
+
+
+def profile_of(stream: StreamLike) -> str:
+    value = str(getattr(stream, "h264_profile", "Main") or "Main")
+    return value if value in ("Baseline", "Main", "High", "Extended") else "Main"

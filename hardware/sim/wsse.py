@@ -1,0 +1,85 @@
+"""WS-Security UsernameToken check, as an ONVIF camera does it.
+
+PasswordDigest = Base64(SHA-1(nonce + created + password)); PasswordText is the password itself.
+A digest whose Created is more than ``max_skew_s`` away from our clock is stale; a nonce seen
+before (within the replay window) is a replay. Both are refused like a wrong password.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections import OrderedDict
+from datetime import datetime
+from xml.etree.ElementTree import Element
+
+from iocwall.hardware.sim.soap import WSSE, WSU, SoapFault, not_authorized
+
+_DIGEST = "#PasswordDigest"
+_MAX_NONCES = 10_000  # bounds memory against a client spraying fresh nonces
+
+
+class UsernameTokenVerifier:
+    def __init__(self, user: str, password: str, max_skew_s: float = 300.0) -> None:
+        self.user = user
+        self.password = password
+        self.max_skew_s = max_skew_s
+        self._nonces: OrderedDict[bytes, float] = OrderedDict()
+
+    def verify(self, header: Element | None) -> None:
+        """Return if the header carries valid credentials, else raise the NotAuthorized fault."""
+        token = None if header is None else header.find(f"{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+        if token is None:
+            raise not_authorized()
+        user = (token.findtext(f"{{{WSSE}}}Username") or "").strip()
+        password_el = token.find(f"{{{WSSE}}}Password")
+        if password_el is None or not hmac.compare_digest(user.encode(), self.user.encode()):
+            raise not_authorized()
+        if (password_el.get("Type") or "").endswith(_DIGEST):
+            self._check_digest(token, (password_el.text or "").strip())
+        elif not hmac.compare_digest((password_el.text or "").encode(), self.password.encode()):
+            raise not_authorized()
+
+    def _check_digest(self, token: Element, digest_b64: str) -> None:
+        created = (token.findtext(f"{{{WSU}}}Created") or "").strip()
+        nonce_b64 = (token.findtext(f"{{{WSSE}}}Nonce") or "").strip()
+        try:
+            nonce = base64.b64decode(nonce_b64, validate=True)
+            digest = base64.b64decode(digest_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise not_authorized() from None
+        if not nonce or not created or not self._fresh(created):
+            raise not_authorized()
+        expected = hashlib.sha1(nonce + created.encode() + self.password.encode()).digest()
+        if not hmac.compare_digest(digest, expected):
+            raise not_authorized()
+        self._remember(nonce)  # only after the digest proved the sender knows the password
+
+    def _fresh(self, created: str) -> bool:
+        try:
+            when = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        if when.tzinfo is None:
+            return False
+        return abs(when.timestamp() - time.time()) <= self.max_skew_s
+
+    def _remember(self, nonce: bytes) -> None:
+        now = time.monotonic()
+        self._expire(now)
+        if nonce in self._nonces:
+            raise SoapFault("Sender", ["NotAuthorized"], "Sender not Authorized (nonce replayed)")
+        self._nonces[nonce] = now
+        while len(self._nonces) > _MAX_NONCES:
+            self._nonces.popitem(last=False)
+
+    def _expire(self, now: float) -> None:
+        # A nonce older than twice the skew window can no longer pass the Created check.
+        horizon = now - 2 * self.max_skew_s
+        while self._nonces:
+            nonce, seen = next(iter(self._nonces.items()))
+            if seen >= horizon:
+                break
+            self._nonces.popitem(last=False)
