@@ -1,0 +1,181 @@
+"""RTP packets and H.264 depacketization (RFC 3550, RFC 6184).
+
+The depacketizer turns RTP payloads into access units (one picture each, as
+Annex B bytes for the decoder) and counts what a broken camera sends wrong:
+fragments that arrive without their start, NAL units with the forbidden bit,
+packet types we do not know. Those counts feed the "corrupt packets" figure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+START = b"\x00\x00\x00\x01"
+NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS = 5, 6, 7, 8
+STAP_A, FU_A = 24, 28
+
+
+class RtpError(ValueError):
+    """A packet that is not RTP version 2 or is cut short."""
+
+
+@dataclass(frozen=True)
+class RtpPacket:
+    payload_type: int
+    marker: bool
+    sequence: int
+    timestamp: int
+    ssrc: int
+    payload: bytes
+
+
+def parse_rtp(data: bytes) -> RtpPacket:
+    if len(data) < 12 or data[0] >> 6 != 2:
+        raise RtpError("not an RTP v2 packet")
+    csrc_count, has_ext, has_pad = data[0] & 0x0F, data[0] & 0x10, data[0] & 0x20
+    offset = 12 + 4 * csrc_count
+    if has_ext:
+        if len(data) < offset + 4:
+            raise RtpError("RTP header extension is cut short")
+        offset += 4 + 4 * int.from_bytes(data[offset + 2:offset + 4], "big")
+    end = len(data) - (data[-1] if has_pad and data[-1] else 0)
+    if offset > end:
+        raise RtpError("RTP packet is cut short")
+    return RtpPacket(
+        payload_type=data[1] & 0x7F,
+        marker=bool(data[1] & 0x80),
+        sequence=int.from_bytes(data[2:4], "big"),
+        timestamp=int.from_bytes(data[4:8], "big"),
+        ssrc=int.from_bytes(data[8:12], "big"),
+        payload=data[offset:end],
+    )
+
+
+@dataclass
+class AccessUnit:
+    """One picture: its NAL units and the RTP timestamp they share."""
+    timestamp: int
+    nals: list[bytes] = field(default_factory=list)
+
+    @property
+    def keyframe(self) -> bool:
+        return any(n[0] & 0x1F == NAL_IDR for n in self.nals)
+
+    def annexb(self) -> bytes:
+        return b"".join(START + n for n in self.nals)
+
+    @property
+    def size(self) -> int:
+        return sum(len(n) for n in self.nals)
+
+
+class H264Depacketizer:
+    """Feed RTP packets in arrival order; collect complete access units."""
+
+    def __init__(self) -> None:
+        self.corrupt = 0  # malformed payloads and fragments we had to throw away
+        self.sps: bytes | None = None
+        self.pps: bytes | None = None
+        self._fragment: bytearray | None = None
+        self._current: AccessUnit | None = None
+        self._last_seq: int | None = None
+
+    def push(self, pkt: RtpPacket) -> list[AccessUnit]:
+        """Add one packet; return the access units it completed (usually 0 or 1)."""
+        done: list[AccessUnit] = []
+        if self._current is not None and pkt.timestamp != self._current.timestamp:
+            done.append(self._finish())  # a marker bit went missing: close by timestamp
+        if self._last_seq is not None and pkt.sequence != (self._last_seq + 1) & 0xFFFF:
+            self._fragment = None  # a lost packet breaks any fragment in progress
+        self._last_seq = pkt.sequence
+        if self._current is None:
+            self._current = AccessUnit(pkt.timestamp)
+        for nal in self._nals_of(pkt.payload):
+            self._remember(nal)
+            self._current.nals.append(nal)
+        if pkt.marker:
+            done.append(self._finish())
+        return [au for au in done if au.nals]
+
+    def _finish(self) -> AccessUnit:
+        au, self._current = self._current, None
+        assert au is not None
+        return au
+
+    def _remember(self, nal: bytes) -> None:
+        kind = nal[0] & 0x1F
+        if kind == NAL_SPS:
+            self.sps = nal
+        elif kind == NAL_PPS:
+            self.pps = nal
+
+    def _nals_of(self, payload: bytes) -> list[bytes]:
+        if not payload or payload[0] & 0x80:  # forbidden_zero_bit set: damaged
+            self.corrupt += 1
+            return []
+        kind = payload[0] & 0x1F
+        if 1 <= kind <= 23:
+            return [payload]
+        if kind == STAP_A:
+            return self._stap_a(payload)
+        if kind == FU_A:
+            return self._fu_a(payload)
+        self.corrupt += 1  # STAP-B, MTAP, FU-B: not allowed in packetization-mode 1
+        return []
+
+    def _stap_a(self, payload: bytes) -> list[bytes]:
+        nals, pos = [], 1
+        while pos + 2 <= len(payload):
+            size = int.from_bytes(payload[pos:pos + 2], "big")
+            pos += 2
+            if size == 0 or pos + size > len(payload):
+                self.corrupt += 1
+                return nals
+            nals.append(payload[pos:pos + size])
+            pos += size
+        return nals
+
+    def _fu_a(self, payload: bytes) -> list[bytes]:
+        if len(payload) < 3:
+            self.corrupt += 1
+            return []
+        indicator, header = payload[0], payload[1]
+        start, end = header & 0x80, header & 0x40
+        if start:
+            self._fragment = bytearray([(indicator & 0xE0) | (header & 0x1F)])
+        elif self._fragment is None:
+            self.corrupt += 1  # a middle or end without its start
+            return []
+        self._fragment += payload[2:]
+        if not end:
+            return []
+        nal, self._fragment = bytes(self._fragment), None
+        return [nal]
+
+
+class SequenceTracker:
+    """RTP sequence numbers -> received, expected, lost, reordered (RFC 3550 A.1, simplified)."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.reordered = 0
+        self._first: int | None = None
+        self._highest = 0  # extended (with wrap count)
+
+    def add(self, sequence: int) -> None:
+        self.received += 1
+        if self._first is None:
+            self._first = self._highest = sequence
+            return
+        delta = (sequence - (self._highest & 0xFFFF)) & 0xFFFF
+        if 0 < delta < 0x8000:
+            self._highest += delta
+        else:
+            self.reordered += 1
+
+    @property
+    def expected(self) -> int:
+        return 0 if self._first is None else self._highest - self._first + 1
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.expected - self.received)

@@ -1,0 +1,280 @@
+"""A small RTSP/1.0 client (RFC 2326) built for diagnosis, not playback.
+
+It keeps what a technician needs to know: how long the TCP connect took,
+which step failed and why (refused, silent, HTTP instead of RTSP, 401, 404),
+which auth scheme the camera wanted, and the raw RTP packets with their arrival
+times, over TCP interleaved or UDP. Every failure is an ``RtspError`` carrying a
+``Problem`` and one line of text without credentials.
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from iocwall.streams.urls import CameraUrl
+
+from .auth import Authenticator, AuthScheme, parse_challenges
+from .errors import Problem, RtspError
+from .sdp import VideoTrack, resolve_control, video_track
+from .udp import UdpPair, open_udp_pair
+
+log = logging.getLogger(__name__)
+
+PacketSink = Callable[[bytes, float], None]
+_USER_AGENT = "iocwall-smoke/0.1"
+
+
+class Transport(enum.Enum):
+    TCP = "TCP"
+    UDP = "UDP"
+
+
+@dataclass
+class RtspResponse:
+    status: int
+    reason: str
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str, default: str = "") -> str:
+        values = self.headers.get(name.lower())
+        return values[0] if values else default
+
+
+class RtspClient:
+    """One RTSP session to one stream URL. Use: connect, describe, setup, play, close."""
+
+    def __init__(self, url: CameraUrl, timeout: float, on_packet: PacketSink) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.on_packet = on_packet
+        self.auth_scheme = AuthScheme.NONE
+        self.closed = asyncio.Event()  # set when the camera closes the control connection
+        self.session_timeout = 60.0
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._read_task: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[RtspResponse]] = {}
+        self._cseq = 0
+        self._auth: Authenticator | None = None
+        self._session: str | None = None
+        self._udp: UdpPair | None = None
+        self._base = url.public()
+
+    @property
+    def where(self) -> str:
+        return f"{self.url.host}:{self.url.port}"
+
+    async def connect(self) -> float:
+        """Open the TCP connection; the time it took, in seconds."""
+        started = time.monotonic()
+        try:
+            self._reader, self._writer = await asyncio.wait_for(
+                asyncio.open_connection(self.url.host, self.url.port), self.timeout)
+        except ConnectionRefusedError:
+            raise RtspError(Problem.REFUSED, f"nothing listens on {self.where}: check the port "
+                            "(RTSP is usually 554) and that the camera is powered and booted") from None
+        except (asyncio.TimeoutError, TimeoutError):
+            raise RtspError(Problem.TIMEOUT, f"no answer from {self.where} within {self.timeout:g} s: "
+                            "check the address, the cable/VPN link and any firewall") from None
+        except socket.gaierror:
+            raise RtspError(Problem.UNRESOLVED, f"cannot resolve host '{self.url.host}': "
+                            "check the spelling or use the camera's IP address") from None
+        except OSError as exc:
+            raise RtspError(Problem.UNREACHABLE, f"cannot reach {self.where}: {exc.strerror or exc}: "
+                            "check the address and the network path") from None
+        self._read_task = asyncio.create_task(self._read_loop(), name=f"rtsp-read {self.where}")
+        return time.monotonic() - started
+
+    async def options(self) -> RtspResponse:
+        return await self._checked("OPTIONS", self._base)
+
+    async def describe(self) -> VideoTrack:
+        resp = await self._checked("DESCRIBE", self._base, {"Accept": "application/sdp"})
+        track = video_track(resp.body.decode("utf-8", "replace"))
+        if track is None:
+            raise RtspError(Problem.NO_VIDEO, "the stream description (SDP) has no video track: "
+                            "check the stream path")
+        base = resp.header("content-base") or resp.header("content-location") or self._base
+        track.control = resolve_control(base, track.control)
+        return track
+
+    async def setup(self, track: VideoTrack, transport: Transport) -> None:
+        if transport is Transport.TCP:
+            spec = "RTP/AVP/TCP;unicast;interleaved=0-1"
+        else:
+            host = self._writer.get_extra_info("sockname")[0] if self._writer else "0.0.0.0"
+            self._udp = await open_udp_pair(host, self.on_packet)
+            spec = f"RTP/AVP;unicast;client_port={self._udp.rtp_port}-{self._udp.rtp_port + 1}"
+        resp = await self._checked("SETUP", track.control, {"Transport": spec}, transport=transport)
+        session = resp.header("session")
+        self._session = session.split(";")[0].strip() or None
+        for part in session.split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "timeout" and value.isdigit() and int(value) > 0:
+                self.session_timeout = float(value)
+
+    async def play(self) -> None:
+        await self._checked("PLAY", self._base, {"Range": "npt=0.000-"})
+
+    async def keepalive(self) -> None:
+        """GET_PARAMETER, as cameras expect from a client that watches for a long time."""
+        try:
+            await self._request("GET_PARAMETER", self._base)
+        except RtspError:
+            pass  # the measurement notices a dead session by itself
+
+    async def close(self) -> None:
+        """TEARDOWN politely, then drop everything; never hangs."""
+        if self._writer is not None and self._session and not self.closed.is_set():
+            try:
+                await asyncio.wait_for(self._request("TEARDOWN", self._base), 1.0)
+            except (RtspError, asyncio.TimeoutError, OSError):
+                pass
+        if self._read_task is not None:
+            self._read_task.cancel()
+            await asyncio.gather(self._read_task, return_exceptions=True)
+        if self._writer is not None:
+            self._writer.close()
+        if self._udp is not None:
+            self._udp.close()
+
+    async def _checked(self, method: str, uri: str, headers: dict[str, str] | None = None,
+                       transport: Transport | None = None) -> RtspResponse:
+        resp = await self._request(method, uri, headers)
+        if resp.status == 401:
+            resp = await self._retry_with_auth(resp, method, uri, headers)
+        if resp.status >= 300:
+            raise _status_error(method, resp, transport, self.url.username)
+        return resp
+
+    async def _retry_with_auth(self, resp: RtspResponse, method: str, uri: str,
+                               headers: dict[str, str] | None) -> RtspResponse:
+        challenges = parse_challenges(resp.headers.get("www-authenticate", []))
+        if self.url.username is None:
+            raise RtspError(Problem.AUTH_NEEDED, "the camera wants a user name and password (401): "
+                            "put user:pass@ in the URL or use --user/--password")
+        if not challenges:
+            raise RtspError(Problem.AUTH_REFUSED, "the camera answered 401 without an auth scheme "
+                            "we know (Basic/Digest)")
+        self._auth = Authenticator(self.url.username, self.url.password or "", challenges[0])
+        self.auth_scheme = self._auth.scheme
+        return await self._request(method, uri, headers)
+
+    async def _request(self, method: str, uri: str,
+                       headers: dict[str, str] | None = None) -> RtspResponse:
+        if self._writer is None or self.closed.is_set():
+            raise RtspError(Problem.CLOSED, f"the camera closed the connection before {method}")
+        self._cseq += 1
+        cseq = self._cseq
+        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {cseq}", f"User-Agent: {_USER_AGENT}"]
+        if self._auth is not None:
+            lines.append(f"Authorization: {self._auth.header(method, uri)}")
+        if self._session:
+            lines.append(f"Session: {self._session}")
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        future: asyncio.Future[RtspResponse] = asyncio.get_running_loop().create_future()
+        self._pending[cseq] = future
+        self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        try:
+            await self._writer.drain()
+            return await asyncio.wait_for(future, self.timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            raise RtspError(Problem.NO_ANSWER, f"{self.where} accepted the connection but did not "
+                            f"answer {method} within {self.timeout:g} s: is this the camera's RTSP port?") from None
+        except (ConnectionError, OSError):
+            raise RtspError(Problem.CLOSED, f"the camera closed the connection during {method}") from None
+        finally:
+            self._pending.pop(cseq, None)
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        error: RtspError | None = None
+        try:
+            while True:
+                first = await self._reader.readexactly(1)
+                if first == b"$":
+                    await self._read_interleaved()
+                else:
+                    self._deliver(await self._read_response(first))
+        except RtspError as exc:
+            error = exc
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            error = RtspError(Problem.CLOSED, "the camera closed the connection")
+        finally:
+            self.closed.set()
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(error or RtspError(Problem.CLOSED, "connection closed"))
+
+    async def _read_interleaved(self) -> None:
+        assert self._reader is not None
+        head = await self._reader.readexactly(3)
+        data = await self._reader.readexactly(int.from_bytes(head[1:3], "big"))
+        if head[0] == 0:  # channel 0 = RTP, 1 = RTCP (ignored)
+            self.on_packet(data, time.monotonic())
+
+    async def _read_response(self, first: bytes) -> RtspResponse:
+        assert self._reader is not None
+        try:
+            head = first + await self._reader.readuntil(b"\r\n\r\n")
+        except asyncio.LimitOverrunError:
+            raise RtspError(Problem.NOT_RTSP, f"{self.where} sends something that is not RTSP: "
+                            "is this the camera's RTSP port?") from None
+        except asyncio.IncompleteReadError as exc:
+            head = first + exc.partial
+            if not head.startswith((b"RTSP/", b"HTTP/")):
+                raise RtspError(Problem.NOT_RTSP, f"{self.where} closed the connection without an "
+                                "RTSP answer: is this the camera's RTSP port?") from None
+        text = head.decode("latin-1")
+        status_line, *header_lines = text.split("\r\n")
+        if status_line.startswith("HTTP/"):
+            raise RtspError(Problem.HTTP, f"{self.where} answers HTTP, not RTSP: is this the web "
+                            "port? RTSP is usually on 554")
+        parts = status_line.split(" ", 2)
+        if not status_line.startswith("RTSP/") or len(parts) < 2 or not parts[1].isdigit():
+            raise RtspError(Problem.NOT_RTSP, f"{self.where} does not speak RTSP: is this the "
+                            "camera's RTSP port?")
+        resp = RtspResponse(int(parts[1]), parts[2] if len(parts) > 2 else "")
+        for line in header_lines:
+            name, sep, value = line.partition(":")
+            if sep:
+                resp.headers.setdefault(name.strip().lower(), []).append(value.strip())
+        length = int(resp.header("content-length", "0") or 0)
+        if length:
+            resp.body = await self._reader.readexactly(length)
+        return resp
+
+    def _deliver(self, resp: RtspResponse) -> None:
+        cseq = resp.header("cseq")
+        future = self._pending.get(int(cseq)) if cseq.isdigit() else None
+        if future is None and len(self._pending) == 1:
+            future = next(iter(self._pending.values()))  # some cameras drop CSeq on errors
+        if future is not None and not future.done():
+            future.set_result(resp)
+
+
+def _status_error(method: str, resp: RtspResponse, transport: Transport | None,
+                  user: str | None) -> RtspError:
+    code = f"{resp.status} {resp.reason}".strip()
+    if resp.status == 401:
+        return RtspError(Problem.AUTH_REFUSED, f"the camera refused the credentials ({code}) for "
+                         f"user '{user}': check --user/--password (some cameras lock the account "
+                         "after a few failures)")
+    if resp.status == 403:
+        return RtspError(Problem.AUTH_REFUSED, f"the camera forbids this user the stream ({code}): "
+                         "give the account live-view rights")
+    if resp.status == 404:
+        return RtspError(Problem.NOT_FOUND, f"stream path not found ({code}): check the path in "
+                         "the URL, or use onvif:// to ask the camera for its stream URIs")
+    if resp.status == 461 and transport is Transport.UDP:
+        return RtspError(Problem.TRANSPORT, f"the camera refused RTP over UDP ({code}): "
+                         "use --transport tcp")
+    if resp.status == 454:
+        return RtspError(Problem.CLOSED, f"the camera lost the session ({code}) during {method}")
+    return RtspError(Problem.STATUS, f"the camera answered {method} with {code}")
