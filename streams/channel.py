@@ -1,0 +1,136 @@
+"""One camera stream (camera x main/sub): its puller, fan-out and health, pulled on demand.
+
+Users of a channel call ``acquire()``/``release()``; the camera is pulled while
+the count is above zero, and for ``linger_s`` after it drops to zero (a viewer
+switching tiles should not cost a fresh RTSP handshake).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from iocwall.streams.fanout import AccessUnit, Fanout
+from iocwall.streams.health import Health, HealthSnapshot, StreamState
+from iocwall.streams.source import PullSettings, Puller, SourceInfo
+from iocwall.streams.urls import CameraUrl
+
+log = logging.getLogger(__name__)
+
+
+class Channel:
+    """A pulled-on-demand camera stream; implements the puller's listener."""
+
+    def __init__(self, camera: str, stream: str, url: CameraUrl, settings: PullSettings,
+                 stall_s: float, linger_s: float) -> None:
+        self.camera, self.stream, self.url = camera, stream, url
+        self.key = f"{camera}/{stream}"
+        self.fanout = Fanout(self.key)
+        self.health = Health(camera, stream, stall_s, settings.read_timeout_s)
+        self.info: SourceInfo | None = None
+        self.transcoding_viewers = 0
+        self._settings, self._linger_s = settings, linger_s
+        self._users = 0
+        self._puller: Puller | None = None
+        self._linger: asyncio.TimerHandle | None = None
+        self._keyframe_waiters: list[asyncio.Future[None]] = []
+        self.on_state: Callable[[Channel, StreamState], None] | None = None
+
+    # -- demand ---------------------------------------------------------------------
+    def acquire(self) -> None:
+        self._users += 1
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        if self._puller is None or not self._puller.running:
+            self._start()
+
+    def release(self) -> None:
+        self._users = max(0, self._users - 1)
+        if self._users == 0 and self._puller is not None and self._linger is None:
+            loop = asyncio.get_running_loop()
+            self._linger = loop.call_later(self._linger_s, self._linger_over)
+
+    @property
+    def users(self) -> int:
+        return self._users
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.health.connecting()
+        self._puller = Puller(self.key, self.url, self._settings, self, loop)
+        self._puller.start()
+
+    def _linger_over(self) -> None:
+        self._linger = None
+        if self._users == 0 and self._puller is not None:
+            log.info("%s: no viewers for %.0f s: stop pulling", self.key, self._linger_s)
+            self._puller.request_stop()
+            self._puller = None
+            self.fanout.reset()
+            self.health.idle()
+
+    async def stop(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        puller, self._puller = self._puller, None
+        if puller is not None:
+            await puller.stop()
+        self.health.idle()
+
+    # -- PullerListener (on the loop) ---------------------------------------------------
+    def on_open(self, info: SourceInfo) -> None:
+        self.info = info
+        self.fanout.reset()   # units of the previous session must not reach a new decoder
+        self.health.opened(info.codec, info.width, info.height)
+
+    def on_unit(self, unit: AccessUnit) -> None:
+        if self._puller is None:
+            return             # stopped: late units from the thread are ignored
+        before = self.health.state
+        self.health.packet(len(unit.data))
+        self.fanout.publish(unit)
+        if unit.keyframe and self._keyframe_waiters:
+            for waiter in self._keyframe_waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            self._keyframe_waiters.clear()
+        if before is not StreamState.LIVE:
+            self._changed()
+
+    def on_invalid(self) -> None:
+        self.health.invalid_units += 1
+
+    def on_fail(self, reason: str) -> None:
+        if self._puller is None:
+            return
+        self.health.failed(reason)
+        self._changed()
+
+    # -- state ------------------------------------------------------------------------
+    def tick(self) -> None:
+        before = self.health.state
+        if self.health.tick() is not before:
+            self._changed()
+
+    def _changed(self) -> None:
+        log.info("%s: %s", self.key, self.health.state.value)
+        if self.on_state is not None:
+            self.on_state(self, self.health.state)
+
+    async def wait_keyframe(self, timeout: float) -> bool:
+        """Wait until the keyframe cache has something (pulling must be acquired)."""
+        if self.fanout.cache.keyframe() is not None:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._keyframe_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    def snapshot(self) -> HealthSnapshot:
+        return self.health.snapshot(viewers=self.fanout.subscribers, drops=self.fanout.drops(),
+                                    transcoding=self.transcoding_viewers > 0)

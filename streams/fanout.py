@@ -1,0 +1,191 @@
+"""Packet fan-out: one camera stream to many subscribers, bounded, with a keyframe cache.
+
+Every subscriber has its own small queue. When a subscriber falls behind, its
+queue is emptied and it skips to the next keyframe (dropping frames of a GOP
+would corrupt the picture anyway): the drops are counted, memory never grows.
+The cache holds the last keyframe and the access units after it, so a new
+viewer (or one that lost a picture) starts decoding at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+QUEUE_UNITS = 200          # per subscriber; > cache so a full GOP burst fits
+CACHE_UNITS = 150          # access units after the keyframe kept for new viewers
+CACHE_BYTES = 16 << 20
+
+
+@dataclass(frozen=True)
+class AccessUnit:
+    """One encoded picture as it came from the camera (Annex-B for H.264)."""
+    data: bytes
+    pts: int | None          # in ``time_base`` units of the source
+    time_base: float         # seconds per pts tick
+    keyframe: bool
+    generation: int = 0      # bumps on every reconnect: pts restart with a new source
+    received: float = 0.0    # time.monotonic() when the puller read it
+
+
+class EndOfStream(Exception):
+    """The subscription was closed."""
+
+
+@dataclass(eq=False)   # identity semantics: subscribers live in a set
+class Subscriber:
+    """A bounded queue of access units for one consumer (a viewer, a snapshot...)."""
+    name: str
+    limit: int = QUEUE_UNITS
+    dropped: int = 0
+    delivered: int = 0
+    _queue: deque[AccessUnit] = field(default_factory=deque)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _need_keyframe: bool = True
+    _started: bool = False
+    _closed: bool = False
+    replay: int = 0          # units of the last cache replay still in the queue
+    last_was_replay: bool = False
+
+    def offer(self, unit: AccessUnit) -> None:
+        if self._closed:
+            return
+        if self._need_keyframe and not unit.keyframe:
+            self.dropped += self._started   # waiting for the very first keyframe is no drop
+            return
+        if len(self._queue) >= self.limit:
+            # too slow: everything queued is stale; restart at the next keyframe
+            self.dropped += len(self._queue) + 1
+            self._queue.clear()
+            self._need_keyframe = True
+            self.replay = 0
+            return
+        self._need_keyframe = False
+        self._started = True
+        self._queue.append(unit)
+        self._wakeup.set()
+
+    def load(self, units: list[AccessUnit], *, wait_keyframe: bool = False) -> None:
+        """Replace the queue by a replay of ``units`` (a cached GOP), then go on live."""
+        if self._closed or not units:
+            return
+        self.dropped += len(self._queue)
+        self._queue.clear()
+        self._queue.extend(units[:self.limit])
+        self.replay = len(self._queue)
+        self._need_keyframe = wait_keyframe
+        self._started = True
+        self._wakeup.set()
+
+    async def get(self) -> AccessUnit:
+        while not self._queue:
+            if self._closed:
+                raise EndOfStream(self.name)
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        self.delivered += 1
+        # lets the consumer retime and pace a burst of cached units differently
+        self.last_was_replay = self.replay > 0
+        if self.replay:
+            self.replay -= 1
+        return self._queue.popleft()
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def close(self) -> None:
+        self._closed = True
+        self._queue.clear()
+        self._wakeup.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class KeyframeCache:
+    """The last keyframe and the units after it, bounded in count and bytes."""
+
+    def __init__(self, max_units: int = CACHE_UNITS, max_bytes: int = CACHE_BYTES) -> None:
+        self._units: list[AccessUnit] = []
+        self._bytes = 0
+        self._complete = False   # False once a bound cut the GOP short
+        self.max_units, self.max_bytes = max_units, max_bytes
+
+    def add(self, unit: AccessUnit) -> None:
+        if unit.keyframe:
+            self._units, self._bytes, self._complete = [unit], len(unit.data), True
+            return
+        if not self._units:
+            return
+        if len(self._units) >= self.max_units or self._bytes + len(unit.data) > self.max_bytes:
+            self._complete = False   # a replay would have a hole; serve the keyframe only
+            return
+        if self._complete:
+            self._units.append(unit)
+            self._bytes += len(unit.data)
+
+    def units(self) -> list[AccessUnit]:
+        """What a new viewer should decode first (empty until a keyframe arrived)."""
+        return list(self._units) if self._complete else self._units[:1]
+
+    @property
+    def complete(self) -> bool:
+        return self._complete
+
+    def keyframe(self) -> AccessUnit | None:
+        return self._units[0] if self._units else None
+
+    def clear(self) -> None:
+        self._units, self._bytes, self._complete = [], 0, False
+
+
+class Fanout:
+    """Delivers each access unit to every subscriber without ever blocking the source."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cache = KeyframeCache()
+        self._subscribers: set[Subscriber] = set()
+        self.dropped_total = 0     # drops of subscribers that already left
+
+    def subscribe(self, name: str, *, replay: bool = True) -> Subscriber:
+        sub = Subscriber(name)
+        if replay:
+            self.replay_to(sub)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        if sub in self._subscribers:
+            self._subscribers.discard(sub)
+            self.dropped_total += sub.dropped
+        sub.close()
+
+    def publish(self, unit: AccessUnit) -> None:
+        self.cache.add(unit)
+        for sub in self._subscribers:
+            sub.offer(unit)
+
+    def replay_to(self, sub: Subscriber) -> bool:
+        """Answer a picture-loss request: resend the cached GOP to one subscriber."""
+        units = self.cache.units()
+        if not units:
+            return False
+        # a GOP too long to cache leaves only its keyframe: skip to the next one after it
+        sub.load(units, wait_keyframe=not self.cache.complete)
+        return True
+
+    def reset(self) -> None:
+        """A new source (reconnect): old units are of no use to anyone."""
+        self.cache.clear()
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def drops(self) -> int:
+        return self.dropped_total + sum(s.dropped for s in self._subscribers)

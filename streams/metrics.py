@@ -1,0 +1,77 @@
+"""Prometheus text exposition (format 0.0.4) of stream health and server counters."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from iocwall.streams.health import HealthSnapshot, StreamState
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class ServerCounters:
+    sessions: int
+    sessions_total: int
+    sessions_refused: int
+    transcode_sessions_total: int
+    keyframe_requests_total: int
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _series(name: str, help_text: str, kind: str, rows: Iterable[tuple[str, float]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    lines += [f"{name}{labels} {value:g}" for labels, value in rows]
+    return lines
+
+
+def render(streams: list[HealthSnapshot], counters: ServerCounters) -> str:
+    """The /metrics body."""
+    def per_stream(get) -> list[tuple[str, float]]:  # noqa: ANN001
+        return [(f'{{camera="{_label(h.camera)}",stream="{_label(h.stream)}"}}', float(get(h)))
+                for h in streams]
+
+    state_rows = [
+        (f'{{camera="{_label(h.camera)}",stream="{_label(h.stream)}",state="{s.value}"}}',
+         1.0 if h.state is s else 0.0)
+        for h in streams for s in StreamState]
+    lines: list[str] = []
+    lines += _series("iocwall_stream_state", "1 for the current state of a camera stream",
+                     "gauge", state_rows)
+    lines += _series("iocwall_stream_fps", "Frames per second over the last 2 s", "gauge",
+                     per_stream(lambda h: round(h.fps, 3)))
+    lines += _series("iocwall_stream_bitrate_bps", "Bits per second over the last 2 s",
+                     "gauge", per_stream(lambda h: round(h.bitrate_bps)))
+    lines += _series("iocwall_stream_last_packet_age_seconds", "Seconds since the last packet",
+                     "gauge", per_stream(lambda h: round(h.last_packet_age_s or 0.0, 3)))
+    lines += _series("iocwall_stream_reconnects_total", "Failed sessions and retries",
+                     "counter", per_stream(lambda h: h.reconnects))
+    lines += _series("iocwall_stream_viewers", "Subscribers of a stream", "gauge",
+                     per_stream(lambda h: h.viewers))
+    lines += _series("iocwall_stream_dropped_units_total",
+                     "Access units dropped for slow subscribers", "counter",
+                     per_stream(lambda h: h.drops))
+    lines += _series("iocwall_stream_invalid_units_total",
+                     "Access units refused as corrupt", "counter",
+                     per_stream(lambda h: h.invalid_units))
+    lines += _series("iocwall_stream_packets_total", "Access units received", "counter",
+                     per_stream(lambda h: h.packets))
+    lines += _series("iocwall_stream_bytes_total", "Bytes received", "counter",
+                     per_stream(lambda h: h.bytes))
+    lines += _series("iocwall_stream_transcoding", "1 while a viewer needs transcoding",
+                     "gauge", per_stream(lambda h: 1 if h.transcoding else 0))
+    lines += _series("iocwall_webrtc_sessions", "Open viewer sessions", "gauge",
+                     [("", counters.sessions)])
+    lines += _series("iocwall_webrtc_sessions_total", "Viewer sessions opened", "counter",
+                     [("", counters.sessions_total)])
+    lines += _series("iocwall_webrtc_sessions_refused_total", "Offers refused", "counter",
+                     [("", counters.sessions_refused)])
+    lines += _series("iocwall_transcode_fallback_total",
+                     "Viewer sessions served by decode + re-encode instead of passthrough",
+                     "counter", [("", counters.transcode_sessions_total)])
+    lines += _series("iocwall_keyframe_requests_total", "PLI/FIR received from viewers",
+                     "counter", [("", counters.keyframe_requests_total)])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,251 @@
+"""MediaServer: the cameras, their pulled streams, viewer sessions, snapshots and metrics.
+
+This is the one object the web layer talks to (``iocwall.wall.media_api``).
+It knows cameras only through the small ``CameraLike`` protocol and reads its
+settings by attribute name, so ``streams`` never imports ``wall``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from iocwall.streams import ice, metrics
+from iocwall.streams.channel import Channel
+from iocwall.streams.fanout import Subscriber
+from iocwall.streams.health import HealthSnapshot, StreamState
+from iocwall.streams.snapshot import Snapshot, SnapshotCache, SnapshotError
+from iocwall.streams.source import PullSettings
+from iocwall.streams.track import FanoutTrack, PassthroughTrack, TranscodeTrack
+from iocwall.streams.urls import CameraUrl, parse
+from iocwall.streams.whep import WhepError, WhepSession, WhepSessions
+
+log = logging.getLogger(__name__)
+
+STREAMS = ("main", "sub")
+TICK_S = 0.25                 # state re-judged 4x a second: stall seen within stall_s + 0.25
+OPEN_WAIT_S = 2.0             # how long an offer waits to learn the codec of a cold stream
+MediaError = WhepError        # one error type for every refusal: status, code, message
+
+
+class CameraLike(Protocol):
+    """What the media server needs of a camera (iocwall.wall.config.CameraConfig fits)."""
+    id: str
+    name: str
+    main_url: str
+    sub_url: str
+    username: str
+    password: str
+    location: str
+
+
+@dataclass(frozen=True)
+class Camera:
+    id: str
+    name: str
+    location: str
+    urls: dict[str, CameraUrl]     # "main"/"sub" -> URL (with credentials: never shown)
+
+    @classmethod
+    def from_config(cls, cam: CameraLike) -> "Camera":
+        urls = {}
+        for stream, url in (("main", cam.main_url), ("sub", getattr(cam, "sub_url", ""))):
+            if url:
+                urls[stream] = parse(url, getattr(cam, "username", "") or None,
+                                     getattr(cam, "password", "") or None)
+        return cls(cam.id, cam.name, getattr(cam, "location", ""), urls)
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """A camera as the API shows it: no URLs, no credentials."""
+    id: str
+    name: str
+    location: str
+    streams: dict[str, HealthSnapshot]
+
+    @property
+    def state(self) -> StreamState:
+        """The best state among the camera's streams (a camera is live if any stream is)."""
+        order = [StreamState.LIVE, StreamState.STALLED, StreamState.CONNECTING,
+                 StreamState.LOST, StreamState.IDLE]
+        states = {h.state for h in self.streams.values()}
+        return next((s for s in order if s in states), StreamState.IDLE)
+
+
+class MediaServer:
+    """Constructed from the [streams] and [webrtc] config sections and the camera list."""
+
+    def __init__(self, streams_cfg: object, webrtc_cfg: object, cameras: Iterable[CameraLike],
+                 *, max_sessions: int = 64) -> None:
+        self._pull = PullSettings(
+            open_timeout_s=float(getattr(streams_cfg, "open_timeout_s", 5.0)),
+            read_timeout_s=float(getattr(streams_cfg, "lost_timeout_s", 6.0)),
+            reconnect_min_s=float(getattr(streams_cfg, "reconnect_min_s", 0.5)),
+            reconnect_max_s=float(getattr(streams_cfg, "reconnect_max_s", 30.0)))
+        self._stall_s = float(getattr(streams_cfg, "stall_timeout_s", 2.0))
+        self._linger_s = float(getattr(streams_cfg, "linger_s", 10.0))
+        self._ice = ice.IceSettings(
+            addresses=tuple(getattr(webrtc_cfg, "ice_addresses", ()) or ()),
+            port_min=int(getattr(webrtc_cfg, "udp_port_min", 0)),
+            port_max=int(getattr(webrtc_cfg, "udp_port_max", 0)))
+        self._snapshots = SnapshotCache(float(getattr(streams_cfg, "snapshot_cache_s", 1.0)))
+        self.sessions = WhepSessions(self._ice, max_sessions)
+        self._cameras: dict[str, Camera] = {}
+        self._channels: dict[tuple[str, str], Channel] = {}
+        self._monitor: asyncio.Task | None = None
+        self._counts = {"sessions": 0, "refused": 0, "transcode": 0}
+        for cam in cameras:
+            self.add_camera(Camera.from_config(cam))
+
+    # -- cameras ------------------------------------------------------------------------
+    def add_camera(self, camera: Camera) -> None:
+        if camera.id in self._cameras:
+            raise ValueError(f"duplicate camera id '{camera.id}'")
+        self._cameras[camera.id] = camera
+        for stream, url in camera.urls.items():
+            channel = Channel(camera.id, stream, url, self._pull, self._stall_s, self._linger_s)
+            channel.on_state = self._state_changed
+            self._channels[(camera.id, stream)] = channel
+
+    def cameras(self) -> list[CameraStatus]:
+        return [self._status(cam) for cam in self._cameras.values()]
+
+    def camera(self, camera_id: str) -> CameraStatus | None:
+        cam = self._cameras.get(camera_id)
+        return self._status(cam) if cam else None
+
+    def _status(self, cam: Camera) -> CameraStatus:
+        return CameraStatus(cam.id, cam.name, cam.location,
+                            {s: self._channels[(cam.id, s)].snapshot() for s in cam.urls})
+
+    def channel(self, camera_id: str, stream: str) -> Channel:
+        if camera_id not in self._cameras:
+            raise MediaError(404, "not_found", f"no camera '{camera_id}' / không có camera này")
+        channel = self._channels.get((camera_id, stream))
+        if channel is None:
+            raise MediaError(404, "not_found", f"camera '{camera_id}' has no '{stream}' stream")
+        return channel
+
+    def health(self) -> list[HealthSnapshot]:
+        return [ch.snapshot() for ch in self._channels.values()]
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._monitor is None:
+            self._monitor = asyncio.create_task(self._watch(), name="media-monitor")
+
+    async def stop(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            await asyncio.gather(self._monitor, return_exceptions=True)
+            self._monitor = None
+        await self.sessions.close_all()
+        await asyncio.gather(*(ch.stop() for ch in self._channels.values()))
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            for channel in self._channels.values():
+                try:
+                    channel.tick()
+                except Exception:     # one broken channel must not stop the others' health
+                    log.exception("%s: health tick failed", channel.key)
+
+    def _state_changed(self, channel: Channel, state: StreamState) -> None:
+        event = {"type": "state", "camera": channel.camera, "stream": channel.stream,
+                 "state": state.value}
+        for session in self.sessions.all():
+            if session.camera == channel.camera and session.stream == channel.stream:
+                session.notify(event)
+
+    # -- consumers -------------------------------------------------------------------------
+    def subscribe(self, camera_id: str, stream: str, name: str) -> tuple[Channel, Subscriber]:
+        """A raw subscription (analytics, benchmarks); pair with ``unsubscribe``."""
+        channel = self.channel(camera_id, stream)
+        channel.acquire()
+        return channel, channel.fanout.subscribe(name)
+
+    def unsubscribe(self, channel: Channel, sub: Subscriber) -> None:
+        channel.fanout.unsubscribe(sub)
+        channel.release()
+
+    async def whep_offer(self, camera_id: str, stream: str, sdp: str) -> tuple[WhepSession, str]:
+        """Open a viewer session; returns it and the SDP answer. Raises MediaError."""
+        if stream not in STREAMS:
+            raise MediaError(404, "not_found", f"unknown stream '{stream}': main or sub")
+        channel = self.channel(camera_id, stream)
+        channel.acquire()
+        try:
+            if channel.info is None:
+                await channel.wait_keyframe(OPEN_WAIT_S)
+            info = channel.info
+            passthrough = info is None or info.codec == "h264"
+            plid = info.profile_level_id if info else None
+            session, answer = await self.sessions.offer(
+                camera_id, stream, sdp, lambda pt: self._track(channel, pt), plid, passthrough)
+        except MediaError as exc:
+            channel.release()
+            if exc.status in (429, 503):
+                self._counts["refused"] += 1
+            raise
+        self._counts["sessions"] += 1
+        if not session.passthrough:
+            self._counts["transcode"] += 1
+            log.warning("%s: viewer %s served by TRANSCODING (%s)", channel.key, session.id,
+                        info.codec if info else "unknown codec")
+        return session, answer
+
+    def _track(self, channel: Channel, passthrough: bool) -> FanoutTrack:
+        name = f"{channel.key}#viewer"
+        if passthrough:
+            track: FanoutTrack = PassthroughTrack(channel.fanout, name)
+        else:
+            info = channel.info
+            track = TranscodeTrack(channel.fanout, name, info.codec if info else "h264",
+                                   info.extradata if info else b"")
+            channel.transcoding_viewers += 1
+        released = False
+
+        def _release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                channel.release()
+                if not passthrough:
+                    channel.transcoding_viewers -= 1
+
+        track.on_stop(_release)
+        return track
+
+    async def whep_delete(self, session_id: str) -> bool:
+        return await self.sessions.close(session_id)
+
+    async def snapshot(self, camera_id: str, stream: str = "main") -> Snapshot:
+        channel = self.channel(camera_id, stream)
+        channel.acquire()
+        try:
+            if not await channel.wait_keyframe(self._pull.open_timeout_s):
+                raise MediaError(503, "no_signal",
+                                 f"camera '{camera_id}' sends no picture / camera mất tín hiệu")
+            info = channel.info
+            try:
+                return await self._snapshots.get(channel.key, info.codec if info else "h264",
+                                                 info.extradata if info else b"",
+                                                 channel.fanout.cache.units())
+            except SnapshotError as exc:
+                raise MediaError(503, "no_picture", str(exc)) from None
+        finally:
+            channel.release()
+
+    def metrics_text(self) -> str:
+        keyframe_requests = sum(getattr(s.track, "keyframe_requests", 0)
+                                for s in self.sessions.all())
+        counters = metrics.ServerCounters(
+            sessions=len(self.sessions), sessions_total=self._counts["sessions"],
+            sessions_refused=self._counts["refused"],
+            transcode_sessions_total=self._counts["transcode"],
+            keyframe_requests_total=keyframe_requests)
+        return metrics.render(self.health(), counters)

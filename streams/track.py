@@ -1,0 +1,172 @@
+"""WebRTC tracks fed from a fan-out subscription.
+
+``PassthroughTrack`` hands aiortc already-encoded ``av.Packet``s: RTCRtpSender
+sees a packet instead of a frame and only packetizes it (no encoder), which is
+what makes a viewer cost microseconds per frame. In that mode aiortc drops
+picture-loss requests (there is no encoder to force a keyframe), so
+``attach_keyframe_requests`` routes them here and they are answered from the
+fan-out's keyframe cache.
+
+``TranscodeTrack`` is the fallback for sources a browser cannot take as they
+are (H.265, MJPEG...): it decodes in a worker thread and returns frames, so
+aiortc's own encoder runs. It costs a CPU core-fraction per viewer; it is
+counted in the metrics and logged.
+"""
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import time
+from collections.abc import Callable
+
+import av
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+
+from iocwall.streams.fanout import AccessUnit, EndOfStream, Fanout, Subscriber
+
+log = logging.getLogger(__name__)
+
+CLOCK = 90_000
+TIME_BASE = fractions.Fraction(1, CLOCK)
+NOMINAL_STEP = CLOCK // 25        # used when the source gives no usable timestamps
+MAX_STEP = 2 * CLOCK              # a bigger gap means a new source, not a real delay
+REPLAY_BPS = 60_000_000           # pace cached GOP bursts so UDP buffers do not overflow
+KEYFRAME_ANSWER_MIN_S = 0.5       # browsers repeat PLIs; one replay per half second is plenty
+
+
+class Retimer:
+    """Continuous 90 kHz timestamps across reconnects and cache replays.
+
+    Replayed units get 1-tick steps so the receiver decodes them at once and
+    shows the newest picture instead of re-playing the cached seconds in real
+    time; live units keep the camera's own spacing.
+    """
+
+    def __init__(self) -> None:
+        self._out: int | None = None
+        self._last_in: int | None = None
+        self._generation = -1
+
+    def next(self, unit: AccessUnit, replay: bool) -> int:
+        ticks = None if unit.pts is None else int(unit.pts * unit.time_base * CLOCK)
+        if self._out is None:
+            self._out = 0
+        else:
+            self._out += self._step(ticks, unit.generation, replay)
+        self._last_in, self._generation = ticks, unit.generation
+        return self._out
+
+    def _step(self, ticks: int | None, generation: int, replay: bool) -> int:
+        if replay:
+            return 1
+        if ticks is None or self._last_in is None or generation != self._generation:
+            return NOMINAL_STEP
+        step = ticks - self._last_in
+        return step if 0 < step <= MAX_STEP else NOMINAL_STEP
+
+
+class FanoutTrack(MediaStreamTrack):
+    """A video track reading one fan-out subscription; stops the subscription on stop()."""
+    kind = "video"
+
+    def __init__(self, fanout: Fanout, name: str) -> None:
+        super().__init__()
+        self._fanout = fanout
+        self._sub: Subscriber = fanout.subscribe(name)
+        self._ended_callbacks: list[Callable[[], None]] = []
+
+    async def _next_unit(self) -> AccessUnit:
+        if self.readyState != "live":
+            raise MediaStreamError
+        try:
+            return await self._sub.get()
+        except EndOfStream:
+            self.stop()
+            raise MediaStreamError from None
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        self._ended_callbacks.append(callback)
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            self._fanout.unsubscribe(self._sub)
+            for callback in self._ended_callbacks:
+                callback()
+        super().stop()
+
+    @property
+    def subscriber(self) -> Subscriber:
+        return self._sub
+
+
+class PassthroughTrack(FanoutTrack):
+    """Forwards H.264 access units untouched (Annex-B, SPS/PPS before keyframes)."""
+
+    def __init__(self, fanout: Fanout, name: str) -> None:
+        super().__init__(fanout, name)
+        self._retimer = Retimer()
+        self._last_answer = 0.0
+        self.keyframe_requests = 0
+        self.units_sent = 0
+
+    async def recv(self) -> av.Packet:
+        unit = await self._next_unit()
+        replay = self._sub.last_was_replay
+        packet = av.Packet(unit.data)
+        packet.pts = self._retimer.next(unit, replay)
+        packet.time_base = TIME_BASE
+        self.units_sent += 1
+        if replay:
+            await asyncio.sleep(len(unit.data) * 8 / REPLAY_BPS)
+        return packet
+
+    def request_keyframe(self) -> None:
+        """A viewer lost a picture (PLI/FIR): replay the cached GOP to it alone."""
+        self.keyframe_requests += 1
+        now = time.monotonic()
+        if now - self._last_answer < KEYFRAME_ANSWER_MIN_S:
+            return
+        self._last_answer = now
+        self._fanout.replay_to(self._sub)
+
+
+class TranscodeTrack(FanoutTrack):
+    """Decodes the source in a thread and returns frames for aiortc to encode."""
+
+    def __init__(self, fanout: Fanout, name: str, codec: str, extradata: bytes) -> None:
+        super().__init__(fanout, name)
+        self._decoder = av.CodecContext.create(codec, "r")
+        if extradata:
+            self._decoder.extradata = extradata
+        self._retimer = Retimer()
+
+    async def recv(self) -> av.VideoFrame:
+        while True:
+            unit = await self._next_unit()
+            frames = await asyncio.to_thread(self._decode, unit)
+            if frames:
+                frame = frames[-1]
+                frame.pts = self._retimer.next(unit, self._sub.last_was_replay)
+                frame.time_base = TIME_BASE
+                return frame
+
+    def _decode(self, unit: AccessUnit) -> list[av.VideoFrame]:
+        try:
+            return list(self._decoder.decode(av.Packet(unit.data)))
+        except av.FFmpegError as exc:   # a damaged unit costs one picture, not the track
+            log.debug("transcode: undecodable unit: %s", exc)
+            return []
+
+
+def attach_keyframe_requests(sender: object, track: PassthroughTrack) -> None:
+    """Route an RTCRtpSender's PLI/FIR handling to ``track``.
+
+    aiortc 1.16 calls ``sender._send_keyframe()`` for every PLI/FIR but only an
+    encoder honours it; in passthrough we replace that method on this one
+    sender instance (a documented patch point, covered by a test).
+    """
+    if not hasattr(sender, "_send_keyframe"):
+        raise RuntimeError("aiortc changed: RTCRtpSender._send_keyframe is gone")
+    sender._send_keyframe = track.request_keyframe  # type: ignore[attr-defined]
