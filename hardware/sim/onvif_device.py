@@ -19,7 +19,7 @@ from urllib.parse import quote
 from iocwall.hardware.sim.discovery import DiscoveryResponder
 from iocwall.hardware.sim.http_digest import HttpAuthGuard
 from iocwall.hardware.sim.http_server import HttpServer, Request, Response
-from iocwall.hardware.sim.onvif_media import MediaService
+from iocwall.hardware.sim.onvif_media import MEDIA_OPS, MediaService
 from iocwall.hardware.sim.onvif_model import CameraInfo, CameraLike, StreamInfo, default_cameras
 from iocwall.hardware.sim.soap import (
     TDS, TRT, SoapFault, SoapRequest, action_not_supported, envelope, fault_body, not_authorized,
@@ -38,6 +38,8 @@ SOAP_TYPE = "application/soap+xml; charset=utf-8"
 _PRE_AUTH = {"GetSystemDateAndTime", "GetServices", "GetServiceCapabilities", "GetWsdlUrl",
              "GetEndpointReference"}
 _WILDCARD = {"", "0.0.0.0", "::"}
+DEVICE_OPS = ("GetDeviceInformation", "GetSystemDateAndTime", "GetCapabilities", "GetServices",
+              "GetScopes", "GetNetworkInterfaces", "GetHostname")
 
 
 class OnvifDevice:
@@ -152,6 +154,9 @@ class OnvifDevice:
         return Response(200, envelope(body), SOAP_TYPE)
 
     def _soap(self, req: SoapRequest, local_host: str) -> str:
+        known = DEVICE_OPS if req.namespace == TDS else MEDIA_OPS if req.namespace == TRT else ()
+        if req.name not in known:  # before auth: an unknown action is unknown to anyone
+            raise action_not_supported(f"{{{req.namespace}}}{req.name}")
         self._authorize(req)
         if req.namespace == TDS:
             return self._device(req, local_host)

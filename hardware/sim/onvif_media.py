@@ -12,6 +12,7 @@ from iocwall.hardware.sim.onvif_model import CameraLike, StreamLike, bitrate_of,
 from iocwall.hardware.sim.soap import SoapFault, SoapRequest, action_not_supported, invalid_arg, x
 
 KINDS = ("main", "sub")
+MEDIA_OPS = ("GetProfiles", "GetProfile", "GetStreamUri", "GetSnapshotUri", "GetVideoSources")
 
 
 @dataclass(frozen=True)
@@ -127,4 +128,4 @@ def _media_uri(uri: str) -> str:
             "<tt:Timeout>PT0S</tt:Timeout></trt:MediaUri>")
 
 
-__all__ = ["MediaService", "ProfileRef", "KINDS", "SoapFault"]
+__all__ = ["MediaService", "ProfileRef", "KINDS", "MEDIA_OPS", "SoapFault"]
