@@ -1,14 +1,189 @@
-"""`iocwall serve`: placeholder until its issue lands; its owner replaces this module."""
+"""`iocwall serve`: the server (controller + web, media once wired) from config.toml.
+
+Reusable in-process (``iocwall demo`` does this)::
+
+    info = await run_server(config, ready=event, on_ready=print_banner)
+
+runs until SIGINT/SIGTERM or until ``stop`` is set, then stops everything.
+"""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import socket
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:                      # heavy imports stay inside functions: fast --help
+    from starlette.routing import BaseRoute
+
+    from iocwall.wall.config import Config
+    from iocwall.wall.services import Services
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--config", metavar="PATH", help="config.toml (default: ./config.toml "
+                        "if present, else built-in defaults)")
+    parser.add_argument("--host", help="listen address (overrides [server] host)")
+    parser.add_argument("--port", type=int, help="TCP port (overrides [server] port; 0 = any)")
+    parser.add_argument("--data-dir", metavar="DIR", help="data folder (overrides [server] "
+                        "data_dir)")
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What a started server tells its caller."""
+    url: str                           # console URL
+    port: int                          # the bound port (useful with port 0)
+    admin_user: str
+    generated_password: str | None     # only when the first admin's password was generated now
+    services: Services
+
+
+def build_media(config: Config) -> object | None:
+    """MEDIA SERVER HOOK — the lead wires streams/ here.
+
+    Return an object with async start()/stop() (and its routes via run_server's
+    extra_routes), or None while there is no media server.
+    """
+    return None
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """config.toml plus command-line overrides. Raises ConfigError."""
+    from iocwall.wall.config import load
+    path = args.config
+    if path is None and Path("config.toml").is_file():
+        path = "config.toml"
+    config = load(path)
+    if args.host is not None:
+        config.server.host = args.host
+    if args.port is not None:
+        config.server.port = args.port
+    if args.data_dir is not None:
+        config.server.data_dir = args.data_dir
+    return config
+
+
+def print_banner(info: ServerInfo) -> None:
+    """The one block printed at start: the console URL, and a generated password once."""
+    lines = ["", "  iocwall is running / iocwall đang chạy", f"  Console: {info.url}"]
+    if info.generated_password:
+        lines += [f"  First admin / quản trị viên: {info.admin_user}",
+                  f"  Password / mật khẩu:        {info.generated_password}",
+                  "  (shown only this once; change it after logging in /",
+                  "   chỉ hiển thị một lần, hãy đổi sau khi đăng nhập)"]
+    print("\n".join(lines) + "\n", flush=True)
+
+
+async def run_server(config: Config, *, ready: asyncio.Event | None = None,
+                     extra_routes: Sequence[BaseRoute] = (), media: object | None = None,
+                     on_ready: Callable[[ServerInfo], None] | None = print_banner,
+                     stop: asyncio.Event | None = None) -> ServerInfo:
+    """Start Services + uvicorn, run until a signal or ``stop`` is set, then shut down.
+
+    ready: set once the socket is listening (after on_ready ran).
+    extra_routes: pages/APIs added to the app (e.g. /live, media endpoints).
+    media: the media server (async start/stop), or None.
+    on_ready: called once with ServerInfo when listening (default: print the banner).
+    stop: set it to shut the server down from the same process.
+    Returns the ServerInfo. Raises what Services.start raises (e.g. Redis unreachable).
+    """
+    import uvicorn
+
+    from iocwall.wall.app import build_app
+    from iocwall.wall.services import Services
+
+    services = Services(config, media=media)
+    admin = await services.start()
+    try:
+        app = build_app(services, extra_routes)
+        # We bind the socket ourselves: "port in use" is then a plain OSError for the
+        # caller (uvicorn would sys.exit), and port 0 gives the real port up front.
+        sock = bind_socket(config.server.host, config.server.port)
+        server = uvicorn.Server(uvicorn.Config(
+            app, log_config=None, access_log=False, lifespan="on", server_header=False))
+        serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+        info = await _wait_listening(server, serving, config, services, admin)
+        if on_ready is not None:
+            on_ready(info)
+        if ready is not None:
+            ready.set()
+        await _until_done(server, serving, stop)
+        return info
+    finally:
+        await services.stop()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+async def _wait_listening(server, serving, config, services, admin) -> ServerInfo:  # type: ignore[no-untyped-def]
+    while not server.started:
+        if serving.done():
+            serving.result()            # re-raise why uvicorn stopped (port in use ...)
+            raise OSError("the web server stopped before it started listening")
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    host = config.server.host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = config.server.public_url or f"http://{shown}:{port}/"
+    return ServerInfo(url, port, config.auth.admin_user,
+                      admin.generated_password if admin else None, services)
+
+
+async def _until_done(server, serving, stop: asyncio.Event | None) -> None:  # type: ignore[no-untyped-def]
+    if stop is None:
+        await serving
+        return
+    stopper = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    server.should_exit = True
+    await serving
 
 
 def run(args: argparse.Namespace) -> int:
-    print("iocwall serve: not yet available", file=sys.stderr)
-    return 2
+    from iocwall.wall.config import ConfigError
+    from iocwall.wall.errors import ApiError
+    from iocwall.wall.logs import setup
+    from iocwall.wall.store import MigrationError
+
+    try:
+        config = load_config(args)
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            print(f"iocwall serve: {line}", file=sys.stderr)
+        return 2
+    data = config.data_path
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"iocwall serve: cannot create data dir {data}: {exc.strerror}", file=sys.stderr)
+        return 2
+    log_file = data / config.logging.file if config.logging.file else None
+    setup(config.logging.level, log_file, config.logging.json_lines)
+    try:
+        asyncio.run(run_server(config, media=build_media(config)))
+    except (MigrationError, ApiError, OSError) as exc:
+        reason = getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
+        print(f"iocwall serve: cannot start: {reason}", file=sys.stderr)
+        return 1
+    except Exception as exc:           # e.g. Redis unreachable: one line, details in the log
+        import logging
+        logging.getLogger(__name__).exception("server failed")
+        print(f"iocwall serve: cannot start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0

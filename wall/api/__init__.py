@@ -1,0 +1,1 @@
+"""HTTP API, one module per concern; each exposes ``routes() -> list[Route]``."""

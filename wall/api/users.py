@@ -1,0 +1,89 @@
+"""Users: list, create, read, update (incl. disable), set password. Admin only."""
+from __future__ import annotations
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from iocwall.wall.access import Role, route
+from iocwall.wall.api.common import Body, audited, read_body, services
+from iocwall.wall.audit import AuditAction
+
+ADMIN = {Role.ADMIN}
+
+
+class NewUser(Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    role: Role
+    unit: str = Field("", max_length=16)
+    display_name: str = Field("", max_length=200)
+
+
+class UserChange(Body):
+    role: Role | None = None
+    unit: str | None = Field(None, max_length=16)
+    display_name: str | None = Field(None, max_length=200)
+    disabled: bool | None = None
+
+
+class NewPassword(Body):
+    password: str = Field(min_length=1, max_length=1024)
+
+
+async def list_users(request: Request) -> Response:
+    users = await services(request).users.list()
+    return JSONResponse({"users": [u.public() for u in users]})
+
+
+async def create_user(request: Request) -> Response:
+    body = await read_body(request, NewUser)
+    user = await services(request).users.create(body.username, body.password, body.role,
+                                                 body.unit, body.display_name)
+    await audited(request, AuditAction.USER_CREATE, f"user:{user.username}", None,
+                  user.summary())
+    return JSONResponse(user.public(), status_code=201)
+
+
+async def get_user(request: Request) -> Response:
+    user = await services(request).users.require(request.path_params["user_id"])
+    return JSONResponse(user.public())
+
+
+async def update_user(request: Request) -> Response:
+    svc = services(request)
+    body = await read_body(request, UserChange)
+    before = await svc.users.require(request.path_params["user_id"])
+    after = await svc.users.update(before.id, role=body.role, unit=body.unit,
+                                   display_name=body.display_name, disabled=body.disabled)
+    if after.disabled and not before.disabled:
+        action = AuditAction.USER_DISABLE
+        await svc.sessions.revoke_user(after.id)      # a disabled user is out at once
+    elif before.disabled and not after.disabled:
+        action = AuditAction.USER_ENABLE
+    else:
+        action = AuditAction.USER_UPDATE
+    await audited(request, action, f"user:{after.username}", before.summary(), after.summary())
+    return JSONResponse(after.public())
+
+
+async def set_password(request: Request) -> Response:
+    svc = services(request)
+    body = await read_body(request, NewPassword)
+    user = await svc.users.set_password(request.path_params["user_id"], body.password)
+    ended = await svc.sessions.revoke_user(user.id)
+    # The audit says that it changed, never what to.
+    await audited(request, AuditAction.USER_PASSWORD, f"user:{user.username}", None,
+                  {"sessions_ended": ended})
+    return JSONResponse({"ok": True})
+
+
+def routes() -> list[Route]:
+    return [
+        route("/api/users", list_users, roles=ADMIN, methods=["GET"]),
+        route("/api/users", create_user, roles=ADMIN, methods=["POST"]),
+        route("/api/users/{user_id:int}", get_user, roles=ADMIN, methods=["GET"]),
+        route("/api/users/{user_id:int}", update_user, roles=ADMIN, methods=["PATCH"]),
+        route("/api/users/{user_id:int}/password", set_password, roles=ADMIN, methods=["PUT"]),
+    ]
