@@ -215,6 +215,9 @@ def _classify(exc: BaseException, host: str, port: int, timeout: float, step: st
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return OnvifTimeout(host, port, timeout, step)
     if isinstance(exc, zeep.exceptions.Fault):
+        if exc.code is None and not getattr(exc, "subcodes", None):
+            # zeep invents a code-less Fault for any non-200 XML answer (e.g. an HTML 404 page).
+            return OnvifNotOnvif(host, port, "its answer is not a SOAP envelope")
         if _is_not_authorized(exc):
             return OnvifAuthError()
         return OnvifProtocolError(f"{step} failed: {redact(str(exc.message or exc.code))[:200]}")
@@ -235,6 +238,10 @@ def _classify(exc: BaseException, host: str, port: int, timeout: float, step: st
         return OnvifUnreachable(host, port, type(exc).__name__)
     if isinstance(exc, ONVIFError):
         return OnvifProtocolError(redact(str(exc))[:200])
+    if step == "GetSystemDateAndTime":
+        # The first exchange: whatever broke the SOAP parser (zeep raises AttributeError on
+        # a non-XML 200 answer) means the port serves something other than ONVIF.
+        return OnvifNotOnvif(host, port, "its answer is not a SOAP envelope")
     log.debug("unexpected ONVIF failure during %s: %r", step, type(exc))
     return OnvifProtocolError(f"{step} failed: {type(exc).__name__}")
 
