@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from iocwall.streams.urls import UrlError, parse
+from iocwall.streams.urls import UrlError, parse, redact
 
 
 class _Section(BaseModel):
@@ -157,7 +157,8 @@ def _describe(error: dict, text: str, name: str) -> str:
     if error["type"] == "missing":
         return f"{where}: missing key '{key}'"
     value = error.get("input")
-    shown = "***" if "password" in key or "secret" in key else repr(value)
+    shown = "***" if "password" in key or "secret" in key else \
+        repr(redact(value) if isinstance(value, str) else value)   # no user:pass@ from URLs
     msg = error["msg"].removeprefix("Value error, ")
     return f"{where}: '{key}' = {shown} is invalid: {msg}"
 
