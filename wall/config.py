@@ -23,7 +23,7 @@ class _Section(BaseModel):
 
 class ServerConfig(_Section):
     host: str = Field("127.0.0.1", description="Address the web server listens on")
-    port: int = Field(8080, ge=1, le=65535, description="TCP port of the web server")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port of the web server; 0 = any free")
     data_dir: str = Field("data", description="Folder for the database, logs and caches")
     public_url: str = Field("", description="URL users reach the console at; empty = http://host:port")
 
