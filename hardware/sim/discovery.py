@@ -31,20 +31,26 @@ TDS = "http://www.onvif.org/ver10/device/wsdl"
 MULTICAST_GROUP = "239.255.255.250"
 MAX_DATAGRAM = 8192  # a real Probe is < 1 KB
 # What this device is; a Probe naming other types (or other namespaces) gets no answer.
+DEFAULT_SCOPES = ("onvif://www.onvif.org/type/video_encoder",
+                  "onvif://www.onvif.org/Profile/Streaming")
 OUR_TYPES = {f"{{{DN}}}NetworkVideoTransmitter", f"{{{TDS}}}Device"}
 
 
 class DiscoveryResponder:
-    def __init__(self, host: str, port: int, xaddrs: list[str], scopes: list[str], urn: str,
-                 multicast: bool = False) -> None:
+    def __init__(self, host: str, port: int, xaddrs: list[str], scopes: list[str] | None = None,
+                 urn: str | None = None, multicast: bool = False) -> None:
         """Answer Probes on UDP ``host:port``.
 
         ``xaddrs``: device service URLs (http://host:port/onvif/device_service);
-        ``scopes``: onvif:// scope URIs; ``urn``: stable endpoint id (urn:uuid:...);
+        ``scopes``: onvif:// scope URIs (default: Profile S streaming);
+        ``urn``: stable endpoint id (default: a UUID derived from the first XAddr);
         ``multicast``: also join the WS-Discovery group (real networks only, never in tests).
         """
         self.host, self.port = host, port
-        self.xaddrs, self.scopes, self.urn = list(xaddrs), list(scopes), urn
+        self.xaddrs = list(xaddrs)
+        self.scopes = list(scopes) if scopes is not None else list(DEFAULT_SCOPES)
+        # Same derivation as OnvifDevice.urn, so both name the device alike.
+        self.urn = urn or f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, (xaddrs or [host])[0])}"
         self.multicast = multicast
         self.answered = 0
         self.dropped = 0

@@ -32,6 +32,7 @@ __all__ = ["OnvifDevice", "CameraInfo", "StreamInfo", "CameraLike", "default_cam
 log = logging.getLogger(__name__)
 
 SnapshotFn = Callable[[int, str], Union[bytes, Awaitable[bytes]]]
+Cameras = Union[Sequence[CameraLike], Callable[[], Sequence[CameraLike]]]
 MAX_BODY = 256 * 1024
 SOAP_TYPE = "application/soap+xml; charset=utf-8"
 # ONVIF Core "PRE_AUTH" operations: answered without credentials when none are sent.
@@ -43,21 +44,22 @@ DEVICE_OPS = ("GetDeviceInformation", "GetSystemDateAndTime", "GetCapabilities",
 
 
 class OnvifDevice:
-    def __init__(self, host: str, port: int, cameras: Sequence[CameraLike], user: str,
+    def __init__(self, host: str, port: int, cameras: Cameras, user: str,
                  password: str, snapshot: SnapshotFn, rtsp_port: int, *,
                  manufacturer: str = "iocwall", model: str = "SIM-NVR",
                  firmware: str = "0.1.0", max_body: int = MAX_BODY) -> None:
         """Serve ONVIF on ``http://host:port/onvif/device_service``.
 
-        ``cameras``: objects with ``index`` (1..N), ``name``, ``main``/``sub`` (each with
-        ``width``, ``height``, ``fps``; optional ``gop``, ``bitrate_kbps``, ``h264_profile``);
-        read at every request, so changes show at once. The sequence itself may be mutated.
+        ``cameras``: a sequence, or a function returning one (called at every request, so a
+        resolution change shows at once), of objects with ``index`` (1..N), ``name`` and
+        ``main``/``sub`` (each with ``width``, ``height``, ``fps``; optional ``gop``,
+        ``bitrate_kbps``, ``h264_profile``) or the flat ``main_width``... shape (onvif_model).
         ``snapshot(index, kind)``: a JPEG of camera ``index``, kind "main"|"sub"; a plain
         function runs in a worker thread (so it must be thread-safe), a coroutine function is
         awaited. ``rtsp_port``: where the RTSP server serves ``/cam{K}/main|sub``.
         """
         self.host, self.port, self.rtsp_port = host, port, rtsp_port
-        self.cameras = cameras
+        self._cameras = cameras
         self.user = user
         self.manufacturer, self.model, self.firmware = manufacturer, model, firmware
         self._snapshot = snapshot
@@ -70,7 +72,6 @@ class OnvifDevice:
         self._outage: asyncio.Task[None] | None = None
         digest = hashlib.sha1(f"iocwall-sim:{host}:{port}".encode()).hexdigest()
         self.serial = digest[:12].upper()
-        self.urn = f"urn:uuid:{uuid.UUID(digest[:32])}"
         self.requests = 0
         self.faults = 0
 
@@ -92,6 +93,10 @@ class OnvifDevice:
             self._outage.cancel()
         self._outage = asyncio.get_running_loop().create_task(self._go_dark(seconds))
 
+    def reboot(self, seconds: float) -> None:
+        """The simulator's "reboot" fault: same as ``set_unreachable``."""
+        self.set_unreachable(seconds)
+
     def reject_auth(self, on: bool) -> None:
         """While on, every authenticated request is refused as if the password had changed."""
         self._reject_auth = on
@@ -107,10 +112,19 @@ class OnvifDevice:
         finally:
             await self._server.open()
 
+    @property
+    def cameras(self) -> Sequence[CameraLike]:
+        return self._cameras() if callable(self._cameras) else self._cameras
+
     # ----- identity --------------------------------------------------------------------------
     @property
     def xaddr(self) -> str:
         return f"{self._http_base('127.0.0.1')}/onvif/device_service"
+
+    @property
+    def urn(self) -> str:
+        """Stable endpoint id for WS-Discovery (same derivation as DiscoveryResponder's)."""
+        return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, self.xaddr)}"
 
     @property
     def scopes(self) -> list[str]:
@@ -165,6 +179,8 @@ class OnvifDevice:
         raise action_not_supported(f"{{{req.namespace}}}{req.name}")
 
     def _authorize(self, req: SoapRequest) -> None:
+        if not self.user:
+            return  # `iocwall sim --user ""`: a camera with authentication switched off
         if req.namespace == TDS and req.name == "GetSystemDateAndTime":
             return  # clients read our clock first to correct their WS-Security timestamps
         has_token = req.header is not None and len(req.header) > 0
@@ -180,7 +196,8 @@ class OnvifDevice:
             ref = self._media.find(token)
         except SoapFault:
             return Response(404, b"no such profile\n")
-        if self._reject_auth or not self._http_auth.allows("GET", req.headers.get("authorization")):
+        authorization = req.headers.get("authorization")
+        if self.user and (self._reject_auth or not self._http_auth.allows("GET", authorization)):
             return Response(401, b"authentication required\n", headers=self._http_auth.challenge())
         try:
             async with self._snap_slots:

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from iocwall.hardware.sim.onvif_model import CameraLike, StreamLike, bitrate_of, gop_of, profile_of
+from iocwall.hardware.sim.onvif_model import (
+    CameraLike, StreamLike, bitrate_of, gop_of, path_of, profile_of, stream_of,
+)
 from iocwall.hardware.sim.soap import SoapFault, SoapRequest, action_not_supported, invalid_arg, x
 
 KINDS = ("main", "sub")
@@ -26,7 +28,7 @@ class ProfileRef:
 
     @property
     def stream(self) -> StreamLike:
-        return self.camera.main if self.kind == "main" else self.camera.sub
+        return stream_of(self.camera, self.kind)
 
 
 class MediaService:
@@ -72,21 +74,21 @@ class MediaService:
         if protocol not in ("RTSP", "UDP", "TCP"):
             raise invalid_arg("InvalidStreamSetup", f"unsupported transport {protocol[:20]}")
         # No credentials in the URI: the client authenticates to RTSP itself (Digest/Basic).
-        uri = f"{self._rtsp_base(local_host)}/cam{ref.camera.index}/{ref.kind}"
+        uri = f"{self._rtsp_base(local_host)}{path_of(ref.camera, ref.kind)}"
         return f"<trt:GetStreamUriResponse>{_media_uri(uri)}</trt:GetStreamUriResponse>"
 
     def _video_sources(self) -> str:
         items = "".join(
-            f'<trt:VideoSources token="vs_cam{c.index}"><tt:Framerate>{float(c.main.fps):g}'
-            f"</tt:Framerate><tt:Resolution><tt:Width>{int(c.main.width)}</tt:Width>"
-            f"<tt:Height>{int(c.main.height)}</tt:Height></tt:Resolution></trt:VideoSources>"
-            for c in self._cameras())
+            f'<trt:VideoSources token="vs_cam{c.index}"><tt:Framerate>{float(m.fps):g}'
+            f"</tt:Framerate><tt:Resolution><tt:Width>{int(m.width)}</tt:Width>"
+            f"<tt:Height>{int(m.height)}</tt:Height></tt:Resolution></trt:VideoSources>"
+            for c, m in ((c, stream_of(c, "main")) for c in self._cameras()))
         return f"<trt:GetVideoSourcesResponse>{items}</trt:GetVideoSourcesResponse>"
 
 
 def _profile_xml(ref: ProfileRef, tag: str) -> str:
     cam, s = ref.camera, ref.stream
-    main = cam.main
+    main = stream_of(cam, "main")
     return (
         f'<{tag} token="{x(ref.token)}" fixed="true">'
         f"<tt:Name>{x(cam.name)} {ref.kind}</tt:Name>"

@@ -3,6 +3,9 @@
 ``OnvifDevice`` accepts any objects shaped like ``CameraLike`` (the RTSP simulator can pass its
 own camera objects) and reads them at every request, so a resolution change made by a fault
 shows in GetProfiles at once. ``CameraInfo``/``StreamInfo`` are ready-made dataclasses.
+A flat shape is accepted too: ``index``, ``name``, ``main_width``, ``main_height``, ``main_fps``,
+``sub_width``, ``sub_height``, ``sub_fps`` and optional ``main_path``/``sub_path``,
+``main_gop``/``sub_gop`` (frames between keyframes).
 """
 from __future__ import annotations
 
@@ -45,6 +48,21 @@ def default_cameras(count: int) -> list[CameraInfo]:
     """N cameras with the issue's stream shapes (1080p25 main, 360p15 sub)."""
     return [CameraInfo(i, f"Camera {i}", StreamInfo(1920, 1080, 25, 50, 4096, "High"),
                        StreamInfo(640, 360, 15, 30, 512, "Main")) for i in range(1, count + 1)]
+
+
+def stream_of(camera: object, kind: str) -> StreamLike:
+    """The ``kind`` ("main"|"sub") stream of a nested or flat camera description."""
+    nested = getattr(camera, kind, None)
+    if nested is not None:
+        return nested  # type: ignore[no-any-return]
+    return StreamInfo(int(getattr(camera, f"{kind}_width")), int(getattr(camera, f"{kind}_height")),
+                      float(getattr(camera, f"{kind}_fps")), getattr(camera, f"{kind}_gop", None))
+
+
+def path_of(camera: object, kind: str) -> str:
+    """RTSP path of the stream; ``/cam{index}/{kind}`` unless the camera names its own."""
+    path = getattr(camera, f"{kind}_path", None)
+    return str(path) if path else f"/cam{getattr(camera, 'index')}/{kind}"
 
 
 def gop_of(stream: StreamLike) -> int:
