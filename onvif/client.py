@@ -160,7 +160,8 @@ class _Prober:
         import zeep.exceptions
 
         try:
-            answer = await self.call("GetSnapshotUri", media.GetSnapshotUri({"ProfileToken": token}))
+            answer = await self.call("GetSnapshotUri",
+                                     media.GetSnapshotUri({"ProfileToken": token}))
         except zeep.exceptions.Fault:
             return None  # snapshots are optional in Profile S
         return _uri(answer)

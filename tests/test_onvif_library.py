@@ -103,7 +103,8 @@ async def test_snapshot_uri_serves_a_real_jpeg_behind_digest_and_basic():
                 wrong = await http.get(uri, auth=httpx.DigestAuth(USER, "nope"))
                 right = await http.get(uri.replace("cam1_sub", "cam1_main"),
                                        auth=httpx.DigestAuth(USER, PASSWORD))
-            assert anonymous.status_code == 401 and "Digest" in anonymous.headers["www-authenticate"]
+            assert anonymous.status_code == 401
+            assert "Digest" in anonymous.headers["www-authenticate"]
             assert wrong.status_code == 401
             main = cv2.imdecode(np.frombuffer(right.content, np.uint8), cv2.IMREAD_COLOR)
             assert main.shape == (1080, 1920, 3)

@@ -226,7 +226,8 @@ class OnvifDevice:
             return self._services(local_host)
         if name == "GetScopes":
             items = "".join("<tds:Scopes><tt:ScopeDef>Fixed</tt:ScopeDef>"
-                            f"<tt:ScopeItem>{x(s)}</tt:ScopeItem></tds:Scopes>" for s in self.scopes)
+                            f"<tt:ScopeItem>{x(s)}</tt:ScopeItem></tds:Scopes>"
+                            for s in self.scopes)
             return f"<tds:GetScopesResponse>{items}</tds:GetScopesResponse>"
         if name == "GetNetworkInterfaces":
             return self._network_interfaces(local_host)
@@ -247,15 +248,14 @@ class OnvifDevice:
 
     def _capabilities(self, local_host: str) -> str:
         base = self._http_base(local_host)
-        flags = lambda *names: "".join(f"<tt:{n}>false</tt:{n}>" for n in names)  # noqa: E731
         return (
             "<tds:GetCapabilitiesResponse><tds:Capabilities>"
             f"<tt:Device><tt:XAddr>{x(base)}/onvif/device_service</tt:XAddr>"
-            f"<tt:Network>{flags('IPFilter', 'ZeroConfiguration', 'IPVersion6', 'DynDNS')}</tt:Network>"
-            f"<tt:System>{flags('DiscoveryResolve', 'DiscoveryBye', 'RemoteDiscovery', 'SystemBackup', 'SystemLogging', 'FirmwareUpgrade')}"
+            f"<tt:Network>{_false(_NETWORK_FLAGS)}</tt:Network>"
+            f"<tt:System>{_false(_SYSTEM_FLAGS)}"
             "<tt:SupportedVersions><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor>"
             "</tt:SupportedVersions></tt:System>"
-            f"<tt:Security>{flags('TLS1.1', 'TLS1.2', 'OnboardKeyGeneration', 'AccessPolicyConfig', 'X.509Token', 'SAMLToken', 'KerberosToken', 'RELToken')}</tt:Security>"
+            f"<tt:Security>{_false(_SECURITY_FLAGS)}</tt:Security>"
             "</tt:Device>"
             f"<tt:Media><tt:XAddr>{x(base)}/onvif/media_service</tt:XAddr>"
             "<tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast>"
@@ -286,6 +286,18 @@ class OnvifDevice:
             "</tt:Manual><tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4>"
             "</tds:NetworkInterfaces></tds:GetNetworkInterfacesResponse>"
         )
+
+
+# Capabilities this device does not have, in onvif.xsd order (every one is a required element).
+_NETWORK_FLAGS = ("IPFilter", "ZeroConfiguration", "IPVersion6", "DynDNS")
+_SYSTEM_FLAGS = ("DiscoveryResolve", "DiscoveryBye", "RemoteDiscovery", "SystemBackup",
+                 "SystemLogging", "FirmwareUpgrade")
+_SECURITY_FLAGS = ("TLS1.1", "TLS1.2", "OnboardKeyGeneration", "AccessPolicyConfig",
+                   "X.509Token", "SAMLToken", "KerberosToken", "RELToken")
+
+
+def _false(names: tuple[str, ...]) -> str:
+    return "".join(f"<tt:{n}>false</tt:{n}>" for n in names)
 
 
 def _system_date_and_time(now: datetime) -> str:

@@ -54,7 +54,8 @@ class MediaService:
             return f"<trt:GetProfilesResponse>{items}</trt:GetProfilesResponse>"
         if req.name == "GetProfile":
             ref = self.find(req.text("trt:ProfileToken"))
-            return f"<trt:GetProfileResponse>{_profile_xml(ref, 'trt:Profile')}</trt:GetProfileResponse>"
+            profile = _profile_xml(ref, "trt:Profile")
+            return f"<trt:GetProfileResponse>{profile}</trt:GetProfileResponse>"
         if req.name == "GetStreamUri":
             return self._stream_uri(req, local_host)
         if req.name == "GetSnapshotUri":

@@ -33,7 +33,8 @@ class SoapFault(Exception):
 
     def __init__(self, code: str, subcodes: list[str], reason: str, http_status: int = 400):
         super().__init__(reason)
-        self.code, self.subcodes, self.reason, self.http_status = code, subcodes, reason, http_status
+        self.code, self.subcodes, self.reason = code, subcodes, reason
+        self.http_status = http_status
 
 
 def not_authorized() -> SoapFault:

@@ -30,7 +30,8 @@ class UsernameTokenVerifier:
 
     def verify(self, header: Element | None) -> None:
         """Return if the header carries valid credentials, else raise the NotAuthorized fault."""
-        token = None if header is None else header.find(f"{{{WSSE}}}Security/{{{WSSE}}}UsernameToken")
+        path = f"{{{WSSE}}}Security/{{{WSSE}}}UsernameToken"
+        token = None if header is None else header.find(path)
         if token is None:
             raise not_authorized()
         user = (token.findtext(f"{{{WSSE}}}Username") or "").strip()
