@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import socket
+import threading
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:                      # heavy imports stay inside functions: fast --help
+    import uvicorn
     from starlette.routing import BaseRoute
 
     from iocwall.wall.config import Config
@@ -92,30 +96,71 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
     stop: set it to shut the server down from the same process.
     Returns the ServerInfo. Raises what Services.start raises (e.g. Redis unreachable).
     """
-    import uvicorn
-
     from iocwall.wall.app import build_app
     from iocwall.wall.services import Services
 
     services = Services(config, media=media)
     admin = await services.start()
+    stop = stop or asyncio.Event()
+    server: uvicorn.Server | None = None
+    serving: asyncio.Task[None] | None = None
+    remove_signals = _on_signals(stop, lambda: server)
     try:
         app = build_app(services, extra_routes)
         # We bind the socket ourselves: "port in use" is then a plain OSError for the
         # caller (uvicorn would sys.exit), and port 0 gives the real port up front.
         sock = bind_socket(config.server.host, config.server.port)
-        server = uvicorn.Server(uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="on", server_header=False))
+        server = _make_server(app)
         serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
         info = await _wait_listening(server, serving, config, services, admin)
         if on_ready is not None:
             on_ready(info)
         if ready is not None:
             ready.set()
-        await _until_done(server, serving, stop)
+        await _until_done(serving, stop)
         return info
     finally:
+        remove_signals()
+        if server is not None and serving is not None and not serving.done():
+            server.should_exit = True          # also when we are cancelled: never leak uvicorn
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(serving), 15)
         await services.stop()
+
+
+def _make_server(app: object) -> uvicorn.Server:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn without its own signal handling: we stop in order (web, media, bus,
+        store) and return normally, instead of uvicorn re-raising the signal at the end."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
+                                 server_header=False))
+
+
+def _on_signals(stop: asyncio.Event, server: Callable[[], object]) -> Callable[[], None]:
+    """SIGINT/SIGTERM set ``stop``; a second one forces uvicorn to drop open connections."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+
+    def handle() -> None:
+        if stop.is_set() and server() is not None:
+            server().force_exit = True  # type: ignore[attr-defined]
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, handle)
+
+    def remove() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return remove
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -144,15 +189,15 @@ async def _wait_listening(server, serving, config, services, admin) -> ServerInf
                       admin.generated_password if admin else None, services)
 
 
-async def _until_done(server, serving, stop: asyncio.Event | None) -> None:  # type: ignore[no-untyped-def]
-    if stop is None:
-        await serving
-        return
+async def _until_done(serving: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Until uvicorn ends by itself or ``stop`` is set (the finally block then stops it)."""
     stopper = asyncio.create_task(stop.wait())
-    await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    server.should_exit = True
-    await serving
+    try:
+        await asyncio.wait({serving, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if serving.done():
+        serving.result()
 
 
 def run(args: argparse.Namespace) -> int:
