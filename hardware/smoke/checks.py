@@ -55,11 +55,12 @@ def _reach(r: ProbeResult) -> Row:
 def _handshake(r: ProbeResult) -> list[Row]:
     err = r.error if r.failed_step == "handshake" else None
     auth_value = r.auth.value
-    if err is not None and err.problem in _AUTH_PROBLEMS:
-        return [row(r, Check.HANDSHAKE, Result.FAIL, "401", "see auth"),
-                row(r, Check.AUTH, Result.FAIL, auth_value, err.message)]
     if err is not None:
-        return [row(r, Check.HANDSHAKE, Result.FAIL, err.problem.value, err.message)]
+        where = f"{err.problem.value} at {err.method}" if err.method else err.problem.value
+        rows = [row(r, Check.HANDSHAKE, Result.FAIL, where, err.message)]
+        if err.problem in _AUTH_PROBLEMS:
+            rows.append(row(r, Check.AUTH, Result.FAIL, auth_value, "credentials refused"))
+        return rows
     rows = [row(r, Check.HANDSHAKE, Result.PASS, "OPTIONS DESCRIBE SETUP PLAY")]
     if r.auth is AuthScheme.DIGEST:
         rows.append(row(r, Check.AUTH, Result.PASS, "Digest"))
@@ -223,7 +224,7 @@ def _corruption(r: ProbeResult) -> Row:
     d = r.decode
     bad_pictures = d.corrupt_frames + d.decode_errors
     pictures = max(len(r.units), 1)
-    value = (f"{r.corrupt_payloads} bad packets, {d.decode_errors} undecodable, "
+    value = (f"{r.corrupt_payloads + r.bad_rtp} bad packets, {d.decode_errors} undecodable, "
              f"{d.corrupt_frames} damaged of {len(r.units)} pictures")
     if d.dropped:
         value += f", {d.dropped} skipped (decoder busy)"
@@ -232,7 +233,8 @@ def _corruption(r: ProbeResult) -> Row:
     share = bad_pictures / pictures
     if share > CORRUPT_WARN_SHARE or r.corrupt_payloads > 10:
         return row(r, Check.CORRUPT, Result.FAIL, value,
-                   f"corrupt video: {bad_pictures} of {len(r.units)} pictures damaged")
+                   f"corrupt video: {r.corrupt_payloads + r.bad_rtp} bad packets, "
+                   f"{bad_pictures} of {len(r.units)} pictures damaged")
     return row(r, Check.CORRUPT, Result.WARN, value, "a few damaged packets or pictures")
 
 

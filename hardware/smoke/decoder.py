@@ -19,6 +19,7 @@ from iocwall.hardware import stamp
 
 log = logging.getLogger(__name__)
 _STOP = object()
+PLAUSIBLE_MS = 600_000  # a stamp more than 10 min off is a misread, not a latency
 
 
 @dataclass
@@ -31,6 +32,7 @@ class DecodeStats:
     sizes: list[tuple[int, int]] = field(default_factory=list)  # distinct, in order seen
     latencies_ms: list[float] = field(default_factory=list)
     b_frames: int = 0
+    bad_stamps: int = 0           # stamps read as something absurd (damaged pictures)
 
 
 class FrameDecoder:
@@ -88,13 +90,19 @@ class FrameDecoder:
         size = (frame.width, frame.height)  # type: ignore[attr-defined]
         if not s.sizes or s.sizes[-1] != size:
             s.sizes.append(size)
-        if frame.is_corrupt:  # type: ignore[attr-defined]
-            s.corrupt_frames += 1
         if str(frame.pict_type).endswith("B"):  # type: ignore[attr-defined]
             s.b_frames += 1
+        if frame.is_corrupt:  # type: ignore[attr-defined]
+            s.corrupt_frames += 1
+            return  # a concealed picture may carry a garbled stamp
         value = stamp.decode(_stamp_region(frame))
-        if value is not None:
-            s.latencies_ms.append(_signed_latency(value, now_ms))
+        if value is None:
+            return
+        latency = _signed_latency(value, now_ms)
+        if abs(latency) <= PLAUSIBLE_MS:
+            s.latencies_ms.append(latency)
+        else:
+            s.bad_stamps += 1  # damaged in a way FFmpeg did not flag
 
 
 def _stamp_region(frame: object) -> np.ndarray:

@@ -28,3 +28,7 @@ class RtspError(Exception):
         super().__init__(message)
         self.problem = problem
         self.message = message
+        self.method: str | None = None  # the RTSP request that failed, when one did
+
+    def __str__(self) -> str:
+        return self.message

@@ -146,11 +146,21 @@ class RtspClient:
 
     async def _checked(self, method: str, uri: str, headers: dict[str, str] | None = None,
                        transport: Transport | None = None) -> RtspResponse:
-        resp = await self._request(method, uri, headers)
-        if resp.status == 401:
-            resp = await self._retry_with_auth(resp, method, uri, headers)
+        try:
+            resp = await self._request(method, uri, headers)
+            if resp.status == 401:
+                resp = await self._retry_with_auth(resp, method, uri, headers)
+        except RtspError as exc:
+            exc.method = exc.method or method
+            if exc.problem is Problem.CLOSED:
+                exc.message = (f"{self.where} closed the connection during {method} without "
+                               "answering: the camera may be rebooting or limit its clients; "
+                               "try again in a minute")
+            raise
         if resp.status >= 300:
-            raise _status_error(method, resp, transport, self.url.username)
+            error = _status_error(method, resp, transport, self.url.username)
+            error.method = method
+            raise error
         return resp
 
     async def _retry_with_auth(self, resp: RtspResponse, method: str, uri: str,
