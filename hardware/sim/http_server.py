@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 MAX_HEAD = 16 * 1024
 DRAIN_LIMIT = 16 * 1024 * 1024  # an oversized body up to this is read and discarded, then 413
 READ_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 128  # a camera's web server is small; a connection flood must not grow memory
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large",
             500: "Internal Server Error", 501: "Not Implemented"}
@@ -49,7 +50,7 @@ class HttpServer:
     def __init__(self, host: str, port: int, handler: Handler, max_body: int) -> None:
         self.host, self.port, self.handler, self.max_body = host, port, handler, max_body
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     @property
     def listening(self) -> bool:
@@ -65,26 +66,34 @@ class HttpServer:
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        # Abort the sockets rather than cancel the tasks: each handler then ends on its own
+        # (a cancelled stream handler makes asyncio log a spurious error on Python 3.11).
+        for writer in self._connections.values():
+            writer.transport.abort()
         tasks = list(self._connections)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=1.0)
+            for task in stuck:  # e.g. a snapshot callback still running
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
         if server is not None:
             await server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
+        if task is None or len(self._connections) >= MAX_CONNECTIONS:
+            writer.close()
+            return
+        self._connections[task] = writer
         try:
             local = writer.get_extra_info("sockname")
             while await self._one(reader, writer, str(local[0]) if local else self.host):
                 pass
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError,
-                asyncio.TimeoutError, TimeoutError, ValueError):
+                asyncio.TimeoutError, TimeoutError, ValueError, OSError):
             pass  # a client that breaks the protocol or goes silent just loses its connection
         finally:
-            self._connections.discard(task)
+            self._connections.pop(task, None)
             writer.close()
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
