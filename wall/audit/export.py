@@ -31,18 +31,19 @@ async def csv_chunks(audit: AuditLog, query: AuditQuery) -> AsyncIterator[str]:
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")           # BOM: Excel then reads the Vietnamese text as UTF-8
     writer.writerow(COLUMNS)
-    offset, sent = query.offset, 0
+    # Walk by id cursor, not offset: entries written during the export do not shift pages.
+    cursor, sent = query.before_id, 0
     while sent < MAX_ROWS:
-        page = await audit.query(replace(query, limit=MAX_LIMIT, offset=offset))
+        page = await audit.query(replace(query, limit=MAX_LIMIT, offset=0, before_id=cursor))
         for entry in page.entries:
             writer.writerow(row_of(entry))
         sent += len(page.entries)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-        if page.next_offset is None:
+        if page.next_before_id is None:
             return
-        offset = page.next_offset
+        cursor = page.next_before_id
 
 
 async def export_csv(audit: AuditLog, query: AuditQuery) -> str:

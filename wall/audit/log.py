@@ -65,6 +65,7 @@ class AuditQuery:
     until: str = ""          # ISO 8601, exclusive
     limit: int = 100
     offset: int = 0
+    before_id: int = 0       # cursor: only entries older than this id (0 = from the newest)
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -85,6 +86,9 @@ class AuditQuery:
             if value := getattr(self, name):
                 clauses.append(f"epoch {op} ?")
                 params.append(_epoch(value, name))
+        if self.before_id:
+            clauses.append("id < ?")
+            params.append(self.before_id)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -95,10 +99,12 @@ class AuditPage:
     limit: int
     offset: int
     next_offset: int | None = field(default=None)
+    next_before_id: int | None = field(default=None)
 
     def public(self) -> dict[str, Any]:
         return {"entries": [e.public() for e in self.entries], "total": self.total,
-                "limit": self.limit, "offset": self.offset, "next_offset": self.next_offset}
+                "limit": self.limit, "offset": self.offset, "next_offset": self.next_offset,
+                "next_before_id": self.next_before_id}
 
 
 class AuditLog:
@@ -123,7 +129,8 @@ class AuditLog:
         return AuditEntry.from_row(row)
 
     async def query(self, q: AuditQuery) -> AuditPage:
-        """Newest first, paged with limit/offset."""
+        """Newest first. Page with limit/offset, or — stable while new entries arrive —
+        with ``before_id`` = the previous page's ``next_before_id``."""
         if not 1 <= q.limit <= MAX_LIMIT:
             raise ApiError(422, "invalid", f"limit must be 1-{MAX_LIMIT}", "limit")
         if q.offset < 0:
@@ -132,12 +139,13 @@ class AuditLog:
         total_row = await self._store.fetchone(f"SELECT COUNT(*) AS n FROM audit{where}", params)
         total = int(total_row["n"]) if total_row else 0
         rows = await self._store.fetchall(
-            f"SELECT * FROM audit{where} ORDER BY epoch DESC, id DESC LIMIT ? OFFSET ?",
+            f"SELECT * FROM audit{where} ORDER BY id DESC LIMIT ? OFFSET ?",
             [*params, q.limit, q.offset])
         entries = [AuditEntry.from_row(r) for r in rows]
         following = q.offset + len(entries)
-        return AuditPage(entries, total, q.limit, q.offset,
-                         following if following < total else None)
+        more = following < total
+        return AuditPage(entries, total, q.limit, q.offset, following if more else None,
+                         entries[-1].id if more and entries else None)
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:
