@@ -56,6 +56,15 @@ def build_media(config: Config) -> object | None:
     return None
 
 
+def build_extra_routes(services: Services) -> list[BaseRoute]:
+    """ROUTES HOOK — pages and media APIs every server has (the lead wires them here).
+
+    run_server adds these to every app, and tests/test_routes_roles.py checks
+    their declared roles, so a route added here is covered automatically.
+    """
+    return []
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """config.toml plus command-line overrides. Raises ConfigError."""
     from iocwall.wall.config import load
@@ -90,7 +99,7 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
     """Start Services + uvicorn, run until a signal or ``stop`` is set, then shut down.
 
     ready: set once the socket is listening (after on_ready ran).
-    extra_routes: pages/APIs added to the app (e.g. /live, media endpoints).
+    extra_routes: pages/APIs added to the app, after build_extra_routes(services).
     media: the media server (async start/stop), or None.
     on_ready: called once with ServerInfo when listening (default: print the banner).
     stop: set it to shut the server down from the same process.
@@ -106,7 +115,7 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
     serving: asyncio.Task[None] | None = None
     remove_signals = _on_signals(stop, lambda: server)
     try:
-        app = build_app(services, extra_routes)
+        app = build_app(services, [*build_extra_routes(services), *extra_routes])
         # We bind the socket ourselves: "port in use" is then a plain OSError for the
         # caller (uvicorn would sys.exit), and port 0 gives the real port up front.
         sock = bind_socket(config.server.host, config.server.port)
