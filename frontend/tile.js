@@ -24,9 +24,36 @@ export class CameraView {
     this.url = null;
     this.lastTime = -1;
     this.lastProgressAt = 0;
+    this.frames = 0;                 // decoded frames presented (requestVideoFrameCallback)
+    this.lastFrames = 0;
+    this._watchFrames();
     this.startedAt = 0;
     this.lostSince = null;
     this.playing = false;
+  }
+
+  // currentTime of a MediaStream keeps running on a frozen picture, so real
+  // progress is counted in presented frames where the browser can tell us.
+  _watchFrames() {
+    if (!this.video.requestVideoFrameCallback) return;
+    const onFrame = () => {
+      this.frames += 1;
+      this.video.requestVideoFrameCallback(onFrame);
+    };
+    this.video.requestVideoFrameCallback(onFrame);
+  }
+
+  _framesAdvanced() {
+    const v = this.video;
+    let count = this.frames;
+    if (!v.requestVideoFrameCallback && v.getVideoPlaybackQuality) {
+      count = v.getVideoPlaybackQuality().totalVideoFrames;
+    } else if (!v.requestVideoFrameCallback) {
+      return true;                   // no way to count: trust currentTime
+    }
+    const advanced = count > this.lastFrames;
+    this.lastFrames = count;
+    return advanced;
   }
 
   update(camera) {
@@ -60,10 +87,9 @@ export class CameraView {
   // Called by the page every few hundred ms: is the picture really moving?
   tick(now) {
     const v = this.video;
-    if (v.videoWidth > 0 && v.currentTime > this.lastTime) {
-      this.lastTime = v.currentTime;
-      this.lastProgressAt = now;
-    }
+    const timeAdvanced = v.currentTime > this.lastTime;
+    this.lastTime = v.currentTime;
+    if (this._framesAdvanced() && timeAdvanced && v.videoWidth > 0) this.lastProgressAt = now;
     const playing = v.videoWidth > 0 && now - this.lastProgressAt < PROGRESS_WINDOW_MS;
     if (playing !== this.playing) {
       this.playing = playing;
@@ -102,7 +128,8 @@ export class CameraView {
       this.badge.textContent = t(`state.${state}`);
     }
     if (this.fps) {
-      const fps = Number(this.camera && this.camera.fps);
+      const own = this.camera && this.camera.streams && this.camera.streams[this.stream];
+      const fps = Number(own && own.fps !== undefined ? own.fps : this.camera && this.camera.fps);
       this.fps.textContent = Number.isFinite(fps) && !lost ? `${fps.toFixed(1)} fps` : "";
     }
   }

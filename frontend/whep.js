@@ -103,15 +103,16 @@ export class WhepSession {
 
   close() {
     this.closed = true;
-    if (this.pc) {
-      this.pc.close();
-      this.pc = null;
-    }
+    // DELETE first: the server then ends the session on our word instead of
+    // noticing the closed peer later. keepalive lets it finish during unload.
     if (this.location) {
-      // keepalive lets the DELETE finish even when the page is being unloaded
       fetch(this.location, { method: "DELETE", credentials: "same-origin", keepalive: true })
         .catch(() => {});
       this.location = null;
+    }
+    if (this.pc) {
+      this.pc.close();
+      this.pc = null;
     }
   }
 }

@@ -1,14 +1,266 @@
-"""`iocwall demo`: placeholder until its issue lands; its owner replaces this module."""
+"""`iocwall demo`: the camera simulator + the server on this machine, /live opened.
+
+The simulator runs in this process (its Python API), on free loopback ports,
+with a camera password made up at start: it is handed to the media server in
+memory and never printed or logged. Until the camera registry exists, the
+simulator's cameras become ``CameraConfig`` entries for the media server.
+"""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import socket
 import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SIM_USER = "demo"
+STOP_TIMEOUT_S = 10.0
+# Pieces the demo stands on, and the issue that delivers each (for the "missing" line).
+PIECES = {
+    "iocwall.hardware.sim.server": "camera simulator",
+    "iocwall.streams.server": "media server",
+    "iocwall.wall.media_api": "media API",
+    "iocwall.wall.serve": "web server",
+    "iocwall.wall.pages": "/live and /login pages",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="console port (default 8080; 0 = any)")
+    parser.add_argument("--data-dir", metavar="DIR", default="data",
+                        help="database, logs and caches (default ./data)")
+    parser.add_argument("--cameras", type=int, default=4, help="simulated cameras, 1-16 (default 4)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument("--config", metavar="PATH", help="config.toml (default: ./config.toml "
+                        "if present); its [[cameras]] are not used by the demo")
+
+
+@dataclass(frozen=True)
+class SimPorts:
+    rtsp: int
+    onvif: int
+    http: int
+    discovery: int
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pick_ports() -> SimPorts:
+    tcp: set[int] = set()
+    while len(tcp) < 3:
+        tcp.add(_free_port(socket.SOCK_STREAM))
+    rtsp, onvif, http = sorted(tcp)
+    return SimPorts(rtsp, onvif, http, _free_port(socket.SOCK_DGRAM))
+
+
+def _check(args: argparse.Namespace) -> list[str]:
+    problems = []
+    if not 1 <= args.cameras <= 16:
+        problems.append(f"--cameras {args.cameras}: use 1 to 16")
+    if not 0 <= args.port <= 65535:
+        problems.append(f"--port {args.port}: use a port number 0-65535")
+    return problems
+
+
+def _missing() -> list[str]:
+    import importlib
+    out = []
+    for module, what in PIECES.items():
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            out.append(f"{what} ({module}: {exc})")
+    return out
+
+
+def _sim_cache() -> Path:
+    """Pre-encoded simulator loops: kept between runs (encoding 1080p takes a while)."""
+    if os.environ.get("IOCWALL_SIM_CACHE"):
+        return Path(os.environ["IOCWALL_SIM_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "iocwall" / "sim"
+
+
+def camera_configs(count: int, rtsp_port: int, password: str) -> list[Any]:
+    """The simulator's cameras as media-server camera entries (password in memory only)."""
+    from iocwall.wall.config import CameraConfig
+    base = f"rtsp://127.0.0.1:{rtsp_port}"
+    return [CameraConfig(id=f"cam{k}", name=f"Quầy {k}",
+                         main_url=f"{base}/cam{k}/main", sub_url=f"{base}/cam{k}/sub",
+                         username=SIM_USER, password=password,
+                         location=f"PVHCC — sảnh {1 + (k - 1) // 4} / hall {1 + (k - 1) // 4}")
+            for k in range(1, count + 1)]
+
+
+def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path | None,
+           admin_from_env: bool) -> str:
+    """The one block the demo prints: where to go, who to log in as, where things are."""
+    live = info.url.rstrip("/") + "/live"
+    if info.generated_password:
+        password = f"{info.generated_password}   (generated, shown once / tạo tự động, chỉ hiện một lần)"
+    elif admin_from_env:
+        password = "(from IOCWALL_ADMIN_PASSWORD / lấy từ IOCWALL_ADMIN_PASSWORD)"
+    else:
+        password = "(as set before / như đã đặt trước đây)"
+    rtsp = f"rtsp://127.0.0.1:{ports.rtsp}/camK/main|sub"
+    lines = [
+        "",
+        "  iocwall demo is running / bản demo iocwall đang chạy",
+        f"  Console / Bảng điều khiển:  {live}",
+        f"  User / Tài khoản:           {info.admin_user}",
+        f"  Password / Mật khẩu:        {password}",
+        f"  Cameras / Camera:           {cameras} simulated / mô phỏng ({rtsp})",
+        f"  Camera faults / Lỗi giả lập: http://127.0.0.1:{ports.http}/faults",
+        f"  Data / Dữ liệu:             {config.data_path.resolve()}",
+        f"  Log / Nhật ký:              {log_file.resolve() if log_file else '(console only)'}",
+        "  Ctrl+C to stop / Ctrl+C để dừng",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _open_browser(url: str) -> None:
+    """Open the console; a daemon thread, so a stuck browser launcher never blocks exit."""
+    import webbrowser
+
+    def opener() -> None:
+        try:
+            opened = webbrowser.open(url, new=2)
+        except Exception as exc:      # any launcher failure is only a warning
+            opened = False
+            log.debug("webbrowser failed: %s", exc)
+        if not opened:
+            print(f"iocwall demo: warning: could not open a browser; open {url} yourself",
+                  file=sys.stderr, flush=True)
+
+    threading.Thread(target=opener, name="open-browser", daemon=True).start()
+
+
+async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) -> int:
+    from iocwall.hardware.sim.server import SimOptions, Simulator
+    from iocwall.streams.server import MediaServer
+    from iocwall.wall import media_api, pages
+    from iocwall.wall.serve import run_server
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Our handler (not asyncio.run's, which would cancel the shutdown half-way): a signal
+    # only asks everything to stop, and the stops below run to the end.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ports = _pick_ports()
+    cam_password = os.environ.get("IOCWALL_DEMO_CAMERA_PASSWORD") or secrets.token_urlsafe(16)
+    sim = Simulator(SimOptions(cameras=args.cameras, host="127.0.0.1", rtsp_port=ports.rtsp,
+                               onvif_port=ports.onvif, http_port=ports.http,
+                               discovery_port=ports.discovery, user=SIM_USER,
+                               password=cam_password, cache_dir=_sim_cache()))
+    try:
+        print("iocwall demo: starting the camera simulator / đang khởi động camera mô phỏng…",
+              file=sys.stderr, flush=True)
+        if not await _until_stop(sim.start(), stop):
+            return 130
+        config.cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
+        media = MediaServer(config.streams, config.webrtc, config.cameras)
+        admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
+
+        def on_ready(info: Any) -> None:
+            print(banner(info, config, ports, args.cameras, log_file, admin_from_env), flush=True)
+            if not args.no_browser:
+                _open_browser(info.url.rstrip("/") + "/live")
+
+        await run_server(config, extra_routes=[*pages.routes(), *media_api.routes(media)],
+                         media=media, on_ready=on_ready, stop=stop)
+        return 0
+    finally:
+        await _bounded(sim.stop(), "camera simulator")
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        print("iocwall demo: stopped / đã dừng", file=sys.stderr, flush=True)
+
+
+async def _until_stop(work: Any, stop: asyncio.Event) -> bool:
+    """Run ``work`` unless ``stop`` comes first; True if the work finished."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return False
+
+
+async def _bounded(work: Any, what: str) -> None:
+    try:
+        await asyncio.wait_for(work, STOP_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        log.warning("%s did not stop within %.0f s", what, STOP_TIMEOUT_S)
+    except Exception:
+        log.exception("stopping %s failed", what)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("iocwall demo: not yet available", file=sys.stderr)
-    return 2
+    problems = _check(args)
+    if problems:
+        for line in problems:
+            print(f"iocwall demo: {line}", file=sys.stderr)
+        return 2
+    missing = _missing()
+    if missing:
+        print(f"iocwall demo: cannot start: not built yet: {'; '.join(missing)}", file=sys.stderr)
+        return 2
+    from iocwall.wall.config import ConfigError
+    from iocwall.wall.serve import load_config
+    try:
+        config = load_config(argparse.Namespace(config=args.config, host=args.host,
+                                                port=args.port, data_dir=args.data_dir))
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            print(f"iocwall demo: {line}", file=sys.stderr)
+        return 2
+    log_file = _setup(config)
+    if log_file is False:
+        return 2
+    try:
+        return asyncio.run(_demo(args, config, log_file or None))
+    except OSError as exc:                # port in use, unwritable data dir ...
+        print(f"iocwall demo: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        log.exception("demo failed")
+        print(f"iocwall demo: failed: {type(exc).__name__}: {exc} (details in the log)",
+              file=sys.stderr)
+        return 1
+
+
+def _setup(config: Any) -> Path | None | bool:
+    """Data dir and logging: INFO and up to the file, only warnings to the terminal."""
+    from iocwall.wall.logs import setup
+    try:
+        config.data_path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"iocwall demo: cannot create data dir {config.data_path}: {exc.strerror}",
+              file=sys.stderr)
+        return False
+    log_file = config.data_path / config.logging.file if config.logging.file else None
+    setup(config.logging.level, log_file, config.logging.json_lines)
+    for handler in logging.getLogger().handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.WARNING)
+    return log_file
