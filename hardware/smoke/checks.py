@@ -36,8 +36,12 @@ def probe_rows(r: ProbeResult) -> list[Row]:
     rows += [_codec(r), _continuity(r)]
     if r.packets == 0:
         return rows
-    rows += [_resolution(r), _fps(r), _bitrate(r), _gop(r), _timestamps(r), _loss(r),
-             _corruption(r), _ttff(r), _latency(r)]
+    h264 = r.track is not None and r.track.encoding == "H264"
+    for check, build in _MEDIA_CHECKS:
+        if h264 or check not in _H264_ONLY:
+            rows.append(build(r))
+        else:
+            rows.append(row(r, check, Result.SKIP, "—", "checked for H.264 streams only"))
     return rows
 
 
@@ -266,3 +270,9 @@ def _latency(r: ProbeResult) -> Row:
     if p95 > LATENCY_PASS_MS:
         return row(r, Check.LATENCY, Result.WARN, value, "noticeable delay")
     return row(r, Check.LATENCY, Result.PASS, value)
+
+
+_MEDIA_CHECKS = [(Check.RESOLUTION, _resolution), (Check.FPS, _fps), (Check.BITRATE, _bitrate),
+                 (Check.GOP, _gop), (Check.TIMESTAMPS, _timestamps), (Check.LOSS, _loss),
+                 (Check.CORRUPT, _corruption), (Check.TTFF, _ttff), (Check.LATENCY, _latency)]
+_H264_ONLY = {Check.RESOLUTION, Check.GOP, Check.CORRUPT, Check.TTFF, Check.LATENCY}

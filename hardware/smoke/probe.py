@@ -16,7 +16,7 @@ from .auth import AuthScheme
 from .decoder import DecodeStats, FrameDecoder
 from .errors import RtspError
 from .rtp import (NAL_PPS, NAL_SPS, START, AccessUnit, H264Depacketizer, RtpError,
-                  SequenceTracker, parse_rtp)
+                  RtpPacket, SequenceTracker, parse_rtp)
 from .rtsp_client import RtspClient, Transport
 from .sdp import VideoTrack
 
@@ -172,11 +172,18 @@ class StreamProbe:
         r.last_packet_at = arrived
         r.sequence.add(pkt.sequence)
         if self._decoder is None:
+            self._count_picture(pkt, arrived)
             return
         for au in self._depack.push(pkt):
             self._note_sps(au.nals)
             r.units.append(AuRecord(au.timestamp, arrived, au.keyframe, au.size))
             self._decoder.submit(self._with_parameter_sets(au))
+
+    def _count_picture(self, pkt: RtpPacket, arrived: float) -> None:
+        """Codecs we do not depacketize: one picture per new RTP timestamp (rate, clock only)."""
+        units = self.result.units
+        if not units or units[-1].timestamp != pkt.timestamp:
+            units.append(AuRecord(pkt.timestamp, arrived, False, 0))
 
     def _note_sps(self, nals: list[bytes]) -> None:
         for nal in nals:

@@ -65,6 +65,7 @@ class RtspClient:
         self._session: str | None = None
         self._udp: UdpPair | None = None
         self._base = url.public()
+        self._rtp_channel = 0  # the camera may pick another pair in its SETUP answer
 
     @property
     def where(self) -> str:
@@ -112,6 +113,7 @@ class RtspClient:
             self._udp = await open_udp_pair(host, self.on_packet)
             spec = f"RTP/AVP;unicast;client_port={self._udp.rtp_port}-{self._udp.rtp_port + 1}"
         resp = await self._checked("SETUP", track.control, {"Transport": spec}, transport=transport)
+        self._rtp_channel = _interleaved_channel(resp.header("transport"), self._rtp_channel)
         session = resp.header("session")
         self._session = session.split(";")[0].strip() or None
         for part in session.split(";")[1:]:
@@ -226,7 +228,7 @@ class RtspClient:
         assert self._reader is not None
         head = await self._reader.readexactly(3)
         data = await self._reader.readexactly(int.from_bytes(head[1:3], "big"))
-        if head[0] == 0:  # channel 0 = RTP, 1 = RTCP (ignored)
+        if head[0] == self._rtp_channel:  # the next channel carries RTCP (ignored)
             self.on_packet(data, time.monotonic())
 
     async def _read_response(self, first: bytes) -> RtspResponse:
@@ -267,6 +269,15 @@ class RtspClient:
             future = next(iter(self._pending.values()))  # some cameras drop CSeq on errors
         if future is not None and not future.done():
             future.set_result(resp)
+
+
+def _interleaved_channel(transport: str, default: int) -> int:
+    for part in transport.split(";"):
+        key, _, value = part.strip().partition("=")
+        first = value.split("-")[0]
+        if key.lower() == "interleaved" and first.isdigit():
+            return int(first)
+    return default
 
 
 def _status_error(method: str, resp: RtspResponse, transport: Transport | None,
