@@ -107,9 +107,11 @@ def _codec(r: ProbeResult) -> Row:
 def _continuity(r: ProbeResult) -> Row:
     if r.stalled_after is not None and r.stall_gap is not None:
         if r.packets == 0:
+            udp = " (a firewall/NAT may block UDP: try --transport tcp)" \
+                if r.transport is Transport.UDP else ""
             return row(r, Check.CONTINUITY, Result.FAIL, "no packets",
                        f"stream stalled after 0.0 s: PLAY was accepted but no video came for "
-                       f"{r.stall_gap:.1f} s")
+                       f"{r.stall_gap:.1f} s{udp}")
         return row(r, Check.CONTINUITY, Result.FAIL, f"gap {r.stall_gap:.1f} s",
                    f"stream stalled after {r.stalled_after:.1f} s: no packets for "
                    f"{r.stall_gap:.1f} s while the connection stayed open")
