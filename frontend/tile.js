@@ -9,6 +9,8 @@ const KNOWN_STATES = new Set(["connecting", "live", "stalled", "lost"]);
 const PROGRESS_WINDOW_MS = 2500;   // no new frame for this long = not playing
 const FROZEN_RESTART_MS = 6000;    // server says live but our picture froze: reconnect
 const MIN_RESTART_GAP_MS = 8000;
+const RATE_WINDOW_MS = 2000;       // decoded fps measured over this window
+const SLUGGISH_WINDOWS = 2;        // this many slow windows in a row: reconnect
 
 export class CameraView {
   // root holds: video, .lost-overlay, .connecting-overlay?, .badge, .fps, .tile-name?
@@ -24,34 +26,22 @@ export class CameraView {
     this.url = null;
     this.lastTime = -1;
     this.lastProgressAt = 0;
-    this.frames = 0;                 // decoded frames presented (requestVideoFrameCallback)
     this.lastFrames = 0;
-    this._watchFrames();
+    this.restarts = 0;
+    this.rate = { at: 0, frames: 0, slow: 0 };
     this.startedAt = 0;
     this.lostSince = null;
     this.playing = false;
   }
 
   // currentTime of a MediaStream keeps running on a frozen picture, so real
-  // progress is counted in presented frames where the browser can tell us.
-  _watchFrames() {
-    if (!this.video.requestVideoFrameCallback) return;
-    const onFrame = () => {
-      this.frames += 1;
-      this.video.requestVideoFrameCallback(onFrame);
-    };
-    this.video.requestVideoFrameCallback(onFrame);
-  }
-
+  // progress is counted in decoded frames where the browser can tell us.
   _framesAdvanced() {
     const v = this.video;
-    let count = this.frames;
-    if (!v.requestVideoFrameCallback && v.getVideoPlaybackQuality) {
-      count = v.getVideoPlaybackQuality().totalVideoFrames;
-    } else if (!v.requestVideoFrameCallback) {
-      return true;                   // no way to count: trust currentTime
-    }
-    const advanced = count > this.lastFrames;
+    if (!v.getVideoPlaybackQuality) return true;     // no way to count: trust currentTime
+    const count = v.getVideoPlaybackQuality().totalVideoFrames;
+    // a new session on the same <video> starts the count again
+    const advanced = count > this.lastFrames || (count < this.lastFrames && count > 0);
     this.lastFrames = count;
     return advanced;
   }
@@ -96,6 +86,7 @@ export class CameraView {
       this.root.dataset.playing = playing ? "1" : "0";
     }
     this.root.dataset.videoWidth = String(v.videoWidth);
+    this._measureRate(now);
     this._maybeRestart(now);
     return playing && !LOST_STATES.has(this.state());
   }
@@ -107,9 +98,40 @@ export class CameraView {
     if (!this.player || this.state() !== "live" || this.playing) return;
     const since = Math.max(this.lastProgressAt, this.startedAt);
     if (now - since > FROZEN_RESTART_MS && now - this.startedAt > MIN_RESTART_GAP_MS) {
-      this.startedAt = now;
-      this.player.restart();
+      this._restart(now);
     }
+  }
+
+  // A session can survive a camera reconnect yet deliver only a trickle of
+  // decodable frames (broken references until the decoder gets a clean
+  // keyframe). If the server receives at full rate while we decode far less,
+  // a new session (which starts from the server's keyframe cache) fixes it.
+  _measureRate(now) {
+    const q = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : null;
+    if (!q) return;
+    const r = this.rate;
+    if (now - r.at < RATE_WINDOW_MS) return;
+    const frames = q.totalVideoFrames;
+    const fps = r.at && frames >= r.frames ? ((frames - r.frames) * 1000) / (now - r.at) : null;
+    r.at = now;
+    r.frames = frames;
+    if (fps === null) return;
+    this.root.dataset.clientFps = fps.toFixed(1);
+    const own = this.camera && this.camera.streams && this.camera.streams[this.stream];
+    const serverFps = Number(own && own.fps !== undefined ? own.fps : this.camera && this.camera.fps);
+    const sluggish = this.state() === "live" && serverFps >= 5 && fps < serverFps * 0.3;
+    r.slow = sluggish ? r.slow + 1 : 0;
+    if (r.slow >= SLUGGISH_WINDOWS && now - this.startedAt > MIN_RESTART_GAP_MS && this.player) {
+      r.slow = 0;
+      this._restart(now);
+    }
+  }
+
+  _restart(now) {
+    this.startedAt = now;
+    this.restarts += 1;
+    this.root.dataset.restarts = String(this.restarts);
+    this.player.restart();
   }
 
   _render() {
