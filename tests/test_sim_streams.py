@@ -1,0 +1,94 @@
+"""The simulator's streams, read by independent clients: Debian's ffprobe/ffmpeg and PyAV."""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from iocwall.hardware import stamp
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def ffprobe(url: str, transport: str) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-rtsp_transport", transport, "-show_entries",
+         "stream=codec_name,profile,width,height,r_frame_rate", "-of", "json", url],
+        capture_output=True, text=True, timeout=40)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["streams"][0]
+
+
+def ffmpeg_decode(url: str, transport: str, seconds: int) -> tuple[int, str]:
+    out = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", transport, "-i", url,
+         "-t", str(seconds), "-f", "null", "-"],
+        capture_output=True, text=True, timeout=seconds + 40)
+    return out.returncode, out.stderr
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_ffprobe_reads_both_streams(simulator, transport):
+    main = ffprobe(simulator.url(1, "main"), transport)
+    sub = ffprobe(simulator.url(1, "sub"), transport)
+    assert (main["codec_name"], main["width"], main["height"]) == ("h264", 1920, 1080)
+    assert (sub["codec_name"], sub["width"], sub["height"]) == ("h264", 640, 360)
+    assert main["profile"] in ("Main", "High") and sub["profile"] in ("Main", "High")
+    assert main["r_frame_rate"] == "25/1" and sub["r_frame_rate"] == "15/1"
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_ffmpeg_decodes_ten_seconds_without_errors(simulator, transport):
+    urls = [simulator.url(2, "main"), simulator.url(2, "sub")]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda u: ffmpeg_decode(u, transport, 10), urls))
+    for url, (code, errors) in zip(urls, results):
+        assert code == 0 and errors == "", f"{url.split('@')[-1]}: {errors[-2000:]}"
+
+
+def _stamps(url: str, frames: int) -> list[tuple[int | None, float]]:
+    import av
+
+    out = []
+    container = av.open(url, options={"rtsp_transport": "tcp"}, timeout=20)
+    try:
+        for i, frame in enumerate(container.decode(video=0)):
+            out.append((stamp.decode(frame.to_ndarray(format="gray")), time.time() * 1000))
+            if i + 1 >= frames:
+                break
+    finally:
+        container.close()
+    return out
+
+
+@pytest.mark.parametrize("stream,fps", [("main", 25), ("sub", 15)])
+def test_stamp_in_every_frame_tracks_send_time(simulator, stream, fps):
+    stamps = _stamps(simulator.url(3, stream), 3 * fps)
+    values = [v for v, _ in stamps]
+    assert None not in values, "a frame without a readable stamp"
+    steps = [b - a for a, b in zip(values, values[1:])]
+    period = 1000 / fps
+    # Consecutive frames are stamped one frame period apart (the send time, not the loop time).
+    assert all(0 < s < 3 * period for s in steps), steps
+    assert abs(sum(steps) / len(steps) - period) < period / 4
+    # Once the client's start-up buffering is drained, decode time - stamp is small and positive.
+    tail = [stamp.latency_ms(v, int(now)) for v, now in stamps[-fps:]]
+    assert 0 <= min(tail) < 250, tail
+
+
+def test_streams_of_different_cameras_differ(simulator):
+    import av
+
+    def first_frame(k: int):
+        container = av.open(simulator.url(k, "sub"), options={"rtsp_transport": "tcp"}, timeout=20)
+        try:
+            frame = next(container.decode(video=0))
+            return frame.to_ndarray(format="gray")[64:, :]
+        finally:
+            container.close()
+
+    a, b = first_frame(1), first_frame(2)
+    assert abs(float(a.mean()) - float(b.mean())) > 0.5 or (abs(a.astype(int) - b).mean() > 5)
