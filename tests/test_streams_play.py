@@ -1,0 +1,142 @@
+"""A real aiortc WHEP viewer plays simulated RTSP cameras through the media server."""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import pytest
+
+from iocwall.hardware import stamp
+from iocwall.streams.health import StreamState
+from iocwall.streams.track import PassthroughTrack
+from tests.streams_helpers import LocalSim, media_server, sim_cameras, viewing
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+CACHE = os.environ.get("IOCWALL_SIM_CACHE", "/tmp/iocwall-sim-cache")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    local = LocalSim(4, CACHE)
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+async def wait_state(media, camera: str, stream: str, states: set[StreamState],  # noqa: ANN001
+                     timeout: float) -> float:
+    """Seconds until the stream's state is one of ``states``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if media.channel(camera, stream).health.state in states:
+            return time.monotonic() - start
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{camera}/{stream} still {media.channel(camera, stream).health.state}")
+
+
+@pytest.mark.parametrize("stream,size", [("sub", (640, 360)), ("main", (1920, 1080))])
+async def test_viewer_plays_stream_at_its_size_with_readable_stamp(sim, stream, size):
+    async with media_server(sim_cameras(sim, 1)) as media:
+        async with viewing(media, "cam1", stream, read_stamps=True) as viewer:
+            await viewer.first_frame(15)
+            await asyncio.sleep(1.5)
+            frames = list(viewer.frames)
+            assert len(frames) >= 10
+            assert {(f.width, f.height) for f in frames} == {size}
+            stamps = [f for f in frames if f.stamp_ms is not None]
+            assert len(stamps) >= len(frames) // 2
+            # the stamp is the camera's send time: seen here within a second of it
+            age = stamp.latency_ms(stamps[-1].stamp_ms, int(time.time() * 1000))
+            assert age < 1000, age
+            assert isinstance(viewer.session.track, PassthroughTrack)
+        assert media.channel("cam1", stream).health.codec == "h264"
+
+
+async def test_second_viewer_starts_at_once_from_keyframe_cache(sim):
+    async with media_server(sim_cameras(sim, 1)) as media:
+        async with viewing(media, "cam1", "sub") as first:
+            await first.first_frame(15)
+            await asyncio.sleep(1.0)
+            times = []
+            for _ in range(3):
+                async with viewing(media, "cam1", "sub") as late:
+                    times.append(await late.first_frame(5))
+            print(f"time to first frame, warm stream: {[round(t * 1000) for t in times]} ms")
+            assert max(times) < 1.0
+
+
+async def test_picture_loss_answered_from_cache(sim):
+    async with media_server(sim_cameras(sim, 1)) as media:
+        async with viewing(media, "cam1", "sub") as viewer:
+            await viewer.first_frame(15)
+            track = viewer.session.track
+            sent = track.units_sent
+            await viewer.send_pli()
+            await asyncio.sleep(0.5)
+            assert track.keyframe_requests >= 1
+            # the replayed GOP went out on top of the live frames
+            assert track.units_sent - sent > 0.5 * 15 + 1
+            before = len(viewer.frames)
+            await asyncio.sleep(1.0)
+            assert len(viewer.frames) - before >= 10
+
+
+async def test_stall_detected_within_two_seconds_then_recovers(sim):
+    async with media_server(sim_cameras(sim, 2)) as media:
+        async with viewing(media, "cam2", "sub") as viewer:
+            await viewer.first_frame(15)
+            await wait_state(media, "cam2", "sub", {StreamState.LIVE}, 5)
+            sim.fault(2, "stall", seconds=3)
+            took = await wait_state(media, "cam2", "sub", {StreamState.STALLED}, 4)
+            print(f"stall detected after {took:.2f} s")
+            assert took <= 2.5
+            await wait_state(media, "cam2", "sub", {StreamState.LIVE}, 10)
+            assert any(e.get("state") == "stalled" for e in viewer.events)
+
+
+async def test_dropped_camera_is_lost_then_reconnected(sim):
+    async with media_server(sim_cameras(sim, 2)) as media:
+        async with viewing(media, "cam2", "sub") as viewer:
+            await viewer.first_frame(15)
+            sim.fault(2, "drop")
+            took = await wait_state(media, "cam2", "sub",
+                                    {StreamState.LOST, StreamState.STALLED}, 4)
+            assert took <= 2.0
+            await wait_state(media, "cam2", "sub", {StreamState.LIVE}, 10)
+            assert media.channel("cam2", "sub").health.reconnects >= 1
+            before = len(viewer.frames)
+            await asyncio.sleep(1.0)
+            assert len(viewer.frames) - before >= 8, "the same viewer plays after reconnect"
+
+
+@pytest.mark.parametrize("fault", ["stall", "drop", "corrupt"])
+async def test_one_bad_camera_does_not_slow_the_others(sim, fault):
+    async with media_server(sim_cameras(sim, 4)) as media:
+        async with contextlib_viewers(media, 4) as viewers:
+            await asyncio.gather(*(v.first_frame(20) for v in viewers))
+            await asyncio.sleep(1.0)
+            sim.fault(2, fault, seconds=6)
+            window = 5.0
+            counts = await asyncio.gather(*(v.count_during(window) for v in viewers))
+            sim.fault(2, "clear")
+            for k in (1, 3, 4):
+                fps = len(counts[k - 1]) / window
+                print(f"{fault}: cam{k} {fps:.2f} fps")
+                assert abs(fps - 15) <= 0.05 * 15, (k, fps)
+
+
+class contextlib_viewers:  # noqa: N801 - reads like the context manager it is
+    def __init__(self, media, count: int) -> None:  # noqa: ANN001
+        self._media, self._count, self._stack = media, count, None
+
+    async def __aenter__(self):  # noqa: ANN204
+        import contextlib
+        self._stack = contextlib.AsyncExitStack()
+        return [await self._stack.enter_async_context(viewing(self._media, f"cam{k}", "sub"))
+                for k in range(1, self._count + 1)]
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
