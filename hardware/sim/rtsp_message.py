@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+import re
 
+_METHOD = re.compile(r"[A-Za-z_]{1,32}")
 MAX_HEADER_BYTES = 8192
 MAX_BODY_BYTES = 65536
 METHODS = ("OPTIONS", "DESCRIBE", "SETUP", "PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER",
@@ -102,7 +104,7 @@ def take_request(buffer: bytearray) -> Request | None:
 
 def _parse_head(lines: list[str]) -> Request:
     parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[0].isalpha():
+    if len(parts) != 3 or not _METHOD.fullmatch(parts[0]):
         raise RtspError(400, "malformed request line", close=True)
     method, url, version = parts
     headers: dict[str, str] = {}
