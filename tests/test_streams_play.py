@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 import pytest
@@ -10,20 +9,14 @@ import pytest
 from iocwall.hardware import stamp
 from iocwall.streams.health import StreamState
 from iocwall.streams.track import PassthroughTrack
-from tests.streams_helpers import LocalSim, media_server, sim_cameras, viewing
+from tests.streams_helpers import media_server, sim_cameras, viewing
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-CACHE = os.environ.get("IOCWALL_SIM_CACHE", "/tmp/iocwall-sim-cache")
 
 
-@pytest.fixture(scope="module")
-def sim():
-    local = LocalSim(4, CACHE)
-    local.start()
-    try:
-        yield local
-    finally:
-        local.stop()
+@pytest.fixture
+def sim(simulator):  # noqa: ANN001, ANN201 - the shared simulator (tests/fixtures/simulator.py)
+    return simulator
 
 
 async def wait_state(media, camera: str, stream: str, states: set[StreamState],  # noqa: ANN001
