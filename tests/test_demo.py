@@ -58,6 +58,7 @@ def test_generated_password_login_rate_limit_and_ctrl_c(tmp_path, chromium):
         try:
             page = context.new_page()
             login(page, running, password=generated)        # the printed password works
+            page.wait_for_selector("#user[data-user='admin']")   # the page's script is running
             page.click("#logout")
             page.wait_for_url("**/login")
             for _ in range(5):                              # then 5 failures: rate limited
