@@ -10,6 +10,7 @@ from iocwall.hardware import stamp
 from iocwall.streams.health import StreamState
 from iocwall.streams.track import PassthroughTrack
 from tests.streams_helpers import media_server, sim_cameras, viewing
+from tests.whep_client import Viewer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -133,3 +134,42 @@ class contextlib_viewers:  # noqa: N801 - reads like the context manager it is
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
+
+
+async def test_viewer_without_h264_gets_transcoded_and_counted(sim):
+    from aiortc import RTCRtpReceiver
+    async with media_server(sim_cameras(sim, 1)) as media:
+        viewer = Viewer()
+        vp8 = [c for c in RTCRtpReceiver.getCapabilities("video").codecs if c.name == "VP8"]
+        viewer.pc.getTransceivers()[0].setCodecPreferences(vp8)
+
+        async def post(sdp: str) -> str:
+            viewer.session, answer = await media.whep_offer("cam1", "sub", sdp)
+            return answer
+
+        try:
+            answer = await viewer.play(post)
+            assert "VP8" in answer and "H264" not in answer
+            await viewer.first_frame(20)
+            await asyncio.sleep(1.0)
+            assert {(f.width, f.height) for f in viewer.frames} == {(640, 360)}
+            assert not viewer.session.passthrough
+            assert "iocwall_transcode_fallback_total 1" in media.metrics_text()
+            assert media.channel("cam1", "sub").snapshot().transcoding
+        finally:
+            await viewer.close()
+
+
+async def test_session_ends_when_the_viewer_goes_away(sim):
+    async with media_server(sim_cameras(sim, 1)) as media:
+        async with viewing(media, "cam1", "sub") as viewer:
+            await viewer.first_frame(15)
+            assert len(media.sessions) == 1 and media.channel("cam1", "sub").users == 1
+        for _ in range(100):          # the peer's DTLS close reaches the server
+            if len(media.sessions) == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert len(media.sessions) == 0
+        assert media.channel("cam1", "sub").users == 0
+        await asyncio.sleep(1.5)      # linger_s = 1 in these tests: pulling stops
+        assert media.channel("cam1", "sub").health.state is StreamState.IDLE
