@@ -92,3 +92,14 @@ def test_streams_of_different_cameras_differ(simulator):
 
     a, b = first_frame(1), first_frame(2)
     assert abs(float(a.mean()) - float(b.mean())) > 0.5 or (abs(a.astype(int) - b).mean() > 5)
+
+
+def test_live_mode_stamp_is_capture_time(simulator_factory):
+    sim = simulator_factory(cameras=1, extra=["--live"])
+    out = ffprobe(sim.url(1, "main"), "tcp")
+    assert (out["width"], out["height"], out["profile"]) == (1920, 1080, "High")
+    stamps = _stamps(sim.url(1, "sub"), 30)
+    assert None not in [v for v, _ in stamps]
+    tail = [stamp.latency_ms(v, int(now)) for v, now in stamps[-10:]]
+    # Capture -> render/encode -> RTP -> decode: positive and well under a second on loopback.
+    assert all(0 < ms < 1500 for ms in tail), tail

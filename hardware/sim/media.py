@@ -111,10 +111,23 @@ class StreamSource:
                 n = late
                 self._resync()
             try:
-                self._produce(n)
+                await self._step(n)
             except Exception:  # one bad frame must not end the stream
                 log.exception("%s: frame %d failed", self.name, n)
             n += 1
+
+    async def _step(self, n: int) -> None:
+        """Make and send frame ``n`` (the live source renders and encodes instead)."""
+        self._produce(n)
+
+    def _send(self, n: int, nals: list[bytes], wall: float, keyframe: bool) -> None:
+        payloads = rtp.packetize(nals)
+        if self.faults.corrupting():
+            payloads = _corrupt(payloads)
+        frame = Frame(payloads, n * 90000 // self.spec.fps, wall, keyframe)
+        for viewer in list(self.viewers):
+            viewer.deliver(frame)
+        self.frames_sent += 1
 
     def _resync(self) -> None:
         self.patcher.reset()
@@ -133,14 +146,7 @@ class StreamSource:
             return
         wall = time.time()
         keyframe = self.loop.keyframes[index]
-        nals = self.patcher.patch(self._nals[index], int(wall * 1000))
-        payloads = rtp.packetize(nals)
-        if self.faults.corrupting():
-            payloads = _corrupt(payloads)
-        frame = Frame(payloads, n * 90000 // self.spec.fps, wall, keyframe)
-        for viewer in list(self.viewers):
-            viewer.deliver(frame)
-        self.frames_sent += 1
+        self._send(n, self.patcher.patch(self._nals[index], int(wall * 1000)), wall, keyframe)
 
 
 def _corrupt(payloads: list[bytes]) -> list[bytes]:

@@ -142,7 +142,12 @@ class Simulator:
     async def _loop(self, scene: Scene, spec: StreamSpec) -> Loop:
         key = (scene.seed, spec)
         if key not in self._loops:
-            self._loops[key] = await asyncio.to_thread(load_or_encode, scene, spec, self.options.cache_dir)
+            if self.options.live:
+                from .live import probe_loop
+                self._loops[key] = await asyncio.to_thread(probe_loop, scene, spec)
+            else:
+                self._loops[key] = await asyncio.to_thread(load_or_encode, scene, spec,
+                                                           self.options.cache_dir)
         return self._loops[key]
 
     async def _start_onvif(self) -> None:
