@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, route
+from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, route
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 LOGIN_PATH = "/login"
@@ -43,6 +43,11 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='/')}", status_code=303)
 
 
+def _wants_html(request: Request) -> bool:
+    """A browser navigating (Accept lists text/html), not a script or API client."""
+    return "text/html" in request.headers.get("accept", "")
+
+
 def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
     """An endpoint serving one HTML file, optionally only to logged-in roles."""
     path = frontend / filename
@@ -51,6 +56,8 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
     async def endpoint(request: Request) -> Response:
         if allowed is not None:
             who = principal_of(request)
+            if who is None and not _wants_html(request):
+                require(request, allowed)            # scripts get the API's JSON 401
             if who is None:
                 return login_redirect(request)
             if who.role not in allowed:
@@ -76,15 +83,15 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
 def routes(frontend: Path = FRONTEND) -> list[Route]:
     """Page routes for the web app.
 
-    ``/live`` is registered with ``roles=PUBLIC`` for the role guard (which would
-    answer a JSON 401) and checks the login itself; ``route.roles`` is then set to
-    the roles that really get the page, and ``route.anonymous`` to ``"redirect"``,
-    so a test enumerating routes knows an anonymous request gets a 303 to /login.
+    ``/live`` is registered with ``roles=PUBLIC`` for the role guard and checks the
+    login itself: an anonymous browser (Accept: text/html) gets a 303 to
+    ``/login?next=/live``, any other anonymous client the API's JSON 401, a
+    logged-in role outside ``route.roles`` a 403. ``route.roles`` is set to the
+    roles that really get the page, so role-enumerating tests cover it.
     """
     login = route(LOGIN_PATH, _page("login.html", login=None, frontend=frontend),
                   roles=PUBLIC, methods=["GET"], name="page_login")
     live = route("/live", _page("live.html", login=ANY_USER, frontend=frontend),
                  roles=PUBLIC, methods=["GET"], name="page_live")
     live.roles = ANY_USER  # type: ignore[attr-defined]
-    live.anonymous = "redirect"  # type: ignore[attr-defined]
     return [login, live]
