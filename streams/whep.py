@@ -65,8 +65,16 @@ def h264_preferences(camera_plid: str | None) -> list[RTCRtpCodecCapability]:
     ensure_h264_profiles()
     codecs = RTCRtpSender.getCapabilities("video").codecs
     h264 = [c for c in codecs if c.name.lower() == "h264"]
+    # the camera's own profile, then the closest richer-to-simpler fallbacks
     want = (camera_plid or "42e01f")[:2].lower()
-    h264.sort(key=lambda c: str(c.parameters.get("profile-level-id", ""))[:2].lower() != want)
+    order = [want] + [p for p in ("64", "4d", "42") if p != want]
+
+    def rank(c: RTCRtpCodecCapability) -> tuple[int, bool]:
+        plid = str(c.parameters.get("profile-level-id", "")).lower()
+        idc = plid[:2]
+        return (order.index(idc) if idc in order else len(order), plid != "42e01f")
+
+    h264.sort(key=rank)
     return h264 + [c for c in codecs if c.name.lower() == "rtx"]
 
 
