@@ -21,6 +21,7 @@ from .session import Session, State, TcpInterleaved, UdpUnicast
 log = logging.getLogger(__name__)
 _PATH = re.compile(r"^/cam(\d+)/(main|sub)(?:/(trackID=0)?)?$")
 PUBLIC = ", ".join(m for m in METHODS if m != "SET_PARAMETER")
+MAX_CONNECTIONS = 512
 
 
 class Directory(Protocol):
@@ -82,6 +83,11 @@ class RtspServer:
             out[key] = out.get(key, 0) + (s.state is State.PLAYING)
         return out
 
+    def _abort(self, conn: int) -> None:
+        entry = self._connections.get(conn)
+        if entry:
+            entry[0].transport.abort()
+
     def _end(self, session: Session) -> None:
         session.close()
         self.sessions.pop(session.id, None)
@@ -91,13 +97,22 @@ class RtspServer:
             await asyncio.sleep(min(1.0, self.session_timeout / 4))
             for session in list(self.sessions.values()):
                 gone = not session.transport.alive()
-                if gone or (session.transport.kind == "udp" and session.idle_for() > self.session_timeout):
+                silent = session.transport.kind == "udp" and session.idle_for() > self.session_timeout
+                # A TCP viewer that stopped reading (but never closed) is dropped the same way.
+                stuck = session.transport.kind == "tcp" and session.stuck_for() > self.session_timeout
+                if stuck:
+                    self._abort(session.connection_id)
+                if gone or silent or stuck:
                     log.info("session %s (cam%d/%s) timed out", session.id, session.camera, session.stream)
                     self.sessions_reaped += 1
                     self._end(session)
 
     # --- connections -----------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._connections) >= MAX_CONNECTIONS:
+            writer.write(Response(503, "0", [("Retry-After", "5")]).encode())
+            writer.close()
+            return
         conn = next(self._ids)
         cams: set[int] = set()
         self._connections[conn] = (writer, cams)

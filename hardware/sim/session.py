@@ -142,6 +142,7 @@ class Session:
         self.waiting_for_key = True
         self.frames_dropped = 0
         self.last_seen = time.monotonic()
+        self.last_sent = time.monotonic()
         self._last_sr = 0.0
 
     def touch(self) -> None:
@@ -153,8 +154,15 @@ class Session:
             seen = max(seen, self.transport.rtcp_in.last_seen)
         return time.monotonic() - seen
 
+    def stuck_for(self) -> float:
+        """Seconds a playing viewer has taken nothing (a TCP reader that stopped reading)."""
+        if self.state is not State.PLAYING:
+            return 0.0
+        return time.monotonic() - self.last_sent
+
     def play(self) -> tuple[int, int]:
         """Start sending; returns (first seq, first rtptime) for RTP-Info."""
+        self.last_sent = time.monotonic()
         first = (self.rtp.seq, self.rtp.timestamp(self.source.next_keyframe_ts()))
         self.waiting_for_key = True
         self.state = State.PLAYING
@@ -187,6 +195,7 @@ class Session:
             self.frames_dropped += 1
             self.waiting_for_key = True  # a gap: the decoder needs a fresh IDR
             return
+        self.last_sent = time.monotonic()
         if frame.wall - self._last_sr >= SR_INTERVAL_S:
             self._last_sr = frame.wall
             self.transport.send_rtcp(self.rtp.sender_report())
