@@ -14,6 +14,7 @@ from tests.fixtures.app import USER_PASSWORD, LiveServer
 PUBLIC_ROUTES = {
     "/": "the console's entry page (it asks for a login itself)",
     "/api/login": "how a login starts",
+    "/login": "the login page itself",
     "/healthz": "monitoring probes have no account",
 }
 

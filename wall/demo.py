@@ -153,7 +153,6 @@ def _open_browser(url: str) -> None:
 async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) -> int:
     from iocwall.hardware.sim.server import SimOptions, Simulator
     from iocwall.streams.server import MediaServer
-    from iocwall.wall import media_api, pages
     from iocwall.wall.serve import run_server
 
     stop = asyncio.Event()
@@ -182,8 +181,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
             if not args.no_browser:
                 _open_browser(info.url.rstrip("/") + "/live")
 
-        await run_server(config, extra_routes=[*pages.routes(), *media_api.routes(media)],
-                         media=media, on_ready=on_ready, stop=stop)
+        await run_server(config, media=media, on_ready=on_ready, stop=stop)
         return 0
     finally:
         await _bounded(sim.stop(), "camera simulator")

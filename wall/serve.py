@@ -47,22 +47,21 @@ class ServerInfo:
     services: Services
 
 
-def build_media(config: Config) -> object | None:
-    """MEDIA SERVER HOOK — the lead wires streams/ here.
-
-    Return an object with async start()/stop() (and its routes via run_server's
-    extra_routes), or None while there is no media server.
-    """
-    return None
+def build_media(config: Config) -> object:
+    """The media server for the cameras in config (the registry feeds it later)."""
+    from iocwall.streams.server import MediaServer
+    return MediaServer(config.streams, config.webrtc, config.cameras)
 
 
 def build_extra_routes(services: Services) -> list[BaseRoute]:
-    """ROUTES HOOK — pages and media APIs every server has (the lead wires them here).
+    """Pages and media APIs every server has.
 
     run_server adds these to every app, and tests/test_routes_roles.py checks
     their declared roles, so a route added here is covered automatically.
     """
-    return []
+    from iocwall.wall import media_api, pages
+    media_routes = media_api.routes(services.media) if services.media is not None else []
+    return [*pages.routes(), *media_routes]
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -100,7 +99,7 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
 
     ready: set once the socket is listening (after on_ready ran).
     extra_routes: pages/APIs added to the app, after build_extra_routes(services).
-    media: the media server (async start/stop), or None.
+    media: the media server (async start/stop); None = build_media(config).
     on_ready: called once with ServerInfo when listening (default: print the banner).
     stop: set it to shut the server down from the same process.
     Returns the ServerInfo. Raises what Services.start raises (e.g. Redis unreachable).
@@ -108,7 +107,7 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
     from iocwall.wall.app import build_app
     from iocwall.wall.services import Services
 
-    services = Services(config, media=media)
+    services = Services(config, media=media if media is not None else build_media(config))
     admin = await services.start()
     stop = stop or asyncio.Event()
     server: uvicorn.Server | None = None
@@ -230,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
     log_file = data / config.logging.file if config.logging.file else None
     setup(config.logging.level, log_file, config.logging.json_lines)
     try:
-        asyncio.run(run_server(config, media=build_media(config)))
+        asyncio.run(run_server(config))
     except (MigrationError, ApiError, OSError) as exc:
         reason = getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
         print(f"iocwall serve: cannot start: {reason}", file=sys.stderr)
