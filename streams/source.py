@@ -10,6 +10,7 @@ source.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import threading
@@ -84,7 +85,7 @@ class Puller:
     """Pulls one URL in a thread until stopped; reports to a listener on the loop."""
 
     def __init__(self, name: str, url: CameraUrl, settings: PullSettings,
-                 listener: PullerListener, loop: "asyncio.AbstractEventLoop") -> None:
+                 listener: PullerListener, loop: asyncio.AbstractEventLoop) -> None:
         self.name, self._url, self._settings = name, url, settings
         self._listener, self._loop = listener, loop
         self._stop = threading.Event()
@@ -101,7 +102,6 @@ class Puller:
 
     async def stop(self, wait_s: float = 1.0) -> None:
         """Ask the thread to end; wait a bounded time (a blocked read ends on its timeout)."""
-        import asyncio
         self._stop.set()
         await asyncio.to_thread(self._done.wait, wait_s)
 
