@@ -58,7 +58,8 @@ class AuthConfig(_Section):
 class WebRTCConfig(_Section):
     ice_addresses: list[str] = Field(
         default_factory=list,
-        description="Host addresses advertised as ICE candidates; empty = all local interfaces",
+        description="Host addresses advertised as ICE candidates; empty = 127.0.0.1 and every "
+                    "local IPv4; an address not on this machine is treated as a 1:1 NAT address",
     )
     udp_port_min: int = Field(0, ge=0, le=65535, description="First UDP port for media; 0 = any")
     udp_port_max: int = Field(0, ge=0, le=65535, description="Last UDP port for media; 0 = any")
