@@ -20,7 +20,8 @@ class SmokeRun:
         return json.loads(self.stdout)
 
     def rows(self, check: str, stream_part: str = "") -> list[dict[str, str]]:
-        return [r for r in self.report["rows"] if r["check"] == check and stream_part in r["stream"]]
+        return [r for r in self.report["rows"]
+                if r["check"] == check and stream_part in r["stream"]]
 
     @property
     def summary_line(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,8 @@ SECRET = "Typo-s3cret!"
 
 
 @pytest.mark.parametrize("target,expected", [
-    (f"rstp://admin:{SECRET}@127.0.0.1:554/cam1/main", "unsupported scheme 'rstp://' (did you mean rtsp://?)"),
+    (f"rstp://admin:{SECRET}@127.0.0.1:554/cam1/main",
+     "unsupported scheme 'rstp://' (did you mean rtsp://?)"),
     (f"admin:{SECRET}@127.0.0.1:554/cam1/main", "has no scheme"),
     (f"rtsp://admin:{SECRET}@:554/cam1/main", "has no host"),
     (f"rtsp://admin:{SECRET}@127.0.0.1:55a4/cam1/main", "invalid port: expected a number"),
@@ -36,22 +38,23 @@ def test_bad_options_are_refused_by_the_parser() -> None:
     assert run.code == 2 and "'soon' is not a number" in run.stderr
 
 
-def _failed(run, reason: str) -> None:  # type: ignore[no-untyped-def]
+def _failed(run: SmokeRun, reason: str) -> None:
     """Exit 1, the reason in the summary line, and the same reason in exactly one row."""
     assert run.code == 1, run.stdout
     assert reason in run.summary_line, run.summary_line
     assert sum(reason in line for line in run.stdout.splitlines()) == 2  # its row + summary
 
 
-def test_wrong_password(simulator) -> None:
-    url = simulator.url(1, "main", auth=False).replace("rtsp://", f"rtsp://{simulator.user}:{SECRET}@")
+def test_wrong_password(simulator: Any) -> None:
+    url = simulator.url(1, "main", auth=False)
+    url = url.replace("rtsp://", f"rtsp://{simulator.user}:{SECRET}@")
     run = smoke(url, "--seconds", "1", secret=SECRET)
     _failed(run, "the camera refused the credentials (401")
     assert "check --user/--password" in run.summary_line
     assert "TCP" in run.stdout and "UDP" not in run.stdout  # no point retrying over UDP
 
 
-def test_missing_credentials(simulator) -> None:
+def test_missing_credentials(simulator: Any) -> None:
     run = smoke(simulator.url(1, "main", auth=False), "--seconds", "1")
     _failed(run, "the camera wants a user name and password (401)")
 
@@ -62,13 +65,13 @@ def test_closed_port() -> None:
     _failed(run, f"nothing listens on 127.0.0.1:{port}")
 
 
-def test_port_that_speaks_http(simulator) -> None:
+def test_port_that_speaks_http(simulator: Any) -> None:
     run = smoke(f"rtsp://{simulator.user}:{simulator.password}@127.0.0.1:{simulator.http_port}"
                 "/cam1/main", secret=simulator.password)
     _failed(run, "answers HTTP, not RTSP: is this the web port?")
 
 
-def test_wrong_path_is_404(simulator) -> None:
+def test_wrong_path_is_404(simulator: Any) -> None:
     url = simulator.url(1, "main").replace("/cam1/main", "/cam1/mian")
     run = smoke(url, "--seconds", "1", secret=simulator.password)
     _failed(run, "stream path not found (404")

@@ -4,24 +4,15 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from tests.smoke_helpers import SmokeRun, smoke
 
 
-@pytest.fixture
-def sim(simulator) -> Iterator[object]:  # type: ignore[no-untyped-def]
-    """The simulator with no fault before and after each test."""
-    simulator.clear_faults()
-    try:
-        yield simulator
-    finally:
-        simulator.clear_faults()
-
-
-def _later(seconds: float, action) -> threading.Timer:  # type: ignore[no-untyped-def]
+def _later(seconds: float, action: Callable[[], object]) -> threading.Timer:
     timer = threading.Timer(seconds, action)
     timer.start()
     return timer
@@ -32,19 +23,19 @@ def _failed(run: SmokeRun, reason: str) -> None:
     assert reason in run.summary_line, run.summary_line
 
 
-def test_stall_before_play(sim) -> None:  # type: ignore[no-untyped-def]
-    sim.fault(1, "stall", seconds=10)
-    run = smoke(sim.url(1, "sub"), "--transport", "tcp", "--seconds", "2", "--timeout", "2",
-                secret=sim.password)
+def test_stall_before_play(simulator: Any) -> None:
+    simulator.fault(1, "stall", seconds=10)
+    run = smoke(simulator.url(1, "sub"), "--transport", "tcp", "--seconds", "2", "--timeout", "2",
+                secret=simulator.password)
     _failed(run, "stream stalled after 0.0 s: PLAY was accepted but no video came")
 
 
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
-def test_stall_mid_stream(sim, transport: str) -> None:  # type: ignore[no-untyped-def]
-    timer = _later(2.5, lambda: sim.fault(1, "stall", seconds=10))
+def test_stall_mid_stream(simulator: Any, transport: str) -> None:
+    timer = _later(2.5, lambda: simulator.fault(1, "stall", seconds=10))
     try:
-        run = smoke(sim.url(1, "sub"), "--transport", transport, "--seconds", "6",
-                    secret=sim.password)
+        run = smoke(simulator.url(1, "sub"), "--transport", transport, "--seconds", "6",
+                    secret=simulator.password)
     finally:
         timer.cancel()
     _failed(run, "stream stalled after")
@@ -54,20 +45,20 @@ def test_stall_mid_stream(sim, transport: str) -> None:  # type: ignore[no-untyp
 
 
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
-def test_drop_mid_stream(sim, transport: str) -> None:  # type: ignore[no-untyped-def]
-    timer = _later(2.5, lambda: sim.fault(1, "drop"))
+def test_drop_mid_stream(simulator: Any, transport: str) -> None:
+    timer = _later(2.5, lambda: simulator.fault(1, "drop"))
     try:
-        run = smoke(sim.url(1, "sub"), "--transport", transport, "--seconds", "6",
-                    secret=sim.password)
+        run = smoke(simulator.url(1, "sub"), "--transport", transport, "--seconds", "6",
+                    secret=simulator.password)
     finally:
         timer.cancel()
     _failed(run, "the camera closed the connection after")
 
 
-def test_corrupt_burst_is_counted(sim) -> None:  # type: ignore[no-untyped-def]
-    sim.fault(1, "corrupt", seconds=4)
-    run = smoke(sim.url(1, "main"), "--transport", "tcp", "--seconds", "2", "--json",
-                secret=sim.password)
+def test_corrupt_burst_is_counted(simulator: Any) -> None:
+    simulator.fault(1, "corrupt", seconds=4)
+    run = smoke(simulator.url(1, "main"), "--transport", "tcp", "--seconds", "2", "--json",
+                secret=simulator.password)
     row = run.rows("corruption")[0]
     assert row["result"] in ("FAIL", "WARN"), row
     bad_packets = int(row["value"].split()[0])
@@ -76,49 +67,30 @@ def test_corrupt_burst_is_counted(sim) -> None:  # type: ignore[no-untyped-def]
         assert run.code == 1 and "corrupt video:" in run.report["summary"]["reason"]
 
 
-def test_reboot_makes_the_camera_unreachable(sim) -> None:  # type: ignore[no-untyped-def]
-    sim.fault(1, "reboot", seconds=4)
+def test_reboot_makes_the_camera_unreachable(simulator: Any) -> None:
+    simulator.fault(1, "reboot", seconds=4)
     started = time.monotonic()
     try:
-        run = smoke(sim.url(1, "main"), "--seconds", "1", secret=sim.password)
+        run = smoke(simulator.url(1, "main"), "--seconds", "1", secret=simulator.password)
         _failed(run, "closed the connection during OPTIONS without answering: "
                      "the camera may be rebooting")
-        onvif = f"onvif://{sim.user}:{sim.password}@127.0.0.1:{sim.onvif_port}"
-        run = smoke(onvif, "--seconds", "1", secret=sim.password)
-        _failed(run, f"nothing listens on 127.0.0.1:{sim.onvif_port}")
+        onvif = f"onvif://{simulator.user}:{simulator.password}@127.0.0.1:{simulator.onvif_port}"
+        run = smoke(onvif, "--seconds", "1", secret=simulator.password)
+        _failed(run, f"nothing listens on 127.0.0.1:{simulator.onvif_port}")
     finally:
         time.sleep(max(0.0, 4.5 - (time.monotonic() - started)))  # let it come back
 
 
-def test_reject_auth(sim) -> None:  # type: ignore[no-untyped-def]
-    sim.fault(1, "reject_auth", seconds=10)
-    run = smoke(sim.url(1, "main"), "--seconds", "1", secret=sim.password)
+def test_reject_auth(simulator: Any) -> None:
+    simulator.fault(1, "reject_auth", seconds=10)
+    run = smoke(simulator.url(1, "main"), "--seconds", "1", secret=simulator.password)
     _failed(run, "the camera refused the credentials (401")
 
 
-def _main_size(sim) -> str:  # type: ignore[no-untyped-def]
-    run = smoke(sim.url(1, "main"), "--transport", "tcp", "--seconds", "1", "--json",
-                secret=sim.password)
-    rows = run.rows("resolution")
-    return rows[0]["value"] if rows else ""
-
-
-def _wait_for_size(sim, size: str, limit_s: float = 150) -> None:  # type: ignore[no-untyped-def]
-    """The simulator may first have to encode a loop at the new size (cached afterwards)."""
-    deadline = time.monotonic() + limit_s
-    while _main_size(sim) != size:
-        assert time.monotonic() < deadline, f"main stream never became {size}"
-        time.sleep(2)
-
-
-@pytest.mark.slow
-def test_resolution_change_against_onvif_profile(sim) -> None:  # type: ignore[no-untyped-def]
-    sim.fault(1, "resolution")
-    try:
-        _wait_for_size(sim, "1280x720")
-        onvif = f"onvif://{sim.user}:{sim.password}@127.0.0.1:{sim.onvif_port}"
-        run = smoke(onvif, "--transport", "tcp", "--seconds", "2", secret=sim.password)
-        _failed(run, "stream is 1280x720 but the ONVIF profile says 1920x1080")
-    finally:
-        sim.clear_faults()
-        _wait_for_size(sim, "1920x1080")
+def test_resolution_change_against_onvif_profile(simulator_factory: Any) -> None:
+    # Started with the fault: the main encoder switches to 1280x720 at the first keyframe a
+    # viewer gets, while GetProfiles (asked first, before any viewer) still says 1920x1080.
+    sim = simulator_factory(cameras=1, extra=["--fault", "cam1:resolution"])
+    onvif = f"onvif://{sim.user}:{sim.password}@127.0.0.1:{sim.onvif_port}"
+    run = smoke(onvif, "--transport", "tcp", "--seconds", "2", secret=sim.password)
+    _failed(run, "stream is 1280x720 but the ONVIF profile says 1920x1080")

@@ -220,7 +220,8 @@ def _loss(r: ProbeResult) -> Row:
     value = f"{seq.lost}/{seq.expected} ({share * 100:.2f}%)"
     where = "the network or our receive buffer" if r.transport is Transport.UDP else "the camera"
     if share >= LOSS_WARN:
-        return row(r, Check.LOSS, Result.FAIL, value, f"packets lost in {where}; try --transport tcp")
+        return row(r, Check.LOSS, Result.FAIL, value,
+                   f"packets lost in {where}; try --transport tcp")
     if share > LOSS_PASS:
         return row(r, Check.LOSS, Result.WARN, value, f"some packets lost in {where}")
     return row(r, Check.LOSS, Result.PASS, value)

@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from iocwall.hardware import stamp
 
 log = logging.getLogger(__name__)
 _STOP = object()
+_PLANAR_LUMA = ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray")
 PLAUSIBLE_MS = 600_000  # a stamp more than 10 min off is a misread, not a latency
 
 
@@ -81,18 +83,18 @@ class FrameDecoder:
             for frame in frames:
                 self._account(frame)
 
-    def _account(self, frame: object) -> None:
+    def _account(self, frame: Any) -> None:
         now_ms = time.time() * 1000.0
         s = self.stats
         s.frames += 1
         if s.first_frame_at is None:
             s.first_frame_at = time.monotonic()
-        size = (frame.width, frame.height)  # type: ignore[attr-defined]
+        size = (frame.width, frame.height)
         if not s.sizes or s.sizes[-1] != size:
             s.sizes.append(size)
-        if str(frame.pict_type).endswith("B"):  # type: ignore[attr-defined]
+        if str(frame.pict_type).endswith("B"):
             s.b_frames += 1
-        if frame.is_corrupt:  # type: ignore[attr-defined]
+        if frame.is_corrupt:
             s.corrupt_frames += 1
             return  # a concealed picture may carry a garbled stamp
         value = stamp.decode(_stamp_region(frame))
@@ -105,15 +107,15 @@ class FrameDecoder:
             s.bad_stamps += 1  # damaged in a way FFmpeg did not flag
 
 
-def _stamp_region(frame: object) -> np.ndarray:
+def _stamp_region(frame: Any) -> np.ndarray:
     """The top-left 384x32 luma pixels, without converting the whole picture."""
-    if frame.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuv444p", "gray"):  # type: ignore[attr-defined]
-        plane = frame.planes[0]  # type: ignore[attr-defined]
-        rows = min(stamp.HEIGHT, frame.height)  # type: ignore[attr-defined]
+    if frame.format.name in _PLANAR_LUMA:
+        plane = frame.planes[0]
+        rows = min(stamp.HEIGHT, frame.height)
         luma = np.frombuffer(memoryview(plane), np.uint8)
         luma = luma[: rows * plane.line_size].reshape(rows, plane.line_size)
-        return luma[:, : min(stamp.WIDTH, frame.width)]  # type: ignore[attr-defined]
-    return frame.to_ndarray(format="gray")[: stamp.HEIGHT, : stamp.WIDTH]  # type: ignore[attr-defined]
+        return luma[:, : min(stamp.WIDTH, frame.width)]
+    return frame.to_ndarray(format="gray")[: stamp.HEIGHT, : stamp.WIDTH]
 
 
 def _signed_latency(stamp_ms: int, now_ms: float) -> float:

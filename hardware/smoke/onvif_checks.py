@@ -78,7 +78,8 @@ def profile_match_row(profile: Any, probe: ProbeResult) -> Row:
         w, h = actual_size
         problems.append(f"stream is {w}x{h} but the ONVIF profile says "
                         f"{profile.width}x{profile.height}")
-    value = f"profile {said}, stream {codec} " + ("x".join(map(str, actual_size)) if actual_size else "?")
+    shown = "x".join(map(str, actual_size)) if actual_size else "?"
+    value = f"profile {said}, stream {codec} {shown}"
     if problems:
         return Row(stream, Check.PROFILE_MATCH, Result.FAIL, value, "; ".join(problems))
     fps = measured_fps(probe)

@@ -79,16 +79,19 @@ class RtspClient:
                 asyncio.open_connection(self.url.host, self.url.port), self.timeout)
         except ConnectionRefusedError:
             raise RtspError(Problem.REFUSED, f"nothing listens on {self.where}: check the port "
-                            "(RTSP is usually 554) and that the camera is powered and booted") from None
+                            "(RTSP is usually 554) and that the camera is powered and booted"
+                            ) from None
         except (asyncio.TimeoutError, TimeoutError):
-            raise RtspError(Problem.TIMEOUT, f"no answer from {self.where} within {self.timeout:g} s: "
-                            "check the address, the cable/VPN link and any firewall") from None
+            raise RtspError(Problem.TIMEOUT, f"no answer from {self.where} within "
+                            f"{self.timeout:g} s: check the address, the cable/VPN link and "
+                            "any firewall") from None
         except socket.gaierror:
             raise RtspError(Problem.UNRESOLVED, f"cannot resolve host '{self.url.host}': "
                             "check the spelling or use the camera's IP address") from None
         except OSError as exc:
-            raise RtspError(Problem.UNREACHABLE, f"cannot reach {self.where}: {exc.strerror or exc}: "
-                            "check the address and the network path") from None
+            raise RtspError(Problem.UNREACHABLE, f"cannot reach {self.where}: "
+                            f"{exc.strerror or exc}: check the address and the network path"
+                            ) from None
         self._read_task = asyncio.create_task(self._read_loop(), name=f"rtsp-read {self.where}")
         return time.monotonic() - started
 
@@ -198,9 +201,11 @@ class RtspClient:
             return await asyncio.wait_for(future, self.timeout)
         except (asyncio.TimeoutError, TimeoutError):
             raise RtspError(Problem.NO_ANSWER, f"{self.where} accepted the connection but did not "
-                            f"answer {method} within {self.timeout:g} s: is this the camera's RTSP port?") from None
+                            f"answer {method} within {self.timeout:g} s: is this the camera's "
+                            "RTSP port?") from None
         except (ConnectionError, OSError):
-            raise RtspError(Problem.CLOSED, f"the camera closed the connection during {method}") from None
+            raise RtspError(Problem.CLOSED,
+                            f"the camera closed the connection during {method}") from None
         finally:
             self._pending.pop(cseq, None)
 

@@ -37,7 +37,8 @@ class Sps:
     def level(self) -> str:
         if self.level_idc == 11 and self.profile_idc in (66, 77) and self.constraint_flags & 0x10:
             return "1b"
-        return f"{self.level_idc // 10}.{self.level_idc % 10}" if self.level_idc % 10 else str(self.level_idc // 10)
+        major, minor = divmod(self.level_idc, 10)
+        return f"{major}.{minor}" if minor else str(major)
 
 
 class _Bits:

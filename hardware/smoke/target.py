@@ -77,7 +77,8 @@ def _bad_scheme(text: str, scheme: str) -> str:
     if not scheme:
         return (f"'{_mask_bare(shown)}' has no scheme: write rtsp://host:554/path, "
                 f"onvif://user:pass@host:port or display://host:port")
-    hint = " (did you mean rtsp://?)" if scheme in ("rstp", "rtps", "rtp", "rtsps", "http", "https") else ""
+    near = ("rstp", "rtps", "rtp", "rtsps", "http", "https")
+    hint = " (did you mean rtsp://?)" if scheme in near else ""
     return (f"unsupported scheme '{scheme}://'{hint}: use rtsp://, onvif:// or display://")
 
 
