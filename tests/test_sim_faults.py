@@ -70,7 +70,7 @@ def test_corrupt_burst_is_seen_by_decoder_then_recovers(simulator):
         time.sleep(1)
         body = simulator.fault(3, "corrupt", seconds=1.5)
         assert body["faults"]["cam3"][0]["fault"] == "corrupt"
-        _, errors = proc.communicate(timeout=40)
+        _, errors = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -150,7 +150,11 @@ class StreamSource:
 
 
 def _corrupt(payloads: list[bytes]) -> list[bytes]:
-    """A burst of damage: garbage NAL units, and the frame cut short."""
-    garbage = [bytes([0x41]) + os.urandom(200), bytes([0x7C, 0x85]) + os.urandom(600),
-               os.urandom(300)]
+    """A burst of damage: garbage slice data, and the frame cut short.
+
+    The garbage is typed as slices (never parameter sets), like bit errors on a
+    link: decoders report errors and recover at the next IDR.
+    """
+    garbage = [bytes([0x41]) + os.urandom(200), bytes([0x7C, 0x81]) + os.urandom(600),
+               bytes([0x61]) + os.urandom(300)]
     return garbage + payloads[: max(1, len(payloads) // 3)]

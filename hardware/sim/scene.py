@@ -23,7 +23,7 @@ COUNTERS = 4
 BAND_GRAY = 128          # the stamp rows (y 0-31) are a flat gray band, see stamp_patch
 FLOOR_Y = 470            # where the back wall meets the floor
 SERVE_Y = 560            # feet of the person being served
-SLOT_DY = 105            # distance between people in a queue
+SLOT_DY = 125            # distance between people in a queue
 WALK_S = 2.5             # seconds to walk in from the entrance or out to the exit
 SHIFT_S = 0.8            # seconds to step forward when the queue moves
 
@@ -65,7 +65,7 @@ def _schedule(seed: int, loop_s: float) -> list[Customer]:
             service = rng.uniform(2.5, 6.0)
             start = max(t, busy_until)
             people.append(Customer(c, rng.randrange(1000), t, start, start + service,
-                                   rng.choice((-40, 0, 40))))
+                                   rng.choice((-80, -40, 40, 80))))
             busy_until = start + service
             t += rng.expovariate(1 / rng.uniform(2.0, 4.5))
     return people
