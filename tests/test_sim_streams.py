@@ -103,3 +103,58 @@ def test_live_mode_stamp_is_capture_time(simulator_factory):
     tail = [stamp.latency_ms(v, int(now)) for v, now in stamps[-10:]]
     # Capture -> render/encode -> RTP -> decode: positive and well under a second on loopback.
     assert all(0 < ms < 1500 for ms in tail), tail
+
+
+def _receive_aus(sim, path: str, seconds: float) -> list[tuple[bytes, float]]:
+    """Access units over TCP interleaved RTP, each with the arrival time of its last packet."""
+    from tests.test_sim_rtsp import RawRtsp
+
+    c = RawRtsp(sim)
+    status, headers, _ = c.request("SETUP", f"{path}/trackID=0",
+                                   {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
+    assert status == 200
+    session = headers["session"].split(";")[0]
+    assert c.request("PLAY", path, {"Session": session})[0] == 200
+    aus, current, buf = [], bytearray(), bytearray(c.buffer)
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            chunk = c.sock.recv(65536)
+            assert chunk, "connection closed"
+            buf += chunk
+            while len(buf) >= 4 and buf[0] == 0x24 and len(buf) >= 4 + int.from_bytes(buf[2:4], "big"):
+                size = int.from_bytes(buf[2:4], "big")
+                channel, packet = buf[1], bytes(buf[4:4 + size])
+                del buf[:4 + size]
+                if channel != 0:
+                    continue
+                payload, kind = packet[12:], packet[12] & 0x1F
+                if kind == 28:
+                    if payload[1] & 0x80:
+                        current += b"\x00\x00\x00\x01" + bytes([(payload[0] & 0xE0) | (payload[1] & 0x1F)])
+                    current += payload[2:]
+                else:
+                    current += b"\x00\x00\x00\x01" + payload
+                if packet[1] & 0x80:  # marker: the access unit is complete
+                    aus.append((bytes(current), time.time() * 1000))
+                    current = bytearray()
+    finally:
+        c.close()
+    return aus
+
+
+@pytest.mark.parametrize("stream,fps", [("main", 25), ("sub", 15)])
+def test_stamp_is_the_send_time_within_a_frame_period(simulator, stream, fps):
+    import av
+
+    codec = av.CodecContext.create("h264", "r")
+    offsets = []
+    for data, arrived in _receive_aus(simulator, f"/cam4/{stream}", 3.0):
+        for frame in codec.decode(av.Packet(data)):
+            value = stamp.decode(frame.to_ndarray(format="gray"))
+            assert value is not None
+            offsets.append(arrived - value)
+    assert len(offsets) >= fps
+    good = [o for o in offsets if -2 <= o < 1000 / fps]
+    # Arrival on loopback is the send time; allow a few late frames on a busy machine.
+    assert len(good) >= 0.9 * len(offsets), sorted(offsets)[-10:]
