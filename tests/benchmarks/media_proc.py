@@ -1,0 +1,161 @@
+"""The media server under benchmark, as its own process (so its CPU is measured alone).
+
+    python tests/benchmarks/media_proc.py --port P --rtsp rtsp://127.0.0.1:R --cameras N
+
+Serves, on 127.0.0.1:P:
+- iocwall's real media routes (``iocwall.wall.media_api``) on a real ``MediaServer``:
+  POST /api/cameras/camK/whep/{main|sub} (WHEP, H.264 passthrough). The caller
+  is taken as an admin (login is not what is measured here).
+- POST /bench/ordinary/camK/{main|sub}: what a plain aiortc app does with the same
+  stream: ``MediaPlayer(decode=True)`` + ``MediaRelay``, aiortc re-encoding H.264
+  for every viewer. The baseline of bench_media_cpu.
+- GET /bench/stats: stream health, viewer sessions and units each passthrough track sent.
+Prints READY when listening; SIGTERM stops everything.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import uvicorn
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer, MediaRelay
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from iocwall.streams import ice
+from iocwall.streams.server import MediaServer
+from iocwall.wall import media_api
+from iocwall.wall.access import Principal, Role
+from iocwall.wall.config import StreamsConfig, WebRTCConfig
+from iocwall.wall.errors import ApiError, api_error_handler
+
+LOOPBACK = ice.IceSettings(addresses=("127.0.0.1",))
+
+
+@dataclass
+class Cam:
+    id: str
+    name: str
+    main_url: str
+    sub_url: str
+    username: str = ""
+    password: str = ""
+    location: str = ""
+
+
+class Ordinary:
+    """The plain aiortc way: one decoding player per stream, relayed, encoded per viewer."""
+
+    def __init__(self, rtsp: str) -> None:
+        self.rtsp = rtsp
+        self.players: dict[tuple[str, str], tuple[MediaPlayer, MediaRelay]] = {}
+        self.pcs: set[RTCPeerConnection] = set()
+
+    async def offer(self, camera: str, stream: str, sdp: str) -> str:
+        key = (camera, stream)
+        if key not in self.players:
+            player = MediaPlayer(f"{self.rtsp}/{camera}/{stream}", decode=True,
+                                 options={"rtsp_transport": "tcp"})
+            self.players[key] = (player, MediaRelay())
+        player, relay = self.players[key]
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pcs.add(pc)
+        transceiver = pc.addTransceiver(relay.subscribe(player.video, buffered=False),
+                                        direction="sendonly")
+        # H.264 like the passthrough path, so both send the same codec.
+        h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs
+                if c.mimeType.lower() == "video/h264"]
+        transceiver.setCodecPreferences(h264)
+
+        @pc.on("connectionstatechange")
+        async def _state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self.pcs.discard(pc)
+                await pc.close()
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        ice.apply(pc, LOOPBACK)
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription.sdp
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(pc.close() for pc in list(self.pcs)), return_exceptions=True)
+        for player, _ in self.players.values():
+            if player.video is not None:
+                player.video.stop()
+
+
+def build(media: MediaServer, ordinary: Ordinary):  # noqa: ANN201 - an ASGI app
+    async def ordinary_offer(request: Request) -> Response:
+        p = request.path_params
+        answer = await ordinary.offer(p["camera"], p["stream"], (await request.body()).decode())
+        return Response(answer, status_code=201, media_type="application/sdp")
+
+    async def stats(request: Request) -> Response:
+        sessions = [{"camera": s.camera, "stream": s.stream, "passthrough": s.passthrough,
+                     "units_sent": getattr(s.track, "units_sent", None)}
+                    for s in media.sessions.all()]
+        drops = {f"{ch.camera}/{ch.stream}": ch.fanout.drops()
+                 for ch in (media.channel(c.id, s) for c in media.cameras() for s in c.streams)}
+        return JSONResponse({"health": [h.to_json() for h in media.health()],
+                             "sessions": sessions, "fanout_drops": drops,
+                             "ordinary_viewers": len(ordinary.pcs)})
+
+    routes = [*media_api.routes(media),
+              Route("/bench/ordinary/{camera}/{stream}", ordinary_offer, methods=["POST"]),
+              Route("/bench/stats", stats, methods=["GET"])]
+    app = Starlette(routes=routes, exception_handlers={ApiError: api_error_handler})
+    admin = Principal("bench", Role.ADMIN)
+
+    async def as_admin(scope, receive, send):  # noqa: ANN001, ANN202 - plain ASGI wrapper
+        if scope["type"] == "http":
+            scope.setdefault("state", {})["principal"] = admin
+        await app(scope, receive, send)
+
+    return as_admin
+
+
+async def serve(args: argparse.Namespace) -> None:
+    cams = [Cam(f"cam{k}", f"cam{k}", f"{args.rtsp}/cam{k}/main", f"{args.rtsp}/cam{k}/sub")
+            for k in range(1, args.cameras + 1)]
+    streams = StreamsConfig(linger_s=args.linger, stall_timeout_s=2.0, lost_timeout_s=6.0,
+                            open_timeout_s=5.0, reconnect_min_s=0.2, reconnect_max_s=2.0)
+    media = MediaServer(streams, WebRTCConfig(ice_addresses=["127.0.0.1"]), cams,
+                        max_sessions=256)
+    ordinary = Ordinary(args.rtsp)
+    await media.start()
+    server = uvicorn.Server(uvicorn.Config(build(media, ordinary), host="127.0.0.1",
+                                           port=args.port, log_level="warning", lifespan="off"))
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        print("READY", flush=True)
+
+    task = asyncio.create_task(announce())
+    try:
+        await server.serve()      # returns on SIGTERM / SIGINT (uvicorn's own handlers)
+    finally:
+        task.cancel()
+        await ordinary.stop()
+        await asyncio.wait_for(media.stop(), 10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--rtsp", required=True, help="rtsp://HOST:PORT of the simulator")
+    parser.add_argument("--cameras", type=int, default=1)
+    parser.add_argument("--linger", type=float, default=1.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()
