@@ -131,8 +131,8 @@ def test_unknown_path_and_bad_json(simulator):
 
     assert simulator.http("GET", "/nope")[0] == 404
     assert simulator.http("DELETE", "/truth")[0] == 405
-    request = urllib.request.Request(f"http://127.0.0.1:{simulator.http_port}/faults", data=b"{oops",
-                                     method="POST")
+    request = urllib.request.Request(f"http://127.0.0.1:{simulator.http_port}/faults",
+                                     data=b"{oops", method="POST")
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=10)
     assert err.value.code == 400 and "JSON" in json.loads(err.value.read())["error"]
@@ -158,7 +158,8 @@ def test_truth_is_consistent_and_changes(simulator):
 
 def test_fault_flag_and_truth_file(simulator_factory, tmp_path):
     truth = tmp_path / "truth.jsonl"
-    sim = simulator_factory(cameras=1, extra=["--fault", "cam1:reject_auth", "--truth-file", str(truth)])
+    sim = simulator_factory(cameras=1, extra=["--fault", "cam1:reject_auth",
+                                              "--truth-file", str(truth)])
     assert "401" in probe(sim.url(1, "sub")).stderr
     assert _wait(lambda: truth.exists() and len(truth.read_text().splitlines()) >= 2, 10)
     line = json.loads(truth.read_text().splitlines()[0])
@@ -170,7 +171,8 @@ def test_bad_command_line_gets_one_clear_line():
     from pathlib import Path
 
     exe = Path(sys.executable).parent / "iocwall"
-    for args, needle in ([["--cameras", "0"], "--cameras"], [["--fault", "cam1:boom"], "unknown fault"],
-                         [["--fault", "camX"], "camK:KIND"], [["--password", "x"], "--user"]):
+    cases = ([["--cameras", "0"], "--cameras"], [["--fault", "cam1:boom"], "unknown fault"],
+             [["--fault", "camX"], "camK:KIND"], [["--password", "x"], "--user"])
+    for args, needle in cases:
         out = subprocess.run([str(exe), "sim", *args], capture_output=True, text=True, timeout=30)
         assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr

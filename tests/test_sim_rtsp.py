@@ -222,7 +222,10 @@ def test_tcp_client_killed_is_cleaned_up_at_once(simulator):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 15
-        while simulator.stats()["sources"]["cam3/sub"]["viewers"] < 1 and time.monotonic() < deadline:
+        def viewers() -> int:
+            return simulator.stats()["sources"]["cam3/sub"]["viewers"]
+
+        while viewers() < 1 and time.monotonic() < deadline:
             time.sleep(0.3)
         assert simulator.stats()["sources"]["cam3/sub"]["viewers"] == 1
     finally:

@@ -105,7 +105,8 @@ def test_live_mode_stamp_is_capture_time(simulator_factory):
     assert all(0 < ms < 1500 for ms in tail), tail
 
 
-def _receive_aus(sim, path: str, seconds: float) -> list[tuple[bytes, float]]:
+def _receive_aus(sim, path: str, seconds: float,
+                 rtcp: list[bytes] | None = None) -> list[tuple[bytes, float]]:
     """Access units over TCP interleaved RTP, each with the arrival time of its last packet."""
     from tests.test_sim_rtsp import RawRtsp
 
@@ -122,16 +123,21 @@ def _receive_aus(sim, path: str, seconds: float) -> list[tuple[bytes, float]]:
             chunk = c.sock.recv(65536)
             assert chunk, "connection closed"
             buf += chunk
-            while len(buf) >= 4 and buf[0] == 0x24 and len(buf) >= 4 + int.from_bytes(buf[2:4], "big"):
+            while len(buf) >= 4 and buf[0] == 0x24:
                 size = int.from_bytes(buf[2:4], "big")
+                if len(buf) < 4 + size:
+                    break
                 channel, packet = buf[1], bytes(buf[4:4 + size])
                 del buf[:4 + size]
                 if channel != 0:
+                    if rtcp is not None:
+                        rtcp.append(packet)
                     continue
                 payload, kind = packet[12:], packet[12] & 0x1F
                 if kind == 28:
                     if payload[1] & 0x80:
-                        current += b"\x00\x00\x00\x01" + bytes([(payload[0] & 0xE0) | (payload[1] & 0x1F)])
+                        header = (payload[0] & 0xE0) | (payload[1] & 0x1F)
+                        current += b"\x00\x00\x00\x01" + bytes([header])
                     current += payload[2:]
                 else:
                     current += b"\x00\x00\x00\x01" + payload
@@ -148,8 +154,8 @@ def test_stamp_is_the_send_time_within_a_frame_period(simulator, stream, fps):
     import av
 
     codec = av.CodecContext.create("h264", "r")
-    offsets = []
-    for data, arrived in _receive_aus(simulator, f"/cam4/{stream}", 3.0):
+    offsets, rtcp = [], []
+    for data, arrived in _receive_aus(simulator, f"/cam4/{stream}", 3.0, rtcp):
         for frame in codec.decode(av.Packet(data)):
             value = stamp.decode(frame.to_ndarray(format="gray"))
             assert value is not None
@@ -158,3 +164,5 @@ def test_stamp_is_the_send_time_within_a_frame_period(simulator, stream, fps):
     good = [o for o in offsets if -2 <= o < 1000 / fps]
     # Arrival on loopback is the send time; allow a few late frames on a busy machine.
     assert len(good) >= 0.9 * len(offsets), sorted(offsets)[-10:]
+    # RTCP sender reports (PT 200) on the interleaved channel 1, about one a second.
+    assert 2 <= sum(1 for p in rtcp if p[1] == 200) <= 5

@@ -77,7 +77,8 @@ def test_digest_and_basic_checks():
         return hashlib.md5(s.encode()).hexdigest()
 
     good = md5(f"{md5(f'admin:{REALM}:sim-pass')}:{nonce}:{md5(f'DESCRIBE:{uri}')}")
-    header = f'Digest username="admin", realm="{REALM}", nonce="{nonce}", uri="{uri}", response="{good}"'
+    header = (f'Digest username="admin", realm="{REALM}", nonce="{nonce}", uri="{uri}", '
+              f'response="{good}"')
     assert auth.check("DESCRIBE", header)
     assert not auth.check("SETUP", header)  # the method is part of the hash
     assert not auth.check("DESCRIBE", header.replace(nonce, "0" * 32))

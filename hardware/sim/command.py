@@ -15,20 +15,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--rtsp-port", type=int, default=8554)
     parser.add_argument("--onvif-port", type=int, default=8000)
-    parser.add_argument("--http-port", type=int, default=8001, help="ground truth and fault control")
+    parser.add_argument("--http-port", type=int, default=8001,
+                        help="ground truth and fault control")
     parser.add_argument("--discovery-port", type=int, default=3702, help="WS-Discovery (unicast)")
     parser.add_argument("--user", default="", help="camera user (empty: no authentication)")
     parser.add_argument("--password", default="")
     parser.add_argument("--live", action="store_true",
-                        help="render and encode in real time (few cameras; true capture-time stamp)")
+                        help="render and encode in real time "
+                             "(few cameras; true capture-time stamp)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
                         help="where pre-encoded loops are kept between runs")
     parser.add_argument("--truth-file", type=Path, help="append ground truth as JSON lines, 1/s")
     parser.add_argument("--fault", action="append", default=[], metavar="camK:KIND[:SECONDS]",
-                        help="start with a fault: drop, stall, corrupt, reboot, resolution, reject_auth")
+                        help="start with a fault: drop, stall, corrupt, reboot, resolution, "
+                             "reject_auth")
     parser.add_argument("--session-timeout", type=float, default=60.0,
                         help="seconds before a silent RTSP session is dropped")
-    parser.add_argument("--scenes", type=int, default=4, help="distinct scenes shared by the cameras")
+    parser.add_argument("--scenes", type=int, default=4,
+                        help="distinct scenes shared by the cameras")
 
 
 def _check(args: argparse.Namespace) -> list[str]:

@@ -109,7 +109,8 @@ def _index(spec: StreamSpec, packets: list[bytes]) -> Loop:
 
 def _cache_name(seed: int, spec: StreamSpec, loop_s: float) -> str:
     key = f"v{FORMAT_VERSION}-{seed}-{spec}-{loop_s}".encode()
-    return f"scene{seed}-{spec.width}x{spec.height}-{spec.fps}-{hashlib.sha1(key).hexdigest()[:12]}.loop"
+    digest = hashlib.sha1(key).hexdigest()[:12]
+    return f"scene{seed}-{spec.width}x{spec.height}-{spec.fps}-{digest}.loop"
 
 
 def _write(path: Path, packets: list[bytes]) -> None:

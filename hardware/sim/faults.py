@@ -88,7 +88,9 @@ class CameraFaults:
         return fault.width, fault.height
 
     def add(self, request: FaultRequest) -> None:
-        seconds = request.seconds if request.seconds is not None else DEFAULT_SECONDS.get(request.kind)
+        seconds = request.seconds
+        if seconds is None:
+            seconds = DEFAULT_SECONDS.get(request.kind)
         until = time.monotonic() + seconds if seconds is not None else None
         self.active[request.kind] = ActiveFault(request.kind, until, request.width, request.height)
 
@@ -142,7 +144,7 @@ def _size(value: object, default: int, limit: int) -> int:
 def parse_request(body: object, cameras: int) -> FaultRequest:
     """A fault from the HTTP control's JSON body."""
     if not isinstance(body, dict):
-        raise FaultError("body must be a JSON object like {\"camera\": \"cam1\", \"fault\": \"stall\"}")
+        raise FaultError('body must be a JSON object like {"camera": "cam1", "fault": "stall"}')
     unknown = set(body) - {"camera", "fault", "seconds", "width", "height"}
     if unknown:
         raise FaultError(f"unknown field(s): {', '.join(sorted(unknown))}")

@@ -58,7 +58,8 @@ class Response:
     body: bytes = b""
 
     def encode(self) -> bytes:
-        lines = [f"RTSP/1.0 {self.status} {REASONS.get(self.status, 'Error')}", f"CSeq: {self.cseq}",
+        reason = REASONS.get(self.status, "Error")
+        lines = [f"RTSP/1.0 {self.status} {reason}", f"CSeq: {self.cseq}",
                  "Server: iocwall-sim/1.0"]
         lines += [f"{k}: {v}" for k, v in self.headers]
         if self.body:

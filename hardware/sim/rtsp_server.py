@@ -97,13 +97,15 @@ class RtspServer:
             await asyncio.sleep(min(1.0, self.session_timeout / 4))
             for session in list(self.sessions.values()):
                 gone = not session.transport.alive()
-                silent = session.transport.kind == "udp" and session.idle_for() > self.session_timeout
+                limit = self.session_timeout
+                silent = session.transport.kind == "udp" and session.idle_for() > limit
                 # A TCP viewer that stopped reading (but never closed) is dropped the same way.
-                stuck = session.transport.kind == "tcp" and session.stuck_for() > self.session_timeout
+                stuck = session.transport.kind == "tcp" and session.stuck_for() > limit
                 if stuck:
                     self._abort(session.connection_id)
                 if gone or silent or stuck:
-                    log.info("session %s (cam%d/%s) timed out", session.id, session.camera, session.stream)
+                    log.info("session %s (cam%d/%s) ended: client gone", session.id,
+                             session.camera, session.stream)
                     self.sessions_reaped += 1
                     self._end(session)
 
@@ -216,12 +218,14 @@ class RtspServer:
     async def _options(self, request: Request, conn: int, camera: int, stream: str) -> Response:
         return Response(200, request.cseq, [("Public", PUBLIC)])
 
-    async def _get_parameter(self, request: Request, conn: int, camera: int, stream: str) -> Response:
+    async def _get_parameter(self, request: Request, conn: int, camera: int,
+                             stream: str) -> Response:
         if request.header("Session"):
             self._session(request)
         return Response(200, request.cseq)
 
-    async def _set_parameter(self, request: Request, conn: int, camera: int, stream: str) -> Response:
+    async def _set_parameter(self, request: Request, conn: int, camera: int,
+                             stream: str) -> Response:
         raise RtspError(405, "SET_PARAMETER is not supported")
 
     def _source(self, camera: int, stream: str) -> StreamSource:
@@ -235,7 +239,8 @@ class RtspServer:
         loop = source.loop
         size = sum(len(f) for f in loop.frames)
         kbps = max(1, size * 8 * loop.spec.fps // max(1, len(loop.frames)) // 1000)
-        body = sdp.describe(self.host, int(time.time()), f"cam{camera} {stream}", loop.sps, loop.pps,
+        body = sdp.describe(self.host, int(time.time()), f"cam{camera} {stream}", loop.sps,
+                            loop.pps,
                             loop.spec.fps, loop.spec.width, loop.spec.height, kbps).encode()
         base = f"rtsp://{self.host}:{self.port}/cam{camera}/{stream}/"
         return Response(200, request.cseq, [("Content-Type", "application/sdp"),
@@ -260,7 +265,8 @@ class RtspServer:
             peer = writer.get_extra_info("peername")[0]
             transport = await UdpUnicast.open(self.host, (peer, rtp_port, rtp_port + 1))
         else:
-            raise RtspError(461, "use RTP/AVP/TCP;interleaved=0-1 or RTP/AVP;unicast;client_port=a-b")
+            raise RtspError(461, "use RTP/AVP/TCP;interleaved=0-1 or "
+                                 "RTP/AVP;unicast;client_port=a-b")
         session = Session(camera, stream, source, transport, conn)
         self.sessions[session.id] = session
         headers = [("Transport", f"{transport.describe()};ssrc={session.rtp.ssrc:08X}"),

@@ -109,7 +109,8 @@ class Scene:
             side = person.side if slot >= 0.5 else 0
             return counter.center_x + side, SERVE_Y + slot * SLOT_DY
         k = (t - person.end) / WALK_S  # leaving sideways towards the exit
-        return counter.center_x + k * 1200 * (1 if person.counter < 2 else -1) * -1, SERVE_Y + k * 40
+        direction = -1 if person.counter < 2 else 1  # out by the nearer side of the hall
+        return counter.center_x + k * 1200 * direction, SERVE_Y + k * 40
 
     def positions(self, t: float) -> list[tuple[Customer, float, float]]:
         t = t % self.loop_s
@@ -138,9 +139,11 @@ class Scene:
         wall = (200 - 10 * (self.seed % 3), 214, 222 - 12 * (self.seed % 4))
         img[:FLOOR_Y] = wall
         for y in range(FLOOR_Y, CANVAS_H):  # floor tiles, darker towards the camera
-            img[y] = (150 - (y - FLOOR_Y) // 12, 160 - (y - FLOOR_Y) // 14, 165 - (y - FLOOR_Y) // 16)
+            d = y - FLOOR_Y
+            img[y] = (150 - d // 12, 160 - d // 14, 165 - d // 16)
         for x in range(0, CANVAS_W, 160):
-            cv2.line(img, (x, CANVAS_H), (CANVAS_W // 2 + (x - CANVAS_W // 2) // 3, FLOOR_Y), (120, 128, 135), 2)
+            far_x = CANVAS_W // 2 + (x - CANVAS_W // 2) // 3
+            cv2.line(img, (x, CANVAS_H), (far_x, FLOOR_Y), (120, 128, 135), 2)
         cv2.putText(img, "TRUNG TAM PHUC VU HANH CHINH CONG", (360, 120),
                     cv2.FONT_HERSHEY_DUPLEX, 1.6, (40, 40, 150), 3, cv2.LINE_AA)
         for c in self.counters:

@@ -86,7 +86,8 @@ class Simulator:
         self._scenes = [Scene(i, LOOP_SECONDS) for i in range(max(1, min(options.scenes, 8)))]
         self._loops: dict[tuple[int, StreamSpec], Loop] = {}
         self.rtsp = RtspServer(options.host, options.rtsp_port, self,
-                               Authenticator(options.user, options.password), options.session_timeout)
+                               Authenticator(options.user, options.password),
+                               options.session_timeout)
         self.http = HttpApi(options.host, options.http_port, self)
         self.onvif: Any = None
         self.discovery: Any = None
@@ -97,14 +98,16 @@ class Simulator:
     # --- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
         used = sorted({(i - 1) % len(self._scenes) for i in range(1, self.cameras + 1)})
-        await asyncio.gather(*(self._loop(self._scenes[s], spec) for s in used for spec in (MAIN, SUB)))
+        await asyncio.gather(*(self._loop(self._scenes[s], spec)
+                               for s in used for spec in (MAIN, SUB)))
         origin = time.monotonic()
         for k in range(1, self.cameras + 1):
             scene = self._scenes[(k - 1) % len(self._scenes)]
             faults = CameraFaults()
             # Cameras that share a scene start at different points of the loop.
             start = origin - ((k - 1) // len(self._scenes)) * 3.7
-            sources = {name: self._new_source(k, name, self._loops[(scene.seed, spec)], start, faults)
+            sources = {name: self._new_source(k, name, self._loops[(scene.seed, spec)], start,
+                                              faults)
                        for name, spec in (("main", MAIN), ("sub", SUB))}
             self._cams[k] = _Camera(k, scene, faults, sources)
             for source in sources.values():
@@ -251,15 +254,18 @@ class Simulator:
 
     async def _tell_onvif(self, request: FaultRequest) -> None:
         if request.kind is FaultKind.REBOOT and hasattr(self.onvif, "reboot"):
-            await _maybe_await(self.onvif.reboot(request.seconds or DEFAULT_SECONDS[FaultKind.REBOOT]))
-        if request.kind in (FaultKind.REJECT_AUTH, FaultKind.CLEAR) and hasattr(self.onvif, "reject_auth"):
+            seconds = request.seconds or DEFAULT_SECONDS[FaultKind.REBOOT]
+            await _maybe_await(self.onvif.reboot(seconds))
+        switches_auth = request.kind in (FaultKind.REJECT_AUTH, FaultKind.CLEAR)
+        if switches_auth and hasattr(self.onvif, "reject_auth"):
             # The ONVIF device is one box for all cameras: any camera's reject_auth applies to it.
             rejecting = any(c.faults.rejecting_auth() for c in self._cams.values())
             await _maybe_await(self.onvif.reject_auth(rejecting))
 
     def stats(self) -> dict[str, Any]:
         sources = {s.name: {"frames_sent": s.frames_sent, "frames_skipped": s.frames_skipped,
-                            "viewers": len(s.viewers), "width": s.spec.width, "height": s.spec.height}
+                            "viewers": len(s.viewers), "width": s.spec.width,
+                            "height": s.spec.height}
                    for c in self._cams.values() for s in c.sources.values()}
         return {"sessions": len(self.rtsp.sessions), "sessions_reaped": self.rtsp.sessions_reaped,
                 "sources": sources}

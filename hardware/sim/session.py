@@ -191,7 +191,8 @@ class Session:
             if not frame.keyframe:
                 return
             self.waiting_for_key = False
-        if not self.transport.send_rtp(self.rtp.packets_for(frame.payloads, frame.ts90k, frame.wall)):
+        packets = self.rtp.packets_for(frame.payloads, frame.ts90k, frame.wall)
+        if not self.transport.send_rtp(packets):
             self.frames_dropped += 1
             self.waiting_for_key = True  # a gap: the decoder needs a fresh IDR
             return
