@@ -1,0 +1,115 @@
+"""Capacity: how many sub streams (640x360, 15 fps), 2 viewers each, with < 1% frame loss.
+
+The media server runs in its own process (tests/benchmarks/media_proc.py); the
+simulator in another; the viewers in this one. Viewers are counting receivers
+(aiortc's RTP/SRTP stack and jitter buffer, no decoding: see viewer.py), so
+the load generator takes as little as it can of the same 2 cores; its CPU is
+reported too. N goes up in steps (more cameras join, earlier ones keep
+playing); each step is measured over a fixed window. It stops at the first N
+with more than 1% frames lost or the server over 85% of a core.
+Loss at a viewer: complete frames received vs expected from the RTP timestamps
+(one 90 kHz step of 6000 per frame at 15 fps) over the window.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import httpx
+
+from tests.benchmarks.common import (QUICK, CpuMeter, ServerProc, simulator, size, table,
+                                     write_results)
+from tests.benchmarks.viewer import BenchViewer, loss
+
+STEPS = [int(n) for n in os.environ.get("BENCH_CAPACITY_STEPS",
+                                        "2,4" if QUICK else "2,4,8,12,16,20,24,28,32,40").split(",")]
+SECONDS = size("capacity_seconds", 15, 5)
+VIEWERS_PER_STREAM = 2
+FPS = 15
+WARMUP_S = 3.0
+MAX_LOSS = 0.01
+MAX_CORE_PCT = 85.0
+
+
+async def step(http: httpx.AsyncClient, server: ServerProc, sim_pid: int, viewers: dict,
+               n: int) -> dict:
+    for k in range(1, n + 1):
+        while len(viewers.setdefault(k, [])) < VIEWERS_PER_STREAM:
+            viewer = BenchViewer(decode=False)
+            viewers[k].append(viewer)
+            await viewer.play(http, f"/api/cameras/cam{k}/whep/sub")
+    active = [v for k in range(1, n + 1) for v in viewers[k]]
+    await asyncio.gather(*(v.first_frame_s(20) for v in active))
+    await asyncio.sleep(WARMUP_S)
+    meters = [CpuMeter(server.pid), CpuMeter(sim_pid), CpuMeter(os.getpid())]
+    for m in meters:
+        m.start()
+    t0 = time.time()
+    await asyncio.sleep(SECONDS)
+    t1 = time.time()
+    for m in meters:
+        m.stop()
+    counts = [loss(v.frames, t0, t1, FPS) for v in active]
+    for v in active:       # keep memory flat across steps
+        del v.frames[:-10]
+    stats = (await http.get("/bench/stats")).json()
+    received, expected = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    worst = max(max(0.0, 1 - r / e) if e else 1.0 for r, e in counts)
+    return {"streams": n, "viewers": len(active), "seconds": round(t1 - t0, 2),
+            "server_core_pct": round(meters[0].core_pct, 1),
+            "sim_core_pct": round(meters[1].core_pct, 1),
+            "viewers_core_pct": round(meters[2].core_pct, 1),
+            "loss_pct": round(100 * max(0.0, 1 - received / expected), 3),
+            "worst_viewer_loss_pct": round(100 * worst, 3),
+            "frames_received": received, "frames_expected": expected,
+            "server_fanout_drops": sum(stats["fanout_drops"].values())}
+
+
+async def climb(server: ServerProc, sim_pid: int) -> list[dict]:
+    results: list[dict] = []
+    viewers: dict[int, list[BenchViewer]] = {}
+    async with httpx.AsyncClient(base_url=server.base, timeout=20) as http:
+        try:
+            for n in STEPS:
+                r = await step(http, server, sim_pid, viewers, n)
+                results.append(r)
+                print(f"  N={n}: loss {r['loss_pct']}%  server {r['server_core_pct']}% core",
+                      flush=True)
+                if r["loss_pct"] > 100 * MAX_LOSS or r["server_core_pct"] > MAX_CORE_PCT:
+                    break
+        finally:
+            for vs in viewers.values():
+                for v in vs:
+                    await v.close(http)
+    return results
+
+
+def test_media_capacity(tmp_path):
+    top = max(STEPS)
+    sim = simulator(tmp_path, top)
+    try:
+        with ServerProc(sim, top, tmp_path) as server:
+            assert sim.process is not None
+            results = asyncio.run(climb(server, sim.process.pid))
+    finally:
+        sim.stop()
+    ok = [r for r in results
+          if r["loss_pct"] <= 100 * MAX_LOSS and r["server_core_pct"] <= MAX_CORE_PCT]
+    best = ok[-1] if ok else None
+    table(f"Capacity: sub streams x {VIEWERS_PER_STREAM} viewers ({SECONDS:.0f} s per step; "
+          f"limit {100 * MAX_LOSS:.0f}% loss, {MAX_CORE_PCT:.0f}% core)",
+          ["streams", "viewers", "loss %", "worst viewer %", "server % core", "sim % core",
+           "viewers % core", "fanout drops"],
+          [(r["streams"], r["viewers"], r["loss_pct"], r["worst_viewer_loss_pct"],
+            r["server_core_pct"], r["sim_core_pct"], r["viewers_core_pct"],
+            r["server_fanout_drops"]) for r in results])
+    limit = "stopped by loss/CPU" if best is not results[-1] else f"all steps up to {top} passed"
+    print(f"largest N under the limits: {best['streams'] if best else 0} "
+          f"(server {best['server_core_pct'] if best else 'n/a'}% of a core; {limit})", flush=True)
+    write_results("media_capacity", {"max_streams": best["streams"] if best else 0,
+                                     "max_streams_server_core_pct":
+                                         best["server_core_pct"] if best else None,
+                                     "steps_exhausted": best is results[-1],
+                                     "cpus": os.cpu_count(), "steps": results})
+    assert results and results[0]["frames_received"] > 0
