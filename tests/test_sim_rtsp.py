@@ -233,3 +233,25 @@ def test_tcp_client_killed_is_cleaned_up_at_once(simulator):
         proc.wait()
     time.sleep(1.5)
     assert simulator.stats()["sources"]["cam3/sub"]["viewers"] == 0
+
+
+def test_half_sent_request_is_closed_after_the_timeout(simulator_factory):
+    sim = simulator_factory(cameras=1, extra=["--session-timeout", "2"])
+    c = RawRtsp(sim)
+    c.send_raw(b"OPTIONS rtsp://127.0.0.1/cam1/main RTSP/1.0\r\nCSeq: 1\r\n")  # never finished
+    c.sock.settimeout(8)
+    started = time.monotonic()
+    assert c.sock.recv(100) == b""  # the server closed it
+    assert 1.5 < time.monotonic() - started < 7
+    c.close()
+    assert probe(sim.url(1, "sub")).returncode == 0
+
+
+def test_live_udp_client_keeps_its_session_alive(simulator_factory):
+    """ffmpeg over UDP sends keep-alives (GET_PARAMETER / RTCP RR): a short timeout spares it."""
+    sim = simulator_factory(cameras=1, extra=["--session-timeout", "3"])
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "udp", "-i",
+                          sim.url(1, "sub"), "-t", "8", "-f", "null", "-"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert sim.stats()["sessions_reaped"] == 0

@@ -83,6 +83,9 @@ class RtspServer:
             out[key] = out.get(key, 0) + (s.state is State.PLAYING)
         return out
 
+    def _has_session(self, conn: int) -> bool:
+        return any(s.connection_id == conn for s in self.sessions.values())
+
     def _abort(self, conn: int) -> None:
         entry = self._connections.get(conn)
         if entry:
@@ -121,7 +124,13 @@ class RtspServer:
         buffer = bytearray()
         try:
             while True:
-                chunk = await reader.read(65536)
+                # A connection without a session that sends nothing useful (a half-sent
+                # request held open) is closed after the session timeout.
+                idle = None if self._has_session(conn) else self.session_timeout
+                try:
+                    chunk = await asyncio.wait_for(reader.read(65536), idle)
+                except asyncio.TimeoutError:
+                    break
                 if not chunk:
                     break
                 buffer += chunk
