@@ -176,3 +176,24 @@ def test_bad_command_line_gets_one_clear_line():
     for args, needle in cases:
         out = subprocess.run([str(exe), "sim", *args], capture_output=True, text=True, timeout=30)
         assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr
+
+
+def test_port_in_use_gets_one_clear_line(tmp_path):
+    import socket
+    import sys
+    from pathlib import Path
+
+    from tests.fixtures.ports import free_ports
+    from tests.fixtures.simulator import CACHE
+
+    exe = Path(sys.executable).parent / "iocwall"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        onvif, http = free_ports(2)
+        out = subprocess.run([str(exe), "sim", "--cameras", "1", "--rtsp-port",
+                              str(busy.getsockname()[1]), "--onvif-port", str(onvif),
+                              "--http-port", str(http), "--cache-dir", str(CACHE)],
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "cannot listen" in out.stderr
+    assert "Traceback" not in out.stderr and "READY" not in out.stdout

@@ -32,6 +32,7 @@ from .scene import CANVAS_H, CANVAS_W, Scene
 
 log = logging.getLogger(__name__)
 LOOP_SECONDS = 12
+RESOLUTION_LOOP_SECONDS = 4
 MAIN = StreamSpec(1920, 1080, 25, 25, 25 * LOOP_SECONDS)
 SUB = StreamSpec(640, 360, 15, 15, 15 * LOOP_SECONDS)
 
@@ -247,7 +248,10 @@ class Simulator:
             if self.onvif is not None:
                 await self._tell_onvif(request)
             if kind is FaultKind.RESOLUTION:
-                spec = StreamSpec(request.width, request.height, MAIN.fps, MAIN.gop, MAIN.frames)
+                # A shorter loop: encoded on demand, so keep the wait short. The truth
+                # follows the loop that is playing, so it stays right.
+                spec = StreamSpec(request.width, request.height, MAIN.fps, MAIN.gop,
+                                  MAIN.fps * RESOLUTION_LOOP_SECONDS)
                 cam.sources["main"].switch_loop(await self._loop(cam.scene, spec))
         except Exception:
             log.exception("fault %s on cam%d failed", kind.value, request.camera)
