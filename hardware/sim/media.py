@@ -126,7 +126,11 @@ class StreamSource:
             payloads = _corrupt(payloads)
         frame = Frame(payloads, n * 90000 // self.spec.fps, wall, keyframe)
         for viewer in list(self.viewers):
-            viewer.deliver(frame)
+            try:
+                viewer.deliver(frame)
+            except Exception:  # one broken viewer must not starve the others
+                log.exception("%s: a viewer failed; it is dropped", self.name)
+                self.viewers.discard(viewer)
         self.frames_sent += 1
 
     def _resync(self) -> None:

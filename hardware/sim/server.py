@@ -271,7 +271,9 @@ class Simulator:
                             "viewers": len(s.viewers), "width": s.spec.width,
                             "height": s.spec.height}
                    for c in self._cams.values() for s in c.sources.values()}
+        dropped = sum(s.frames_dropped for s in self.rtsp.sessions.values())
         return {"sessions": len(self.rtsp.sessions), "sessions_reaped": self.rtsp.sessions_reaped,
+                "frames_dropped": dropped,  # frames a slow viewer did not get (counted, not queued)
                 "sources": sources}
 
     async def _write_truth(self) -> None:

@@ -18,7 +18,7 @@ from . import rtp
 from .media import Frame, StreamSource
 
 log = logging.getLogger(__name__)
-TCP_BUFFER_LIMIT = 2 * 1024 * 1024
+TCP_BUFFER_LIMIT = 2 * 1024 * 1024   # per viewer; beyond it frames are dropped
 SR_INTERVAL_S = 1.0
 
 
@@ -108,6 +108,9 @@ class UdpUnicast:
         raise OSError("no free UDP port pair")
 
     def send_rtp(self, packets: list[bytes]) -> bool:
+        # asyncio queues datagrams the kernel would not take; never let that grow.
+        if self.rtp_t.is_closing() or self.rtp_t.get_write_buffer_size() > TCP_BUFFER_LIMIT:
+            return False
         for packet in packets:
             self.rtp_t.sendto(packet, (self.host, self.client_rtp))
         return True
