@@ -132,12 +132,13 @@ def _kind(value: object) -> FaultKind:
         raise FaultError(f"unknown fault {value!r}: use one of {names}") from None
 
 
-def _size(value: object, default: int, limit: int) -> int:
+def _size(name: str, value: object, default: int, low: int, high: int, step: int) -> int:
+    """A resolution side: whole macroblocks across (the stamp is 24 of them), even rows down."""
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or not 384 <= value <= limit \
-            or value % 16:
-        raise FaultError(f"width/height must be a multiple of 16 between 384 and {limit}")
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high \
+            or value % step:
+        raise FaultError(f"{name} must be a multiple of {step} between {low} and {high}")
     return value
 
 
@@ -152,8 +153,8 @@ def parse_request(body: object, cameras: int) -> FaultRequest:
         raise FaultError("both 'camera' and 'fault' are required")
     return FaultRequest(_camera(body["camera"], cameras), _kind(body["fault"]),
                         _seconds(body.get("seconds")),
-                        _size(body.get("width"), DEFAULT_RESOLUTION[0], 1920),
-                        _size(body.get("height"), DEFAULT_RESOLUTION[1], 1088))
+                        _size("width", body.get("width"), DEFAULT_RESOLUTION[0], 384, 1920, 16),
+                        _size("height", body.get("height"), DEFAULT_RESOLUTION[1], 240, 1088, 2))
 
 
 def parse_flag(text: str, cameras: int) -> FaultRequest:
