@@ -47,16 +47,17 @@ class Loop:
 
 
 def _x264_options(spec: StreamSpec, live: bool = False) -> dict[str, str]:
-    params = [
-        f"keyint={spec.gop}", f"min-keyint={spec.gop}", "scenecut=0", "bframes=0",
-        "cabac=0", "8x8dct=1", "ref=1", "weightp=0", f"slice-max-mbs={spec.slice_mbs}",
-        "repeat-headers=1", "aud=0", "sliced-threads=0",
-    ]
-    options = {"preset": "superfast" if live else "veryfast", "profile": "high",
-               "crf": str(spec.crf), "x264-params": ":".join(params)}
+    common = [f"keyint={spec.gop}", f"min-keyint={spec.gop}", "scenecut=0", "bframes=0",
+              "8x8dct=1", "repeat-headers=1", "aud=0"]
     if live:
-        options["tune"] = "zerolatency"
-    return options
+        # Real time: nothing is patched, so CABAC is fine; ultrafast keeps x264 cheap and
+        # 8x8dct keeps the High profile a camera would send.
+        return {"preset": "ultrafast", "tune": "zerolatency", "profile": "high",
+                "crf": str(spec.crf), "x264-params": ":".join(common + ["cabac=1"])}
+    patchable = ["cabac=0", "ref=1", "weightp=0", f"slice-max-mbs={spec.slice_mbs}",
+                 "sliced-threads=0"]
+    return {"preset": "veryfast", "profile": "high", "crf": str(spec.crf),
+            "x264-params": ":".join(common + patchable)}
 
 
 def open_encoder(spec: StreamSpec, live: bool = False):  # -> av.CodecContext
