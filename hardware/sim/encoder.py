@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import struct
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -115,7 +117,8 @@ def _cache_name(seed: int, spec: StreamSpec, loop_s: float) -> str:
 
 
 def _write(path: Path, packets: list[bytes]) -> None:
-    tmp = path.with_suffix(".tmp")
+    # Unique per process: two simulators sharing a cache may encode the same loop at once.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as f:
         f.write(_MAGIC + struct.pack("!I", len(packets)))
         f.write(struct.pack(f"!{len(packets)}I", *(len(p) for p in packets)))
