@@ -17,10 +17,13 @@ import os
 import time
 
 import httpx
+import pytest
 
 from tests.benchmarks.common import (QUICK, CpuMeter, ServerProc, simulator, size, table,
                                      write_results)
 from tests.benchmarks.viewer import BenchViewer, loss
+
+pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes
 
 STEPS = [int(n) for n in os.environ.get("BENCH_CAPACITY_STEPS",
                                         "2,4" if QUICK else "2,4,8,12,16,20,24,28,32,40").split(",")]

@@ -16,10 +16,13 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from tests.benchmarks.common import (CpuMeter, ServerProc, isize, ratio, simulator, size, table,
                                      write_results)
 from tests.benchmarks.viewer import BenchViewer, loss
+
+pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes
 
 SECONDS = size("cpu_seconds", 20, 5)
 VIEWERS = isize("cpu_viewers", 2, 2)

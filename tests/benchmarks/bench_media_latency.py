@@ -19,10 +19,13 @@ import time
 import av
 import httpx
 import numpy as np
+import pytest
 
 from iocwall.hardware import stamp
 from tests.benchmarks.common import ServerProc, isize, simulator, size, summary, table, write_results
 from tests.benchmarks.viewer import BenchViewer
+
+pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes
 
 SECONDS = size("latency_seconds", 20, 5)
 WARMUP_S = 2.0

@@ -20,10 +20,13 @@ import time
 
 import av
 import httpx
+import pytest
 
 from tests.benchmarks.common import (ServerProc, isize, ratio, simulator, summary, table,
                                      write_results)
 from tests.benchmarks.viewer import BenchViewer
+
+pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes
 
 WARM_VIEWERS = isize("ttff_viewers", 20, 5)
 COLD_VIEWERS = isize("ttff_cold_viewers", 8, 3)

@@ -18,12 +18,15 @@ import subprocess
 import time
 
 import numpy as np
+import pytest
 
 from iocwall.hardware import stamp
 from tests.benchmarks.common import (CpuMeter, isize, ratio, simulator, size, summary, table,
                                      write_results)
 from tests.benchmarks.rtsp_reader import RtspReader
 from tests.fixtures.simulator import SimProcess
+
+pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes
 
 CAMERAS = isize("sim_cameras", 32, 4)
 SECONDS = size("sim_seconds", 20, 5)
