@@ -20,7 +20,7 @@ from . import h264
 from .scene import Scene
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 4  # bump when the scene or x264 settings change
+FORMAT_VERSION = 5  # bump when the scene or x264 settings change
 _MAGIC = b"IOCWLOOP"
 
 
