@@ -1,11 +1,14 @@
 """Faults on demand and the ground truth of the simulator's HTTP control."""
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
 
 import pytest
+
+from iocwall.onvif.client import probe_device
 
 from tests.test_sim_rtsp import RawRtsp, probe
 
@@ -107,6 +110,25 @@ def test_resolution_change_shows_in_describe(simulator):
     assert simulator.truth()["cameras"]["cam1"]["counters"][0]["zone"][2] < 400
     simulator.fault(1, "clear")
     assert _wait(lambda: width() == "1920", 30, 1.0)
+
+
+def test_timed_resolution_change_ends_by_itself(simulator):
+    simulator.fault(1, "resolution", width=960, height=544, seconds=4)
+
+    def width() -> str:
+        return probe(simulator.url(1, "main")).stdout.strip()
+
+    assert _wait(lambda: width() == "960", 150, 1.0), "main stream never switched to 960x544"
+    assert _wait(lambda: width() == "1920", 60, 1.0), "main stream kept 960x544 after expiry"
+
+
+def test_onvif_profile_keeps_the_configured_size_during_a_resolution_fault(simulator):
+    simulator.fault(1, "resolution", width=960, height=544)
+    assert _wait(lambda: probe(simulator.url(1, "main")).stdout.strip() == "960", 150, 2.0)
+    report = asyncio.run(probe_device("127.0.0.1", simulator.onvif_port, simulator.user,
+                                      simulator.password))
+    main = next(p for p in report.profiles if p.token == "cam1_main")
+    assert (main.width, main.height) == (1920, 1080)
 
 
 @pytest.mark.parametrize("body,needle", [

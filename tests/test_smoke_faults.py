@@ -88,8 +88,8 @@ def test_reject_auth(simulator: Any) -> None:
 
 
 def test_resolution_change_against_onvif_profile(simulator_factory: Any) -> None:
-    # Started with the fault: the main encoder switches to 1280x720 at the first keyframe a
-    # viewer gets, while GetProfiles (asked first, before any viewer) still says 1920x1080.
+    # The fault makes the camera send 1280x720 while its ONVIF profile (its configuration)
+    # still says 1920x1080: the smoke test must catch the mismatch.
     sim = simulator_factory(cameras=1, extra=["--fault", "cam1:resolution"])
     onvif = f"onvif://{sim.user}:{sim.password}@127.0.0.1:{sim.onvif_port}"
     run = smoke(onvif, "--transport", "tcp", "--seconds", "2", secret=sim.password)

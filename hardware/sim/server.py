@@ -161,8 +161,10 @@ class Simulator:
         except ImportError as exc:
             log.info("ONVIF device not available (%s); serving RTSP only", exc)
             return
-        # A callable, so a resolution fault shows in GetProfiles at once.
-        self.onvif = device_mod.OnvifDevice(o.host, o.onvif_port, self.camera_info, o.user,
+        # The profiles are the camera's configuration: a resolution fault (the camera
+        # sending another size than configured) must not change them, so a client can
+        # see the mismatch.
+        self.onvif = device_mod.OnvifDevice(o.host, o.onvif_port, self.profile_info, o.user,
                                             o.password, self.snapshot_jpeg, o.rtsp_port)
         await _maybe_await(self.onvif.start())
         if hasattr(self.onvif, "discovery_responder"):
@@ -185,6 +187,12 @@ class Simulator:
             out.append(CameraInfo(k, f"cam{k}", main.width, main.height, main.fps, sub.width,
                                   sub.height, sub.fps, f"/cam{k}/main", f"/cam{k}/sub"))
         return out
+
+    def profile_info(self) -> list[CameraInfo]:
+        """What each camera is configured to send (ONVIF profiles), faults aside."""
+        return [CameraInfo(k, f"cam{k}", MAIN.width, MAIN.height, MAIN.fps, SUB.width,
+                           SUB.height, SUB.fps, f"/cam{k}/main", f"/cam{k}/sub")
+                for k in sorted(self._cams)]
 
     def snapshot_jpeg(self, camera: int, stream: str = "main") -> bytes:
         """A real JPEG of the camera's current frame (stamp = now)."""
@@ -229,9 +237,8 @@ class Simulator:
         """Update the camera's fault state; True if the main stream must get its size back."""
         faults = self._cams[request.camera].faults
         if request.kind is FaultKind.CLEAR:
-            restore = faults.resolution() is not None
             faults.clear()
-            return restore
+            return self._resized(request.camera)  # also after a timed fault expired
         if request.kind is not FaultKind.DROP:
             faults.add(request)
         return False
@@ -253,8 +260,25 @@ class Simulator:
                 spec = StreamSpec(request.width, request.height, MAIN.fps, MAIN.gop,
                                   MAIN.fps * RESOLUTION_LOOP_SECONDS)
                 cam.sources["main"].switch_loop(await self._loop(cam.scene, spec))
+                if request.seconds:
+                    await self._restore_when_expired(request.camera, request.seconds)
         except Exception:
             log.exception("fault %s on cam%d failed", kind.value, request.camera)
+
+    def _resized(self, camera: int) -> bool:
+        spec = self._cams[camera].sources["main"].spec
+        return (spec.width, spec.height) != (MAIN.width, MAIN.height)
+
+    async def _restore_when_expired(self, camera: int, seconds: float) -> None:
+        """A timed resolution fault gives the main stream its size back when it ends."""
+        cam = self._cams[camera]
+        await asyncio.sleep(seconds)
+        while cam.faults.resolution() is not None:      # renewed meanwhile: wait it out
+            await asyncio.sleep(0.5)
+        if self._resized(camera):
+            log.info("resolution fault on cam%d expired: main stream back to %dx%d",
+                     camera, MAIN.width, MAIN.height)
+            cam.sources["main"].switch_loop(await self._loop(cam.scene, MAIN))
 
     async def _tell_onvif(self, request: FaultRequest) -> None:
         if request.kind is FaultKind.REBOOT and hasattr(self.onvif, "reboot"):
