@@ -6,7 +6,9 @@ simulator in another; the viewers in this one. Viewers are counting receivers
 the load generator takes as little as it can of the same 2 cores; its CPU is
 reported too. N goes up in steps (more cameras join, earlier ones keep
 playing); each step is measured over a fixed window. It stops at the first N
-with more than 1% frames lost or the server over 85% of a core.
+with more than 1% frames lost or the server over 85% of a core, measured
+twice in a row (the machine is shared: one noisy window is measured again,
+and both windows are reported).
 Loss at a viewer: complete frames received vs expected from the RTP timestamps
 (one 90 kHz step of 6000 per frame at 15 fps) over the window.
 """
@@ -66,7 +68,19 @@ async def step(http: httpx.AsyncClient, server: ServerProc, sim_pid: int, viewer
             "loss_pct": round(100 * max(0.0, 1 - received / expected), 3),
             "worst_viewer_loss_pct": round(100 * worst, 3),
             "frames_received": received, "frames_expected": expected,
-            "server_fanout_drops": sum(stats["fanout_drops"].values())}
+            "server_fanout_drops": sum(stats["fanout_drops"].values()),
+            "lossy_viewers": [f"cam{k} #{i}: {r}/{e}" for k, vs in viewers.items()
+                              for i, (v, (r, e)) in enumerate(zip(vs, counts_of(vs, counts,
+                                                                                 active)))
+                              if e and r < e * (1 - MAX_LOSS)]}
+
+
+def over(r: dict) -> bool:
+    return r["loss_pct"] > 100 * MAX_LOSS or r["server_core_pct"] > MAX_CORE_PCT
+
+
+def counts_of(vs: list, counts: list, active: list) -> list:
+    return [counts[active.index(v)] for v in vs if v in active]
 
 
 async def climb(server: ServerProc, sim_pid: int) -> list[dict]:
@@ -75,11 +89,15 @@ async def climb(server: ServerProc, sim_pid: int) -> list[dict]:
     async with httpx.AsyncClient(base_url=server.base, timeout=20) as http:
         try:
             for n in STEPS:
-                r = await step(http, server, sim_pid, viewers, n)
-                results.append(r)
-                print(f"  N={n}: loss {r['loss_pct']}%  server {r['server_core_pct']}% core",
-                      flush=True)
-                if r["loss_pct"] > 100 * MAX_LOSS or r["server_core_pct"] > MAX_CORE_PCT:
+                for attempt in (1, 2):
+                    r = await step(http, server, sim_pid, viewers, n)
+                    r["attempt"] = attempt
+                    results.append(r)
+                    print(f"  N={n}: loss {r['loss_pct']}%  server {r['server_core_pct']}% core"
+                          f"  (attempt {attempt})", flush=True)
+                    if not over(r):
+                        break
+                if over(r):     # over the limits twice in a row: this N is too many
                     break
         finally:
             for vs in viewers.values():
@@ -97,22 +115,21 @@ def test_media_capacity(tmp_path):
             results = asyncio.run(climb(server, sim.process.pid))
     finally:
         sim.stop()
-    ok = [r for r in results
-          if r["loss_pct"] <= 100 * MAX_LOSS and r["server_core_pct"] <= MAX_CORE_PCT]
+    ok = [r for r in results if not over(r)]
     best = ok[-1] if ok else None
     table(f"Capacity: sub streams x {VIEWERS_PER_STREAM} viewers ({SECONDS:.0f} s per step; "
           f"limit {100 * MAX_LOSS:.0f}% loss, {MAX_CORE_PCT:.0f}% core)",
-          ["streams", "viewers", "loss %", "worst viewer %", "server % core", "sim % core",
+          ["streams", "try", "viewers", "loss %", "worst viewer %", "server % core", "sim % core",
            "viewers % core", "fanout drops"],
-          [(r["streams"], r["viewers"], r["loss_pct"], r["worst_viewer_loss_pct"],
+          [(r["streams"], r["attempt"], r["viewers"], r["loss_pct"], r["worst_viewer_loss_pct"],
             r["server_core_pct"], r["sim_core_pct"], r["viewers_core_pct"],
             r["server_fanout_drops"]) for r in results])
-    limit = "stopped by loss/CPU" if best is not results[-1] else f"all steps up to {top} passed"
+    limit = "stopped by loss/CPU" if over(results[-1]) else f"all steps up to {top} passed"
     print(f"largest N under the limits: {best['streams'] if best else 0} "
           f"(server {best['server_core_pct'] if best else 'n/a'}% of a core; {limit})", flush=True)
     write_results("media_capacity", {"max_streams": best["streams"] if best else 0,
                                      "max_streams_server_core_pct":
                                          best["server_core_pct"] if best else None,
-                                     "steps_exhausted": best is results[-1],
+                                     "steps_exhausted": not over(results[-1]),
                                      "cpus": os.cpu_count(), "steps": results})
     assert results and results[0]["frames_received"] > 0
