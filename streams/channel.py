@@ -90,6 +90,8 @@ class Channel:
             return             # stopped: late units from the thread are ignored
         before = self.health.state
         self.health.packet(len(unit.data))
+        if before in (StreamState.STALLED, StreamState.LOST):
+            self.fanout.resume()
         self.fanout.publish(unit)
         if unit.keyframe and self._keyframe_waiters:
             for waiter in self._keyframe_waiters:

@@ -48,11 +48,20 @@ class Subscriber:
     _started: bool = False
     _closed: bool = False
     replay: int = 0          # units of the last cache replay still in the queue
+    _generation: int = -1    # source generation of the units offered last
     last_was_replay: bool = False
 
     def offer(self, unit: AccessUnit) -> None:
         if self._closed:
             return
+        if unit.generation != self._generation:
+            # a new source (reconnect): its pictures cannot reference the old ones, and
+            # anything of the old source still queued is stale; resume at its first keyframe
+            self._generation = unit.generation
+            self._need_keyframe = True
+            self.replay = 0
+            self.dropped += len(self._queue)
+            self._queue.clear()
         if self._need_keyframe and not unit.keyframe:
             self.dropped += self._started   # waiting for the very first keyframe is no drop
             return
@@ -75,10 +84,14 @@ class Subscriber:
         self.dropped += len(self._queue)
         self._queue.clear()
         self._queue.extend(units[:self.limit])
+        self._generation = units[0].generation
         self.replay = len(self._queue)
         self._need_keyframe = wait_keyframe
         self._started = True
         self._wakeup.set()
+
+    def restart_at_keyframe(self) -> None:
+        self._need_keyframe = True
 
     async def get(self) -> AccessUnit:
         while not self._queue:
@@ -169,6 +182,16 @@ class Fanout:
         self.cache.add(unit)
         for sub in self._subscribers:
             sub.offer(unit)
+
+    def resume(self) -> None:
+        """The source sends again after a stall: every subscriber restarts at a keyframe.
+
+        A frame the demuxer held through the stall arrives first, alone and seconds
+        late; Chromium then decoded nothing until the GOP after next (~2 s). Starting
+        at the source's next keyframe gives the viewer a clean picture at once.
+        """
+        for sub in self._subscribers:
+            sub.restart_at_keyframe()
 
     def replay_to(self, sub: Subscriber) -> bool:
         """Answer a picture-loss request: resend the cached GOP to one subscriber."""

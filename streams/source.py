@@ -69,8 +69,10 @@ def backoff_delay(attempt: int, low: float, high: float, rand: Callable[[], floa
 
 def demux_options(url: CameraUrl, read_timeout_s: float) -> dict[str, str]:
     # PyAV passes these to FFmpeg and silently ignores unknown names: keep them exact.
+    # No "fflags=nobuffer": it discards the packets read while probing the stream, and
+    # with a camera that starts a session at its IDR (most do) those ARE the keyframe;
+    # every (re)connect then waited a whole GOP before anyone could decode a picture.
     opts = {
-        "fflags": "nobuffer",
         "flags": "low_delay",
         "probesize": "32768",
         "analyzeduration": "0",

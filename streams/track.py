@@ -30,41 +30,58 @@ log = logging.getLogger(__name__)
 
 CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, CLOCK)
-NOMINAL_STEP = CLOCK // 25        # used when the source gives no usable timestamps
-MAX_STEP = 2 * CLOCK              # a bigger gap means a new source, not a real delay
+MAX_STEP = 2 * CLOCK              # a bigger source step means a new source, not a real delay
+RESUME_GAP = CLOCK                # sent this much later than the camera's step: a stall ended
 REPLAY_BPS = 60_000_000           # pace cached GOP bursts so UDP buffers do not overflow
 KEYFRAME_ANSWER_MIN_S = 0.5       # browsers repeat PLIs; one replay per half second is plenty
 
 
 class Retimer:
-    """Continuous 90 kHz timestamps across reconnects and cache replays.
+    """Continuous 90 kHz timestamps across reconnects, stalls and cache replays.
 
-    Replayed units get 1-tick steps so the receiver decodes them at once and
-    shows the newest picture instead of re-playing the cached seconds in real
-    time; live units keep the camera's own spacing.
+    Replayed units are stamped with the time they actually go out (a paced
+    burst of a few ms), so the receiver decodes them at once and shows the
+    newest picture instead of re-playing the cached seconds in real time; live
+    units keep the camera's own spacing.
+
+    After a discontinuity (a new source, a stall, unusable timestamps) the
+    step is the wall-clock time since the previous unit went out. A browser
+    maps RTP time to its own clock and schedules rendering by it: had a 5 s
+    stall advanced the timestamp by one frame, every later frame would look
+    5 s late, and Chromium dropped all but the keyframes (~1 fps) for many
+    seconds until its clock estimate caught up.
     """
 
     def __init__(self) -> None:
         self._out: int | None = None
         self._last_in: int | None = None
+        self._last_wall = 0.0
         self._generation = -1
 
-    def next(self, unit: AccessUnit, replay: bool) -> int:
+    def next(self, unit: AccessUnit, replay: bool, now: float | None = None) -> int:
+        """The RTP timestamp of ``unit``, sent at ``now`` (time.monotonic())."""
+        now = time.monotonic() if now is None else now
         ticks = None if unit.pts is None else int(unit.pts * unit.time_base * CLOCK)
         if self._out is None:
             self._out = 0
         else:
-            self._out += self._step(ticks, unit.generation, replay)
-        self._last_in, self._generation = ticks, unit.generation
+            self._out += self._step(ticks, unit.generation, replay, now)
+        self._last_in, self._generation, self._last_wall = ticks, unit.generation, now
         return self._out
 
-    def _step(self, ticks: int | None, generation: int, replay: bool) -> int:
+    def _step(self, ticks: int | None, generation: int, replay: bool, now: float) -> int:
+        wall = max(1, round((now - self._last_wall) * CLOCK))
         if replay:
-            return 1
+            # the burst's real (paced) spacing: decoded at once, and the receiver's
+            # RTP-to-clock estimate is not skewed by many frames in no time
+            return wall
         if ticks is None or self._last_in is None or generation != self._generation:
-            return NOMINAL_STEP
+            return wall
         step = ticks - self._last_in
-        return step if 0 < step <= MAX_STEP else NOMINAL_STEP
+        if not 0 < step <= MAX_STEP:
+            return wall
+        # delivery resumed after a gap the camera's clock does not show
+        return wall if wall - step > RESUME_GAP else step
 
 
 class FanoutTrack(MediaStreamTrack):

@@ -139,15 +139,50 @@ async def test_replay_after_picture_loss_then_live():
 
 def test_retimer_monotonic_across_replay_and_reconnect():
     rt = Retimer()
-    out = [rt.next(unit(i, key=i == 0), replay=False) for i in range(3)]
+    t = iter([0.0, 0.04, 0.08, 0.09, 0.091, 0.12, 3.12])     # send times
+    out = [rt.next(unit(i, key=i == 0), replay=False, now=next(t)) for i in range(3)]
     assert out == [0, 3600, 7200]
-    out.append(rt.next(unit(0, key=True), replay=True))           # replayed (old) keyframe
-    out.append(rt.next(unit(1, key=False), replay=True))
-    out.append(rt.next(unit(3, key=False), replay=False))          # live again
+    out.append(rt.next(unit(0, key=True), replay=True, now=next(t)))   # replayed (old) keyframe
+    out.append(rt.next(unit(1, key=False), replay=True, now=next(t)))
+    out.append(rt.next(unit(3, key=False), replay=False, now=next(t)))  # live again
     newgen = AccessUnit(b"", pts=999_999_999, time_base=1 / CLOCK, keyframe=True, generation=1)
-    out.append(rt.next(newgen, replay=False))                      # a new source
+    out.append(rt.next(newgen, replay=False, now=next(t)))              # a new source, 3 s later
     assert all(b > a for a, b in zip(out, out[1:]))
-    assert out[3] - out[2] == 1 and out[5] - out[4] == 7200 and out[6] - out[5] == 3000 + 600
+    # replayed units go out as a paced burst and are stamped with its real spacing
+    assert out[3] - out[2] == 900 and out[4] - out[3] == 90 and out[5] - out[4] == 7200
+    assert out[6] - out[5] == 3 * CLOCK        # the real time between them, not one frame
+
+
+def test_retimer_follows_the_wall_clock_after_a_stall():
+    """A stall must not leave RTP time behind real time (browsers would drop frames as late)."""
+    rt = Retimer()
+    rt.next(unit(0, key=True), replay=False, now=10.0)
+    rt.next(unit(1, key=False), replay=False, now=10.04)
+    # the camera resumes 5 s later with its clock jumped by 5 s (> MAX_STEP)
+    jumped = rt.next(unit(126, key=True), replay=False, now=15.04)
+    assert jumped - 3600 == 5 * CLOCK
+    # ... or resumes with its clock not showing the gap at all
+    resumed = rt.next(unit(127, key=False), replay=False, now=18.04)
+    assert resumed - jumped == 3 * CLOCK
+    # normal spacing afterwards comes from the camera, not from send jitter
+    assert rt.next(unit(128, key=False), replay=False, now=18.05) - resumed == 3600
+
+
+async def test_subscriber_resumes_at_a_keyframe_of_a_new_source():
+    fan = Fanout("t")
+    sub = fan.subscribe("v")
+    for i in range(3):
+        fan.publish(unit(i, key=i == 0))
+    assert sub.pending() == 3
+    fan.reset()                                   # reconnect: generation 1 starts mid-GOP
+    fresh = [AccessUnit(bytes([i]), pts=i, time_base=1 / CLOCK, keyframe=i == 2, generation=1)
+             for i in range(4)]
+    for u in fresh:
+        fan.publish(u)
+    got = [await sub.get() for _ in range(sub.pending())]
+    # stale units of the old source are gone, and the new one starts at its keyframe
+    assert [(u.generation, u.pts) for u in got] == [(1, 2), (1, 3)] and got[0].keyframe
+    assert sub.dropped == 3 + 2
 
 
 def test_backoff_doubles_caps_and_jitters():
@@ -171,7 +206,9 @@ def test_demux_options_names_are_real_ffmpeg_options():
         assert f"-{name} " in rtsp, name
     for name in ("fflags", "probesize", "analyzeduration"):
         assert f"-{name} " in full, name
-    assert "nobuffer" in full and "low_delay" in full
+    assert "low_delay" in full
+    # nobuffer would throw away the probed packets: the camera's first keyframe
+    assert "nobuffer" not in opts.get("fflags", "")
 
 
 def test_health_states_follow_packet_age(monkeypatch):
@@ -255,3 +292,20 @@ async def test_pull_errors_never_show_the_password(caplog):
     text = " ".join(listener.fails) + caplog.text
     assert f"127.0.0.1:{port}" in text
     assert "S3cr" not in text and "viewer:" not in text and "viewer@" not in text
+
+
+async def test_after_a_stall_viewers_resume_at_the_next_keyframe():
+    """A frame the demuxer held through a stall must not reach the viewer before the IDR."""
+    from iocwall.streams.channel import Channel
+    ch = Channel("cam", "sub", parse("rtsp://127.0.0.1:1/x"), PullSettings(), 2.0, 1.0)
+    ch._puller = object()     # as if pulling; on_unit ignores units of a stopped puller
+    sub = ch.fanout.subscribe("v")
+    ch.on_unit(unit(0, key=True))
+    ch.on_unit(unit(1, key=False))
+    assert [(await sub.get()).pts for _ in range(2)] == [0, 3600]
+    ch.health.state = StreamState.STALLED
+    ch.on_unit(unit(2, key=False))           # the straggler, seconds late
+    ch.on_unit(unit(90, key=True))           # the camera's first keyframe after the stall
+    ch.on_unit(unit(91, key=False))
+    assert [(await sub.get()).pts for _ in range(sub.pending())] == [90 * 3600, 91 * 3600]
+    assert ch.health.state is StreamState.LIVE
