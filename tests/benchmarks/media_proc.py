@@ -153,7 +153,9 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=1)
     parser.add_argument("--linger", type=float, default=1.0)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("iocwall").setLevel(logging.INFO)   # sessions opened/closed, states
     asyncio.run(serve(args))
 
 
