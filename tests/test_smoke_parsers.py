@@ -11,10 +11,10 @@ import subprocess
 import pytest
 
 from iocwall.hardware.smoke.decoder import FrameDecoder
-from iocwall.hardware.smoke.rtp import (NAL_SPS, H264Depacketizer, RtpPacket, SequenceTracker,
+from iocwall.streams.rtsp.rtp import (NAL_SPS, H264Depacketizer, RtpPacket, SequenceTracker,
                                         parse_rtp)
-from iocwall.hardware.smoke.sdp import resolve_control, video_track
-from iocwall.hardware.smoke.sps import parse_sps
+from iocwall.streams.rtsp.sdp import resolve_control, video_track
+from iocwall.streams.rtsp.sps import parse_sps
 
 
 def _ffmpeg_rtp(size: str, profile: str, frames: int, pkt_size: int) -> list[bytes]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import statistics
 
-from .auth import AuthScheme
-from .errors import Problem
+from iocwall.streams.rtsp.auth import AuthScheme
+from iocwall.streams.rtsp.errors import Problem
+from iocwall.streams.rtsp.rtsp_client import Transport
+from iocwall.streams.rtsp.sps import Sps, SpsError, parse_sps
+
 from .probe import ProbeResult
 from .report import Check, Result, Row
-from .rtsp_client import Transport
-from .sps import Sps, SpsError, parse_sps
 
 _CONNECT_PROBLEMS = {Problem.REFUSED, Problem.TIMEOUT, Problem.UNRESOLVED, Problem.UNREACHABLE}
 _AUTH_PROBLEMS = {Problem.AUTH_NEEDED, Problem.AUTH_REFUSED}

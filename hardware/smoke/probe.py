@@ -10,15 +10,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from iocwall.streams.rtsp.auth import AuthScheme
+from iocwall.streams.rtsp.errors import RtspError
+from iocwall.streams.rtsp.rtp import (NAL_PPS, NAL_SPS, START, AccessUnit, H264Depacketizer,
+                                      RtpError, RtpPacket, SequenceTracker, parse_rtp)
+from iocwall.streams.rtsp.rtsp_client import RtspClient, Transport
+from iocwall.streams.rtsp.sdp import VideoTrack
 from iocwall.streams.urls import CameraUrl
 
-from .auth import AuthScheme
 from .decoder import DecodeStats, FrameDecoder
-from .errors import RtspError
-from .rtp import (NAL_PPS, NAL_SPS, START, AccessUnit, H264Depacketizer, RtpError,
-                  RtpPacket, SequenceTracker, parse_rtp)
-from .rtsp_client import RtspClient, Transport
-from .sdp import VideoTrack
 
 Progress = Callable[[str], None]
 STALL_S = 2.0  # a live camera that sends nothing for this long has stalled
@@ -78,7 +78,7 @@ class StreamProbe:
 
     async def run(self) -> ProbeResult:
         r = self.result
-        client = RtspClient(self._url, self._timeout, self._on_packet)
+        client = RtspClient(self._url, self._timeout, self._on_packet, "iocwall-smoke/0.1")
         step = Step.CONNECT
         try:
             r.connect_s = await client.connect()

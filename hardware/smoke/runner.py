@@ -7,14 +7,14 @@ import sys
 from typing import Any
 
 from iocwall.streams.clock import now_iso
+from iocwall.streams.rtsp.errors import Problem
+from iocwall.streams.rtsp.rtsp_client import Transport
 from iocwall.streams.urls import CameraUrl, UrlError, parse, redact
 
 from .checks import probe_rows
-from .errors import Problem
 from .onvif_checks import probe_onvif, profile_match_row
 from .probe import ProbeResult, StreamProbe
 from .report import Check, Report, Result, Row, render_json, render_table
-from .rtsp_client import Transport
 from .target import Target, TargetKind
 
 # After these, trying the other transport would only repeat the same failure.

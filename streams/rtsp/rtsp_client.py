@@ -1,4 +1,4 @@
-"""A small RTSP/1.0 client (RFC 2326) built for diagnosis, not playback.
+"""A small RTSP/1.0 client (RFC 2326), built for diagnosis and used for live ingest.
 
 It keeps what a technician needs to know: how long the TCP connect took,
 which step failed and why (refused, silent, HTTP instead of RTSP, 401, 404),
@@ -26,7 +26,7 @@ from .udp import UdpPair, open_udp_pair
 log = logging.getLogger(__name__)
 
 PacketSink = Callable[[bytes, float], None]
-_USER_AGENT = "iocwall-smoke/0.1"
+_USER_AGENT = "iocwall/0.1"
 
 
 class Transport(enum.Enum):
@@ -49,8 +49,10 @@ class RtspResponse:
 class RtspClient:
     """One RTSP session to one stream URL. Use: connect, describe, setup, play, close."""
 
-    def __init__(self, url: CameraUrl, timeout: float, on_packet: PacketSink) -> None:
+    def __init__(self, url: CameraUrl, timeout: float, on_packet: PacketSink,
+                 user_agent: str = _USER_AGENT) -> None:
         self.url = url
+        self.user_agent = user_agent
         self.timeout = timeout
         self.on_packet = on_packet
         self.auth_scheme = AuthScheme.NONE
@@ -187,7 +189,7 @@ class RtspClient:
             raise RtspError(Problem.CLOSED, f"the camera closed the connection before {method}")
         self._cseq += 1
         cseq = self._cseq
-        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {cseq}", f"User-Agent: {_USER_AGENT}"]
+        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {cseq}", f"User-Agent: {self.user_agent}"]
         if self._auth is not None:
             lines.append(f"Authorization: {self._auth.header(method, uri)}")
         if self._session:
