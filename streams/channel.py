@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 from iocwall.streams.fanout import AccessUnit, Fanout
 from iocwall.streams.health import Health, HealthSnapshot, StreamState
-from iocwall.streams.source import PullSettings, Puller, SourceInfo
+from iocwall.streams.rtp_ingest import RtpPuller
+from iocwall.streams.source import Ingest, PullSettings, Puller, SourceInfo
 from iocwall.streams.urls import CameraUrl
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class Channel:
         self.transcoding_viewers = 0
         self._settings, self._linger_s = settings, linger_s
         self._users = 0
-        self._puller: Puller | None = None
+        self._puller: Puller | RtpPuller | None = None
         self._linger: asyncio.TimerHandle | None = None
         self._keyframe_waiters: list[asyncio.Future[None]] = []
         self.on_state: Callable[[Channel, StreamState], None] | None = None
@@ -58,7 +59,8 @@ class Channel:
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
         self.health.connecting()
-        self._puller = Puller(self.key, self.url, self._settings, self, loop)
+        kind = RtpPuller if self._settings.ingest is Ingest.RTP else Puller
+        self._puller = kind(self.key, self.url, self._settings, self, loop)
         self._puller.start()
 
     def _linger_over(self) -> None:

@@ -17,7 +17,7 @@ from iocwall.streams.channel import Channel
 from iocwall.streams.fanout import Subscriber
 from iocwall.streams.health import HealthSnapshot, StreamState
 from iocwall.streams.snapshot import Snapshot, SnapshotCache, SnapshotError
-from iocwall.streams.source import PullSettings
+from iocwall.streams.source import Ingest, PullSettings
 from iocwall.streams.track import FanoutTrack, PassthroughTrack, TranscodeTrack
 from iocwall.streams.urls import CameraUrl, parse
 from iocwall.streams.whep import WhepError, WhepSession, WhepSessions
@@ -84,7 +84,8 @@ class MediaServer:
             open_timeout_s=float(getattr(streams_cfg, "open_timeout_s", 5.0)),
             read_timeout_s=float(getattr(streams_cfg, "lost_timeout_s", 6.0)),
             reconnect_min_s=float(getattr(streams_cfg, "reconnect_min_s", 0.5)),
-            reconnect_max_s=float(getattr(streams_cfg, "reconnect_max_s", 30.0)))
+            reconnect_max_s=float(getattr(streams_cfg, "reconnect_max_s", 30.0)),
+            ingest=Ingest(str(getattr(streams_cfg, "ingest", "rtp"))))
         self._stall_s = float(getattr(streams_cfg, "stall_timeout_s", 2.0))
         self._linger_s = float(getattr(streams_cfg, "linger_s", 10.0))
         self._ice = ice.IceSettings(

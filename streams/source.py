@@ -11,6 +11,7 @@ source.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
 import threading
@@ -29,12 +30,19 @@ log = logging.getLogger(__name__)
 HEALTHY_SESSION_S = 5.0
 
 
+class Ingest(enum.Enum):
+    """How a camera stream is read: FFmpeg's demuxer, or our RTP client (iocwall.streams.rtp_ingest)."""
+    PYAV = "pyav"
+    RTP = "rtp"
+
+
 @dataclass(frozen=True)
 class PullSettings:
     open_timeout_s: float = 5.0
     read_timeout_s: float = 6.0
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
+    ingest: Ingest = Ingest.RTP
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -29,9 +30,12 @@ def sim_cameras(sim, count: int) -> list[Cam]:  # noqa: ANN001
             for k in range(1, count + 1)]
 
 
-def fast_streams(**over: float) -> StreamsConfig:
-    values = dict(linger_s=1.0, stall_timeout_s=2.0, lost_timeout_s=4.0, open_timeout_s=4.0,
-                  reconnect_min_s=0.2, reconnect_max_s=2.0, snapshot_cache_s=1.0)
+def fast_streams(**over: object) -> StreamsConfig:
+    values: dict[str, object] = dict(
+        linger_s=1.0, stall_timeout_s=2.0, lost_timeout_s=4.0, open_timeout_s=4.0,
+        reconnect_min_s=0.2, reconnect_max_s=2.0, snapshot_cache_s=1.0)
+    if os.environ.get("IOCWALL_TEST_INGEST"):   # pyav | rtp: the same tests on either ingest
+        values["ingest"] = os.environ["IOCWALL_TEST_INGEST"]
     values.update(over)
     return StreamsConfig(**values)
 

@@ -73,6 +73,10 @@ class StreamsConfig(_Section):
     reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay")
     reconnect_max_s: float = Field(30.0, gt=0, description="Cap of the reconnect backoff")
     snapshot_cache_s: float = Field(1.0, ge=0, description="Reuse a snapshot this long")
+    ingest: Literal["pyav", "rtp"] = Field(
+        "rtp", description="How cameras are read: 'pyav' (FFmpeg's demuxer, any codec) or 'rtp' "
+        "(our RTSP client: an H.264 frame is forwarded as soon as its last packet arrives, one "
+        "frame interval sooner; other codecs still go through FFmpeg)")
 
 
 class CameraConfig(_Section):

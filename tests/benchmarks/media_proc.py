@@ -2,6 +2,8 @@
 
     python tests/benchmarks/media_proc.py --port P --rtsp rtsp://127.0.0.1:R --cameras N
 
+env BENCH_INGEST=pyav|rtp picks the ingest (default: the config default).
+
 Serves, on 127.0.0.1:P:
 - iocwall's real media routes (``iocwall.wall.media_api``) on a real ``MediaServer``:
   POST /api/cameras/camK/whep/{main|sub} (WHEP, H.264 passthrough). The caller
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 
 import uvicorn
@@ -124,7 +127,9 @@ async def serve(args: argparse.Namespace) -> None:
     cams = [Cam(f"cam{k}", f"cam{k}", f"{args.rtsp}/cam{k}/main", f"{args.rtsp}/cam{k}/sub")
             for k in range(1, args.cameras + 1)]
     streams = StreamsConfig(linger_s=args.linger, stall_timeout_s=2.0, lost_timeout_s=6.0,
-                            open_timeout_s=5.0, reconnect_min_s=0.2, reconnect_max_s=2.0)
+                            open_timeout_s=5.0, reconnect_min_s=0.2, reconnect_max_s=2.0,
+                            **({"ingest": os.environ["BENCH_INGEST"]}      # pyav | rtp
+                               if os.environ.get("BENCH_INGEST") else {}))
     media = MediaServer(streams, WebRTCConfig(ice_addresses=["127.0.0.1"]), cams,
                         max_sessions=256)
     ordinary = Ordinary(args.rtsp)
