@@ -23,6 +23,11 @@ class Seen:
     width: int
     height: int
     stamp_ms: int | None  # decoded frame stamp, when asked for
+    wall_ms: int = 0      # wall-clock time when decoded (to compare with the stamp)
+
+    @property
+    def latency_ms(self) -> int | None:
+        return None if self.stamp_ms is None else stamp.latency_ms(self.stamp_ms, self.wall_ms)
 
 
 class Viewer:
@@ -59,7 +64,8 @@ class Viewer:
                 if self._read_stamps:
                     gray = frame.to_ndarray(format="gray")
                     ms = stamp.decode(np.ascontiguousarray(gray[:stamp.HEIGHT, :stamp.WIDTH]))
-                self.frames.append(Seen(time.monotonic(), frame.width, frame.height, ms))
+                self.frames.append(Seen(time.monotonic(), frame.width, frame.height, ms,
+                                        int(time.time() * 1000)))
                 del self.frames[:-self._keep]
                 if not self._first.done():
                     self._first.set_result(None)
