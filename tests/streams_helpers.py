@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -66,3 +67,13 @@ async def viewing(media: MediaServer, camera: str, stream: str,
     finally:
         await viewer.close()
 
+
+async def wait_state(media: MediaServer, camera: str, stream: str, states: set,
+                     timeout: float) -> float:
+    """Seconds until the stream's state is one of ``states``; fails after ``timeout``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if media.channel(camera, stream).health.state in states:
+            return time.monotonic() - start
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{camera}/{stream} still {media.channel(camera, stream).health.state}")

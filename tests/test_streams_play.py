@@ -9,7 +9,7 @@ import pytest
 from iocwall.hardware import stamp
 from iocwall.streams.health import StreamState
 from iocwall.streams.track import PassthroughTrack
-from tests.streams_helpers import media_server, sim_cameras, viewing
+from tests.streams_helpers import media_server, sim_cameras, viewing, wait_state
 from tests.whep_client import Viewer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -18,17 +18,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 @pytest.fixture
 def sim(simulator):  # noqa: ANN001, ANN201 - the shared simulator (tests/fixtures/simulator.py)
     return simulator
-
-
-async def wait_state(media, camera: str, stream: str, states: set[StreamState],  # noqa: ANN001
-                     timeout: float) -> float:
-    """Seconds until the stream's state is one of ``states``."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if media.channel(camera, stream).health.state in states:
-            return time.monotonic() - start
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{camera}/{stream} still {media.channel(camera, stream).health.state}")
 
 
 @pytest.mark.parametrize("stream,size", [("sub", (640, 360)), ("main", (1920, 1080))])

@@ -23,7 +23,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 
 from iocwall.streams.health import StreamState
-from tests.streams_helpers import media_server, sim_cameras
+from tests.streams_helpers import media_server, sim_cameras, wait_state
 from tests.whep_client import Viewer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -77,16 +77,6 @@ def on_time(timed: list[tuple[float, int]], fault_at: float) -> list[float]:
 
     base = min(offset(at, pts) for at, pts in before)
     return [at for at, pts in timed if at >= fault_at and offset(at, pts) - base <= LATE_S]
-
-
-async def wait_state(media, camera: str, stream: str, states: set[StreamState],  # noqa: ANN001
-                     timeout: float) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if media.channel(camera, stream).health.state in states:
-            return time.monotonic() - start
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{camera}/{stream} still {media.channel(camera, stream).health.state}")
 
 
 async def live_again(channel, timeout: float) -> float:  # noqa: ANN001
