@@ -7,13 +7,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from iocwall.streams.bitstream import BitReader, BitstreamError, unescape
+
 NAL_SLICE, NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS, NAL_AUD = 1, 5, 6, 7, 8, 9
 SLICE_P, SLICE_B, SLICE_I = 0, 1, 2
 _START = re.compile(b"\x00\x00\x01")
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 
 
-class H264Error(ValueError):
+class H264Error(BitstreamError):
     """A bitstream feature the simulator does not handle."""
 
 
@@ -29,10 +31,6 @@ def split_annexb(data: bytes) -> list[bytes]:
     return nals
 
 
-def unescape(ebsp: bytes) -> bytes:
-    return ebsp.replace(b"\x00\x00\x03", b"\x00\x00") if b"\x00\x00\x03" in ebsp else ebsp
-
-
 def escape(rbsp: bytes) -> bytes:
     """Insert emulation prevention bytes (0x03 after 00 00 before a byte <= 3)."""
     if b"\x00\x00" not in rbsp:
@@ -46,38 +44,6 @@ def escape(rbsp: bytes) -> bytes:
         out.append(byte)
         zeros = zeros + 1 if byte == 0 else 0
     return bytes(out)
-
-
-class BitReader:
-    def __init__(self, data: bytes) -> None:
-        self.value = int.from_bytes(data, "big")
-        self.size = len(data) * 8
-        self.pos = 0
-
-    def u(self, n: int) -> int:
-        if n == 0:
-            return 0
-        if self.pos + n > self.size:
-            raise H264Error("read past the end of a NAL unit")
-        self.pos += n
-        return (self.value >> (self.size - self.pos)) & ((1 << n) - 1)
-
-    def ue(self) -> int:
-        zeros = 0
-        while self.u(1) == 0:
-            zeros += 1
-            if zeros > 31:
-                raise H264Error("bad exp-Golomb code")
-        return (1 << zeros) - 1 + self.u(zeros)
-
-    def se(self) -> int:
-        k = self.ue()
-        return (k + 1) // 2 if k % 2 else -(k // 2)
-
-    def bits(self, start: int, end: int) -> tuple[int, int]:
-        """The bits [start, end) as (value, count)."""
-        n = end - start
-        return (self.value >> (self.size - end)) & ((1 << n) - 1), n
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from iocwall.streams.bitstream import BitReader, BitstreamError, unescape
+
 _PROFILES = {
     66: "Baseline", 77: "Main", 88: "Extended", 100: "High", 110: "High 10",
     122: "High 4:2:2", 244: "High 4:4:4", 44: "CAVLC 4:4:4",
@@ -41,76 +43,45 @@ class Sps:
         return f"{major}.{minor}" if minor else str(major)
 
 
-class _Bits:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def bit(self) -> int:
-        byte = self.pos >> 3
-        if byte >= len(self.data):
-            raise SpsError("SPS is truncated")
-        value = (self.data[byte] >> (7 - (self.pos & 7))) & 1
-        self.pos += 1
-        return value
-
-    def bits(self, n: int) -> int:
-        value = 0
-        for _ in range(n):
-            value = (value << 1) | self.bit()
-        return value
-
-    def ue(self) -> int:
-        zeros = 0
-        while self.bit() == 0:
-            zeros += 1
-            if zeros > 31:
-                raise SpsError("SPS has an invalid Exp-Golomb code")
-        return (1 << zeros) - 1 + self.bits(zeros)
-
-    def se(self) -> int:
-        k = self.ue()
-        return (k + 1) // 2 if k & 1 else -(k // 2)
-
-
-def unescape(nal: bytes) -> bytes:
-    """Remove emulation-prevention bytes (00 00 03 -> 00 00)."""
-    return nal.replace(b"\x00\x00\x03", b"\x00\x00")
-
-
 def parse_sps(nal: bytes) -> Sps:
     """Parse an SPS NAL unit (with its one-byte NAL header)."""
     if not nal or nal[0] & 0x1F != 7:
         raise SpsError("not an SPS NAL unit")
-    r = _Bits(unescape(nal[1:]))
-    profile_idc, constraints, level_idc = r.bits(8), r.bits(8), r.bits(8)
+    try:
+        return _parse(BitReader(unescape(nal[1:])))
+    except BitstreamError as exc:
+        raise SpsError(f"SPS is damaged: {exc}") from None
+
+
+def _parse(r: BitReader) -> Sps:
+    profile_idc, constraints, level_idc = r.u(8), r.u(8), r.u(8)
     r.ue()  # seq_parameter_set_id
     chroma_format_idc = 1
     if profile_idc in _HIGH_FAMILY:
         chroma_format_idc = r.ue()
         if chroma_format_idc == 3:
-            r.bit()  # separate_colour_plane_flag
-        r.ue(), r.ue(), r.bit()  # bit depths, qpprime_y_zero_transform_bypass
-        if r.bit():  # seq_scaling_matrix_present_flag
+            r.u(1)  # separate_colour_plane_flag
+        r.ue(), r.ue(), r.u(1)  # bit depths, qpprime_y_zero_transform_bypass
+        if r.u(1):  # seq_scaling_matrix_present_flag
             for i in range(8 if chroma_format_idc != 3 else 12):
-                if r.bit():
+                if r.u(1):
                     _skip_scaling_list(r, 16 if i < 6 else 64)
     r.ue()  # log2_max_frame_num_minus4
     poc_type = r.ue()
     if poc_type == 0:
         r.ue()
     elif poc_type == 1:
-        r.bit(), r.se(), r.se()
+        r.u(1), r.se(), r.se()
         for _ in range(r.ue()):
             r.se()
-    r.ue(), r.bit()  # max_num_ref_frames, gaps_in_frame_num_allowed
+    r.ue(), r.u(1)  # max_num_ref_frames, gaps_in_frame_num_allowed
     width_mbs, height_units = r.ue() + 1, r.ue() + 1
-    frame_mbs_only = r.bit()
+    frame_mbs_only = r.u(1)
     if not frame_mbs_only:
-        r.bit()  # mb_adaptive_frame_field
-    r.bit()  # direct_8x8_inference
+        r.u(1)  # mb_adaptive_frame_field
+    r.u(1)  # direct_8x8_inference
     width, height = width_mbs * 16, height_units * 16 * (2 - frame_mbs_only)
-    if r.bit():  # frame_cropping_flag
+    if r.u(1):  # frame_cropping_flag
         left, right, top, bottom = r.ue(), r.ue(), r.ue(), r.ue()
         crop_x = 1 if chroma_format_idc in (0, 3) else 2
         crop_y = (1 if chroma_format_idc in (0, 2, 3) else 2) * (2 - frame_mbs_only)
@@ -121,7 +92,7 @@ def parse_sps(nal: bytes) -> Sps:
     return Sps(profile_idc, constraints, level_idc, width, height)
 
 
-def _skip_scaling_list(r: _Bits, size: int) -> None:
+def _skip_scaling_list(r: BitReader, size: int) -> None:
     last, next_ = 8, 8
     for _ in range(size):
         if next_ != 0:
