@@ -70,7 +70,7 @@ def build_probe(message_id: str, types: str = "dn:NetworkVideoTransmitter") -> b
 
 def parse_probe_matches(data: bytes, message_id: str) -> list[DiscoveredDevice]:
     """Devices in a ProbeMatches datagram answering ``message_id``; [] for anything else."""
-    parsed = _parse(data)
+    parsed = parse_soap(data)
     if parsed is None:
         return []
     root, prefixes = parsed
@@ -81,7 +81,7 @@ def parse_probe_matches(data: bytes, message_id: str) -> list[DiscoveredDevice]:
     return [d for d in (_device(m, prefixes) for m in matches) if d is not None]
 
 
-def _parse(data: bytes) -> tuple[Element, dict[str, str]] | None:
+def parse_soap(data: bytes) -> tuple[Element, dict[str, str]] | None:
     """Parse without DTDs or entities, keeping the prefix bindings that Types values use."""
     import io
     from xml.etree.ElementTree import ParseError

@@ -8,16 +8,14 @@ garbage only helps an attacker reflect traffic.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import socket
 import struct
 import uuid
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from iocwall.onvif.discovery import parse_soap
 
 __all__ = ["DiscoveryResponder"]
 
@@ -89,7 +87,7 @@ class DiscoveryResponder:
         """The ProbeMatches for a Probe datagram, or None when it deserves no answer."""
         if len(data) > MAX_DATAGRAM:
             return None
-        parsed = _parse(data)
+        parsed = parse_soap(data)
         if parsed is None:
             return None
         root, prefixes = parsed
@@ -132,18 +130,6 @@ def _types_match(probe: Element, prefixes: dict[str, str]) -> bool:
         if f"{{{uri}}}{local}" not in OUR_TYPES:
             return False
     return True
-
-
-def _parse(data: bytes) -> tuple[Element, dict[str, str]] | None:
-    prefixes: dict[str, str] = {}
-    try:
-        events = SafeET.iterparse(io.BytesIO(data), events=("start-ns",), forbid_dtd=True)
-        for _, (prefix, uri) in events:
-            prefixes.setdefault(prefix, uri)
-        root = events.root
-    except (ParseError, DefusedXmlException, ValueError, UnicodeError):
-        return None
-    return (root, prefixes) if root is not None else None
 
 
 class _Protocol(asyncio.DatagramProtocol):
