@@ -17,6 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from iocwall.wall.errors import ApiError
+from iocwall.wall.http.body import JSON_TYPE, check_content_type
+from iocwall.wall.http.params import Int64Convertor  # noqa: F401  (registers "int64")
 
 
 class Role(str, enum.Enum):
@@ -61,16 +63,22 @@ def require(request: Request, roles: Iterable[Role]) -> Principal:
 
 
 def route(path: str, endpoint: Endpoint, *, roles: Iterable[Role],
-          methods: list[str] | None = None, name: str | None = None) -> Route:
-    """A Starlette route whose endpoint checks the caller's role before running."""
+          methods: list[str] | None = None, name: str | None = None,
+          accepts: str = JSON_TYPE) -> Route:
+    """A Starlette route whose endpoint checks the caller's role before running.
+
+    accepts: the only body type its state-changing requests may send (415 otherwise).
+    ``{id:int}`` in ``path`` is matched as ``{id:int64}``: an id SQLite can hold.
+    """
     allowed = frozenset(roles)
 
     @functools.wraps(endpoint)
     async def guarded(request: Request) -> Response:
         if allowed:
             require(request, allowed)
+        check_content_type(request, accepts)
         return await endpoint(request)
 
-    built = Route(path, guarded, methods=methods, name=name)
+    built = Route(path.replace(":int}", ":int64}"), guarded, methods=methods, name=name)
     built.roles = allowed  # type: ignore[attr-defined]
     return built

@@ -26,12 +26,25 @@ class ServerConfig(_Section):
     port: int = Field(8080, ge=0, le=65535, description="TCP port of the web server; 0 = any free")
     data_dir: str = Field("data", description="Folder for the database, logs and caches")
     public_url: str = Field("", description="URL users reach the console at; empty = http://host:port")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the console answers to (the Host header), besides public_url's "
+                    "host and the listen address; empty = localhost and 127.0.0.1; '*' = any")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body; larger "
+                                "is refused with 413 while it is being read")
+
+    @property
+    def https(self) -> bool:
+        """Users reach us over https (Secure cookies, HSTS), e.g. behind a TLS proxy."""
+        return self.public_url.strip().lower().startswith("https://")
 
 
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
     file: str = Field("logs/iocwall.log", description="Log file, relative to data_dir; empty = none")
     json_lines: bool = Field(True, description="Write the log file as one JSON object a line")
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Rotate the log file at this size")
+    backup_count: int = Field(5, ge=0, description="Rotated log files kept (iocwall.log.1 ...)")
 
 
 class StorageConfig(_Section):

@@ -257,7 +257,8 @@ def _setup(config: Any) -> Path | None | bool:
               file=sys.stderr)
         return False
     log_file = config.data_path / config.logging.file if config.logging.file else None
-    setup(config.logging.level, log_file, config.logging.json_lines)
+    setup(config.logging.level, log_file, config.logging.json_lines,
+          config.logging.max_bytes, config.logging.backup_count)
     for handler in logging.getLogger().handlers:
         if not isinstance(handler, logging.FileHandler):
             handler.setLevel(logging.WARNING)

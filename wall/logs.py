@@ -1,8 +1,9 @@
-"""Logging set-up: readable console lines, JSON lines in the file, no secrets anywhere."""
+"""Logging set-up: readable console lines, JSON lines in a rotated file, no secrets anywhere."""
 from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 import sys
 from pathlib import Path
 
@@ -43,8 +44,13 @@ class ConsoleFormatter(logging.Formatter):
         return redact(base + super().format(record))
 
 
-def setup(level: str = "INFO", file: Path | None = None, json_lines: bool = True) -> None:
+def setup(level: str = "INFO", file: Path | None = None, json_lines: bool = True,
+          max_bytes: int = 10 * 1024 * 1024, backup_count: int = 5) -> None:
+    """Console always; ``file`` (if given) rotated at ``max_bytes``, ``backup_count`` kept."""
     root = logging.getLogger()
+    for old in root.handlers:
+        if isinstance(old, logging.FileHandler):     # ours from an earlier setup: release it
+            old.close()
     root.handlers.clear()
     root.setLevel(level)
     console = logging.StreamHandler(sys.stderr)
@@ -53,7 +59,9 @@ def setup(level: str = "INFO", file: Path | None = None, json_lines: bool = True
     root.addHandler(console)
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(file, encoding="utf-8")
+        # Rotation keeps a flood of bad requests from filling the disk.
+        handler = logging.handlers.RotatingFileHandler(
+            file, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")
         handler.setFormatter(JsonFormatter() if json_lines else ConsoleFormatter("%(message)s"))
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)

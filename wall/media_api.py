@@ -15,10 +15,11 @@ from iocwall.streams.metrics import CONTENT_TYPE as METRICS_TYPE
 from iocwall.streams.server import CameraStatus, MediaError, MediaServer
 from iocwall.wall.access import Role, route
 from iocwall.wall.errors import ApiError
+from iocwall.wall.http.body import media_type, read_bytes
 
 VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY})
 MONITORS = frozenset({Role.ADMIN, Role.TECHNICIAN, Role.OPERATOR})
-MAX_OFFER_BYTES = 64 * 1024
+MAX_OFFER_BYTES = 64 * 1024       # an offer is a few KB; far below [server] max_body_bytes
 SDP_TYPE = "application/sdp"
 
 
@@ -42,19 +43,6 @@ def _api_error(exc: MediaError) -> ApiError:
     return ApiError(exc.status, exc.code, exc.message)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """The body, refusing (413) anything over ``limit`` without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "too_large", f"body over {limit} bytes / nội dung quá lớn")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "too_large", f"body over {limit} bytes / nội dung quá lớn")
-    return bytes(body)
-
-
 def routes(media: MediaServer) -> list[BaseRoute]:
     """The media endpoints, each guarded by its roles."""
 
@@ -69,11 +57,10 @@ def routes(media: MediaServer) -> list[BaseRoute]:
 
     async def whep_offer(request: Request) -> Response:
         camera, stream = request.path_params["camera"], request.path_params["stream"]
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != SDP_TYPE:
+        if media_type(request) != SDP_TYPE:             # a body-less POST included
             raise ApiError(415, "unsupported_media_type",
                            f"send the SDP offer as {SDP_TYPE} / hãy gửi SDP")
-        body = await _read_limited(request, MAX_OFFER_BYTES)
+        body = await read_bytes(request, MAX_OFFER_BYTES)
         try:
             offer = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -113,7 +100,8 @@ def routes(media: MediaServer) -> list[BaseRoute]:
     return [
         route("/api/cameras", list_cameras, roles=VIEWERS, methods=["GET"]),
         route(base, get_camera, roles=VIEWERS, methods=["GET"]),
-        route(base + "/whep/{stream}", whep_offer, roles=VIEWERS, methods=["POST"]),
+        route(base + "/whep/{stream}", whep_offer, roles=VIEWERS, methods=["POST"],
+              accepts=SDP_TYPE),
         route(base + "/whep/{stream}/{session}", whep_delete, roles=VIEWERS,
               methods=["DELETE"]),
         route(base + "/snapshot.jpg", snapshot, roles=VIEWERS, methods=["GET"]),

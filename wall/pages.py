@@ -1,4 +1,4 @@
-"""HTML pages of the console: ``/login`` and ``/live``.
+"""HTML pages of the console: ``/`` (home), ``/login`` and ``/live``.
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -23,18 +23,8 @@ from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, r
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 LOGIN_PATH = "/login"
 
-# Pages load only our own files; WebRTC media is not governed by CSP, and the
-# <video> elements get a MediaStream (no blob: URL needed).
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        "form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+# Security headers (CSP and the rest) come from wall/http/headers.py on every response.
+_HEADERS = {"Cache-Control": "no-store"}
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -81,17 +71,20 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
 
 
 def routes(frontend: Path = FRONTEND) -> list[Route]:
-    """Page routes for the web app.
+    """Page routes for the web app. Every page but ``/login`` needs a login.
 
-    ``/live`` is registered with ``roles=PUBLIC`` for the role guard and checks the
+    ``/`` and ``/live`` are registered with ``roles=PUBLIC`` for the role guard and checks the
     login itself: an anonymous browser (Accept: text/html) gets a 303 to
     ``/login?next=/live``, any other anonymous client the API's JSON 401, a
     logged-in role outside ``route.roles`` a 403. ``route.roles`` is set to the
-    roles that really get the page, so role-enumerating tests cover it.
+    roles that really get each page, so role-enumerating tests cover it.
     """
     login = route(LOGIN_PATH, _page("login.html", login=None, frontend=frontend),
                   roles=PUBLIC, methods=["GET"], name="page_login")
     live = route("/live", _page("live.html", login=ANY_USER, frontend=frontend),
                  roles=PUBLIC, methods=["GET"], name="page_live")
     live.roles = ANY_USER  # type: ignore[attr-defined]
-    return [login, live]
+    home = route("/", _page("index.html", login=ANY_USER, frontend=frontend),
+                 roles=PUBLIC, methods=["GET"], name="page_home")
+    home.roles = ANY_USER  # type: ignore[attr-defined]
+    return [login, live, home]

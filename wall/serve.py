@@ -227,7 +227,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"iocwall serve: cannot create data dir {data}: {exc.strerror}", file=sys.stderr)
         return 2
     log_file = data / config.logging.file if config.logging.file else None
-    setup(config.logging.level, log_file, config.logging.json_lines)
+    setup(config.logging.level, log_file, config.logging.json_lines,
+          config.logging.max_bytes, config.logging.backup_count)
     try:
         asyncio.run(run_server(config))
     except (MigrationError, ApiError, OSError) as exc:

@@ -73,7 +73,8 @@ class Services:
             self._bus = await open_bus(self.config.bus, self.node_id)
             auth = self.config.auth
             self._sessions = Sessions(self.store, await session_secret(auth, self.store),
-                                      auth.session_max_age_s, auth.cookie_secure)
+                                      auth.session_max_age_s,
+                                      auth.cookie_secure or self.config.server.https)
             await self._sessions.purge_expired()
             admin = await ensure_admin(self.users, auth)
             if admin is not None:
