@@ -39,6 +39,9 @@ async def test_numbers_out_of_range_are_4xx_without_a_traceback(
                 r = await http.request(method, path, json=body)
                 assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text)
                 assert r.json()["error"]["code"] in ("invalid", "not_found"), r.text
+            big = await http.patch("/api/users/1", content='{"display_name": 1' + "0" * 30 + "}",
+                                   headers={"Content-Type": "application/json"})
+            assert big.status_code == 422 and "range" in big.json()["error"]["message"]
             ok = await http.get("/api/audit?offset=0&before_id=9223372036854775807")
     assert ok.status_code == 200, ok.text
     assert tracebacks(caplog) == []

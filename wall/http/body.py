@@ -6,7 +6,7 @@ without one (chunked) is counted as it arrives and refused the moment it passes
 the limit, so a 10 MB body is never read, let alone held in memory.
 
 ``read_json`` is how every API endpoint reads its body: an object, at most
-``MAX_DEPTH`` levels deep. ``check_content_type`` (run by ``access.route`` for
+``MAX_DEPTH`` levels deep, whole numbers within int64. ``check_content_type`` (run by ``access.route`` for
 each state-changing request) makes a body's type match what the route takes:
 ``application/json`` unless the route says otherwise (WHEP takes SDP). A
 cross-site form cannot send JSON without a CORS preflight, which we never grant.
@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from iocwall.wall.errors import ApiError, error_body
+from iocwall.wall.http.params import INT64_MAX, INT64_MIN
 
 JSON_TYPE = "application/json"
 MAX_DEPTH = 32
@@ -108,7 +109,7 @@ async def read_json(request: Request, limit: int | None = None) -> dict[str, Any
     """
     raw = await (read_bytes(request, limit) if limit is not None else request.body())
     try:
-        data = json.loads(raw or b"null")
+        data = json.loads(raw or b"null", parse_int=_int64)
     except RecursionError:
         raise _bad_json("JSON nested too deeply / JSON lồng quá sâu") from None
     except ValueError:
@@ -118,6 +119,14 @@ async def read_json(request: Request, limit: int | None = None) -> dict[str, Any
     if _depth(data) > MAX_DEPTH:
         raise _bad_json(f"JSON nested over {MAX_DEPTH} levels / JSON lồng quá sâu")
     return data
+
+
+def _int64(text: str) -> int:
+    """Whole numbers in a body fit SQLite's int64, like those in the query and path."""
+    number = int(text)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ApiError(422, "invalid", "number out of range / số ngoài phạm vi")
+    return number
 
 
 def _bad_json(message: str) -> ApiError:
