@@ -16,6 +16,7 @@ PUBLIC_ROUTES = {
     "/api/login": "how a login starts",
     "/login": "the login page itself",
     "/healthz": "monitoring probes have no account",
+    "/static/vendor/{name}": "allow-listed npm files (uPlot), public like the /static mount",
 }
 
 

@@ -59,9 +59,10 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     run_server adds these to every app, and tests/test_routes_roles.py checks
     their declared roles, so a route added here is covered automatically.
     """
-    from iocwall.wall import media_api, pages
+    from iocwall.wall import media_api, pages, vendor
+    from iocwall.wall.indicators import api as indicators_api
     media_routes = media_api.routes(services.media) if services.media is not None else []
-    return [*pages.routes(), *media_routes]
+    return [*pages.routes(), *media_routes, *indicators_api.routes(), *vendor.routes()]
 
 
 def load_config(args: argparse.Namespace) -> Config:
