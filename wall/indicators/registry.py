@@ -22,7 +22,7 @@ from iocwall.wall.indicators.model import (
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "datasets"
 DEFAULT_FILE = DATA_DIR / "indicators.toml"
 
 
