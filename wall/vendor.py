@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from iocwall.wall.access import PUBLIC, route
+from iocwall.wall.errors import ApiError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
-
-from iocwall.wall.access import PUBLIC, route
-from iocwall.wall.errors import ApiError
 
 NODE_MODULES = Path(__file__).resolve().parent.parent / "frontend" / "node_modules"
 ALLOWED = {
