@@ -63,6 +63,10 @@ def test_provinces_34_today_63_before_each_mapped_once() -> None:
     assert PROV.current_of("Hà Nam") == "Ninh Bình"
     assert PROV.current_of("Kon Tum") == "Quảng Ngãi"
     assert PROV.current_of("Thừa Thiên Huế") == "Huế"
+    # accounts hold a unit code (users.py: A-Z 0-9 - up to 16); names work as well
+    assert PROV.resolve("BA-RIA-VUNG-TAU") == "Bà Rịa - Vũng Tàu"
+    assert PROV.resolve("ha-noi") == PROV.resolve("Hà Nội") == "Hà Nội"
+    assert PROV.resolve("HN") is None
     cells = {(p.row, p.col) for p in PROV.current}
     assert len(cells) == 34                      # one grid cell per unit
     assert PROV.valid_for("Hà Nam", date(2024, 8, 1))
@@ -106,7 +110,7 @@ def test_registrar_submits_only_for_own_province() -> None:
         check(sub(province="Hải Phòng"), HN_REGISTRAR, REG, PROV, NOW)
     assert caught.value.status == 403 and caught.value.field == "province"
     # Ninh Bình's registrar owns the history of the units merged into it (Hà Nam) ...
-    nb = Principal("nb", Role.REGISTRAR, unit="Ninh Bình")
+    nb = Principal("nb", Role.REGISTRAR, unit="NINH-BINH")
     assert check(sub(province="Hà Nam"), nb, REG, PROV, NOW).province == "Hà Nam"
     # ... but not Hà Nội's, and a leader submits nothing
     with pytest.raises(ApiError):

@@ -27,7 +27,7 @@ TRUE = {"1", "true", "yes", "có", "x"}
 
 @dataclass(frozen=True)
 class RowReport:
-    line: int                      # line number in the file (1 = header)
+    line: int                      # line number in the file as sent (comments counted)
     status: str                    # stored | revised | error
     code: str = ""
     message: str = ""
@@ -54,17 +54,21 @@ def _header(reader: csv.DictReader) -> list[str]:
 async def import_csv(service: IndicatorService, text: str, who: Principal,
                      client: str = "") -> dict[str, Any]:
     """Import every row of ``text``; returns {"rows": [...], "stored", "revised", "errors"}."""
-    lines = [line for line in text.lstrip("\ufeff").splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
-    reader = csv.DictReader(io.StringIO("\n".join(lines)))
+    kept = [(number, line) for number, line in
+            enumerate(text.lstrip("\ufeff").splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith("#")]
+    reader = csv.DictReader(io.StringIO("\n".join(line for _, line in kept)))
     reader.fieldnames = _header(reader)
     reports: list[RowReport] = []
-    for number, row in enumerate(reader, start=2):
+    for row in reader:
         if len(reports) >= MAX_ROWS:
             raise ApiError(413, "too_large", f"at most {MAX_ROWS} rows per import", "csv")
+        number = kept[reader.line_num - 1][0]       # the line in the file as sent
         reports.append(await _one(service, number, row, who, client))
-    counts = {s: sum(1 for r in reports if r.status == s) for s in ("stored", "revised", "error")}
-    return {"rows": [r.public() for r in reports], **counts}
+    return {"rows": [r.public() for r in reports],
+            "stored": sum(1 for r in reports if r.status == "stored"),
+            "revised": sum(1 for r in reports if r.status == "revised"),
+            "errors": sum(1 for r in reports if r.status == "error")}
 
 
 async def _one(service: IndicatorService, line: int, row: dict[str, Any], who: Principal,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +31,8 @@ class Province:
     col: int
 
     def public(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "members": list(self.members),
+        return {"name": self.name, "code": unit_code(self.name), "kind": self.kind,
+                "members": list(self.members),
                 "row": self.row, "col": self.col}
 
 
@@ -45,11 +47,20 @@ def normalise(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).split())
 
 
+def unit_code(name: str) -> str:
+    """The ASCII code of a unit as user accounts store it (``Hà Nội`` -> ``HA-NOI``,
+    ``Bà Rịa - Vũng Tàu`` -> ``BA-RIA-VUNG-TAU``): at most 16 of A-Z 0-9 -, unique."""
+    plain = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    ascii_only = plain.encode("ascii", "ignore").decode().upper()
+    return re.sub(r"[^A-Z0-9]+", "-", ascii_only).strip("-")
+
+
 class Provinces:
     def __init__(self, current: list[Province]) -> None:
         self.current = current
         self._current = {p.name: p for p in current}
         self._parent = {m: p.name for p in current for m in p.members}
+        self._by_code = {unit_code(n): n for n in [*self._current, *self._parent]}
 
     @classmethod
     def load(cls, path: Path = PROVINCES_FILE, grid: Path = GRID_FILE) -> Provinces:
@@ -83,6 +94,13 @@ class Provinces:
         if name in self._parent:
             return self._parent[name]
         return name if name in self._current else None
+
+    def resolve(self, unit: str) -> str | None:
+        """The unit named by an account's ``unit``: its name or its code (HA-NOI)."""
+        name = normalise(unit)
+        if name in self._current or name in self._parent:
+            return name
+        return self._by_code.get(unit.strip().upper())
 
     def get(self, name: str) -> Province | None:
         return self._current.get(normalise(name))

@@ -104,7 +104,8 @@ def _province(name: str, period: Period, provinces: Provinces, who: Principal) -
         raise _invalid("province", f"'{name}' was not a provincial unit {when} 1 July 2025 "
                        "/ không phải đơn vị cấp tỉnh của kỳ này")
     if who.role is Role.REGISTRAR:
-        own = provinces.current_of(who.unit)
+        mine = provinces.resolve(who.unit)
+        own = provinces.current_of(mine) if mine else None
         if own is None or provinces.current_of(name) != own:
             raise ApiError(403, "forbidden", f"a registrar of '{who.unit}' cannot submit for "
                            f"'{name}' / chỉ được nhập số liệu của tỉnh mình", "province")
