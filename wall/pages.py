@@ -1,4 +1,4 @@
-"""HTML pages of the console: ``/login`` and ``/live``.
+"""HTML pages of the console: ``/login``, ``/live`` and ``/leader``.
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -22,6 +22,7 @@ from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, r
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 LOGIN_PATH = "/login"
+LEADER_VIEW = frozenset({Role.LEADER, Role.OPERATOR, Role.ADMIN})   # the indicators' readers
 
 # Pages load only our own files; WebRTC media is not governed by CSP, and the
 # <video> elements get a MediaStream (no blob: URL needed).
@@ -94,4 +95,7 @@ def routes(frontend: Path = FRONTEND) -> list[Route]:
     live = route("/live", _page("live.html", login=ANY_USER, frontend=frontend),
                  roles=PUBLIC, methods=["GET"], name="page_live")
     live.roles = ANY_USER  # type: ignore[attr-defined]
-    return [login, live]
+    leader = route("/leader", _page("leader.html", login=LEADER_VIEW, frontend=frontend),
+                   roles=PUBLIC, methods=["GET"], name="page_leader")
+    leader.roles = LEADER_VIEW  # type: ignore[attr-defined]
+    return [login, live, leader]
