@@ -10,7 +10,8 @@ import pytest
 from iocwall.streams.clock import VN_TZ
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.audit import AuditLog, AuditQuery
-from iocwall.wall.bus import Event, EventKind, MemoryBus
+from iocwall.wall.bus import Event, EventKind, MemoryBus, open_bus
+from iocwall.wall.config import BusConfig
 from iocwall.wall.errors import ApiError
 from iocwall.wall.indicators import deadlines
 from iocwall.wall.indicators.demo_data import load_demo
@@ -35,8 +36,8 @@ HN_REGISTRAR = Principal("hn", Role.REGISTRAR, unit="Hà Nội")
 NOW = datetime(2024, 9, 10, 9, 0, tzinfo=VN_TZ)
 
 
-def vn(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN_TZ)  # type: ignore[misc]
+def vn(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=VN_TZ)
 
 
 # ---------------------------------------------------------------- registry and provinces
@@ -226,6 +227,28 @@ async def test_queue_readings_arrive_over_the_real_bus() -> None:
     finally:
         await live.stop()
         await bus.close()
+
+
+@pytest.mark.redis
+async def test_queue_readings_cross_processes_on_redis(redis_server) -> None:  # type: ignore[no-untyped-def]
+    """The analytics worker and the server on two Redis bus connections (two nodes)."""
+    config = BusConfig(backend="redis", redis_url=redis_server.url,
+                       prefix=redis_server.fresh_prefix())
+    worker, server = await open_bus(config, "worker"), await open_bus(config, "server")
+    live = LiveIndicators()
+    await live.start(server)
+    try:
+        reading = QueueReading("cam7", "counter-3", 9, 14.5, province="Cần Thơ")
+        await worker.publish(reading.event().topic, reading.event())
+        for _ in range(200):
+            if live.queue("Cần Thơ")[2]:
+                break
+            await asyncio.sleep(0.01)
+        assert live.queue("Cần Thơ") == (9, 14.5, 1)
+    finally:
+        await live.stop()
+        await worker.close()
+        await server.close()
 
 
 class FakeCamera:
