@@ -108,6 +108,8 @@ async def test_csv_import_reports_each_row(live_server: LiveServer) -> None:
         bad = await reg.post("/api/indicators/import", json={"csv": "indicator,value\nx,1\n"})
         assert bad.status_code == 422 and "province" in bad.json()["error"]["message"]
         assert (await reg.post("/api/indicators/import", json={"text": ""})).status_code == 422
+    entries = (await live_server.services.audit.query(AuditQuery(action="indicator.*"))).entries
+    assert len(entries) == 3 and all(e.after and e.after["source"] == "csv" for e in entries)
     async with live_server.client() as admin:
         await live_server.login(admin)
         summary = (await admin.get("/api/indicators/summary",
@@ -139,3 +141,17 @@ async def test_history_paging_and_formula_safe_csv(live_server: LiveServer) -> N
         assert len(rows) == 7 and rows[0]["period"] == "2024-07" and rows[0]["value"] == "70.0"
         assert all(row["note"].startswith("'=") for row in rows)
     assert await services.indicators.values.count() == 7
+
+
+async def test_vendored_chart_library_is_allow_listed(live_server: LiveServer) -> None:
+    async with live_server.client() as http:
+        script = await http.get("/static/vendor/uPlot.esm.js")
+        assert script.status_code == 200
+        assert script.headers["content-type"].startswith("text/javascript")
+        assert "export" in script.text and len(script.text) > 10_000
+        assert (await http.get("/static/vendor/uPlot.min.css")).status_code == 200
+        # (a name with a slash is not this route's: it falls through to the /static mount,
+        # whose own allow-list is being written in another branch)
+        for name in ("package.json", "uPlot.cjs.js", "uPlot.d.ts"):
+            refused = await http.get(f"/static/vendor/{name}")
+            assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found"
