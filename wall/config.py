@@ -112,6 +112,11 @@ class CameraConfig(_Section):
         return value
 
 
+class IndicatorsConfig(_Section):
+    registry: str = Field("", description="Indicator registry TOML; empty = the shipped one")
+    demo_data: bool = Field(False, description="Load the demo figures at start if none stored")
+
+
 class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
@@ -121,6 +126,7 @@ class Config(_Section):
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     streams: StreamsConfig = Field(default_factory=StreamsConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
+    indicators: IndicatorsConfig = Field(default_factory=IndicatorsConfig)
 
     @property
     def data_path(self) -> Path:

@@ -173,6 +173,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
         if not await _until_stop(sim.start(), stop):
             return 130
         config.cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
+        config.indicators.demo_data = True          # the real 2024/2019 figures, once
         media = MediaServer(config.streams, config.webrtc, config.cameras)
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 

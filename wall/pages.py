@@ -1,4 +1,4 @@
-"""HTML pages of the console: ``/`` (home), ``/login`` and ``/live``.
+"""HTML pages of the console: ``/`` (home), ``/login``, ``/live`` and ``/leader``.
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -22,6 +22,7 @@ from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, r
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 LOGIN_PATH = "/login"
+LEADER_VIEW = frozenset({Role.LEADER, Role.OPERATOR, Role.ADMIN})   # the indicators' readers
 
 # Security headers (CSP and the rest) come from wall/http/headers.py on every response.
 _HEADERS = {"Cache-Control": "no-store"}
@@ -87,4 +88,7 @@ def routes(frontend: Path = FRONTEND) -> list[Route]:
     home = route("/", _page("index.html", login=ANY_USER, frontend=frontend),
                  roles=PUBLIC, methods=["GET"], name="page_home")
     home.roles = ANY_USER  # type: ignore[attr-defined]
-    return [login, live, home]
+    leader = route("/leader", _page("leader.html", login=LEADER_VIEW, frontend=frontend),
+                   roles=PUBLIC, methods=["GET"], name="page_leader")
+    leader.roles = LEADER_VIEW  # type: ignore[attr-defined]
+    return [login, live, home, leader]

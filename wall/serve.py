@@ -60,8 +60,9 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     their declared roles, so a route added here is covered automatically.
     """
     from iocwall.wall import media_api, pages
+    from iocwall.wall.indicators import api as indicators_api
     media_routes = media_api.routes(services.media) if services.media is not None else []
-    return [*pages.routes(), *media_routes]
+    return [*pages.routes(), *media_routes, *indicators_api.routes()]
 
 
 def load_config(args: argparse.Namespace) -> Config:

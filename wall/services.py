@@ -20,6 +20,9 @@ from iocwall.wall.auth import (AdminBootstrap, LoginLimiter, Passwords, Sessions
                                ensure_admin, session_secret)
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
+from iocwall.wall.indicators.demo_data import load_demo
+from iocwall.wall.indicators.registry import Registry
+from iocwall.wall.indicators.service import IndicatorService
 from iocwall.wall.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,8 @@ class Services:
         self.users = Users(self.store, self.passwords)
         self.tokens = Tokens(self.store)
         self.audit = AuditLog(self.store)
+        self.indicators = IndicatorService(self.store, self.audit,
+                                           Registry.load(config.indicators.registry), media=media)
         self.limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
         self._bus: Bus | None = None
         self._sessions: Sessions | None = None
@@ -76,6 +81,9 @@ class Services:
                                       auth.session_max_age_s,
                                       auth.cookie_secure or self.config.server.https)
             await self._sessions.purge_expired()
+            await self.indicators.start(self._bus)
+            if self.config.indicators.demo_data:
+                await load_demo(self.indicators)
             admin = await ensure_admin(self.users, auth)
             if admin is not None:
                 await self.audit.record("system", AuditAction.USER_CREATE,
@@ -97,6 +105,8 @@ class Services:
             self._media_started = False
             with _logged("media"):
                 await self.media.stop()
+        with _logged("indicators"):
+            await self.indicators.stop()
         if self._bus is not None:
             with _logged("bus"):
                 await self._bus.close()

@@ -30,7 +30,10 @@ from iocwall.wall.errors import ApiError
 SUFFIXES = frozenset({".js", ".mjs", ".css", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp",
                       ".ico", ".woff", ".woff2", ".ttf", ".otf"})
 # URL name under /static/vendor/ -> file inside frontend/node_modules (installed by npm).
-VENDORED: dict[str, str] = {}
+VENDORED: dict[str, str] = {
+    "uPlot.esm.js": "uplot/dist/uPlot.esm.js",        # indicator sparklines
+    "uPlot.min.css": "uplot/dist/uPlot.min.css",
+}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
