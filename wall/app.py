@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from iocwall.wall.access import PUBLIC, route
 from iocwall.wall.api import audit, health, session, tokens, users
 from iocwall.wall.auth import AuthMiddleware
+from iocwall.wall.auth.proxies import TrustedProxies
 from iocwall.wall.errors import (ApiError, api_error_handler, http_error_handler,
                                  server_error_handler)
 from iocwall.wall.services import Services
@@ -71,7 +72,8 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AuthMiddleware, services=services)],
+        middleware=[Middleware(TrustedProxies, proxies=services.config.server.trusted_proxies),
+                    Middleware(AuthMiddleware, services=services)],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler,
                             Exception: server_error_handler},
         lifespan=lifespan,

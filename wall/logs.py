@@ -8,6 +8,7 @@ from pathlib import Path
 
 from iocwall.streams.clock import iso_from_epoch
 from iocwall.streams.urls import redact
+from iocwall.wall.private_files import PRIVATE_DIR, private_opener
 
 
 class RedactingFilter(logging.Filter):
@@ -43,6 +44,23 @@ class ConsoleFormatter(logging.Formatter):
         return redact(base + super().format(record))
 
 
+class PrivateFiles:
+    """Mixin for logging file handlers: the log file (and each new one after a rotation) is
+    created 0600 whatever the umask; log lines name users and addresses."""
+    baseFilename: str
+    mode: str
+    encoding: str | None
+    errors: str | None
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        return open(self.baseFilename, self.mode, encoding=self.encoding,  # noqa: SIM115
+                    errors=self.errors, opener=private_opener)
+
+
+class PrivateFileHandler(PrivateFiles, logging.FileHandler):
+    """logging.FileHandler whose file only this account can read."""
+
+
 def setup(level: str = "INFO", file: Path | None = None, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers.clear()
@@ -52,8 +70,10 @@ def setup(level: str = "INFO", file: Path | None = None, json_lines: bool = True
     console.addFilter(RedactingFilter())
     root.addHandler(console)
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(file, encoding="utf-8")
+        if not file.parent.is_dir():
+            file.parent.mkdir(parents=True, mode=PRIVATE_DIR)
+            file.parent.chmod(PRIVATE_DIR)             # the mode above is filtered by the umask
+        handler = PrivateFileHandler(file, encoding="utf-8")
         handler.setFormatter(JsonFormatter() if json_lines else ConsoleFormatter("%(message)s"))
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)

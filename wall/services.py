@@ -20,6 +20,7 @@ from iocwall.wall.auth import (AdminBootstrap, LoginLimiter, Passwords, Sessions
                                ensure_admin, session_secret)
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
+from iocwall.wall.private_files import private_dir
 from iocwall.wall.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,16 @@ class Services:
         self.config = config
         self.media = media
         self.node_id = node_id
-        self.passwords = passwords or Passwords()
+        self._own_passwords = passwords is None
+        self.passwords = passwords or Passwords(workers=config.auth.password_checks,
+                                                queue=config.auth.password_queue)
         self.store = Store(config.data_path / config.storage.path)
         self.users = Users(self.store, self.passwords)
-        self.tokens = Tokens(self.store)
+        self.tokens = Tokens(self.store, config.auth.token_ttl_days, config.auth.token_max_ttl_days)
         self.audit = AuditLog(self.store)
-        self.limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
+        auth = config.auth
+        self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
+                                    auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
@@ -69,11 +74,13 @@ class Services:
         if self.started:
             return None
         try:
+            private_dir(self.config.data_path)     # raises UnsafeDataDir if others can read it
             await self.store.open()
             self._bus = await open_bus(self.config.bus, self.node_id)
             auth = self.config.auth
-            self._sessions = Sessions(self.store, await session_secret(auth, self.store),
-                                      auth.session_max_age_s, auth.cookie_secure)
+            secret = await session_secret(auth, self.config.data_path)
+            self._sessions = Sessions(self.store, secret, auth.session_max_age_s,
+                                      auth.cookie_secure)
             await self._sessions.purge_expired()
             admin = await ensure_admin(self.users, auth)
             if admin is not None:
@@ -101,6 +108,8 @@ class Services:
                 await self._bus.close()
         with _logged("store"):
             await self.store.close()
+        if self._own_passwords:
+            self.passwords.close()
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_at
