@@ -41,7 +41,7 @@ def test_a_data_folder_others_can_read_stops_the_server(tmp_path: Path) -> None:
     data.mkdir()
     data.chmod(0o755)
     out = subprocess.run(serve_argv(data, free_port()), env=serve_env(), capture_output=True,
-                         text=True, timeout=60, cwd=tmp_path)
+                         text=True, timeout=60, cwd=tmp_path, check=False)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr

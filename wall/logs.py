@@ -53,7 +53,7 @@ class PrivateFiles:
     errors: str | None
 
     def _open(self):  # type: ignore[no-untyped-def]
-        return open(self.baseFilename, self.mode, encoding=self.encoding,  # noqa: SIM115
+        return open(self.baseFilename, self.mode, encoding=self.encoding,
                     errors=self.errors, opener=private_opener)
 
 
