@@ -163,3 +163,14 @@ def test_trusted_proxies_must_be_addresses(tmp_path: Path, bad: str) -> None:
         load(path, env={})
     path.write_text('[server]\ntrusted_proxies = ["10.0.0.0/8", "::1"]\n')
     assert load(path, env={}).server.trusted_proxies == ["10.0.0.0/8", "::1"]
+
+
+def test_shipped_config_documents_every_new_key_with_its_default() -> None:
+    from iocwall.wall.config import AuthConfig, load
+    repo = Path(__file__).resolve().parent.parent
+    text = (repo / "config.toml").read_text()
+    keys = ["trusted_proxies", "login_max_failures_per_address", "login_max_block_s",
+            "password_checks", "password_queue", "token_ttl_days", "token_max_ttl_days"]
+    assert all(re.search(rf"^{k} = .*# ", text, re.M) for k in keys)
+    shipped = load(repo / "config.toml", env={})
+    assert shipped.auth == AuthConfig() and shipped.server.trusted_proxies == []

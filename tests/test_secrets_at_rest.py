@@ -88,3 +88,20 @@ async def test_upgrade_drops_clear_session_ids_and_the_stored_secret(tmp_path: P
         assert await store.fetchone("SELECT username FROM users") == {"username": "lan"}
     finally:
         await store.close()
+
+
+async def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from iocwall.wall.private_files import UnsafeDataDir
+    from iocwall.wall.services import Services
+    from tests.fixtures.app import make_config
+
+    config = make_config(tmp_path / "d")
+    services = Services(config)
+    await services.start()
+    await services.stop()
+    key = config.data_path / "session.key"
+    key.chmod(0o644)
+    with pytest.raises(UnsafeDataDir, match=r"session.key can be read by other accounts"):
+        await Services(config).start()
