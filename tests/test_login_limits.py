@@ -171,6 +171,6 @@ def test_shipped_config_documents_every_new_key_with_its_default() -> None:
     text = (repo / "config.toml").read_text()
     keys = ["trusted_proxies", "login_max_failures_per_address", "login_max_block_s",
             "password_checks", "password_queue", "token_ttl_days", "token_max_ttl_days"]
-    assert all(re.search(rf"^{k} = .*# ", text, re.M) for k in keys)
+    assert all(re.search(rf"^{k} = .*# ", text, re.MULTILINE) for k in keys)
     shipped = load(repo / "config.toml", env={})
     assert shipped.auth == AuthConfig() and shipped.server.trusted_proxies == []
