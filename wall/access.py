@@ -62,6 +62,21 @@ def require(request: Request, roles: Iterable[Role]) -> Principal:
     return who
 
 
+def require_person(request: Request) -> Principal:
+    """The caller, if a person logged in with a password; 403 for bearer tokens.
+
+    Tokens may not mint tokens or create and change accounts: a leaked token must not
+    be able to make itself permanent (a new token, a new admin, a reset password).
+    """
+    who = principal_of(request)
+    if who is None:
+        raise ApiError(401, "unauthenticated", "log in first / hãy đăng nhập")
+    if who.via == "token":
+        raise ApiError(403, "needs_person", "a token may not do this; log in as a person "
+                       "/ mã truy cập không được làm việc này, hãy đăng nhập")
+    return who
+
+
 def route(path: str, endpoint: Endpoint, *, roles: Iterable[Role],
           methods: list[str] | None = None, name: str | None = None,
           accepts: str = JSON_TYPE) -> Route:

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute
 
 from iocwall.wall.api import audit, health, session, tokens, users
 from iocwall.wall.auth import AuthMiddleware
+from iocwall.wall.auth.proxies import TrustedProxies
 from iocwall.wall.errors import (ApiError, api_error_handler, http_error_handler,
                                  server_error_handler)
 from iocwall.wall.http.body import BodyLimitMiddleware
@@ -68,6 +69,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
         middleware=[Middleware(SecurityHeadersMiddleware, https=server.https),
                     Middleware(HostCheckMiddleware, policy=HostPolicy(server)),
                     Middleware(BodyLimitMiddleware, limit=server.max_body_bytes),
+                    Middleware(TrustedProxies, proxies=server.trusted_proxies),
                     Middleware(AuthMiddleware, services=services)],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler,
                             Exception: server_error_handler},

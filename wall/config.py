@@ -6,19 +6,29 @@ value and what is expected, on one line. Secrets come from the environment
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
+                      field_validator)
 
 from iocwall.streams.urls import UrlError, parse, redact
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _ip_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ValueError("expected an IP address or CIDR, e.g. 10.0.0.0/8") from None
+    return value.strip()
 
 
 class ServerConfig(_Section):
@@ -37,6 +47,10 @@ class ServerConfig(_Section):
     def https(self) -> bool:
         """Users reach us over https (Secure cookies, HSTS), e.g. behind a TLS proxy."""
         return self.public_url.strip().lower().startswith("https://")
+    trusted_proxies: list[Annotated[str, AfterValidator(_ip_network)]] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed; "
+                    "from any other peer the header is ignored")
 
 
 class LoggingConfig(_Section):
@@ -63,8 +77,19 @@ class AuthConfig(_Section):
     session_secret: str = Field("", description="Prefer IOCWALL_SESSION_SECRET; empty = generate")
     session_max_age_s: int = Field(12 * 3600, ge=60, description="Session cookie lifetime")
     cookie_secure: bool = Field(False, description="Send the cookie over HTTPS only")
-    login_max_failures: int = Field(5, ge=1, description="Failed logins allowed per window")
-    login_window_s: int = Field(300, ge=1, description="Window of the login rate limit")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed password checks allowed per (user, address) in a window")
+    login_max_failures_per_address: int = Field(
+        20, ge=1, description="Failed password checks allowed per address, any user, in a window")
+    login_window_s: int = Field(300, ge=1, description="Window of the login rate limit, and "
+                                "the first block; each further block doubles")
+    login_max_block_s: int = Field(3600, ge=1, description="Longest block of the backoff")
+    password_checks: int = Field(2, ge=1, le=16, description="Password checks run at once "
+                                 "(argon2 takes 64 MiB each)")
+    password_queue: int = Field(6, ge=0, le=1000, description="Password checks waiting for a "
+                                "free slot; more get 503 at once")
+    token_ttl_days: int = Field(90, ge=1, description="Lifetime of a bearer token by default")
+    token_max_ttl_days: int = Field(365, ge=1, description="Longest lifetime a token may ask for")
     trusted_origins: list[str] = Field(default_factory=list, description="Extra allowed Origins")
 
 

@@ -251,8 +251,12 @@ def run(args: argparse.Namespace) -> int:
 def _setup(config: Any) -> Path | None | bool:
     """Data dir and logging: INFO and up to the file, only warnings to the terminal."""
     from iocwall.wall.logs import setup
+    from iocwall.wall.private_files import UnsafeDataDir, private_dir
     try:
-        config.data_path.mkdir(parents=True, exist_ok=True)
+        private_dir(config.data_path)     # 0700; refused if other accounts can read it
+    except UnsafeDataDir as exc:
+        print(f"iocwall demo: cannot start: {exc}", file=sys.stderr)
+        return False
     except OSError as exc:
         print(f"iocwall demo: cannot create data dir {config.data_path}: {exc.strerror}",
               file=sys.stderr)

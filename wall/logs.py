@@ -9,6 +9,7 @@ from pathlib import Path
 
 from iocwall.streams.clock import iso_from_epoch
 from iocwall.streams.urls import redact
+from iocwall.wall.private_files import PRIVATE_DIR, private_opener
 
 
 class RedactingFilter(logging.Filter):
@@ -44,6 +45,23 @@ class ConsoleFormatter(logging.Formatter):
         return redact(base + super().format(record))
 
 
+class PrivateFiles:
+    """Mixin for logging file handlers: the log file (and each new one after a rotation) is
+    created 0600 whatever the umask; log lines name users and addresses."""
+    baseFilename: str
+    mode: str
+    encoding: str | None
+    errors: str | None
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        return open(self.baseFilename, self.mode, encoding=self.encoding,
+                    errors=self.errors, opener=private_opener)
+
+
+class PrivateRotatingFileHandler(PrivateFiles, logging.handlers.RotatingFileHandler):
+    """A rotating log file (and each one rotation makes) only this account can read."""
+
+
 def setup(level: str = "INFO", file: Path | None = None, json_lines: bool = True,
           max_bytes: int = 10 * 1024 * 1024, backup_count: int = 5) -> None:
     """Console always; ``file`` (if given) rotated at ``max_bytes``, ``backup_count`` kept."""
@@ -58,10 +76,12 @@ def setup(level: str = "INFO", file: Path | None = None, json_lines: bool = True
     console.addFilter(RedactingFilter())
     root.addHandler(console)
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
+        if not file.parent.is_dir():
+            file.parent.mkdir(parents=True, mode=PRIVATE_DIR)
+            file.parent.chmod(PRIVATE_DIR)             # the mode above is filtered by the umask
         # Rotation keeps a flood of bad requests from filling the disk.
-        handler = logging.handlers.RotatingFileHandler(
-            file, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")
+        handler = PrivateRotatingFileHandler(file, maxBytes=max_bytes, backupCount=backup_count,
+                                             encoding="utf-8")
         handler.setFormatter(JsonFormatter() if json_lines else ConsoleFormatter("%(message)s"))
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)

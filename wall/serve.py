@@ -148,8 +148,10 @@ def _make_server(app: object) -> uvicorn.Server:
         def capture_signals(self) -> Iterator[None]:
             yield
 
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1 (any local
+    # account); wall/auth/proxies.py believes it only from [server] trusted_proxies.
     return Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
-                                 server_header=False))
+                                 server_header=False, proxy_headers=False))
 
 
 def _on_signals(stop: asyncio.Event, server: Callable[[], object]) -> Callable[[], None]:
@@ -213,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
     from iocwall.wall.config import ConfigError
     from iocwall.wall.errors import ApiError
     from iocwall.wall.logs import setup
+    from iocwall.wall.private_files import UnsafeDataDir, private_dir
     from iocwall.wall.store import MigrationError
 
     try:
@@ -223,7 +226,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     data = config.data_path
     try:
-        data.mkdir(parents=True, exist_ok=True)
+        private_dir(data)                 # 0700; refused if other accounts can read it
+    except UnsafeDataDir as exc:
+        print(f"iocwall serve: cannot start: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"iocwall serve: cannot create data dir {data}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -232,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
           config.logging.max_bytes, config.logging.backup_count)
     try:
         asyncio.run(run_server(config))
-    except (MigrationError, ApiError, OSError) as exc:
+    except (MigrationError, ApiError, OSError, UnsafeDataDir) as exc:
         reason = getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
         print(f"iocwall serve: cannot start: {reason}", file=sys.stderr)
         return 1

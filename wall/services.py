@@ -23,6 +23,7 @@ from iocwall.wall.config import Config
 from iocwall.wall.indicators.demo_data import load_demo
 from iocwall.wall.indicators.registry import Registry
 from iocwall.wall.indicators.service import IndicatorService
+from iocwall.wall.private_files import private_dir
 from iocwall.wall.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,14 +44,18 @@ class Services:
         self.config = config
         self.media = media
         self.node_id = node_id
-        self.passwords = passwords or Passwords()
+        self._own_passwords = passwords is None
+        self.passwords = passwords or Passwords(workers=config.auth.password_checks,
+                                                queue=config.auth.password_queue)
         self.store = Store(config.data_path / config.storage.path)
         self.users = Users(self.store, self.passwords)
-        self.tokens = Tokens(self.store)
+        self.tokens = Tokens(self.store, config.auth.token_ttl_days, config.auth.token_max_ttl_days)
         self.audit = AuditLog(self.store)
         self.indicators = IndicatorService(self.store, self.audit,
                                            Registry.load(config.indicators.registry), media=media)
-        self.limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
+        auth = config.auth
+        self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
+                                    auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
@@ -74,11 +79,12 @@ class Services:
         if self.started:
             return None
         try:
+            private_dir(self.config.data_path)     # raises UnsafeDataDir if others can read it
             await self.store.open()
             self._bus = await open_bus(self.config.bus, self.node_id)
             auth = self.config.auth
-            self._sessions = Sessions(self.store, await session_secret(auth, self.store),
-                                      auth.session_max_age_s,
+            secret = await session_secret(auth, self.config.data_path)
+            self._sessions = Sessions(self.store, secret, auth.session_max_age_s,
                                       auth.cookie_secure or self.config.server.https)
             await self._sessions.purge_expired()
             await self.indicators.start(self._bus)
@@ -112,6 +118,8 @@ class Services:
                 await self._bus.close()
         with _logged("store"):
             await self.store.close()
+        if self._own_passwords:
+            self.passwords.close()
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_at

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from iocwall.wall.access import Role, route
+from iocwall.wall.access import Role, require_person, route
 from iocwall.wall.api.common import Body, audited, read_body, services
 from iocwall.wall.audit import AuditAction
 
@@ -38,6 +38,7 @@ async def list_users(request: Request) -> Response:
 
 
 async def create_user(request: Request) -> Response:
+    require_person(request)
     body = await read_body(request, NewUser)
     user = await services(request).users.create(body.username, body.password, body.role,
                                                  body.unit, body.display_name)
@@ -52,6 +53,7 @@ async def get_user(request: Request) -> Response:
 
 
 async def update_user(request: Request) -> Response:
+    require_person(request)
     svc = services(request)
     body = await read_body(request, UserChange)
     before = await svc.users.require(request.path_params["user_id"])
@@ -69,6 +71,7 @@ async def update_user(request: Request) -> Response:
 
 
 async def set_password(request: Request) -> Response:
+    require_person(request)
     svc = services(request)
     body = await read_body(request, NewPassword)
     user = await svc.users.set_password(request.path_params["user_id"], body.password)
