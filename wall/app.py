@@ -25,9 +25,8 @@ from iocwall.wall.api import audit, health, session, tokens, users
 from iocwall.wall.auth import AuthMiddleware
 from iocwall.wall.errors import (ApiError, api_error_handler, http_error_handler,
                                  server_error_handler)
+from iocwall.wall.frontend import frontend_dir as default_frontend_dir
 from iocwall.wall.services import Services
-
-FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 
 
 def api_routes() -> list[BaseRoute]:
@@ -44,7 +43,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
     extra_routes: more routes (pages, media APIs), matched before the static files.
     frontend_dir: folder served at /static (index.html also at /); default: frontend/.
     """
-    frontend = frontend_dir or FRONTEND_DIR
+    frontend = frontend_dir or default_frontend_dir()
 
     async def index(request: Request) -> Response:
         page = frontend / "index.html"

@@ -19,8 +19,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, route
+from iocwall.wall.frontend import frontend_dir
 
-FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 LOGIN_PATH = "/login"
 
 # Pages load only our own files; WebRTC media is not governed by CSP, and the
@@ -80,7 +80,7 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
     return endpoint
 
 
-def routes(frontend: Path = FRONTEND) -> list[Route]:
+def routes(frontend: Path | None = None) -> list[Route]:
     """Page routes for the web app.
 
     ``/live`` is registered with ``roles=PUBLIC`` for the role guard and checks the
@@ -89,6 +89,7 @@ def routes(frontend: Path = FRONTEND) -> list[Route]:
     logged-in role outside ``route.roles`` a 403. ``route.roles`` is set to the
     roles that really get the page, so role-enumerating tests cover it.
     """
+    frontend = frontend or frontend_dir()
     login = route(LOGIN_PATH, _page("login.html", login=None, frontend=frontend),
                   roles=PUBLIC, methods=["GET"], name="page_login")
     live = route("/live", _page("live.html", login=ANY_USER, frontend=frontend),
