@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from iocwall.hardware.sim.onvif_device import OnvifDevice, default_cameras
+from iocwall.hardware.sim.people import assets_dir
 from tests.fixtures.ports import free_port
 
 USER = "admin"
@@ -23,7 +24,7 @@ WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secex
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 DIGEST_TYPE = ("http://docs.oasis-open.org/wss/2004/01/"
                "oasis-200401-wss-username-token-profile-1.0#PasswordDigest")
-_PHOTO = Path(cv2.__file__).parents[1] / "ultralytics" / "assets" / "bus.jpg"
+_PHOTO = (assets_dir() or Path("/nonexistent")) / "bus.jpg"
 
 
 def snapshot_source(index: int, kind: str) -> bytes:
