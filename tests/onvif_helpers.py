@@ -5,9 +5,9 @@ import base64
 import contextlib
 import hashlib
 import os
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import AsyncIterator
 
 import cv2
 import numpy as np
@@ -55,7 +55,7 @@ async def running_device(cameras: int = 1, rtsp_port: int = 8554) -> AsyncIterat
 def security_header(user: str = USER, password: str = PASSWORD, nonce: bytes | None = None,
                     created: str | None = None) -> str:
     nonce = nonce if nonce is not None else os.urandom(16)
-    created = created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    created = created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest())
     return (
         f'<wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"><wsse:UsernameToken>'

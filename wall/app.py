@@ -23,8 +23,12 @@ from starlette.staticfiles import StaticFiles
 from iocwall.wall.access import PUBLIC, route
 from iocwall.wall.api import audit, health, session, tokens, users
 from iocwall.wall.auth import AuthMiddleware
-from iocwall.wall.errors import (ApiError, api_error_handler, http_error_handler,
-                                 server_error_handler)
+from iocwall.wall.errors import (
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    server_error_handler,
+)
 from iocwall.wall.frontend import frontend_dir as default_frontend_dir
 from iocwall.wall.services import Services
 

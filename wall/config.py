@@ -30,7 +30,8 @@ class ServerConfig(_Section):
 
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
-    file: str = Field("logs/iocwall.log", description="Log file, relative to data_dir; empty = none")
+    file: str = Field("logs/iocwall.log",
+                      description="Log file, relative to data_dir; empty = none")
     json_lines: bool = Field(True, description="Write the log file as one JSON object a line")
 
 
@@ -45,7 +46,8 @@ class BusConfig(_Section):
 
 
 class AuthConfig(_Section):
-    admin_user: str = Field("admin", min_length=1, description="First admin, created at first start")
+    admin_user: str = Field("admin", min_length=1,
+                            description="First admin, created at first start")
     admin_password: str = Field("", description="Prefer IOCWALL_ADMIN_PASSWORD; empty = generate")
     session_secret: str = Field("", description="Prefer IOCWALL_SESSION_SECRET; empty = generate")
     session_max_age_s: int = Field(12 * 3600, ge=60, description="Session cookie lifetime")

@@ -36,10 +36,12 @@ PIECES = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="console port (default 8080; 0 = any)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="console port (default 8080; 0 = any)")
     parser.add_argument("--data-dir", metavar="DIR", default="data",
                         help="database, logs and caches (default ./data)")
-    parser.add_argument("--cameras", type=int, default=4, help="simulated cameras, 1-16 (default 4)")
+    parser.add_argument("--cameras", type=int, default=4,
+                        help="simulated cameras, 1-16 (default 4)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--config", metavar="PATH", help="config.toml (default: ./config.toml "
                         "if present); its [[cameras]] are not used by the demo")
@@ -111,7 +113,8 @@ def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path
     """The one block the demo prints: where to go, who to log in as, where things are."""
     live = info.url.rstrip("/") + "/live"
     if info.generated_password:
-        password = f"{info.generated_password}   (generated, shown once / tạo tự động, chỉ hiện một lần)"
+        password = (f"{info.generated_password}   "
+                    "(generated, shown once / tạo tự động, chỉ hiện một lần)")
     elif admin_from_env:
         password = "(from IOCWALL_ADMIN_PASSWORD / lấy từ IOCWALL_ADMIN_PASSWORD)"
     else:
@@ -207,7 +210,7 @@ async def _until_stop(work: Any, stop: asyncio.Event) -> bool:
 async def _bounded(work: Any, what: str) -> None:
     try:
         await asyncio.wait_for(work, STOP_TIMEOUT_S)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("%s did not stop within %.0f s", what, STOP_TIMEOUT_S)
     except Exception:
         log.exception("stopping %s failed", what)

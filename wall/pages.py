@@ -71,7 +71,8 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
             html = await asyncio.to_thread(path.read_text, encoding="utf-8")
         except OSError:
             return HTMLResponse(
-                f"<!doctype html><meta charset=utf-8><p>{filename}: missing from the installation</p>",
+                "<!doctype html><meta charset=utf-8>"
+                f"<p>{filename}: missing from the installation</p>",
                 status_code=500, headers=_HEADERS,
             )
         return HTMLResponse(html, headers=_HEADERS)

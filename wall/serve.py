@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import signal
 import socket
-import threading
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path

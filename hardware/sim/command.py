@@ -82,7 +82,7 @@ async def _serve(args: argparse.Namespace, faults: list) -> int:  # type: ignore
     import asyncio
     import signal
 
-    from .server import Simulator, SimOptions
+    from .server import SimOptions, Simulator
 
     options = SimOptions(args.cameras, args.host, args.rtsp_port, args.onvif_port, args.http_port,
                          args.discovery_port, args.user, args.password, args.live, args.cache_dir,

@@ -62,7 +62,7 @@ def stream_of(camera: object, kind: str) -> StreamLike:
 def path_of(camera: object, kind: str) -> str:
     """RTSP path of the stream; ``/cam{index}/{kind}`` unless the camera names its own."""
     path = getattr(camera, f"{kind}_path", None)
-    return str(path) if path else f"/cam{getattr(camera, 'index')}/{kind}"
+    return str(path) if path else f"/cam{camera.index}/{kind}"
 
 
 def gop_of(stream: StreamLike) -> int:
