@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -154,7 +155,7 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
             cam.password = env[key]
 
 
-def _describe(error: dict, text: str, name: str) -> str:
+def _describe(error: Mapping[str, Any], text: str, name: str) -> str:
     loc = [str(p) for p in error["loc"]]
     key = ".".join(loc)
     line = _find_line(text, error["loc"])
@@ -177,7 +178,7 @@ def _find_line(text: str, loc: tuple) -> int | None:
     if not names or not text:
         return None
     section_prefix = ".".join(names[:-1])
-    current, seen = "", {}
+    current, seen = "", dict[str, int]()
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         header = re.match(r"^\[\[?([^\]]+)\]\]?", stripped)
