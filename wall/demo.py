@@ -18,7 +18,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,6 @@ def _missing() -> list[str]:
     return out
 
 
-def _sim_cache() -> Path:
-    """Pre-encoded simulator loops: kept between runs (encoding 1080p takes a while)."""
-    if os.environ.get("IOCWALL_SIM_CACHE"):
-        return Path(os.environ["IOCWALL_SIM_CACHE"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "iocwall" / "sim"
-
-
 def camera_configs(count: int, rtsp_port: int, password: str) -> list[Any]:
     """The simulator's cameras as media-server camera entries (password in memory only)."""
     from iocwall.wall.config import CameraConfig
@@ -154,6 +146,7 @@ def _open_browser(url: str) -> None:
 
 
 async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) -> int:
+    from iocwall.hardware.sim.command import default_cache_dir
     from iocwall.hardware.sim.server import SimOptions, Simulator
     from iocwall.streams.server import MediaServer
     from iocwall.wall.serve import run_server
@@ -169,7 +162,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
     sim = Simulator(SimOptions(cameras=args.cameras, host="127.0.0.1", rtsp_port=ports.rtsp,
                                onvif_port=ports.onvif, http_port=ports.http,
                                discovery_port=ports.discovery, user=SIM_USER,
-                               password=cam_password, cache_dir=_sim_cache()))
+                               password=cam_password, cache_dir=default_cache_dir()))
     try:
         print("iocwall demo: starting the camera simulator / đang khởi động camera mô phỏng…",
               file=sys.stderr, flush=True)
@@ -239,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
     if log_file is False:
         return 2
     try:
-        return asyncio.run(_demo(args, config, log_file or None))
+        return asyncio.run(_demo(args, config, log_file))
     except OSError as exc:                # port in use, unwritable data dir ...
         print(f"iocwall demo: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -250,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def _setup(config: Any) -> Path | None | bool:
+def _setup(config: Any) -> Path | None | Literal[False]:
     """Data dir and logging: INFO and up to the file, only warnings to the terminal."""
     from iocwall.wall.logs import setup
     try:
