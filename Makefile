@@ -9,8 +9,6 @@ APT_PKGS := ffmpeg redis-server chromium chromium-driver fonts-dejavu-core
 # Debian packages wanted for their command only: skipped when the command is already there
 # (NodeSource's nodejs bundles npm, and Debian's npm package conflicts with it).
 APT_CMD_PKGS := npm
-PY_PACKAGES := wall streams onvif layouts analytics hardware
-MYPY_ROOT := .mypy_cache/root/iocwall
 TEST_ARGS ?=
 
 .PHONY: setup system-deps demo serve lint test bench clean
@@ -48,13 +46,10 @@ demo: setup
 serve: setup
 	$(BIN)/iocwall serve $(ARGS)
 
-# ruff, then mypy over the packages by their installed names (iocwall.<folder>): mypy cannot
-# follow the editable install's import hook, so it reads them through $(MYPY_ROOT), an
-# __init__.py and one link per top-level folder (see [tool.mypy] in pyproject.toml).
+# ruff, then mypy over the packages by their installed names, iocwall.<folder> (through
+# tools/typecheck/iocwall/: see [tool.mypy] in pyproject.toml).
 lint: setup
 	$(BIN)/python -m ruff check .
-	@mkdir -p $(MYPY_ROOT) && touch $(MYPY_ROOT)/__init__.py
-	@for d in $(PY_PACKAGES); do ln -sfn ../../../$$d $(MYPY_ROOT)/$$d; done
 	$(BIN)/python -m mypy
 
 # Lint and types first: a red lint fails the run before the (long) tests start.
