@@ -13,7 +13,7 @@ from collections.abc import Callable
 from iocwall.streams.fanout import AccessUnit, Fanout
 from iocwall.streams.health import Health, HealthSnapshot, StreamState
 from iocwall.streams.rtp_ingest import RtpPuller
-from iocwall.streams.source import Ingest, PullSettings, Puller, SourceInfo
+from iocwall.streams.source import Ingest, Puller, PullSettings, SourceInfo
 from iocwall.streams.urls import CameraUrl
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class Channel:
         try:
             await asyncio.wait_for(waiter, timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     def snapshot(self) -> HealthSnapshot:

@@ -28,8 +28,14 @@ from iocwall.streams.rtsp.rtp import H264Depacketizer, RtpError, parse_rtp
 from iocwall.streams.rtsp.rtsp_client import RtspClient, Transport
 from iocwall.streams.rtsp.sdp import VideoTrack
 from iocwall.streams.rtsp.sps import SpsError, parse_sps
-from iocwall.streams.source import (HEALTHY_SESSION_S, PullerListener, PullSettings, Puller,
-                                    SourceInfo, backoff_delay)
+from iocwall.streams.source import (
+    HEALTHY_SESSION_S,
+    Puller,
+    PullerListener,
+    PullSettings,
+    SourceInfo,
+    backoff_delay,
+)
 from iocwall.streams.urls import CameraUrl, redact
 
 log = logging.getLogger(__name__)

@@ -49,7 +49,7 @@ class Camera:
     urls: dict[str, CameraUrl]     # "main"/"sub" -> URL (with credentials: never shown)
 
     @classmethod
-    def from_config(cls, cam: CameraLike) -> "Camera":
+    def from_config(cls, cam: CameraLike) -> Camera:
         urls = {}
         for stream, url in (("main", cam.main_url), ("sub", getattr(cam, "sub_url", ""))):
             if url:

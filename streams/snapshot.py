@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from iocwall.streams.fanout import AccessUnit
 
@@ -34,7 +35,7 @@ def decode_last(codec: str, extradata: bytes, units: list[AccessUnit]) -> tuple[
     import av
     import cv2
 
-    ctx = av.CodecContext.create(codec, "r")
+    ctx = cast("av.VideoCodecContext", av.CodecContext.create(codec, "r"))  # a video decoder
     if extradata:
         ctx.extradata = extradata
     last = None

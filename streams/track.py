@@ -19,6 +19,7 @@ import fractions
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 import av
 from aiortc import MediaStreamTrack
@@ -154,7 +155,7 @@ class TranscodeTrack(FanoutTrack):
 
     def __init__(self, fanout: Fanout, name: str, codec: str, extradata: bytes) -> None:
         super().__init__(fanout, name)
-        self._decoder = av.CodecContext.create(codec, "r")
+        self._decoder = cast(av.VideoCodecContext, av.CodecContext.create(codec, "r"))
         if extradata:
             self._decoder.extradata = extradata
         self._retimer = Retimer()

@@ -17,7 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecCapability, RTCRtpCodecParameters
 
@@ -87,7 +93,7 @@ class WhepSession:
     track: FanoutTrack
     passthrough: bool
     created: float = field(default_factory=time.monotonic)
-    channel: object | None = None    # a DataChannel when the viewer opened one
+    channel: RTCDataChannel | None = None    # when the viewer opened one
 
     def notify(self, message: dict) -> None:
         """Send a JSON event (e.g. signal lost) on the viewer's data channel, if any."""
@@ -157,7 +163,7 @@ class WhepSessions:
         session = WhepSession(secrets.token_urlsafe(12), camera, stream, pc, track, passthrough)
 
         @pc.on("datachannel")
-        def _on_channel(channel: object) -> None:
+        def _on_channel(channel: RTCDataChannel) -> None:
             session.channel = channel
 
         ice.apply(pc, self._ice)

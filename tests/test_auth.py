@@ -11,8 +11,13 @@ from iocwall.wall.access import Role
 from iocwall.wall.auth import LoginLimiter, Passwords, ensure_admin, generate_password
 from iocwall.wall.auth.tokens import token_hash
 from iocwall.wall.errors import ApiError
-from tests.fixtures.app import (ADMIN_PASSWORD, USER_PASSWORD, LiveServer, make_config,
-                                start_live_server)
+from tests.fixtures.app import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    LiveServer,
+    make_config,
+    start_live_server,
+)
 
 
 async def test_passwords_hash_and_verify() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+
 from iocwall.streams.clock import VN_TZ
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.audit import AuditLog, AuditQuery

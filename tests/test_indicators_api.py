@@ -7,9 +7,9 @@ import io
 from collections.abc import AsyncIterator
 
 import httpx
+
 from iocwall.wall.access import Role
 from iocwall.wall.audit import AuditQuery
-
 from tests.fixtures.app import USER_PASSWORD, LiveServer
 
 URL = "/api/indicators/dossiers_received/values"

@@ -142,7 +142,8 @@ def test_tablet_and_phone_layouts(leader, demo, size):
 def test_chosen_live_feeds_play_beside_the_indicators(leader, demo):
     open_leader(leader, demo, "")
     leader.wait_for_selector('body[data-feeds-playing="2/2"]', timeout=45_000)
-    ids = leader.eval_on_selector_all(".feed[data-camera-id]", "els => els.map(e => e.dataset.cameraId)")
+    ids = leader.eval_on_selector_all(".feed[data-camera-id]",
+                                      "els => els.map(e => e.dataset.cameraId)")
     assert ids == ["cam1", "cam2"]
     leader.select_option("#feed-pick", "cam4")              # a leader picks another centre
     leader.wait_for_selector('body[data-feeds-playing="3/3"]', timeout=45_000)
@@ -150,6 +151,7 @@ def test_chosen_live_feeds_play_beside_the_indicators(leader, demo):
     leader.wait_for_selector('body[data-feeds-playing="2/2"]', timeout=15_000)
     leader.reload()                                          # the choice is remembered
     leader.wait_for_selector('body[data-feeds-playing="2/2"]', timeout=45_000)
-    ids = leader.eval_on_selector_all(".feed[data-camera-id]", "els => els.map(e => e.dataset.cameraId)")
+    ids = leader.eval_on_selector_all(".feed[data-camera-id]",
+                                      "els => els.map(e => e.dataset.cameraId)")
     assert ids == ["cam2", "cam4"]
     leader.screenshot(path=str(ARTIFACTS / "leader-feeds.png"))

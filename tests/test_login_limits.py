@@ -13,8 +13,13 @@ from iocwall.wall.access import Role
 from iocwall.wall.audit import AuditQuery
 from iocwall.wall.auth import LoginLimiter, Passwords
 from iocwall.wall.errors import ApiError
-from tests.fixtures.app import (ADMIN_PASSWORD, USER_PASSWORD, LiveServer, make_config,
-                                start_live_server)
+from tests.fixtures.app import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    LiveServer,
+    make_config,
+    start_live_server,
+)
 
 FROM_LOCAL_PROXY = ["127.0.0.1"]
 
@@ -85,7 +90,8 @@ def test_blocks_back_off_and_are_forgotten_later() -> None:
     assert limiter.begin("lan", "10.0.0.1") == 60
 
 
-async def test_parallel_guesses_are_counted_before_they_are_checked(live_server: LiveServer) -> None:
+async def test_parallel_guesses_are_counted_before_they_are_checked(
+        live_server: LiveServer) -> None:
     async with live_server.client() as http:
         replies = await asyncio.gather(*(_login(http, "admin", f"guess-{i}") for i in range(20)))
     codes = sorted(r.status_code for r in replies)

@@ -13,8 +13,13 @@ from itsdangerous import URLSafeTimedSerializer
 from iocwall.wall.store import Store, connect, migrate
 from tests.fixtures.app import LiveServer
 from tests.fixtures.ports import free_port
-from tests.fixtures.serve_process import (ADMIN_PASSWORD, post_json, serve_argv, serve_env,
-                                          serve_process)
+from tests.fixtures.serve_process import (
+    ADMIN_PASSWORD,
+    post_json,
+    serve_argv,
+    serve_env,
+    serve_process,
+)
 
 
 def _mode(path: Path) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.ports import free_port
-from tests.smoke_helpers import one_line_error, smoke
+from tests.smoke_helpers import SmokeRun, one_line_error, smoke
 
 SECRET = "Typo-s3cret!"
 

@@ -66,7 +66,8 @@ async def test_foreign_keys_enforced(tmp_path: Path) -> None:
     try:
         with pytest.raises(sqlite3.IntegrityError):
             await store.execute(
-                "INSERT INTO sessions(id_hash, user_id, created_at, expires) VALUES('s', 999, 't', 0)")
+                "INSERT INTO sessions(id_hash, user_id, created_at, expires) "
+                "VALUES('s', 999, 't', 0)")
     finally:
         await store.close()
 

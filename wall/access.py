@@ -58,7 +58,8 @@ def require(request: Request, roles: Iterable[Role]) -> Principal:
     if who is None:
         raise ApiError(401, "unauthenticated", "log in first / hãy đăng nhập")
     if who.role not in set(roles):
-        raise ApiError(403, "forbidden", f"role '{who.role.value}' may not do this / không có quyền")
+        raise ApiError(403, "forbidden",
+                       f"role '{who.role.value}' may not do this / không có quyền")
     return who
 
 

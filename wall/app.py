@@ -21,15 +21,18 @@ from starlette.routing import BaseRoute
 from iocwall.wall.api import audit, health, session, tokens, users
 from iocwall.wall.auth import AuthMiddleware
 from iocwall.wall.auth.proxies import TrustedProxies
-from iocwall.wall.errors import (ApiError, api_error_handler, http_error_handler,
-                                 server_error_handler)
+from iocwall.wall.errors import (
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    server_error_handler,
+)
+from iocwall.wall.frontend import frontend_dir as default_frontend_dir
 from iocwall.wall.http.body import BodyLimitMiddleware
 from iocwall.wall.http.headers import SecurityHeadersMiddleware
 from iocwall.wall.http.hosts import HostCheckMiddleware, HostPolicy
 from iocwall.wall.http.static import static_route
 from iocwall.wall.services import Services
-
-FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 
 
 def api_routes() -> list[BaseRoute]:
@@ -47,7 +50,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
     frontend_dir: folder behind /static (its allow-list: wall/http/static.py);
         default: frontend/. The pages themselves come from wall/pages.py.
     """
-    frontend = frontend_dir or FRONTEND_DIR
+    frontend = frontend_dir or default_frontend_dir()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -10,11 +10,11 @@ import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
-                      field_validator)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from iocwall.streams.urls import UrlError, parse, redact
 
@@ -55,9 +55,11 @@ class ServerConfig(_Section):
 
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
-    file: str = Field("logs/iocwall.log", description="Log file, relative to data_dir; empty = none")
+    file: str = Field("logs/iocwall.log",
+                      description="Log file, relative to data_dir; empty = none")
     json_lines: bool = Field(True, description="Write the log file as one JSON object a line")
-    max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Rotate the log file at this size")
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024,
+                           description="Rotate the log file at this size")
     backup_count: int = Field(5, ge=0, description="Rotated log files kept (iocwall.log.1 ...)")
 
 
@@ -72,7 +74,8 @@ class BusConfig(_Section):
 
 
 class AuthConfig(_Section):
-    admin_user: str = Field("admin", min_length=1, description="First admin, created at first start")
+    admin_user: str = Field("admin", min_length=1,
+                            description="First admin, created at first start")
     admin_password: str = Field("", description="Prefer IOCWALL_ADMIN_PASSWORD; empty = generate")
     session_secret: str = Field("", description="Prefer IOCWALL_SESSION_SECRET; empty = generate")
     session_max_age_s: int = Field(12 * 3600, ge=60, description="Session cookie lifetime")
@@ -196,7 +199,7 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
             cam.password = env[key]
 
 
-def _describe(error: dict, text: str, name: str) -> str:
+def _describe(error: Mapping[str, Any], text: str, name: str) -> str:
     loc = [str(p) for p in error["loc"]]
     key = ".".join(loc)
     line = _find_line(text, error["loc"])
@@ -219,7 +222,7 @@ def _find_line(text: str, loc: tuple) -> int | None:
     if not names or not text:
         return None
     section_prefix = ".".join(names[:-1])
-    current, seen = "", {}
+    current, seen = "", dict[str, int]()
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         header = re.match(r"^\[\[?([^\]]+)\]\]?", stripped)

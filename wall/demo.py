@@ -18,7 +18,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,12 @@ PIECES = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="console port (default 8080; 0 = any)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="console port (default 8080; 0 = any)")
     parser.add_argument("--data-dir", metavar="DIR", default="data",
                         help="database, logs and caches (default ./data)")
-    parser.add_argument("--cameras", type=int, default=4, help="simulated cameras, 1-16 (default 4)")
+    parser.add_argument("--cameras", type=int, default=4,
+                        help="simulated cameras, 1-16 (default 4)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--config", metavar="PATH", help="config.toml (default: ./config.toml "
                         "if present); its [[cameras]] are not used by the demo")
@@ -87,14 +89,6 @@ def _missing() -> list[str]:
     return out
 
 
-def _sim_cache() -> Path:
-    """Pre-encoded simulator loops: kept between runs (encoding 1080p takes a while)."""
-    if os.environ.get("IOCWALL_SIM_CACHE"):
-        return Path(os.environ["IOCWALL_SIM_CACHE"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "iocwall" / "sim"
-
-
 def camera_configs(count: int, rtsp_port: int, password: str) -> list[Any]:
     """The simulator's cameras as media-server camera entries (password in memory only)."""
     from iocwall.wall.config import CameraConfig
@@ -111,7 +105,8 @@ def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path
     """The one block the demo prints: where to go, who to log in as, where things are."""
     live = info.url.rstrip("/") + "/live"
     if info.generated_password:
-        password = f"{info.generated_password}   (generated, shown once / tạo tự động, chỉ hiện một lần)"
+        password = (f"{info.generated_password}   "
+                    "(generated, shown once / tạo tự động, chỉ hiện một lần)")
     elif admin_from_env:
         password = "(from IOCWALL_ADMIN_PASSWORD / lấy từ IOCWALL_ADMIN_PASSWORD)"
     else:
@@ -151,6 +146,7 @@ def _open_browser(url: str) -> None:
 
 
 async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) -> int:
+    from iocwall.hardware.sim.command import default_cache_dir
     from iocwall.hardware.sim.server import SimOptions, Simulator
     from iocwall.streams.server import MediaServer
     from iocwall.wall.serve import run_server
@@ -166,7 +162,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
     sim = Simulator(SimOptions(cameras=args.cameras, host="127.0.0.1", rtsp_port=ports.rtsp,
                                onvif_port=ports.onvif, http_port=ports.http,
                                discovery_port=ports.discovery, user=SIM_USER,
-                               password=cam_password, cache_dir=_sim_cache()))
+                               password=cam_password, cache_dir=default_cache_dir()))
     try:
         print("iocwall demo: starting the camera simulator / đang khởi động camera mô phỏng…",
               file=sys.stderr, flush=True)
@@ -208,7 +204,7 @@ async def _until_stop(work: Any, stop: asyncio.Event) -> bool:
 async def _bounded(work: Any, what: str) -> None:
     try:
         await asyncio.wait_for(work, STOP_TIMEOUT_S)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("%s did not stop within %.0f s", what, STOP_TIMEOUT_S)
     except Exception:
         log.exception("stopping %s failed", what)
@@ -237,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     if log_file is False:
         return 2
     try:
-        return asyncio.run(_demo(args, config, log_file or None))
+        return asyncio.run(_demo(args, config, log_file))
     except OSError as exc:                # port in use, unwritable data dir ...
         print(f"iocwall demo: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -248,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def _setup(config: Any) -> Path | None | bool:
+def _setup(config: Any) -> Path | None | Literal[False]:
     """Data dir and logging: INFO and up to the file, only warnings to the terminal."""
     from iocwall.wall.logs import setup
     from iocwall.wall.private_files import UnsafeDataDir, private_dir

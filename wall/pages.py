@@ -19,8 +19,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, route
+from iocwall.wall.frontend import frontend_dir
 
-FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 LOGIN_PATH = "/login"
 LEADER_VIEW = frozenset({Role.LEADER, Role.OPERATOR, Role.ADMIN})   # the indicators' readers
 
@@ -62,7 +62,8 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
             html = await asyncio.to_thread(path.read_text, encoding="utf-8")
         except OSError:
             return HTMLResponse(
-                f"<!doctype html><meta charset=utf-8><p>{filename}: missing from the installation</p>",
+                "<!doctype html><meta charset=utf-8>"
+                f"<p>{filename}: missing from the installation</p>",
                 status_code=500, headers=_HEADERS,
             )
         return HTMLResponse(html, headers=_HEADERS)
@@ -71,7 +72,7 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
     return endpoint
 
 
-def routes(frontend: Path = FRONTEND) -> list[Route]:
+def routes(frontend: Path | None = None) -> list[Route]:
     """Page routes for the web app. Every page but ``/login`` needs a login.
 
     ``/`` and ``/live`` are registered with ``roles=PUBLIC`` for the role guard and checks the
@@ -80,6 +81,7 @@ def routes(frontend: Path = FRONTEND) -> list[Route]:
     logged-in role outside ``route.roles`` a 403. ``route.roles`` is set to the
     roles that really get each page, so role-enumerating tests cover it.
     """
+    frontend = frontend or frontend_dir()
     login = route(LOGIN_PATH, _page("login.html", login=None, frontend=frontend),
                   roles=PUBLIC, methods=["GET"], name="page_login")
     live = route("/live", _page("live.html", login=ANY_USER, frontend=frontend),

@@ -13,17 +13,19 @@ import asyncio
 import contextlib
 import signal
 import socket
-import threading
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:                      # heavy imports stay inside functions: fast --help
     import uvicorn
     from starlette.routing import BaseRoute
+    from starlette.types import ASGIApp
 
+    from iocwall.streams.server import MediaServer
     from iocwall.wall.config import Config
     from iocwall.wall.services import Services
 
@@ -60,8 +62,11 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     their declared roles, so a route added here is covered automatically.
     """
     from iocwall.wall import media_api, pages
+
+    # Services keeps media as a plain object (wall/services.py does not import streams/)
     from iocwall.wall.indicators import api as indicators_api
-    media_routes = media_api.routes(services.media) if services.media is not None else []
+    media = cast("MediaServer | None", services.media)
+    media_routes = media_api.routes(media) if media is not None else []
     return [*pages.routes(), *media_routes, *indicators_api.routes()]
 
 
@@ -137,7 +142,7 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
         await services.stop()
 
 
-def _make_server(app: object) -> uvicorn.Server:
+def _make_server(app: ASGIApp) -> uvicorn.Server:
     import uvicorn
 
     class Server(uvicorn.Server):

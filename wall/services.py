@@ -16,8 +16,16 @@ import time
 from typing import Any, Protocol, runtime_checkable
 
 from iocwall.wall.audit import AuditAction, AuditLog
-from iocwall.wall.auth import (AdminBootstrap, LoginLimiter, Passwords, Sessions, Tokens, Users,
-                               ensure_admin, session_secret)
+from iocwall.wall.auth import (
+    AdminBootstrap,
+    LoginLimiter,
+    Passwords,
+    Sessions,
+    Tokens,
+    Users,
+    ensure_admin,
+    session_secret,
+)
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
 from iocwall.wall.indicators.demo_data import load_demo

@@ -1,6 +1,11 @@
 """Real person photos, cut out of the sample images that the ultralytics wheel ships.
 
-We only read the JPEG files (never import ultralytics: it pulls in torch).
+We only read the JPEG files: the package is located with ``find_spec``, which
+does not import it (importing ultralytics pulls in torch). ultralytics comes with
+the ``analytics`` extra (``pip install 'iocwall[analytics]'``; ``make`` installs
+it). Without it the simulator still runs, with plain drawn figures, and says so
+once: those figures are not people to a detector, so analytics figures measured
+on such a scene mean nothing.
 Crop boxes were picked by looking at the two images; each crop gets a soft
 elliptical alpha mask so the pasted rectangle edges do not dominate the scene.
 """
@@ -33,7 +38,14 @@ class Person:
     full_body: bool
 
 
+MISSING_PHOTOS = ("the simulator's people are photos from the ultralytics package, which is "
+                  "not installed: drawing plain placeholder figures instead (person detectors "
+                  "will not see them). Install the analytics extra: "
+                  "pip install 'iocwall[analytics]'")
+
+
 def assets_dir() -> Path | None:
+    """ultralytics' sample-image folder, found without importing the package."""
     spec = importlib.util.find_spec("ultralytics")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -61,7 +73,7 @@ def _fallback() -> list[Person]:
 def load_people() -> list[Person]:
     folder = assets_dir()
     if folder is None:
-        log.warning("ultralytics sample photos not found; drawing placeholder people")
+        log.warning(MISSING_PHOTOS)
         return _fallback()
     people = []
     for name, x0, y0, x1, y1, full in CROPS:

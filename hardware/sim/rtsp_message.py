@@ -6,9 +6,9 @@ never an exception that escapes the connection.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
-import re
 
 _METHOD = re.compile(r"[A-Za-z_]{1,32}")
 MAX_HEADER_BYTES = 8192

@@ -74,7 +74,7 @@ def _schedule(seed: int, loop_s: float) -> list[Customer]:
         looks = [(rng.randrange(1000), rng.choice((-80, -40, 40, 80))) for _ in range(n)]
         busy_until = -math.inf
         for period in range(-WARM_UP_LOOPS - 2, 2):
-            for arrive, service, (sprite, side) in zip(arrivals, services, looks):
+            for arrive, service, (sprite, side) in zip(arrivals, services, looks, strict=True):
                 arrive += period * loop_s
                 start = max(arrive, busy_until)
                 busy_until = start + service * scale

@@ -123,7 +123,8 @@ class H264Depacketizer:
         return []
 
     def _stap_a(self, payload: bytes) -> list[bytes]:
-        nals, pos = [], 1
+        nals: list[bytes] = []
+        pos = 1
         while pos + 2 <= len(payload):
             size = int.from_bytes(payload[pos:pos + 2], "big")
             pos += 2

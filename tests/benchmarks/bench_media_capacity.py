@@ -25,15 +25,23 @@ import time
 import httpx
 import pytest
 
-from tests.benchmarks.common import (QUICK, CpuMeter, ServerProc, simulator, size, table,
-                                     write_results)
+from tests.benchmarks.common import (
+    QUICK,
+    CpuMeter,
+    ServerProc,
+    simulator,
+    size,
+    table,
+    write_results,
+)
 from tests.benchmarks.viewer import BenchViewer, loss
 from tests.fixtures.simulator import SimProcess
 
 pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes
 
 STEPS = [int(n) for n in os.environ.get("BENCH_CAPACITY_STEPS",
-                                        "2,4" if QUICK else "2,4,8,12,16,20,24,28,32,40,48,56,64").split(",")]
+                                        "2,4" if QUICK
+                                        else "2,4,8,12,16,20,24,28,32,40,48,56,64").split(",")]
 SECONDS = size("capacity_seconds", 15, 5)
 VIEWERS_PER_STREAM = 2
 FPS = 15

@@ -64,7 +64,8 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> s
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = [f"\n== {title} =="]
     for n, row in enumerate(cells):
-        lines.append("  ".join(c.rjust(w) if n else c.ljust(w) for c, w in zip(row, widths)))
+        lines.append("  ".join(c.rjust(w) if n else c.ljust(w)
+                               for c, w in zip(row, widths, strict=True)))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     text = "\n".join(lines)
@@ -164,7 +165,7 @@ class ServerProc:
                 self.process.kill()
                 self.process.wait(timeout=5)
 
-    def __enter__(self) -> "ServerProc":
+    def __enter__(self) -> ServerProc:
         return self
 
     def __exit__(self, *exc: object) -> None:

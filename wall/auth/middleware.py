@@ -33,9 +33,14 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class AuthSources(Protocol):
-    config: Config
-    sessions: Sessions
-    tokens: Tokens
+    """What the middleware reads from Services (read-only: Services builds them at start)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def sessions(self) -> Sessions: ...
+    @property
+    def tokens(self) -> Tokens: ...
 
 
 def normalise_origin(value: str) -> str:

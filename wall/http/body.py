@@ -6,8 +6,8 @@ without one (chunked) is counted as it arrives and refused the moment it passes
 the limit, so a 10 MB body is never read, let alone held in memory.
 
 ``read_json`` is how every API endpoint reads its body: an object, at most
-``MAX_DEPTH`` levels deep, whole numbers within int64. ``check_content_type`` (run by ``access.route`` for
-each state-changing request) makes a body's type match what the route takes:
+``MAX_DEPTH`` levels deep, whole numbers within int64. ``check_content_type`` (run by
+``access.route`` for each state-changing request) makes a body's type match what the route takes:
 ``application/json`` unless the route says otherwise (WHEP takes SDP). A
 cross-site form cannot send JSON without a CORS preflight, which we never grant.
 """

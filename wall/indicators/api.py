@@ -18,6 +18,10 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
 from iocwall.streams.clock import now_iso
 from iocwall.wall.access import Role, route
 from iocwall.wall.api.common import Body, caller, client_address, query_int, read_body, services
@@ -28,9 +32,6 @@ from iocwall.wall.indicators.model import Indicator, Source
 from iocwall.wall.indicators.service import IndicatorService
 from iocwall.wall.indicators.store import MAX_LIMIT, HistoryQuery
 from iocwall.wall.indicators.validation import Submission
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER})
 LISTERS = READERS | {Role.REGISTRAR}          # a registrar must see what it can submit

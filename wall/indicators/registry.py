@@ -10,6 +10,8 @@ import tomllib
 from datetime import date
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from iocwall.wall.indicators.model import (
     Aggregation,
     DeadlineRule,
@@ -20,7 +22,6 @@ from iocwall.wall.indicators.model import (
     Source,
     Target,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DATA_DIR = Path(__file__).resolve().parent / "datasets"
 DEFAULT_FILE = DATA_DIR / "indicators.toml"
