@@ -26,6 +26,7 @@ from iocwall.wall.auth import AuthMiddleware
 from iocwall.wall.errors import (ApiError, api_error_handler, http_error_handler,
                                  server_error_handler)
 from iocwall.wall.services import Services
+from iocwall.wall.walls.session import DisplaySessionMiddleware
 
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
 
@@ -71,7 +72,8 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AuthMiddleware, services=services)],
+        middleware=[Middleware(AuthMiddleware, services=services),
+                    Middleware(DisplaySessionMiddleware, services=services)],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler,
                             Exception: server_error_handler},
         lifespan=lifespan,

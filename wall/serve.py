@@ -60,8 +60,18 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     their declared roles, so a route added here is covered automatically.
     """
     from iocwall.wall import media_api, pages
-    media_routes = media_api.routes(services.media) if services.media is not None else []
-    return [*pages.routes(), *media_routes]
+    from iocwall.wall.walls import api as wall_api
+    from iocwall.wall.walls import ws as wall_ws
+    media_routes = media_api.routes(services.media, _camera_access(services)) \
+        if services.media is not None else []
+    return [*pages.routes(), *media_routes, *wall_api.routes(), *wall_ws.routes()]
+
+
+def _camera_access(services: Services):  # type: ignore[no-untyped-def]
+    """A display session may open only the cameras on its layouts (walls decide)."""
+    async def allowed(principal: object, camera: str) -> bool:
+        return services.wall is None or await services.wall.camera_allowed(principal, camera)
+    return allowed
 
 
 def load_config(args: argparse.Namespace) -> Config:

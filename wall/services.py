@@ -47,6 +47,7 @@ class Services:
         self.audit = AuditLog(self.store)
         self.limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
         self._bus: Bus | None = None
+        self.wall: Any = None            # walls.service.WallService, once started
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
         self.started = False
@@ -75,6 +76,9 @@ class Services:
             self._sessions = Sessions(self.store, await session_secret(auth, self.store),
                                       auth.session_max_age_s, auth.cookie_secure)
             await self._sessions.purge_expired()
+            from iocwall.wall.walls.service import WallService
+            self.wall = WallService(self)
+            await self.wall.start()
             admin = await ensure_admin(self.users, auth)
             if admin is not None:
                 await self.audit.record("system", AuditAction.USER_CREATE,
@@ -92,6 +96,10 @@ class Services:
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
         self.started = False
+        if self.wall is not None:
+            with _logged("wall"):
+                await self.wall.stop()
+            self.wall = None
         if self._media_started and isinstance(self.media, Startable):
             self._media_started = False
             with _logged("media"):

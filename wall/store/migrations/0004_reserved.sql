@@ -1,0 +1,2 @@
+-- Placeholder in branch 'wall' only, so the version numbers run without a gap.
+-- Other branches add the real 0004; at merge, delete this file and keep theirs.
