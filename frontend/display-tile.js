@@ -8,9 +8,16 @@ import { vnClock } from "/static/i18n.js";
 const LOST_AFTER_MS = 3000;
 const NO_DATA = "chưa có dữ liệu / no data";
 
-export function chooseStream(widthPx, heightPx, streams, pref) {
-  const names = Object.keys(streams || {});
+// A stream nobody pulls yet reports 0x0: assume the usual sizes until it is known.
+const NOMINAL = { main: { width: 1920, height: 1080 }, sub: { width: 640, height: 360 } };
+
+export function chooseStream(widthPx, heightPx, known, pref) {
+  const names = Object.keys(known || {});
   if (!names.length) return null;
+  const streams = {};
+  for (const n of names) {
+    streams[n] = known[n].width > 0 ? known[n] : (NOMINAL[n] || { width: 0, height: 0 });
+  }
   if (pref && pref !== "auto" && streams[pref]) return pref;
   const area = (n) => streams[n].width * streams[n].height;
   const covering = names.filter((n) => streams[n].width >= widthPx && streams[n].height >= heightPx);

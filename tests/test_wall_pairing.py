@@ -94,7 +94,8 @@ async def test_demo_display_opens_without_pairing_on_loopback_only(wall_config: 
     wall_config.wall.demo_open_display = True
     async with start_live_server(wall_config) as server, server.client() as admin:
         await server.login(admin)
-        await make_wall(admin, "demo")
+        walls = (await admin.get("/api/walls")).json()         # made at start in demo mode
+        assert [w["id"] for w in walls] == ["demo"] and walls[0]["monitors"][0]["layout_version"] == 1
         await make_wall(admin, "other")
         async with httpx.AsyncClient(base_url=server.url) as anon:
             assert (await anon.get("/display/demo/1")).status_code == 200

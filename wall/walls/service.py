@@ -36,6 +36,9 @@ class WallService:
         self.controller.alarm_state = self.alarms.open_alarms
         await self.controller.start()
         await self.alarms.start()
+        if self.config.demo_open_display:
+            from iocwall.wall.walls.demo import ensure_demo_wall
+            await ensure_demo_wall(self.walls, sorted(self.camera_ids()))
 
     async def stop(self) -> None:
         await self.alarms.stop()

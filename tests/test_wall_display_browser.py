@@ -1,0 +1,103 @@
+"""The display pages of ``iocwall demo`` in Debian's chromium: real video, pushes, stream switch.
+
+The demo wall has monitors 1 and 2; each is a display page (loopback, no pairing).
+Screenshots go to test-artifacts/ (git-ignored).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.browser import ADMIN_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+VIDEOS = """() => [...document.querySelectorAll('.dtile')].map(t => {
+  const v = t.querySelector('video');
+  return {tile: t.dataset.tile, stream: t.dataset.stream || '', switches: t.dataset.switches || '0',
+          width: v ? v.videoWidth : 0, time: v ? v.currentTime : 0,
+          frames: v ? v.getVideoPlaybackQuality().totalVideoFrames : 0};
+})"""
+
+
+def state(page) -> dict[str, dict]:
+    return {t["tile"]: t for t in page.evaluate(VIDEOS)}
+
+
+def assert_playing(page, tiles: list[str]) -> None:
+    before = state(page)
+    time.sleep(1.5)
+    after = state(page)
+    for tid in tiles:
+        assert after[tid]["width"] > 0, f"{tid}: no picture"
+        assert after[tid]["time"] > before[tid]["time"], f"{tid}: currentTime stuck"
+        assert after[tid]["frames"] > before[tid]["frames"] + 5, f"{tid}: no new frames"
+
+
+def admin(demo) -> httpx.Client:
+    http = httpx.Client(base_url=demo.base_url, timeout=10)
+    r = http.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert r.status_code == 200, r.text
+    return http
+
+
+def test_two_display_pages_play_and_follow_a_push(chromium, demo) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        one, two = context.new_page(), context.new_page()
+        one.goto(demo.base_url + "/display/demo/1")
+        two.goto(demo.base_url + "/display/demo/2")
+        for page in (one, two):
+            page.wait_for_selector("body[data-ready='1']", timeout=45_000)
+        assert sorted(state(one)) == ["c0", "c1", "c2", "c3"]
+        assert_playing(one, ["c0", "c1", "c2", "c3"])
+        assert_playing(two, ["big", "s1"])
+        one.screenshot(path=str(ARTIFACTS / "display-demo-1.png"))
+        two.screenshot(path=str(ARTIFACTS / "display-demo-2.png"))
+
+        # an operator puts another camera on monitor 1: c1 changes, the others keep playing
+        frames_before = state(one)["c0"]["frames"]
+        http = admin(demo)
+        try:
+            current = http.get("/api/walls/demo/monitors/1/layout").json()
+            current["tiles"][1]["camera"] = "cam4"
+            r = http.put("/api/walls/demo/monitors/1/layout?wait=5", json=current)
+            assert r.status_code == 200 and r.json()["complete"], r.text
+        finally:
+            http.close()
+        one.wait_for_function("() => document.querySelector(\"[data-tile='c1']\")"
+                              " && document.body.dataset.ready === '1'", timeout=30_000)
+        assert_playing(one, ["c0", "c1"])
+        assert state(one)["c0"]["frames"] > frames_before        # c0 was not restarted
+        assert_playing(two, ["big"])
+    finally:
+        context.close()
+
+
+def test_resize_across_threshold_switches_stream_without_black(chromium, demo) -> None:
+    context = chromium.new_context(viewport={"width": 480, "height": 300})
+    try:
+        page = context.new_page()
+        page.goto(demo.base_url + "/display/demo/2")
+        page.wait_for_selector("body[data-ready='1']", timeout=45_000)
+        assert state(page)["big"]["stream"] == "sub"          # 320x300 px: the 640x360 sub covers
+        # sample the tile every 40 ms while the window grows past the sub stream's size
+        page.evaluate("""() => { window.gaps = 0; window.samples = 0;
+          window.sampler = setInterval(() => {
+            const t = document.querySelector("[data-tile='big']");
+            const shown = [...t.querySelectorAll('video')].some(v => v.videoWidth > 0);
+            window.samples += 1; if (!shown) window.gaps += 1; }, 40); }""")
+        page.set_viewport_size({"width": 1900, "height": 1060})
+        page.wait_for_function("() => document.querySelector(\"[data-tile='big']\")"
+                               ".dataset.stream === 'main'", timeout=30_000)
+        time.sleep(0.5)
+        gaps, samples = page.evaluate("() => [window.gaps, window.samples]")
+        assert samples > 10 and gaps == 0, f"{gaps} of {samples} samples without a picture"
+        assert_playing(page, ["big"])
+        assert len(page.query_selector_all("[data-tile='big'] video")) == 1   # old one gone
+    finally:
+        context.close()
