@@ -19,6 +19,7 @@ PUBLIC_ROUTES = {
     "/api/display/pair": "a display node asks for a pairing code before it has any credential",
     "/api/display/pair/{node}/poll": "the node polls with the secret it got from /pair",
     "/pair": "the pairing page a new display shows (its code, nothing else)",
+    "/vendor/{package}/{file}": "allow-listed npm files (gridstack), public like /static",
 }
 
 

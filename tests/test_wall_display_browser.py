@@ -101,3 +101,56 @@ def test_resize_across_threshold_switches_stream_without_black(chromium, demo) -
         assert len(page.query_selector_all("[data-tile='big'] video")) == 1   # old one gone
     finally:
         context.close()
+
+
+def drag(page, source, target_box: dict, fx: float, fy: float) -> None:
+    """Drag with real mouse events (gridstack has its own drag code, not HTML5 DnD)."""
+    box = source.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    tx = target_box["x"] + target_box["width"] * fx
+    ty = target_box["y"] + target_box["height"] * fy
+    page.mouse.move(tx - 30, ty - 30, steps=8)
+    page.mouse.move(tx, ty, steps=8)
+    page.mouse.up()
+
+
+def test_console_drags_a_camera_onto_a_monitor(chromium, demo) -> None:
+    from tests.fixtures.browser import login
+    ARTIFACTS.mkdir(exist_ok=True)
+    displays = chromium.new_context(viewport={"width": 960, "height": 540})
+    operator = chromium.new_context(viewport={"width": 1600, "height": 900})
+    try:
+        one, two = displays.new_page(), displays.new_page()
+        one.goto(demo.base_url + "/display/demo/1")
+        two.goto(demo.base_url + "/display/demo/2")
+        console = operator.new_page()
+        console.set_default_timeout(15_000)
+        login(console, demo, target="/console?wall=demo")
+        console.wait_for_selector("body[data-ready='1']")
+        console.wait_for_selector(".monitor[data-monitor='1'] .grid-stack-item")
+        # free the bottom-right cell of monitor 1, then drop cam2 there
+        pushes = int(console.evaluate("() => document.body.dataset.pushes || '0'"))
+        monitor = console.locator(".monitor[data-monitor='1'] .grid-stack")
+        last = console.locator(".monitor[data-monitor='1'] .grid-stack-item[gs-x='1'][gs-y='1']")
+        last.locator(".tile-remove").click()
+        console.wait_for_function(f"() => Number(document.body.dataset.pushes || 0) > {pushes}")
+        console.fill("#search", "cam2")
+        source = console.locator(".camera-list li[data-camera='cam2']")
+        drag(console, source, monitor.bounding_box(), 0.75, 0.75)
+        console.wait_for_function(f"() => Number(document.body.dataset.pushes || 0) > {pushes + 1}")
+        console.screenshot(path=str(ARTIFACTS / "console.png"))
+
+        layout = console.evaluate("() => fetch('/api/walls/demo/monitors/1/layout')"
+                                  ".then(r => r.json())")
+        placed = [t for t in layout["tiles"] if (t["x"], t["y"]) == (1, 1)]
+        assert placed and placed[0]["camera"] == "cam2", layout
+        one.wait_for_function(f"() => document.querySelector(\"[data-tile='{placed[0]['id']}']\")"
+                              " && document.body.dataset.ready === '1'", timeout=30_000)
+        assert_playing(one, [t["id"] for t in layout["tiles"]])
+        two.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        assert_playing(two, ["big", "s1"])
+        one.screenshot(path=str(ARTIFACTS / "console-display-1.png"))
+    finally:
+        operator.close()
+        displays.close()

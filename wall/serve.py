@@ -64,7 +64,9 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     from iocwall.wall.walls import ws as wall_ws
     media_routes = media_api.routes(services.media, _camera_access(services)) \
         if services.media is not None else []
-    return [*pages.routes(), *media_routes, *wall_api.routes(), *wall_ws.routes()]
+    from iocwall.wall.walls import vendor
+    return [*pages.routes(), *media_routes, *wall_api.routes(), *wall_ws.routes(),
+            *vendor.routes()]
 
 
 def _camera_access(services: Services):  # type: ignore[no-untyped-def]
