@@ -154,3 +154,35 @@ def test_console_drags_a_camera_onto_a_monitor(chromium, demo) -> None:
     finally:
         operator.close()
         displays.close()
+
+
+def test_browser_pairs_gets_approved_and_plays_its_monitor(chromium, demo) -> None:
+    http = admin(demo)
+    context = chromium.new_context(viewport={"width": 800, "height": 450})
+    try:
+        r = http.post("/api/walls", json={"id": "paired", "name": "Paired", "columns": 1,
+                                          "rows": 1, "monitors": ["1"]})
+        assert r.status_code == 201, r.text
+        r = http.put("/api/walls/paired/monitors/1/layout", json={
+            "name": "p", "grid": {"columns": 1, "rows": 1},
+            "tiles": [{"id": "a", "kind": "camera", "camera": "cam3", "x": 0, "y": 0}]})
+        assert r.status_code == 200, r.text
+        page = context.new_page()
+        page.goto(demo.base_url + "/pair?name=kiosk-test")
+        page.wait_for_selector("body[data-ready='1']")
+        code = page.inner_text("#code").strip()
+        assert len(code) == 6 and code.isdigit()
+        r = http.post(f"/api/display/pairings/{code}/approve",
+                      json={"wall": "paired", "monitors": {"1": "HDMI-1"}})
+        assert r.status_code == 200, r.text
+        page.wait_for_url("**/display/paired/1", timeout=15_000)
+        page.wait_for_selector("body[data-ready='1']", timeout=45_000)
+        assert_playing(page, ["a"])
+        cookie = [c for c in context.cookies() if c["name"] == "iocwall_display"][0]
+        assert cookie["httpOnly"]
+        # the session reaches this display only: not the demo wall, not another camera
+        assert page.evaluate("() => fetch('/display/demo/1').then(r => r.status)") == 403
+        assert page.evaluate("() => fetch('/api/cameras/cam1/snapshot.jpg').then(r => r.status)") == 403
+    finally:
+        context.close()
+        http.close()

@@ -28,7 +28,7 @@ async def test_pairing_approval_and_display_session_limits(wall_config: Config) 
             r = await node.post(poll, json={"secret": "wrong"})
             assert r.status_code == 404
             assert (await node.post(poll, json={"secret": started["secret"]})).json() == {
-                "state": "pending", "token": None}
+                "state": "pending", "token": None, "wall": "", "monitors": []}
             assert [p["code"] for p in (await admin.get("/api/display/pairings")).json()] == [
                 started["code"]]
             # only an admin approves, and only a code that is waiting
@@ -41,10 +41,12 @@ async def test_pairing_approval_and_display_session_limits(wall_config: Config) 
             r = await admin.post(f"/api/display/pairings/{started['code']}/approve",
                                  json={"wall": "w1", "monitors": {"1": "HDMI-1"}})
             assert r.status_code == 200 and r.json()["node"] == started["node"]
-            token = (await node.post(poll, json={"secret": started["secret"]})).json()["token"]
-            assert token.startswith("iwt_")
+            answer = (await node.post(poll, json={"secret": started["secret"]})).json()
+            token = answer["token"]
+            assert token.startswith("iwt_") and answer["wall"] == "w1"
+            assert answer["monitors"] == [{"id": "1", "output": "HDMI-1"}]
             again = (await node.post(poll, json={"secret": started["secret"]})).json()
-            assert again == {"state": "approved", "token": None}          # handed out once
+            assert again["state"] == "approved" and again["token"] is None  # handed out once
 
         wall = (await admin.get("/api/walls/w1")).json()
         assert wall["monitors"][0]["node"] == started["node"]

@@ -190,8 +190,11 @@ async def pair_start(request: Request) -> Response:
 
 async def pair_poll(request: Request) -> Response:
     body = await read_body(request, PollBody)
-    state, token = await _pairing(request).poll(request.path_params["node"], body.secret)
-    return JSONResponse({"state": state, "token": token})
+    pairing = _pairing(request)
+    state, token = await pairing.poll(request.path_params["node"], body.secret)
+    wall, monitors = await pairing.bound(request.path_params["node"])
+    return JSONResponse({"state": state, "token": token, "wall": wall,
+                         "monitors": [{"id": m, "output": o} for m, o in monitors]})
 
 
 async def pairings(request: Request) -> Response:

@@ -75,6 +75,12 @@ class Pairing:
             " WHERE id = ?", (wall, by, row["id"]))
         return str(row["id"])
 
+    async def bound(self, node: str) -> tuple[str, list[tuple[str, str]]]:
+        """(wall, [(monitor, output)]) the node shows."""
+        rows = await self._store.fetchall(
+            "SELECT wall, id, output FROM monitors WHERE node = ? ORDER BY row, col", (node,))
+        return (rows[0]["wall"] if rows else ""), [(r["id"], r["output"]) for r in rows]
+
     async def poll(self, node: str, secret: str) -> tuple[str, str | None]:
         """(state, token): the token comes once, on the first poll after approval."""
         row = await self._store.fetchone("SELECT * FROM display_nodes WHERE id = ?", (node,))
