@@ -186,3 +186,29 @@ def test_browser_pairs_gets_approved_and_plays_its_monitor(chromium, demo) -> No
     finally:
         context.close()
         http.close()
+
+
+def test_live_grid_fills_a_1600x900_window(chromium, demo) -> None:
+    from tests.fixtures.browser import login
+    context = chromium.new_context(viewport={"width": 1600, "height": 900})
+    try:
+        page = context.new_page()
+        login(page, demo)
+        page.wait_for_selector("body[data-ready='1']", timeout=45_000)
+        boxes = page.evaluate("() => [...document.querySelectorAll('#grid .tile')].map(t => {"
+                              " const r = t.getBoundingClientRect();"
+                              " return [r.left, r.top, r.width, r.height]; })")
+        assert len(boxes) == 4
+        rows = sorted({round(b[1]) for b in boxes})
+        assert len(rows) == 2, f"4 tiles should sit 2x2, got rows at {rows}"
+        used = sum(b[2] * b[3] for b in boxes) / (1600 * 900)
+        assert used > 0.6, f"the tiles cover only {used:.0%} of the window"
+        for _, _, w, h in boxes:
+            assert abs(w / h - 16 / 9) < 0.05
+        page.set_viewport_size({"width": 900, "height": 1600})     # portrait: one column
+        page.wait_for_timeout(300)
+        lefts = page.evaluate("() => [...document.querySelectorAll('#grid .tile')]"
+                              ".map(t => Math.round(t.getBoundingClientRect().left))")
+        assert len(set(lefts)) == 1
+    finally:
+        context.close()
