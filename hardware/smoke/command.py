@@ -42,10 +42,6 @@ def run(args: argparse.Namespace) -> int:
     except TargetError as exc:
         _line(f"iocwall smoke: {exc}")
         return 2
-    if target.kind is TargetKind.DISPLAY:
-        _line(f"iocwall smoke: display-node checks are not available yet ({target.public}) / "
-              "chưa hỗ trợ kiểm tra nút hiển thị")
-        return 2
     secret = target.url.password
     try:
         return run_smoke(target, args)
