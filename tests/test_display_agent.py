@@ -20,7 +20,7 @@ from tests.fixtures.browser import CHROMIUM
 from tests.fixtures.ports import free_port
 from tests.wall_helpers import layout, make_wall, with_cameras
 
-DATA = Path(__file__).parent / "captured"     # xrandr output captured on real PCs
+DATA = Path(__file__).parent / "captured"   # xrandr --query output as xrandr prints it (written by us)
 
 
 def test_xrandr_two_monitors_skips_off_and_disconnected() -> None:
