@@ -115,7 +115,7 @@ class WallController:
 
         Waits up to ``wait_s`` for an ack from every display up on those monitors.
         """
-        saved = {m: await self.walls.save_layout(wall, m, lay, by) for m, lay in layouts.items()}
+        saved = await self.walls.save_layouts(wall, layouts, by)
         return await self.announce(wall, saved, wait_s)
 
     async def announce(self, wall: str, layouts: dict[str, Layout],

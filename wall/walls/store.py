@@ -116,20 +116,30 @@ class WallStore:
 
     async def save_layout(self, wall_id: str, monitor_id: str, layout: Layout, by: str) -> Layout:
         """Store ``layout`` as the monitor's next version and make it current."""
-        await self.monitor(wall_id, monitor_id)
+        return (await self.save_layouts(wall_id, {monitor_id: layout}, by))[monitor_id]
 
-        def work(conn: sqlite3.Connection) -> int:
-            row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM layouts WHERE wall = ?"
-                               " AND monitor = ?", (wall_id, monitor_id)).fetchone()
-            version = int(row[0]) + 1
-            body = json.dumps(layout.with_version(version).to_json(), ensure_ascii=False)
-            conn.execute("INSERT INTO layouts(wall, monitor, version, body, created_at,"
-                         " created_by) VALUES(?, ?, ?, ?, ?, ?)",
-                         (wall_id, monitor_id, version, body, now_iso(), by))
-            conn.execute("UPDATE monitors SET layout_version = ? WHERE wall = ? AND id = ?",
-                         (version, wall_id, monitor_id))
-            return version
-        return layout.with_version(await self._store.transaction(work))
+    async def save_layouts(self, wall_id: str, layouts: dict[str, Layout], by: str
+                           ) -> dict[str, Layout]:
+        """Several monitors at once (a preset): one transaction, so one disk sync."""
+        for monitor_id in layouts:
+            await self.monitor(wall_id, monitor_id)
+
+        def work(conn: sqlite3.Connection) -> dict[str, int]:
+            versions = {}
+            for monitor_id, layout in layouts.items():
+                row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM layouts WHERE wall = ?"
+                                   " AND monitor = ?", (wall_id, monitor_id)).fetchone()
+                version = int(row[0]) + 1
+                body = json.dumps(layout.with_version(version).to_json(), ensure_ascii=False)
+                conn.execute("INSERT INTO layouts(wall, monitor, version, body, created_at,"
+                             " created_by) VALUES(?, ?, ?, ?, ?, ?)",
+                             (wall_id, monitor_id, version, body, now_iso(), by))
+                conn.execute("UPDATE monitors SET layout_version = ? WHERE wall = ? AND id = ?",
+                             (version, wall_id, monitor_id))
+                versions[monitor_id] = version
+            return versions
+        versions = await self._store.transaction(work)
+        return {m: lay.with_version(versions[m]) for m, lay in layouts.items()}
 
     async def make_current(self, wall_id: str, monitor_id: str, version: int) -> Layout | None:
         """Show an earlier version again (alarm cleared, undo)."""
