@@ -63,14 +63,14 @@ async def test_agent_pairs_opens_a_window_per_monitor_and_restarts_a_crash(
         for monitor in ("1", "2"):
             await http.put(f"/api/walls/w1/monitors/{monitor}/layout", json=layout(clock))
         health_port = free_port()
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "iocwall.wall.cli", "display-agent", "--controller", server.url,
-             "--xrandr-file", str(DATA / "xrandr_two_monitors.txt"),
-             "--state-dir", str(tmp_path / "agent"), "--browser", CHROMIUM,
-             "--browser-arg=--headless=new", "--browser-arg=--no-sandbox",
-             "--browser-arg=--disable-gpu", "--health-host", "127.0.0.1",
-             "--health-port", str(health_port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        agent = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "iocwall.wall.cli", "display-agent", "--controller", server.url,
+            "--xrandr-file", str(DATA / "xrandr_two_monitors.txt"),
+            "--state-dir", str(tmp_path / "agent"), "--browser", CHROMIUM,
+            "--browser-arg=--headless=new", "--browser-arg=--no-sandbox",
+            "--browser-arg=--disable-gpu", "--health-host", "127.0.0.1",
+            "--health-port", str(health_port),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             async def pending():  # type: ignore[no-untyped-def]
                 return (await http.get("/api/display/pairings")).json()
@@ -110,7 +110,7 @@ async def test_agent_pairs_opens_a_window_per_monitor_and_restarts_a_crash(
         finally:
             agent.send_signal(signal.SIGTERM)
             try:
-                agent.wait(20)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(agent.wait(), 20)
+            except TimeoutError:
                 os.killpg(agent.pid, signal.SIGKILL)
-                agent.wait(5)
+                await asyncio.wait_for(agent.wait(), 5)

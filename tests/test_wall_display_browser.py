@@ -178,7 +178,7 @@ def test_browser_pairs_gets_approved_and_plays_its_monitor(chromium, demo) -> No
         page.wait_for_url("**/display/paired/1", timeout=15_000)
         page.wait_for_selector("body[data-ready='1']", timeout=45_000)
         assert_playing(page, ["a"])
-        cookie = [c for c in context.cookies() if c["name"] == "iocwall_display"][0]
+        cookie = next(c for c in context.cookies() if c["name"] == "iocwall_display")
         assert cookie["httpOnly"]
         # the session reaches this display only: not the demo wall, not another camera
         assert page.evaluate("() => fetch('/display/demo/1').then(r => r.status)") == 403

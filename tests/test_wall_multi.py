@@ -25,24 +25,24 @@ async def test_push_on_b_reaches_a_display_on_a(wall_config: Config,
     wall_config.bus.redis_url = redis_server.url
     wall_config.bus.prefix = redis_server.fresh_prefix()
     async with start_live_server(wall_config) as a, \
-            start_live_server(copy.deepcopy(wall_config)) as b:     # same database, same bus
-        async with a.client() as http_a, b.client() as http_b:
-            await a.login(http_a)
-            await b.login(http_b)
-            await make_wall(http_a)
-            display = await open_display(a.url, "w1", "1", dict(http_a.cookies))
-            await display.wait_layouts(1)
-            async with asyncio.timeout(3):                 # B learns of A's display
-                while not (await http_b.get("/api/walls/w1")).json()["nodes"]:
-                    await asyncio.sleep(0.05)
-            r = await http_b.put("/api/walls/w1/monitors/1/layout?wait=3",
-                                 json=layout(tile("a", 0, 0, "cam-2")))
-            assert r.status_code == 200 and r.json()["complete"], r.text
-            shown = await display.wait_layouts(2)
-            assert shown["layout"]["tiles"][0]["camera"] == "cam-2"
-            nodes = (await http_b.get("/api/walls/w1")).json()["nodes"]
-            assert nodes[0]["controller"] == a.services.bus.node_id
-            await display.close()
+            start_live_server(copy.deepcopy(wall_config)) as b, \
+            a.client() as http_a, b.client() as http_b:        # same database, same bus
+        await a.login(http_a)
+        await b.login(http_b)
+        await make_wall(http_a)
+        display = await open_display(a.url, "w1", "1", dict(http_a.cookies))
+        await display.wait_layouts(1)
+        async with asyncio.timeout(3):                     # B learns of A's display
+            while not (await http_b.get("/api/walls/w1")).json()["nodes"]:
+                await asyncio.sleep(0.05)
+        r = await http_b.put("/api/walls/w1/monitors/1/layout?wait=3",
+                             json=layout(tile("a", 0, 0, "cam-2")))
+        assert r.status_code == 200 and r.json()["complete"], r.text
+        shown = await display.wait_layouts(2)
+        assert shown["layout"]["tiles"][0]["camera"] == "cam-2"
+        nodes = (await http_b.get("/api/walls/w1")).json()["nodes"]
+        assert nodes[0]["controller"] == a.services.bus.node_id
+        await display.close()
 
 
 async def test_queue_over_threshold_raises_alarm_then_clears(wall_config: Config) -> None:

@@ -51,9 +51,10 @@ def _config(data: Path, port: int, redis_url: str = "") -> Path:
 @contextlib.asynccontextmanager
 async def server(data: Path, redis_url: str = "") -> AsyncIterator[str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "iocwall.wall.cli", "serve", "--config",
-                             str(_config(data, port, redis_url))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "iocwall.wall.cli", "serve", "--config",
+        str(_config(data, port, redis_url)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient() as http:
@@ -65,7 +66,7 @@ async def server(data: Path, redis_url: str = "") -> AsyncIterator[str]:
         yield url
     finally:
         proc.terminate()
-        proc.wait(30)
+        await asyncio.wait_for(proc.wait(), 30)
 
 
 async def login(url: str) -> httpx.AsyncClient:
