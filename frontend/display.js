@@ -72,7 +72,7 @@ function connect() {
     document.body.dataset.connected = "0";
     showStatus("Mất kết nối bộ điều khiển, đang thử lại… / Controller away, retrying…");
     setTimeout(connect, retryMs);
-    retryMs = Math.min(2000, retryMs * 2);      // back within 3 s of the controller's return
+    retryMs = Math.min(1000, retryMs * 2);      // back within ~1 s of the controller's return
   };
 }
 
