@@ -33,8 +33,17 @@ function fillContent(el, spec) {
   el.classList.toggle("is-highlight", !!spec.highlight);
   const box = el.querySelector(".grid-stack-item-content");
   const label = document.createElement("span");
+  label.className = "tile-label";
   label.textContent = tileLabel(spec);
   box.replaceChildren(label);
+  if (spec.kind === "camera") {
+    // a live thumbnail: what the monitor shows now, refreshed by refreshThumbs()
+    const img = document.createElement("img");
+    img.className = "thumb";
+    img.alt = "";
+    img.dataset.camera = spec.camera;
+    box.append(img);
+  }
   if (canPush) {
     const remove = document.createElement("button");
     remove.type = "button";
@@ -107,8 +116,10 @@ function makeGrid(monitor, gridEl, layout) {
   }, gridEl);
   grid.on("dropped", (_ev, _prev, node) => {
     const cam = node.el.dataset.camera;
-    if (cam) {
-      const spec = { id: newTileId(), kind: "camera", camera: cam, stream: "auto" };
+    const indicator = node.el.dataset.indicator;
+    if (cam || indicator) {
+      const spec = cam ? { id: newTileId(), kind: "camera", camera: cam, stream: "auto" }
+        : { id: newTileId(), kind: "indicator", indicator, style: "number" };
       node.el.dataset.monitor = monitor;
       node.el.classList.remove("camera-item");
       node.el.replaceChildren(Object.assign(document.createElement("div"),
@@ -202,6 +213,15 @@ function drawPresets(names) {
                                                            { value: n, textContent: n })));
 }
 
+const THUMB_EVERY_MS = 5000;
+
+function refreshThumbs() {
+  const now = Date.now();
+  for (const img of wallBox.querySelectorAll("img.thumb")) {
+    img.src = `/api/cameras/${encodeURIComponent(img.dataset.camera)}/snapshot.jpg?stream=sub&t=${now}`;
+  }
+}
+
 async function refresh() {
   try {
     const info = await api(`/api/walls/${wallId}`);
@@ -232,6 +252,27 @@ function drawCameras() {
       li.classList.toggle("is-hidden", !text.includes(q));
     }
   });
+}
+
+// Indicators come from /api/indicators once it exists (another part builds it); until
+// then the list has cameras only.
+async function addIndicators() {
+  let list = [];
+  try { list = await api("/api/indicators"); } catch (err) { return; }
+  const items = Array.isArray(list) ? list : list.indicators || [];
+  const ul = document.getElementById("camera-list");
+  for (const ind of items) {
+    if (!ind || !ind.id) continue;
+    const li = document.createElement("li");
+    li.className = "camera-item grid-stack-item indicator-item";
+    li.dataset.indicator = ind.id;
+    li.dataset.camera = "";
+    li.setAttribute("gs-w", "1");
+    li.setAttribute("gs-h", "1");
+    li.textContent = `▦ ${ind.name || ind.id}`;
+    ul.append(li);
+  }
+  if (canPush && items.length) GridStack.setupDragIn(".camera-list .indicator-item", { appendTo: "body", helper: "clone" });
 }
 
 function bindPresets() {
@@ -275,9 +316,12 @@ async function main() {
   select.addEventListener("change", () => { location.search = `?wall=${encodeURIComponent(select.value)}`; });
   cameras = new Map((await api("/api/cameras")).map((c) => [c.id, c]));
   drawCameras();
+  await addIndicators();
   bindPresets();
   if (wallId) await drawWall();
   setInterval(refresh, 2000);
+  refreshThumbs();
+  setInterval(refreshThumbs, THUMB_EVERY_MS);
   document.body.dataset.ready = "1";
 }
 

@@ -67,6 +67,16 @@ def test_two_display_pages_play_and_follow_a_push(chromium, demo) -> None:
             current["tiles"][1]["camera"] = "cam4"
             r = http.put("/api/walls/demo/monitors/1/layout?wait=5", json=current)
             assert r.status_code == 200 and r.json()["complete"], r.text
+            # the pages' heartbeats carry each tile's decoded fps (simulator: 15 fps)
+            deadline = time.monotonic() + 10
+            while True:
+                nodes = http.get("/api/walls/demo").json()["nodes"]
+                fps = [n["health"]["tiles"].get("big", {}).get("fps", 0) for n in nodes
+                       if n["monitor"] == "2" and n["status"] == "up"]
+                if fps and max(fps) >= 10 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert fps and max(fps) >= 10, nodes
         finally:
             http.close()
         one.wait_for_function("() => document.querySelector(\"[data-tile='c1']\")"
