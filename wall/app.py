@@ -33,6 +33,7 @@ from iocwall.wall.http.headers import SecurityHeadersMiddleware
 from iocwall.wall.http.hosts import HostCheckMiddleware, HostPolicy
 from iocwall.wall.http.static import static_route
 from iocwall.wall.services import Services
+from iocwall.wall.walls.session import DisplaySessionMiddleware
 
 
 def api_routes() -> list[BaseRoute]:
@@ -73,7 +74,8 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
                     Middleware(HostCheckMiddleware, policy=HostPolicy(server)),
                     Middleware(BodyLimitMiddleware, limit=server.max_body_bytes),
                     Middleware(TrustedProxies, proxies=server.trusted_proxies),
-                    Middleware(AuthMiddleware, services=services)],
+                    Middleware(AuthMiddleware, services=services),
+                    Middleware(DisplaySessionMiddleware, services=services)],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler,
                             Exception: server_error_handler},
         lifespan=lifespan,

@@ -120,6 +120,13 @@ class StreamsConfig(_Section):
         "frame interval sooner; other codecs still go through FFmpeg)")
 
 
+class WallConfig(_Section):
+    heartbeat_timeout_s: float = Field(5.0, gt=0, le=60,
+                                       description="A display silent this long is shown as down")
+    demo_open_display: bool = Field(False, description="Demo only: the demo wall's display pages "
+                                    "work without pairing, from loopback only")
+
+
 class CameraConfig(_Section):
     id: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Stable id, a-z0-9_-")
     name: str = Field(..., min_length=1, description="Name shown to users")
@@ -153,6 +160,7 @@ class Config(_Section):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     streams: StreamsConfig = Field(default_factory=StreamsConfig)
+    wall: WallConfig = Field(default_factory=WallConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
     indicators: IndicatorsConfig = Field(default_factory=IndicatorsConfig)
 

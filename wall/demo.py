@@ -116,6 +116,9 @@ def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path
         "",
         "  iocwall demo is running / bản demo iocwall đang chạy",
         f"  Console / Bảng điều khiển:  {live}",
+        f"  Video wall / Tường video:   {info.url.rstrip('/')}/console?wall=demo",
+        f"  Displays / Màn hình:        {info.url.rstrip('/')}/display/demo/1 , /display/demo/2"
+        " (loopback only / chỉ máy này)",
         f"  User / Tài khoản:           {info.admin_user}",
         f"  Password / Mật khẩu:        {password}",
         f"  Cameras / Camera:           {cameras} simulated / mô phỏng ({rtsp})",
@@ -170,13 +173,14 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
             return 130
         config.cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
         config.indicators.demo_data = True          # the real 2024/2019 figures, once
+        config.wall.demo_open_display = True        # /display/demo/N from loopback, no pairing
         media = MediaServer(config.streams, config.webrtc, config.cameras)
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 
         def on_ready(info: Any) -> None:
             print(banner(info, config, ports, args.cameras, log_file, admin_from_env), flush=True)
             if not args.no_browser:
-                _open_browser(info.url.rstrip("/") + "/live")
+                _open_browser(info.url.rstrip("/") + "/console?wall=demo")
 
         await run_server(config, media=media, on_ready=on_ready, stop=stop)
         return 0

@@ -7,13 +7,15 @@ and each stream by its WHEP URL on this server.
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from iocwall.streams.metrics import CONTENT_TYPE as METRICS_TYPE
 from iocwall.streams.server import CameraStatus, MediaError, MediaServer
-from iocwall.wall.access import Role, route
+from iocwall.wall.access import Principal, Role, principal_of, route
 from iocwall.wall.errors import ApiError
 from iocwall.wall.http.body import media_type, read_bytes
 
@@ -43,13 +45,30 @@ def _api_error(exc: MediaError) -> ApiError:
     return ApiError(exc.status, exc.code, exc.message)
 
 
-def routes(media: MediaServer) -> list[BaseRoute]:
-    """The media endpoints, each guarded by its roles."""
+CameraAccess = Callable[[Principal | None, str], Awaitable[bool]]
+
+
+def routes(media: MediaServer, access: CameraAccess | None = None) -> list[BaseRoute]:
+    """The media endpoints, each guarded by its roles.
+
+    access: may this caller open this camera? (a display session: only the cameras on
+        its layouts, decided by the walls); None = every viewer role sees every camera.
+    """
+
+    async def check(request: Request, camera: str) -> None:
+        if access is not None and not await access(principal_of(request), camera):
+            raise ApiError(403, "forbidden", "camera not on this display / camera không có "
+                           "trên màn hình này")
 
     async def list_cameras(request: Request) -> Response:
-        return JSONResponse([camera_json(c) for c in media.cameras()])
+        who = principal_of(request)
+        cams = media.cameras()
+        if access is not None and who is not None and who.role is Role.DISPLAY:
+            cams = [c for c in cams if await access(who, c.id)]
+        return JSONResponse([camera_json(c) for c in cams])
 
     async def get_camera(request: Request) -> Response:
+        await check(request, request.path_params["camera"])
         cam = media.camera(request.path_params["camera"])
         if cam is None:
             raise ApiError(404, "not_found", "no such camera / không có camera này")
@@ -57,6 +76,7 @@ def routes(media: MediaServer) -> list[BaseRoute]:
 
     async def whep_offer(request: Request) -> Response:
         camera, stream = request.path_params["camera"], request.path_params["stream"]
+        await check(request, camera)
         if media_type(request) != SDP_TYPE:             # a body-less POST included
             raise ApiError(415, "unsupported_media_type",
                            f"send the SDP offer as {SDP_TYPE} / hãy gửi SDP")
@@ -83,6 +103,7 @@ def routes(media: MediaServer) -> list[BaseRoute]:
 
     async def snapshot(request: Request) -> Response:
         stream = request.query_params.get("stream", "main")
+        await check(request, request.path_params["camera"])
         try:
             snap = await media.snapshot(request.path_params["camera"], stream)
         except MediaError as exc:

@@ -62,12 +62,22 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     their declared roles, so a route added here is covered automatically.
     """
     from iocwall.wall import media_api, pages
+    from iocwall.wall.indicators import api as indicators_api
+    from iocwall.wall.walls import api as wall_api
+    from iocwall.wall.walls import ws as wall_ws
 
     # Services keeps media as a plain object (wall/services.py does not import streams/)
-    from iocwall.wall.indicators import api as indicators_api
     media = cast("MediaServer | None", services.media)
-    media_routes = media_api.routes(media) if media is not None else []
-    return [*pages.routes(), *media_routes, *indicators_api.routes()]
+    media_routes = media_api.routes(media, _camera_access(services)) if media is not None else []
+    return [*pages.routes(), *media_routes, *indicators_api.routes(), *wall_api.routes(),
+            *wall_ws.routes()]
+
+
+def _camera_access(services: Services):  # type: ignore[no-untyped-def]
+    """A display session may open only the cameras on its layouts (walls decide)."""
+    async def allowed(principal: object, camera: str) -> bool:
+        return services.wall is None or await services.wall.camera_allowed(principal, camera)
+    return allowed
 
 
 def load_config(args: argparse.Namespace) -> Config:

@@ -65,6 +65,7 @@ class Services:
         self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
                                     auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
+        self.wall: Any = None            # walls.service.WallService, once started
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
         self.started = False
@@ -98,6 +99,9 @@ class Services:
             await self.indicators.start(self._bus)
             if self.config.indicators.demo_data:
                 await load_demo(self.indicators)
+            from iocwall.wall.walls.service import WallService
+            self.wall = WallService(self)
+            await self.wall.start()
             admin = await ensure_admin(self.users, auth)
             if admin is not None:
                 await self.audit.record("system", AuditAction.USER_CREATE,
@@ -115,6 +119,10 @@ class Services:
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
         self.started = False
+        if self.wall is not None:
+            with _logged("wall"):
+                await self.wall.stop()
+            self.wall = None
         if self._media_started and isinstance(self.media, Startable):
             self._media_started = False
             with _logged("media"):

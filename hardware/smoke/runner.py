@@ -36,7 +36,10 @@ def progress(text: str) -> None:
 
 
 async def _smoke(target: Target, args: argparse.Namespace, report: Report) -> None:
-    if target.kind is TargetKind.ONVIF:
+    if target.kind is TargetKind.DISPLAY:
+        from iocwall.hardware.smoke.display import smoke_display
+        await smoke_display(target, args.timeout, report)
+    elif target.kind is TargetKind.ONVIF:
         await _smoke_onvif(target, args, report)
     else:
         label = target.url.path.rstrip("/").rsplit("/", 1)[-1] or target.url.path

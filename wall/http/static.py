@@ -33,6 +33,8 @@ SUFFIXES = frozenset({".js", ".mjs", ".css", ".png", ".jpg", ".jpeg", ".gif", ".
 VENDORED: dict[str, str] = {
     "uPlot.esm.js": "uplot/dist/uPlot.esm.js",        # indicator sparklines
     "uPlot.min.css": "uplot/dist/uPlot.min.css",
+    "gridstack-all.js": "gridstack/dist/gridstack-all.js",   # the console's drag and drop
+    "gridstack.min.css": "gridstack/dist/gridstack.min.css",
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
