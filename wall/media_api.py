@@ -14,9 +14,15 @@ from starlette.routing import BaseRoute
 from iocwall.streams.metrics import CONTENT_TYPE as METRICS_TYPE
 from iocwall.streams.server import CameraStatus, MediaError, MediaServer
 from iocwall.wall.access import Role, route
+from iocwall.wall.api.common import caller
 from iocwall.wall.errors import ApiError
+from iocwall.wall.registry.model import RegisteredCamera
+from iocwall.wall.registry.scope import province_of, visible_camera
+from iocwall.wall.registry.store import Registry
 
-VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY})
+# Registrars see their own province's cameras only (wall/registry/scope.py).
+VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY,
+                     Role.REGISTRAR})
 MONITORS = frozenset({Role.ADMIN, Role.TECHNICIAN, Role.OPERATOR})
 MAX_OFFER_BYTES = 64 * 1024
 SDP_TYPE = "application/sdp"
@@ -55,20 +61,59 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _registered(cam: RegisteredCamera | None) -> dict:
+    """The registry's fields of a camera (never its credentials)."""
+    if cam is None:
+        return {}
+    fields = cam.public()
+    return {k: fields[k] for k in ("province", "centre", "onvif", "transport", "tags",
+                                   "has_credentials", "last_test")}
+
+
+def _registry(request: Request) -> Registry | None:
+    """The registry, when these routes run inside the full app (tests may mount them alone)."""
+    svc = getattr(request.app.state, "services", None)
+    return svc.registry if svc is not None else None
+
+
+async def _visible(request: Request, camera_id: str) -> RegisteredCamera | None:
+    """The camera's registry entry; 404 for a registrar outside its province."""
+    registry = _registry(request)
+    who = caller(request)
+    if registry is None:
+        if province_of(who) is not None:
+            raise ApiError(404, "not_found", "no such camera / không có camera này")
+        return None
+    return await visible_camera(registry, who, camera_id)
+
+
 def routes(media: MediaServer) -> list[BaseRoute]:
     """The media endpoints, each guarded by its roles."""
 
     async def list_cameras(request: Request) -> Response:
-        return JSONResponse([camera_json(c) for c in media.cameras()])
+        limit = province_of(caller(request))
+        registry = _registry(request)
+        found = await registry.cameras(limit) if registry is not None else []
+        registered = {c.id: c for c in found}
+        return JSONResponse([{**camera_json(c), **_registered(registered.get(c.id))}
+                             for c in media.cameras()
+                             if limit is None or c.id in registered])
 
     async def get_camera(request: Request) -> Response:
-        cam = media.camera(request.path_params["camera"])
+        camera_id = request.path_params["camera"]
+        reg = await _visible(request, camera_id)
+        cam = media.camera(camera_id)
         if cam is None:
+            try:
+                media.channel(camera_id, "main")     # 410 "removed" if it was deleted
+            except MediaError as exc:
+                raise _api_error(exc) from None
             raise ApiError(404, "not_found", "no such camera / không có camera này")
-        return JSONResponse(camera_json(cam))
+        return JSONResponse({**camera_json(cam), **_registered(reg)})
 
     async def whep_offer(request: Request) -> Response:
         camera, stream = request.path_params["camera"], request.path_params["stream"]
+        await _visible(request, camera)
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != SDP_TYPE:
             raise ApiError(415, "unsupported_media_type",
@@ -88,6 +133,7 @@ def routes(media: MediaServer) -> list[BaseRoute]:
 
     async def whep_delete(request: Request) -> Response:
         p = request.path_params
+        await _visible(request, p["camera"])
         session = media.sessions.get(p["session"])
         if session is None or (session.camera, session.stream) != (p["camera"], p["stream"]):
             raise ApiError(404, "not_found", "no such viewer session")
@@ -95,6 +141,7 @@ def routes(media: MediaServer) -> list[BaseRoute]:
         return Response(status_code=200)
 
     async def snapshot(request: Request) -> Response:
+        await _visible(request, request.path_params["camera"])
         stream = request.query_params.get("stream", "main")
         try:
             snap = await media.snapshot(request.path_params["camera"], stream)

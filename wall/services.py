@@ -20,6 +20,8 @@ from iocwall.wall.auth import (AdminBootstrap, LoginLimiter, Passwords, Sessions
                                ensure_admin, session_secret)
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
+from iocwall.wall.registry.crypto import SecretBox
+from iocwall.wall.registry.store import Registry
 from iocwall.wall.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ class Services:
         self.users = Users(self.store, self.passwords)
         self.tokens = Tokens(self.store)
         self.audit = AuditLog(self.store)
+        key_file = config.data_path / config.registry.key_file
+        self.registry = Registry(self.store, SecretBox(key_file))
         self.limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
         self._bus: Bus | None = None
         self._sessions: Sessions | None = None
@@ -79,6 +83,7 @@ class Services:
             if admin is not None:
                 await self.audit.record("system", AuditAction.USER_CREATE,
                                         f"user:{admin.user.username}", None, admin.user.summary())
+            await self._follow_registry()
             if isinstance(self.media, Startable):
                 await self.media.start()
                 self._media_started = True
@@ -88,6 +93,17 @@ class Services:
         self.started_at = time.monotonic()
         self.started = True
         return admin
+
+    async def _follow_registry(self) -> None:
+        """Seed the registry from config.toml (first start), then let the media server
+        follow it: every registered camera now, every change as it happens."""
+        from iocwall.wall.registry.seed import seed_from_config
+        from iocwall.wall.registry.sync import MediaSync
+        reg = self.config.registry
+        await seed_from_config(self.registry, self.store, self.config.cameras,
+                               reg.seed_province, reg.seed_centre)
+        if self.media is not None and hasattr(self.media, "add_camera"):
+            await MediaSync(self.registry, self.media).load()
 
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
