@@ -47,7 +47,7 @@ def summarise(report: Report, declared_bps: int | None) -> dict[str, Any]:
     reachable = any(r.check is Check.REACH and r.result is Result.PASS for r in report.rows)
     bitrate = _first(main, Check.BITRATE)
     measured = _bps(bitrate.value) if bitrate else None
-    worked = next((r.stream.split()[-1] for r in report.rows
+    worked = next((r.stream.split()[-1].lower() for r in report.rows
                    if r.check is Check.HANDSHAKE and r.result is Result.PASS), None)
     codec, size = _first(main, Check.CODEC), _first(main, Check.RESOLUTION)
     return {
