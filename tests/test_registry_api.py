@@ -27,7 +27,7 @@ def camera_body(sim: SimProcess, k: int, **over: object) -> dict:
     return body
 
 
-async def wait_for(check, timeout: float, what: str) -> float:  # noqa: ANN001
+async def wait_for(check, timeout: float, what: str) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if await check():
