@@ -83,21 +83,35 @@ async def read_device(onvif: str, username: str, password: str, timeout: float) 
         code = "onvif_" + re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__[5:]).lower()
         raise ApiError(422, code, f"{field}: {exc.message} — {exc.hint} / {exc.message_vi}",
                        field) from None
-    profiles = [p for p in device.profiles if p.stream_uri]
-    by_size = sorted(profiles, key=lambda p: (p.width or 0) * (p.height or 0), reverse=True)
-    main = by_size[0] if by_size else None
-    sub = by_size[-1] if len(by_size) > 1 else None
-    name = " ".join(x for x in (device.manufacturer, device.model) if x)
+    name = " ".join(x for x in (device.manufacturer, device.model) if x) or host
+    channels = [{"name": ch[0].name or f"{name} {n}", "rtsp_main": ch[0].stream_uri,
+                 "rtsp_sub": ch[-1].stream_uri if len(ch) > 1 else "",
+                 "snapshot_uri": ch[0].snapshot_uri}
+                for n, ch in enumerate(_channels(device.profiles), start=1)]
+    first = channels[0] if channels else {"rtsp_main": "", "rtsp_sub": "", "snapshot_uri": None}
     return {
-        "form": {"onvif": f"{host}:{port}", "name": name or f"{host}",
-                 "rtsp_main": main.stream_uri if main else "",
-                 "rtsp_sub": sub.stream_uri if sub else ""},
+        "form": {"onvif": f"{host}:{port}", "name": name,
+                 "rtsp_main": first["rtsp_main"], "rtsp_sub": first["rtsp_sub"]},
+        "channels": channels,
         "device": {"manufacturer": device.manufacturer, "model": device.model,
                    "firmware": device.firmware, "serial": device.serial,
                    "clock_skew_s": device.clock_skew_s},
-        "snapshot_uri": (main.snapshot_uri if main else None),
+        "snapshot_uri": first["snapshot_uri"],
         "profiles": [{"token": p.token, "name": p.name, "encoding": p.encoding,
                       "width": p.width, "height": p.height, "fps": p.fps,
                       "stream_uri": p.stream_uri, "snapshot_uri": p.snapshot_uri}
                      for p in device.profiles],
     }
+
+
+def _channels(profiles: list[Any]) -> list[list[Any]]:
+    """Profiles grouped per video channel, in the device's order: a profile no smaller than
+    the one before starts a new channel (main, sub[, third] ... of an NVR's cameras)."""
+    groups: list[list[Any]] = []
+    for p in (p for p in profiles if p.stream_uri):
+        size = (p.width or 0) * (p.height or 0)
+        if groups and size < (groups[-1][-1].width or 0) * (groups[-1][-1].height or 0):
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    return groups
