@@ -1,4 +1,4 @@
-"""HTML pages of the console: ``/login`` and ``/live``.
+"""HTML pages of the console: ``/login``, ``/live`` and ``/register``.
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -94,4 +94,9 @@ def routes(frontend: Path = FRONTEND) -> list[Route]:
     live = route("/live", _page("live.html", login=ANY_USER, frontend=frontend),
                  roles=PUBLIC, methods=["GET"], name="page_live")
     live.roles = ANY_USER  # type: ignore[attr-defined]
-    return [login, live]
+    # /register: the camera registry; the API decides what each role may change there.
+    readers = frozenset({Role.ADMIN, Role.OPERATOR, Role.REGISTRAR, Role.TECHNICIAN, Role.LEADER})
+    register = route("/register", _page("register.html", login=readers, frontend=frontend),
+                     roles=PUBLIC, methods=["GET"], name="page_register")
+    register.roles = readers  # type: ignore[attr-defined]
+    return [login, live, register]
