@@ -45,7 +45,7 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 def test_register_a_centre_and_its_cameras_in_the_browser(server: LiveServer,
                                                           simulator: SimProcess,
-                                                          browser_page) -> None:  # noqa: ANN001
+                                                          browser_page) -> None:
     page = browser_page
     page.goto(server.url + "/register")
     page.wait_for_url("**/login?next=**")
