@@ -97,8 +97,12 @@ async def test_added_camera_plays_edit_reconnects_delete_ends_viewers(
         update = next(e for e in audit["entries"] if e["action"] == "camera.update")
         assert update["before"]["name"] == "Quầy 1" and update["after"]["name"] == "Quầy 1A"
         assert update["after"]["credentials_changed"] is True
+        everything = await http.get("/api/audit", params={"limit": 1000})
+        assert everything.json()["total"] >= 4
+        rows = await server.services.store.fetchall("SELECT before, after FROM audit")
+        audit_text = json.dumps(rows, ensure_ascii=False)
         log_text = caplog.text
-    for where, text in (("responses", rec.text()), ("log", log_text)):
+    for where, text in (("responses", rec.text()), ("log", log_text), ("audit", audit_text)):
         assert simulator.password not in text, f"camera password in {where}"
         assert "nope" not in text.replace("nope/", ""), f"patched password in {where}"
 
@@ -112,6 +116,9 @@ async def test_test_connection_is_stored_and_shown_in_the_checklist(
                    "transmission": {"bandwidth": "20 Mbps", "channel": "gov_network"}}
         put = await http.put("/api/registry/profiles/HA-NOI", json=profile)
         assert put.status_code == 200, put.text
+        audit = (await http.get("/api/audit", params={"action": "registry.profile"})).json()
+        assert audit["entries"][0]["after"]["transmission"]["bandwidth"] == "20 Mbps"
+        assert audit["entries"][0]["target"] == "province:HA-NOI"
         cam = (await http.post("/api/cameras", json=camera_body(
             simulator, 2, transport="tcp", rtsp_sub=""))).json()
         tested = await http.post(f"/api/cameras/{cam['id']}/test", timeout=60)

@@ -232,3 +232,15 @@ def test_unreadable_imports_get_clear_errors(body: bytes, field: str | None) -> 
     with pytest.raises(ApiError) as info:
         read_table(body)
     assert info.value.status in (400, 422) and info.value.field == field
+
+
+def test_key_from_the_environment(tmp_path: Path) -> None:
+    key = Fernet.generate_key().decode()
+    box = SecretBox(tmp_path / "unused.key", env={"IOCWALL_REGISTRY_KEY": key})
+    sealed = box.seal(Credentials("u", SECRET))
+    assert sealed is not None and SECRET.encode() not in sealed
+    assert Fernet(key.encode()).decrypt(sealed)            # really under the env key
+    assert not (tmp_path / "unused.key").exists()
+    bad = SecretBox(tmp_path / "unused.key", env={"IOCWALL_REGISTRY_KEY": "short"})
+    with pytest.raises(Exception, match="IOCWALL_REGISTRY_KEY: not a Fernet key"):
+        bad.seal(Credentials("u", SECRET))

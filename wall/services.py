@@ -100,6 +100,7 @@ class Services:
         from iocwall.wall.registry.seed import seed_from_config
         from iocwall.wall.registry.sync import MediaSync
         reg = self.config.registry
+        self.registry.box.check()
         await seed_from_config(self.registry, self.store, self.config.cameras,
                                reg.seed_province, reg.seed_centre)
         if self.media is not None and hasattr(self.media, "add_camera"):

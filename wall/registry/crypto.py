@@ -94,6 +94,11 @@ class SecretBox:
             keys.append(_fernet(pending.read_bytes(), str(pending)))
         return MultiFernet(keys)
 
+    def check(self) -> None:
+        """Load the key now (at server start): a bad key stops the start with one line,
+        instead of failing the first camera request."""
+        _ = self._box
+
     def seal(self, creds: Credentials) -> bytes | None:
         if not creds:
             return None
