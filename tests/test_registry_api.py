@@ -48,11 +48,14 @@ async def test_added_camera_plays_edit_reconnects_delete_ends_viewers(
         assert cam["id"] == "ha-noi-1" and cam["has_credentials"] is True
         assert "password" not in cam and "username" not in cam
 
+        registered_at = time.monotonic()
         viewer, answer = await play(http, cam["id"])
         try:
             assert answer.status_code == 201, answer.text
             first = await viewer.first_frame(timeout=10)
             assert first < 8, f"first frame after {first:.1f} s"
+            print(f"\nregistered -> first decoded WHEP frame: "
+                  f"{viewer.frames[0].at - registered_at:.2f} s")
             listed = (await http.get("/api/cameras")).json()
             mine = next(c for c in listed if c["id"] == cam["id"])
             assert mine["province"] == "HA-NOI" and mine["state"] in ("live", "connecting")
@@ -81,7 +84,8 @@ async def test_added_camera_plays_edit_reconnects_delete_ends_viewers(
             async def closed() -> bool:
                 return viewer.pc.connectionState == "closed" or any(
                     e.get("state") == "removed" for e in viewer.events)
-            await wait_for(closed, 10, "viewer ended after delete")
+            ended = await wait_for(closed, 10, "viewer ended after delete")
+            print(f"deleted -> viewer ended: {ended:.2f} s")
             gone = await http.get(f"/api/cameras/{cam['id']}")
             assert gone.status_code == 410 and gone.json()["error"]["code"] == "removed"
             again, refused = await play(http, cam["id"])

@@ -60,7 +60,7 @@ async def rotate(config: object) -> tuple[int, str]:
 
 def run(args: argparse.Namespace) -> int:
     from iocwall.wall.config import ConfigError
-    from iocwall.wall.registry.crypto import KeyError_
+    from iocwall.wall.registry.crypto import RegistryKeyError
     from iocwall.wall.serve import load_config
 
     try:
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         count, where = asyncio.run(rotate(config))
-    except (KeyError_, SystemExit) as exc:
+    except (RegistryKeyError, SystemExit) as exc:
         print(f"iocwall registry: {exc}", file=sys.stderr)
         return 1
     print(f"re-encrypted {count} camera credentials; {where}")

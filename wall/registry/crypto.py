@@ -19,7 +19,7 @@ ENV_KEY = "IOCWALL_REGISTRY_KEY"
 ENV_NEW_KEY = "IOCWALL_REGISTRY_NEW_KEY"
 
 
-class KeyError_(Exception):
+class RegistryKeyError(Exception):
     """The key is missing, malformed, or does not open the stored secrets."""
 
 
@@ -39,7 +39,7 @@ def _fernet(key: bytes | str, where: str) -> Fernet:
     try:
         return Fernet(key.strip() if isinstance(key, bytes) else key.strip().encode())
     except (ValueError, TypeError):
-        raise KeyError_(f"{where}: not a Fernet key (32 url-safe base64 bytes)") from None
+        raise RegistryKeyError(f"{where}: not a Fernet key (32 url-safe base64 bytes)") from None
 
 
 def write_key_file(path: Path, key: bytes) -> None:
@@ -115,7 +115,7 @@ class SecretBox:
             try:
                 data = self._box.decrypt(token)
             except InvalidToken:
-                raise KeyError_("the registry key does not open the stored camera "
+                raise RegistryKeyError("the registry key does not open the stored camera "
                                 "credentials (wrong IOCWALL_REGISTRY_KEY or key file?)") from None
         raw = json.loads(data)
         return Credentials(str(raw.get("u", "")), str(raw.get("p", "")))
