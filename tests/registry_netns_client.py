@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.registry_helpers import play, registry_server
 
 
-async def main(interface: str, user: str, password: str) -> dict:
+async def main(interface: str, user: str, password: str, browser: bool) -> dict:
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         async with registry_server(Path(tmp)) as server, server.client() as http:
@@ -43,7 +43,51 @@ async def main(interface: str, user: str, password: str) -> dict:
                 out["since_register_s"] = time.monotonic() - start
             finally:
                 await viewer.close()
+            if browser:
+                out["browser"] = await asyncio.to_thread(register_in_browser, server.url,
+                                                         interface, user, password)
     return out
+
+
+def register_in_browser(url: str, interface: str, user: str, password: str) -> dict:
+    """The same by hand in Chromium: find by multicast, use the device, read it, add it."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.fixtures.app import ADMIN_PASSWORD
+    from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(20_000)
+            page.goto(url + "/login?next=/register")
+            page.fill("#username", "admin")
+            page.fill("#password", ADMIN_PASSWORD)
+            page.click("#submit")
+            page.wait_for_selector("body[data-ready='1']")
+            page.select_option("#province", "DA-NANG")
+            page.wait_for_selector("tr[data-camera-id='da-nang-1']")
+            page.select_option("#interface", interface)
+            page.click("#discover")
+            page.wait_for_selector("#devices li button.use-device")
+            found = page.get_attribute("#devices li", "data-onvif")
+            page.click("#devices li button.use-device")
+            page.fill("#cam-username", user)
+            page.fill("#cam-password", password)
+            page.click("#read-device")
+            page.wait_for_selector("#device-info[data-read='1']")
+            page.fill("#cam-main", page.input_value("#cam-main").replace("/cam1/", "/cam2/"))
+            page.fill("#cam-sub", page.input_value("#cam-sub").replace("/cam1/", "/cam2/"))
+            page.fill("#cam-name", "Discovered 2")
+            page.click("#add-camera")
+            page.wait_for_selector("tr[data-camera-id='da-nang-2']")
+            return {"found": found, "rows": page.eval_on_selector_all(
+                "#checklist tr", "els => els.map(e => e.dataset.cameraId)"),
+                "password_on_page": password in page.content()}
+        finally:
+            browser.close()
 
 
 if __name__ == "__main__":
@@ -51,7 +95,8 @@ if __name__ == "__main__":
     parser.add_argument("--interface", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
+    parser.add_argument("--browser", action="store_true", help="also register one in Chromium")
     args = parser.parse_args()
-    result = asyncio.run(main(args.interface, args.user, args.password))
+    result = asyncio.run(main(args.interface, args.user, args.password, args.browser))
     print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
     sys.exit(0)

@@ -2,7 +2,7 @@
 removes (joined by a veth pair; nothing leaves them): the simulator listens on its veth
 address, joins 239.255.255.250 and advertises its own address; a server in the other
 namespace finds it on the interface it is told, reads it over ONVIF, registers its camera
-and plays it."""
+and plays it; then a person does the same in Chromium (run inside that namespace too)."""
 from __future__ import annotations
 
 import json
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.fixtures.browser import CHROMIUM
 from tests.fixtures.simulator import CACHE, REPO, _command
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -96,7 +97,8 @@ def test_the_simulator_is_found_by_multicast_and_registered(netns: Netns) -> Non
         client = subprocess.run(
             _in_ns(netns.wall, [sys.executable, "-m", "tests.registry_netns_client",
                                 "--interface", netns.wall_if, "--user", USER,
-                                "--password", PASSWORD]),
+                                "--password", PASSWORD,
+                                *(["--browser"] if os.path.exists(CHROMIUM) else [])]),
             cwd=REPO, capture_output=True, text=True, timeout=150, check=False)
     finally:
         sim.terminate()
@@ -117,3 +119,8 @@ def test_the_simulator_is_found_by_multicast_and_registered(netns: Netns) -> Non
     assert result["created"]["id"] == "da-nang-1"
     assert result["whep_status"] == 201 and result["first_frame_s"] < 10
     assert PASSWORD not in client.stdout + client.stderr
+    if os.path.exists(CHROMIUM):           # the same through the page, in the namespace too
+        page = result["browser"]
+        assert page["found"] == f"{SIM_ADDR}:8000"
+        assert page["rows"] == ["da-nang-1", "da-nang-2"]
+        assert page["password_on_page"] is False
