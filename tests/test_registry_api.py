@@ -42,9 +42,15 @@ async def test_added_camera_plays_edit_reconnects_delete_ends_viewers(
     rec = Recorder()
     async with registry_server(tmp_path) as server, recording_client(server, rec) as http:
         await server.login(http)
+        events = await server.services.bus.subscribe("camera.*")
         created = await http.post("/api/cameras", json=camera_body(simulator, 1))
         assert created.status_code == 201, created.text
         cam = created.json()
+        event = await events.get(timeout=5)     # other processes hear of it (bus)
+        assert event is not None
+        assert (event.topic, event.kind.value) == ("camera.ha-noi-1", "created")
+        assert event.payload["has_credentials"] is True
+        assert simulator.password not in event.to_json()
         assert cam["id"] == "ha-noi-1" and cam["has_credentials"] is True
         assert "password" not in cam and "username" not in cam
 

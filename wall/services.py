@@ -21,7 +21,7 @@ from iocwall.wall.auth import (AdminBootstrap, LoginLimiter, Passwords, Sessions
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
 from iocwall.wall.registry.crypto import SecretBox
-from iocwall.wall.registry.store import Registry
+from iocwall.wall.registry.store import Change, ChangeKind, Registry
 from iocwall.wall.store import Store
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,17 @@ class Services:
                                reg.seed_province, reg.seed_centre)
         if self.media is not None and hasattr(self.media, "add_camera"):
             await MediaSync(self.registry, self.media).load()
+        self.registry.listen(self._announce_camera)
+
+    async def _announce_camera(self, change: Change) -> None:
+        """Tell other processes (bus: memory or Redis) that a camera changed; the payload
+        is the public view, never the credentials."""
+        from iocwall.wall.bus.events import Event, EventKind
+        kind = {ChangeKind.ADDED: EventKind.CREATED, ChangeKind.UPDATED: EventKind.UPDATED,
+                ChangeKind.REMOVED: EventKind.DELETED}[change.kind]
+        payload = change.camera.public() if change.camera else {"id": change.camera_id}
+        topic = f"camera.{change.camera_id}"
+        await self.bus.publish(topic, Event(topic, kind, payload))
 
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
