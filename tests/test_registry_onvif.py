@@ -67,6 +67,10 @@ async def test_read_the_simulator_and_register_it_by_onvif(simulator: SimProcess
     onvif = f"127.0.0.1:{simulator.onvif_port}"
     async with registry_server(tmp_path) as server, recording_client(server, rec) as http:
         await server.login(http)
+        probed = await http.post("/api/registry/probe", json={
+            "address": f"127.0.0.1:{simulator.discovery_port}"})
+        assert probed.status_code == 200, probed.text
+        assert [d["onvif"] for d in probed.json()["devices"]] == [onvif]
         read = await http.post("/api/registry/onvif", json={
             "onvif": onvif, "username": simulator.user, "password": simulator.password})
         assert read.status_code == 200, read.text

@@ -137,6 +137,7 @@ def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path
         "",
         "  iocwall demo is running / bản demo iocwall đang chạy",
         f"  Console / Bảng điều khiển:  {live}",
+        f"  Cameras registry / Đăng ký: {info.url.rstrip('/')}/register",
         f"  User / Tài khoản:           {info.admin_user}",
         f"  Password / Mật khẩu:        {password}",
         f"  Cameras / Camera:           {cameras} simulated / mô phỏng ({rtsp})",
