@@ -106,7 +106,8 @@ async def test_read_the_simulator_and_register_it_by_onvif(simulator: SimProcess
 
 
 @pytest.mark.parametrize("mode, words", [
-    ("entities", "not"), ("huge", ""), ("silent", "did not answer"), ("html", "not an ONVIF"),
+    ("entities", "not"), ("huge", "more than 1024 KB"), ("silent", "did not answer"),
+    ("html", "not an ONVIF"),
 ])
 async def test_hostile_devices_get_clear_errors_without_hanging(mode: str, words: str,
                                                                 tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ async def read_device(onvif: str, username: str, password: str, timeout: float) 
     prefilled camera form (no credentials in it). Raises ApiError naming the field."""
     from iocwall.onvif.client import probe_device
     host, port = _host_port(onvif, 80, "onvif")
+    await _preflight(host, port, timeout)
     try:
         # each exchange is bounded by ``timeout``; the whole probe by a few of them
         device = await asyncio.wait_for(probe_device(host, port, username, password, timeout),
@@ -102,6 +103,41 @@ async def read_device(onvif: str, username: str, password: str, timeout: float) 
                       "stream_uri": p.stream_uri, "snapshot_uri": p.snapshot_uri}
                      for p in device.profiles],
     }
+
+
+_CLOCK_REQUEST = (
+    '<?xml version="1.0" encoding="UTF-8"?><s:Envelope '
+    'xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><GetSystemDateAndTime '
+    'xmlns="http://www.onvif.org/ver10/device/wsdl"/></s:Body></s:Envelope>')
+MAX_ANSWER_BYTES = 1024 * 1024       # a real GetSystemDateAndTime answer is under 2 KB
+
+
+async def _preflight(host: str, port: int, timeout: float) -> None:
+    """One authless question read with a size cap before the ONVIF library talks to the
+    device: the library reads whole answers into memory, so a device that answers with an
+    endless body is refused here after 1 MB instead of filling memory until the timeout."""
+    import httpx
+    url = f"http://{host}:{port}/onvif/device_service"
+    headers = {"Content-Type": "application/soap+xml; charset=utf-8"}
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client, \
+                client.stream("POST", url, content=_CLOCK_REQUEST, headers=headers) as answer:
+            declared = answer.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                raise _too_large(host, port)
+            size = 0
+            async for chunk in answer.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise _too_large(host, port)
+    except (httpx.HTTPError, OSError):
+        return          # unreachable, refused, timed out ...: the library says it in full
+
+
+def _too_large(host: str, port: int) -> ApiError:
+    return ApiError(422, "onvif_too_large", f"onvif: {host}:{port} answers with more than "
+                    f"{MAX_ANSWER_BYTES // 1024} KB to a tiny question: not a sane ONVIF device"
+                    " / thiết bị trả lời quá lớn, không phải thiết bị ONVIF hợp lệ", "onvif")
 
 
 def _channels(profiles: list[Any]) -> list[list[Any]]:
