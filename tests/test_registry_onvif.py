@@ -35,9 +35,10 @@ async def hostile_device(mode: str) -> AsyncIterator[int]:
                 body = LAUGHS.encode()
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\n"
                              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-            elif mode == "huge":
+            elif mode in ("huge", "endless"):
+                length = b"Content-Length: 2000000000\r\n" if mode == "huge" else b""
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\n"
-                             b"Content-Length: 2000000000\r\n\r\n<s:Envelope>")
+                             b"Connection: close\r\n" + length + b"\r\n<s:Envelope>")
                 for _ in range(2000):                   # up to 128 MB, slower than it claims
                     writer.write(b"<a>" * 21000)
                     await writer.drain()
@@ -106,7 +107,8 @@ async def test_read_the_simulator_and_register_it_by_onvif(simulator: SimProcess
 
 
 @pytest.mark.parametrize("mode, words", [
-    ("entities", "not"), ("huge", "more than 1024 KB"), ("silent", "did not answer"),
+    ("entities", "not"), ("huge", "more than 1024 KB"), ("endless", "more than 1024 KB"),
+    ("silent", "did not answer"),
     ("html", "not an ONVIF"),
 ])
 async def test_hostile_devices_get_clear_errors_without_hanging(mode: str, words: str,
