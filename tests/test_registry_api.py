@@ -200,6 +200,20 @@ async def test_bad_inputs_get_clear_errors_and_never_a_500(tmp_path: Path) -> No
         assert cleared.status_code == 422 and cleared.json()["error"]["field"] == "rtsp_main"
         discover = await http.post("/api/registry/discover", json={"interface": "nosuch0"})
         assert discover.status_code == 422 and "nosuch0" in discover.json()["error"]["message"]
+        # odd shapes on every registry write: a 4xx each, never a 500
+        odd = [[], "x", 123, None, {"province": 5}, {"tags": "a"}, {"contacts": "x"},
+               {"province": "Huế", "centre": "c", "name": "n", "rtsp_main": ["rtsp://a/b"]},
+               {"format": "xlsx", "content": 5}, {"interface": 12}, {"onvif": {"a": 1}},
+               {"path": [1, 2]}, {"transmission": {"bandwidth": 100}}, {"a" * 5000: 1}]
+        writes = [("POST", "/api/cameras"), ("PATCH", f"/api/cameras/{ok.json()['id']}"),
+                  ("PUT", "/api/registry/profiles/HUE"), ("POST", "/api/registry/import"),
+                  ("POST", "/api/registry/discover"), ("POST", "/api/registry/probe"),
+                  ("POST", "/api/registry/onvif")]
+        for method, path in writes:
+            for body in odd:
+                response = await http.request(method, path, json=body)
+                assert 400 <= response.status_code < 500, (method, path, body, response.text)
+                assert "error" in response.json(), (method, path, body)
         user = await http.post("/api/users", json={"username": "reg-x", "password":
                                                    "Long-Enough-1!", "role": "registrar",
                                                    "province": "Hà Tây"})
