@@ -24,6 +24,8 @@ const TEXT = {
     "home.live": "Xem trực tiếp tất cả camera",
     "home.live.desc": "Lưới camera (luồng phụ), bấm vào một ô để xem luồng chính toàn màn hình.",
     "home.login": "Đăng nhập",
+    "home.register": "Đăng ký camera",
+    "home.register.desc": "Hồ sơ kết nối của tỉnh, thêm camera (tìm tự động hoặc nhập tay), kiểm tra kết nối.",
     "home.health": "Tình trạng hệ thống",
     "home.soon": "Bảng điều khiển tường video sẽ có trong bản sau.",
     "live.title": "Trực tiếp",
@@ -90,6 +92,8 @@ const TEXT = {
     "home.live": "Watch every camera live",
     "home.live.desc": "Camera grid (sub streams); click a tile for the main stream full-size.",
     "home.login": "Sign in",
+    "home.register": "Camera registration",
+    "home.register.desc": "A province's connection profile, adding cameras (discovered or by hand), connection tests.",
     "home.health": "System health",
     "home.soon": "The video-wall console comes in a later release.",
     "live.title": "Live",
@@ -201,4 +205,9 @@ export function vnClock(date = new Date()) {
   const [day, time] = VN_FORMAT.format(date).split(" ");
   const [y, m, d] = day.split("-");
   return `${d}/${m}/${y} ${time}`;
+}
+
+// A page's own strings (e.g. register-texts.js), merged into the tables above.
+export function addTexts(extra) {
+  for (const lang of Object.keys(TEXT)) Object.assign(TEXT[lang], extra[lang] || {});
 }

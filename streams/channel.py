@@ -81,6 +81,18 @@ class Channel:
             await puller.stop()
         self.health.idle()
 
+    async def retarget(self, url: CameraUrl) -> None:
+        """Pull from ``url`` from now on (edited URL or credentials); viewers stay subscribed
+        and see a reconnect."""
+        self.url = url
+        puller, self._puller = self._puller, None
+        if puller is None:
+            return
+        await puller.stop()
+        self.fanout.reset()
+        if self._users > 0 or self._linger is not None:
+            self._start()
+
     # -- PullerListener (on the loop) ---------------------------------------------------
     def on_open(self, info: SourceInfo) -> None:
         self.info = info

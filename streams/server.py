@@ -27,18 +27,26 @@ log = logging.getLogger(__name__)
 STREAMS = ("main", "sub")
 TICK_S = 0.25                 # state re-judged 4x a second: stall seen within stall_s + 0.25
 OPEN_WAIT_S = 2.0             # how long an offer waits to learn the codec of a cold stream
+REMOVED = "removed"           # what viewers of a camera deleted at run time are told
 MediaError = WhepError        # one error type for every refusal: status, code, message
 
 
 class CameraLike(Protocol):
     """What the media server needs of a camera (iocwall.wall.config.CameraConfig fits)."""
-    id: str
-    name: str
-    main_url: str
-    sub_url: str
-    username: str
-    password: str
-    location: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def main_url(self) -> str: ...
+    @property
+    def sub_url(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def password(self) -> str: ...
+    @property
+    def location(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,7 @@ class MediaServer:
         self.sessions = WhepSessions(self._ice, max_sessions)
         self._cameras: dict[str, Camera] = {}
         self._channels: dict[tuple[str, str], Channel] = {}
+        self._removed: set[str] = set()      # ids removed at run time: answered 410, not 404
         self._monitor: asyncio.Task | None = None
         self._counts = {"sessions": 0, "refused": 0, "transcode": 0}
         for cam in cameras:
@@ -106,10 +115,52 @@ class MediaServer:
         if camera.id in self._cameras:
             raise ValueError(f"duplicate camera id '{camera.id}'")
         self._cameras[camera.id] = camera
+        self._removed.discard(camera.id)
         for stream, url in camera.urls.items():
-            channel = Channel(camera.id, stream, url, self._pull, self._stall_s, self._linger_s)
-            channel.on_state = self._state_changed
-            self._channels[(camera.id, stream)] = channel
+            self._new_channel(camera.id, stream, url)
+
+    async def update_camera(self, camera: Camera) -> None:
+        """Apply an edited camera: a changed URL or credential reconnects that stream under
+        its viewers; a stream that is gone ends its viewers; a new one becomes playable."""
+        old = self._cameras.get(camera.id)
+        if old is None:
+            self.add_camera(camera)
+            return
+        self._cameras[camera.id] = camera
+        for stream in set(old.urls) | set(camera.urls):
+            key = (camera.id, stream)
+            if stream not in camera.urls:
+                await self._end_channel(key)
+            elif stream not in old.urls:
+                self._new_channel(camera.id, stream, camera.urls[stream])
+            elif old.urls[stream] != camera.urls[stream]:
+                await self._channels[key].retarget(camera.urls[stream])
+
+    async def remove_camera(self, camera_id: str) -> bool:
+        """Forget a camera: its viewers get a "removed" event and are closed, and later
+        requests for it are answered 410 "removed" (not a frozen picture)."""
+        camera = self._cameras.pop(camera_id, None)
+        if camera is None:
+            return False
+        self._removed.add(camera_id)
+        for stream in camera.urls:
+            await self._end_channel((camera_id, stream))
+        return True
+
+    def _new_channel(self, camera_id: str, stream: str, url: CameraUrl) -> None:
+        channel = Channel(camera_id, stream, url, self._pull, self._stall_s, self._linger_s)
+        channel.on_state = self._state_changed
+        self._channels[(camera_id, stream)] = channel
+
+    async def _end_channel(self, key: tuple[str, str]) -> None:
+        channel = self._channels.pop(key, None)
+        event = {"type": "state", "camera": key[0], "stream": key[1], "state": REMOVED}
+        for session in self.sessions.all():
+            if (session.camera, session.stream) == key:
+                session.notify(event)
+                await self.sessions.close(session.id)
+        if channel is not None:
+            await channel.stop()
 
     def cameras(self) -> list[CameraStatus]:
         return [self._status(cam) for cam in self._cameras.values()]
@@ -124,6 +175,9 @@ class MediaServer:
 
     def channel(self, camera_id: str, stream: str) -> Channel:
         if camera_id not in self._cameras:
+            if camera_id in self._removed:
+                raise MediaError(410, REMOVED, f"camera '{camera_id}' was removed from the "
+                                 "registry / camera đã bị xoá khỏi danh sách")
             raise MediaError(404, "not_found", f"no camera '{camera_id}' / không có camera này")
         channel = self._channels.get((camera_id, stream))
         if channel is None:

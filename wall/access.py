@@ -97,4 +97,5 @@ def route(path: str, endpoint: Endpoint, *, roles: Iterable[Role],
 
     built = Route(path.replace(":int}", ":int64}"), guarded, methods=methods, name=name)
     built.roles = allowed  # type: ignore[attr-defined]
+    built.accepts = accepts  # type: ignore[attr-defined]
     return built

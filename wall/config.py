@@ -127,6 +127,27 @@ class WallConfig(_Section):
                                     "work without pairing, from loopback only")
 
 
+class RegistryConfig(_Section):
+    key_file: str = Field("registry.key", description="Credential key file, relative to "
+                          "data_dir; created 0600; IOCWALL_REGISTRY_KEY overrides it")
+    seed_province: str = Field("Hà Nội", description="Province of [[cameras]] naming none")
+    seed_centre: str = Field("Trung tâm Phục vụ hành chính công",
+                             description="Service centre of [[cameras]] naming none")
+    test_seconds: float = Field(3.0, gt=0, le=60, description="Test connection: seconds watched")
+    test_timeout_s: float = Field(5.0, gt=0, le=60, description="Test/ONVIF answer timeout")
+    discovery_timeout_s: float = Field(2.0, gt=0, le=30, description="WS-Discovery listen time")
+
+    @field_validator("seed_province")
+    @classmethod
+    def _province(cls, value: str) -> str:
+        from iocwall.wall.registry.provinces import UnknownProvince, resolve
+        try:
+            resolve(value)
+        except UnknownProvince as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
 class CameraConfig(_Section):
     id: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Stable id, a-z0-9_-")
     name: str = Field(..., min_length=1, description="Name shown to users")
@@ -135,6 +156,9 @@ class CameraConfig(_Section):
     username: str = Field("", description="RTSP user (overrides the URL's)")
     password: str = Field("", description="Prefer IOCWALL_CAMERA_<ID>_PASSWORD")
     location: str = Field("", description="Counter or hall the camera looks at")
+    province: str = Field("", description="Province (one of the 34); empty = [registry] "
+                          "seed_province")
+    centre: str = Field("", description="Service centre; empty = [registry] seed_centre")
 
     @field_validator("main_url", "sub_url")
     @classmethod
@@ -161,6 +185,7 @@ class Config(_Section):
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     streams: StreamsConfig = Field(default_factory=StreamsConfig)
     wall: WallConfig = Field(default_factory=WallConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
     indicators: IndicatorsConfig = Field(default_factory=IndicatorsConfig)
 

@@ -2,8 +2,9 @@
 
 The simulator runs in this process (its Python API), on free loopback ports,
 with a camera password made up at start: it is handed to the media server in
-memory and never printed or logged. Until the camera registry exists, the
-simulator's cameras become ``CameraConfig`` entries for the media server.
+memory and never printed or logged. The simulator's cameras (cam1..camN) are
+registered in the camera registry (credentials sealed) like any province's,
+and the media server follows the registry.
 """
 from __future__ import annotations
 
@@ -89,15 +90,32 @@ def _missing() -> list[str]:
     return out
 
 
+DEMO_PROVINCE = "Hà Nội"
+DEMO_CENTRE = "Trung tâm Phục vụ hành chính công (mô phỏng / simulated)"
+
+
 def camera_configs(count: int, rtsp_port: int, password: str) -> list[Any]:
-    """The simulator's cameras as media-server camera entries (password in memory only)."""
-    from iocwall.wall.config import CameraConfig
+    """The simulator's cameras as registry entries (password in memory, then sealed)."""
+    from iocwall.wall.registry.model import CameraIn
     base = f"rtsp://127.0.0.1:{rtsp_port}"
-    return [CameraConfig(id=f"cam{k}", name=f"Quầy {k}",
-                         main_url=f"{base}/cam{k}/main", sub_url=f"{base}/cam{k}/sub",
-                         username=SIM_USER, password=password,
-                         location=f"PVHCC — sảnh {1 + (k - 1) // 4} / hall {1 + (k - 1) // 4}")
+    return [CameraIn(id=f"cam{k}", province=DEMO_PROVINCE, centre=DEMO_CENTRE,
+                     name=f"Quầy {k}", rtsp_main=f"{base}/cam{k}/main",
+                     rtsp_sub=f"{base}/cam{k}/sub", username=SIM_USER, password=password,
+                     location=f"PVHCC — sảnh {1 + (k - 1) // 4} / hall {1 + (k - 1) // 4}",
+                     tags=["demo"])
             for k in range(1, count + 1)]
+
+
+async def register_demo_cameras(services: Any, cameras: list[Any]) -> None:
+    """Through the registry, like a province would: the media server follows it."""
+    from iocwall.wall.registry.seed import upsert
+    wanted = {c.id for c in cameras}
+    for old in await services.registry.cameras():
+        if old.source == "demo" and old.id not in wanted:   # an earlier demo had more
+            await services.registry.remove(old.id)
+    await upsert(services.registry, cameras, "demo")
+    if services.wall is not None:
+        await services.wall.ensure_demo()
 
 
 def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path | None,
@@ -119,6 +137,7 @@ def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path
         f"  Video wall / Tường video:   {info.url.rstrip('/')}/console?wall=demo",
         f"  Displays / Màn hình:        {info.url.rstrip('/')}/display/demo/1 , /display/demo/2"
         " (loopback only / chỉ máy này)",
+        f"  Cameras registry / Đăng ký: {info.url.rstrip('/')}/register",
         f"  User / Tài khoản:           {info.admin_user}",
         f"  Password / Mật khẩu:        {password}",
         f"  Cameras / Camera:           {cameras} simulated / mô phỏng ({rtsp})",
@@ -171,10 +190,11 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
               file=sys.stderr, flush=True)
         if not await _until_stop(sim.start(), stop):
             return 130
-        config.cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
+        config.cameras = []                # the demo's cameras are the simulator's
+        cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
         config.indicators.demo_data = True          # the real 2024/2019 figures, once
         config.wall.demo_open_display = True        # /display/demo/N from loopback, no pairing
-        media = MediaServer(config.streams, config.webrtc, config.cameras)
+        media = MediaServer(config.streams, config.webrtc, [])
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 
         def on_ready(info: Any) -> None:
@@ -182,7 +202,8 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
             if not args.no_browser:
                 _open_browser(info.url.rstrip("/") + "/console?wall=demo")
 
-        await run_server(config, media=media, on_ready=on_ready, stop=stop)
+        await run_server(config, media=media, on_ready=on_ready, stop=stop,
+                         setup=lambda services: register_demo_cameras(services, cameras))
         return 0
     finally:
         await _bounded(sim.stop(), "camera simulator")

@@ -16,10 +16,16 @@ from starlette.routing import BaseRoute
 from iocwall.streams.metrics import CONTENT_TYPE as METRICS_TYPE
 from iocwall.streams.server import CameraStatus, MediaError, MediaServer
 from iocwall.wall.access import Principal, Role, principal_of, route
+from iocwall.wall.api.common import caller
 from iocwall.wall.errors import ApiError
 from iocwall.wall.http.body import media_type, read_bytes
+from iocwall.wall.registry.model import RegisteredCamera
+from iocwall.wall.registry.scope import province_of, visible_camera
+from iocwall.wall.registry.store import Registry
 
-VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY})
+# Registrars see their own province's cameras only (wall/registry/scope.py).
+VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY,
+                     Role.REGISTRAR})
 MONITORS = frozenset({Role.ADMIN, Role.TECHNICIAN, Role.OPERATOR})
 MAX_OFFER_BYTES = 64 * 1024       # an offer is a few KB; far below [server] max_body_bytes
 SDP_TYPE = "application/sdp"
@@ -48,31 +54,69 @@ def _api_error(exc: MediaError) -> ApiError:
 CameraAccess = Callable[[Principal | None, str], Awaitable[bool]]
 
 
+def _registered(cam: RegisteredCamera | None) -> dict:
+    """The registry's fields of a camera (never its credentials)."""
+    if cam is None:
+        return {}
+    fields = cam.public()
+    return {k: fields[k] for k in ("province", "centre", "onvif", "transport", "tags",
+                                   "has_credentials", "last_test")}
+
+
+def _registry(request: Request) -> Registry | None:
+    """The registry, when these routes run inside the full app (tests may mount them alone)."""
+    svc = getattr(request.app.state, "services", None)
+    return svc.registry if svc is not None else None
+
+
+async def _visible(request: Request, camera_id: str) -> RegisteredCamera | None:
+    """The camera's registry entry; 404 for a registrar outside its province."""
+    registry = _registry(request)
+    who = caller(request)
+    if registry is None:
+        if province_of(who) is not None:
+            raise ApiError(404, "not_found", "no such camera / không có camera này")
+        return None
+    return await visible_camera(registry, who, camera_id)
+
+
 def routes(media: MediaServer, access: CameraAccess | None = None) -> list[BaseRoute]:
     """The media endpoints, each guarded by its roles.
 
     access: may this caller open this camera? (a display session: only the cameras on
         its layouts, decided by the walls); None = every viewer role sees every camera.
+    A registrar sees only its own province's cameras (the registry decides).
     """
 
-    async def check(request: Request, camera: str) -> None:
+    async def check(request: Request, camera: str) -> RegisteredCamera | None:
         if access is not None and not await access(principal_of(request), camera):
             raise ApiError(403, "forbidden", "camera not on this display / camera không có "
                            "trên màn hình này")
+        return await _visible(request, camera)
 
     async def list_cameras(request: Request) -> Response:
         who = principal_of(request)
-        cams = media.cameras()
+        limit = province_of(caller(request))
+        registry = _registry(request)
+        found = await registry.cameras(limit) if registry is not None else []
+        registered = {c.id: c for c in found}
+        cams = [c for c in media.cameras() if limit is None or c.id in registered]
         if access is not None and who is not None and who.role is Role.DISPLAY:
             cams = [c for c in cams if await access(who, c.id)]
-        return JSONResponse([camera_json(c) for c in cams])
+        return JSONResponse([{**camera_json(c), **_registered(registered.get(c.id))}
+                             for c in cams])
 
     async def get_camera(request: Request) -> Response:
-        await check(request, request.path_params["camera"])
-        cam = media.camera(request.path_params["camera"])
+        camera_id = request.path_params["camera"]
+        reg = await check(request, camera_id)
+        cam = media.camera(camera_id)
         if cam is None:
+            try:
+                media.channel(camera_id, "main")     # 410 "removed" if it was deleted
+            except MediaError as exc:
+                raise _api_error(exc) from None
             raise ApiError(404, "not_found", "no such camera / không có camera này")
-        return JSONResponse(camera_json(cam))
+        return JSONResponse({**camera_json(cam), **_registered(reg)})
 
     async def whep_offer(request: Request) -> Response:
         camera, stream = request.path_params["camera"], request.path_params["stream"]
@@ -95,6 +139,7 @@ def routes(media: MediaServer, access: CameraAccess | None = None) -> list[BaseR
 
     async def whep_delete(request: Request) -> Response:
         p = request.path_params
+        await _visible(request, p["camera"])
         session = media.sessions.get(p["session"])
         if session is None or (session.camera, session.stream) != (p["camera"], p["stream"]):
             raise ApiError(404, "not_found", "no such viewer session")

@@ -1,4 +1,4 @@
-"""HTML pages of the console: ``/`` (home), ``/login``, ``/live`` and ``/leader``.
+"""HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``.
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -93,4 +93,9 @@ def routes(frontend: Path | None = None) -> list[Route]:
     leader = route("/leader", _page("leader.html", login=LEADER_VIEW, frontend=frontend),
                    roles=PUBLIC, methods=["GET"], name="page_leader")
     leader.roles = LEADER_VIEW  # type: ignore[attr-defined]
-    return [login, live, home, leader]
+    # /register: the camera registry; the API decides what each role may change there.
+    readers = frozenset({Role.ADMIN, Role.OPERATOR, Role.REGISTRAR, Role.TECHNICIAN, Role.LEADER})
+    register = route("/register", _page("register.html", login=readers, frontend=frontend),
+                     roles=PUBLIC, methods=["GET"], name="page_register")
+    register.roles = readers  # type: ignore[attr-defined]
+    return [login, live, home, leader, register]

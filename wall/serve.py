@@ -15,7 +15,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -50,9 +50,9 @@ class ServerInfo:
 
 
 def build_media(config: Config) -> object:
-    """The media server for the cameras in config (the registry feeds it later)."""
+    """The media server; its cameras come from the registry when Services start."""
     from iocwall.streams.server import MediaServer
-    return MediaServer(config.streams, config.webrtc, config.cameras)
+    return MediaServer(config.streams, config.webrtc, [])
 
 
 def build_extra_routes(services: Services) -> list[BaseRoute]:
@@ -63,14 +63,15 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     """
     from iocwall.wall import media_api, pages
     from iocwall.wall.indicators import api as indicators_api
+    from iocwall.wall.registry import api as registry_api
     from iocwall.wall.walls import api as wall_api
     from iocwall.wall.walls import ws as wall_ws
 
     # Services keeps media as a plain object (wall/services.py does not import streams/)
     media = cast("MediaServer | None", services.media)
     media_routes = media_api.routes(media, _camera_access(services)) if media is not None else []
-    return [*pages.routes(), *media_routes, *indicators_api.routes(), *wall_api.routes(),
-            *wall_ws.routes()]
+    return [*pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
+            *wall_api.routes(), *wall_ws.routes()]
 
 
 def _camera_access(services: Services):  # type: ignore[no-untyped-def]
@@ -110,7 +111,8 @@ def print_banner(info: ServerInfo) -> None:
 async def run_server(config: Config, *, ready: asyncio.Event | None = None,
                      extra_routes: Sequence[BaseRoute] = (), media: object | None = None,
                      on_ready: Callable[[ServerInfo], None] | None = print_banner,
-                     stop: asyncio.Event | None = None) -> ServerInfo:
+                     stop: asyncio.Event | None = None,
+                     setup: Callable[[Services], Awaitable[object]] | None = None) -> ServerInfo:
     """Start Services + uvicorn, run until a signal or ``stop`` is set, then shut down.
 
     ready: set once the socket is listening (after on_ready ran).
@@ -118,6 +120,8 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
     media: the media server (async start/stop); None = build_media(config).
     on_ready: called once with ServerInfo when listening (default: print the banner).
     stop: set it to shut the server down from the same process.
+    setup: awaited once Services have started, before serving (the demo registers its
+        simulated cameras here).
     Returns the ServerInfo. Raises what Services.start raises (e.g. Redis unreachable).
     """
     from iocwall.wall.app import build_app
@@ -130,6 +134,8 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
     serving: asyncio.Task[None] | None = None
     remove_signals = _on_signals(stop, lambda: server)
     try:
+        if setup is not None:
+            await setup(services)
         app = build_app(services, [*build_extra_routes(services), *extra_routes])
         # We bind the socket ourselves: "port in use" is then a plain OSError for the
         # caller (uvicorn would sys.exit), and port 0 gives the real port up front.

@@ -29,9 +29,11 @@ from iocwall.wall.auth import (
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
 from iocwall.wall.indicators.demo_data import load_demo
-from iocwall.wall.indicators.registry import Registry
+from iocwall.wall.indicators.registry import Registry as IndicatorRegistry
 from iocwall.wall.indicators.service import IndicatorService
 from iocwall.wall.private_files import private_dir
+from iocwall.wall.registry.crypto import SecretBox
+from iocwall.wall.registry.store import Change, ChangeKind, Registry
 from iocwall.wall.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,10 @@ class Services:
         self.tokens = Tokens(self.store, config.auth.token_ttl_days, config.auth.token_max_ttl_days)
         self.audit = AuditLog(self.store)
         self.indicators = IndicatorService(self.store, self.audit,
-                                           Registry.load(config.indicators.registry), media=media)
+                                           IndicatorRegistry.load(config.indicators.registry),
+                                           media=media)
+        key_file = config.data_path / config.registry.key_file
+        self.registry = Registry(self.store, SecretBox(key_file))
         auth = config.auth
         self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
                                     auth.login_window_s, auth.login_max_block_s)
@@ -99,13 +104,14 @@ class Services:
             await self.indicators.start(self._bus)
             if self.config.indicators.demo_data:
                 await load_demo(self.indicators)
-            from iocwall.wall.walls.service import WallService
-            self.wall = WallService(self)
-            await self.wall.start()
             admin = await ensure_admin(self.users, auth)
             if admin is not None:
                 await self.audit.record("system", AuditAction.USER_CREATE,
                                         f"user:{admin.user.username}", None, admin.user.summary())
+            await self._follow_registry()
+            from iocwall.wall.walls.service import WallService
+            self.wall = WallService(self)           # after the registry: the walls' cameras
+            await self.wall.start()
             if isinstance(self.media, Startable):
                 await self.media.start()
                 self._media_started = True
@@ -115,6 +121,29 @@ class Services:
         self.started_at = time.monotonic()
         self.started = True
         return admin
+
+    async def _follow_registry(self) -> None:
+        """Seed the registry from config.toml (first start), then let the media server
+        follow it: every registered camera now, every change as it happens."""
+        from iocwall.wall.registry.seed import seed_from_config
+        from iocwall.wall.registry.sync import MediaSync
+        reg = self.config.registry
+        self.registry.box.check()
+        await seed_from_config(self.registry, self.store, self.config.cameras,
+                               reg.seed_province, reg.seed_centre)
+        if self.media is not None and hasattr(self.media, "add_camera"):
+            await MediaSync(self.registry, self.media).load()
+        self.registry.listen(self._announce_camera)
+
+    async def _announce_camera(self, change: Change) -> None:
+        """Tell other processes (bus: memory or Redis) that a camera changed; the payload
+        is the public view, never the credentials."""
+        from iocwall.wall.bus.events import Event, EventKind
+        kind = {ChangeKind.ADDED: EventKind.CREATED, ChangeKind.UPDATED: EventKind.UPDATED,
+                ChangeKind.REMOVED: EventKind.DELETED}[change.kind]
+        payload = change.camera.public() if change.camera else {"id": change.camera_id}
+        topic = f"camera.{change.camera_id}"
+        await self.bus.publish(topic, Event(topic, kind, payload))
 
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""

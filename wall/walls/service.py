@@ -36,6 +36,10 @@ class WallService:
         self.controller.alarm_state = self.alarms.open_alarms
         await self.controller.start()
         await self.alarms.start()
+        await self.ensure_demo()
+
+    async def ensure_demo(self) -> None:
+        """The demo wall, once the demo's cameras exist (they arrive through the registry)."""
         if self.config.demo_open_display:
             from iocwall.wall.walls.demo import ensure_demo_wall
             await ensure_demo_wall(self.walls, sorted(self.camera_ids()))
