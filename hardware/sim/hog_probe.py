@@ -32,7 +32,7 @@ class ProbeResult:
 
 def _detector() -> cv2.HOGDescriptor:
     hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor.getDefaultPeopleDetector())
+    hog.setSVMDetector(np.array(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
     return hog
 
 
