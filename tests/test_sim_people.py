@@ -37,8 +37,9 @@ def test_sim_scene_uses_the_photos_without_importing_ultralytics_or_torch() -> N
     result, errors = _run()
     assert result["heavy"] == [], f"the simulator imported {result['heavy']}"
     assert result["shape"] == [360, 640, 3]
-    # 4 crops, the 2 full-body ones also mirrored: the real photos, not the placeholder
-    assert result["people"] == 6, errors
+    # the 2 full-body people of bus.jpg cut out, recoloured and mirrored: 12 looks from the
+    # real photos, not the placeholder
+    assert result["people"] == 12, errors
     assert "not installed" not in errors
 
 
