@@ -7,6 +7,8 @@ and each stream by its WHEP URL on this server.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
@@ -55,7 +57,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def routes(media: MediaServer) -> list[BaseRoute]:
+def routes(media: MediaServer, extra_metrics: Callable[[], str] | None = None) -> list[BaseRoute]:
     """The media endpoints, each guarded by its roles."""
 
     async def list_cameras(request: Request) -> Response:
@@ -107,7 +109,8 @@ def routes(media: MediaServer) -> list[BaseRoute]:
         return JSONResponse([h.to_json() for h in media.health()])
 
     async def metrics(request: Request) -> Response:
-        return Response(media.metrics_text(), headers={"Content-Type": METRICS_TYPE})
+        text = media.metrics_text() + (extra_metrics() if extra_metrics else "")
+        return Response(text, headers={"Content-Type": METRICS_TYPE})
 
     base = "/api/cameras/{camera}"
     return [

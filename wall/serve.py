@@ -59,9 +59,15 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     run_server adds these to every app, and tests/test_routes_roles.py checks
     their declared roles, so a route added here is covered automatically.
     """
-    from iocwall.wall import media_api, pages
-    media_routes = media_api.routes(services.media) if services.media is not None else []
-    return [*pages.routes(), *media_routes]
+    from iocwall.wall import media_api, pages, queues
+
+    def analytics_metrics() -> str:
+        analytics = services.analytics
+        return analytics.metrics_text() if analytics is not None else ""  # type: ignore[attr-defined]
+
+    media_routes = (media_api.routes(services.media, analytics_metrics)
+                    if services.media is not None else [])
+    return [*pages.routes(), *media_routes, *queues.routes(services.queues)]
 
 
 def load_config(args: argparse.Namespace) -> Config:

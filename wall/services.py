@@ -20,6 +20,7 @@ from iocwall.wall.auth import (AdminBootstrap, LoginLimiter, Passwords, Sessions
                                ensure_admin, session_secret)
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
+from iocwall.wall.queues import QueueBoard
 from iocwall.wall.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class Services:
         self.users = Users(self.store, self.passwords)
         self.tokens = Tokens(self.store)
         self.audit = AuditLog(self.store)
+        self.queues = QueueBoard(None, config.analytics.alert_waiting)
+        self.analytics: Startable | None = None
         self.limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
         self._bus: Bus | None = None
         self._sessions: Sessions | None = None
@@ -79,9 +82,11 @@ class Services:
             if admin is not None:
                 await self.audit.record("system", AuditAction.USER_CREATE,
                                         f"user:{admin.user.username}", None, admin.user.summary())
+            self.queues.bus = self._bus
             if isinstance(self.media, Startable):
                 await self.media.start()
                 self._media_started = True
+                await self._start_analytics()
         except BaseException:
             await self.stop()
             raise
@@ -92,6 +97,10 @@ class Services:
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
         self.started = False
+        if self.analytics is not None:
+            with _logged("analytics"):
+                await self.analytics.stop()
+            self.analytics = None
         if self._media_started and isinstance(self.media, Startable):
             self._media_started = False
             with _logged("media"):
@@ -101,6 +110,15 @@ class Services:
                 await self._bus.close()
         with _logged("store"):
             await self.store.close()
+
+    async def _start_analytics(self) -> None:
+        """Tap the cameras with queue zones; nothing is bound when there are none."""
+        cfg = self.config.analytics
+        if not (cfg.enabled and cfg.zones):
+            return
+        from iocwall.wall.analytics import AnalyticsService
+        self.analytics = AnalyticsService(cfg, self.media, self.queues)
+        await self.analytics.start()
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_at
