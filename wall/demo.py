@@ -174,6 +174,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
             return 130
         config.cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
         media = MediaServer(config.streams, config.webrtc, config.cameras)
+        worker = _demo_analytics(config, args.cameras)
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 
         def on_ready(info: Any) -> None:
@@ -181,13 +182,44 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
             if not args.no_browser:
                 _open_browser(info.url.rstrip("/") + "/live")
 
-        await run_server(config, media=media, on_ready=on_ready, stop=stop)
+        try:
+            await run_server(config, media=media, on_ready=on_ready, stop=stop,
+                             extra_routes=[demo_info_route(ports)])
+        finally:
+            if worker is not None:
+                await _bounded(worker.stop(), "analytics worker")
         return 0
     finally:
         await _bounded(sim.stop(), "camera simulator")
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         print("iocwall demo: stopped / đã dừng", file=sys.stderr, flush=True)
+
+
+def _demo_analytics(config: Any, cameras: int) -> Any:
+    """Queue zones on every simulated camera, and a worker to count them."""
+    from iocwall.hardware.sim.server import SUB
+    from iocwall.wall.demo_analytics import DemoWorker, free_tap_address, sim_zones
+    cfg = config.analytics
+    if not cfg.enabled:
+        return None
+    cfg.zones = sim_zones(cameras, SUB.width, SUB.height)
+    cfg.tap_address = free_tap_address()
+    worker = DemoWorker(cfg.tap_address, cfg.detector, cfg.weights)
+    worker.start()
+    return worker
+
+
+def demo_info_route(ports: SimPorts) -> Any:
+    """GET /api/demo (admin): the simulator's ports, to compare /api/queues with its /truth."""
+    from starlette.responses import JSONResponse
+
+    from iocwall.wall.access import Role, route
+
+    async def demo_info(request: Any) -> Any:
+        return JSONResponse({"sim": {"rtsp": ports.rtsp, "onvif": ports.onvif,
+                                     "http": ports.http}})
+    return route("/api/demo", demo_info, roles=frozenset({Role.ADMIN}), methods=["GET"])
 
 
 async def _until_stop(work: Any, stop: asyncio.Event) -> bool:
