@@ -141,8 +141,27 @@ export class DisplayTile {
           if (found && found.value !== undefined) this.value.lastChild.textContent = String(found.value);
         }
       } catch (err) { /* no indicators API yet: "no data" stays */ }
+    } else {
+      await this._loadQueue();
+      this.queueTimer = setInterval(() => this._loadQueue(), 2000);
     }
     this.rendered = true;
+  }
+
+  // A queue tile: people waiting at each listed counter (zone) of the counting camera
+  // (`centre`), from /api/queues; "no data" until analytics has counted them.
+  async _loadQueue() {
+    try {
+      const r = await fetch(`/api/queues?camera=${encodeURIComponent(this.spec.centre)}`,
+                            { credentials: "same-origin" });
+      if (!r.ok) return;
+      const rows = await r.json();
+      const wanted = this.spec.counters || [];
+      const shown = rows.filter((q) => !wanted.length || wanted.includes(q.zone))
+        .map((q) => `${q.zone}: ${q.waiting}`);
+      this.value.lastChild.textContent = shown.length
+        ? `${shown.join(" · ")} người / people` : NO_DATA;
+    } catch (err) { /* the controller is away: keep the last figures */ }
   }
 
   cameraId() {
@@ -207,6 +226,7 @@ export class DisplayTile {
   destroy() {
     this.resize.disconnect();
     clearInterval(this.clockTimer);
+    clearInterval(this.queueTimer);
     clearInterval(this.tourTimer);
     if (this.source) this.source.stop();
     if (this.next) this.next.stop();

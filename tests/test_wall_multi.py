@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from iocwall.wall.bus import Event, EventKind
+from iocwall.wall.bus.queue import QueueReading
 from iocwall.wall.config import Config
 from tests.fixtures.app import start_live_server
 from tests.fixtures.redis_server import RedisServer
@@ -61,10 +61,9 @@ async def test_queue_over_threshold_raises_alarm_then_clears(wall_config: Config
         await display.wait_layouts(1)
         bus = server.services.bus
 
-        async def count(n: int, counter: str = "3") -> None:     # the analytics test double
-            await bus.publish("queue.count", Event("queue.count", EventKind.STATE,
-                                                   {"centre": "hn-01", "counter": counter,
-                                                    "count": n}))
+        async def count(n: int, counter: str = "3") -> None:     # what analytics publishes
+            reading = QueueReading("hn-01", counter, n).event()
+            await bus.publish(reading.topic, reading)
 
         await count(9)
         await count(9, counter="4")                       # another counter: no rule

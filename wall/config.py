@@ -148,6 +148,40 @@ class RegistryConfig(_Section):
         return value
 
 
+class ZoneConfig(_Section):
+    camera: str = Field(..., description="Camera id whose sub stream is counted")
+    id: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Zone id, e.g. the counter")
+    polygon: list[list[float]] = Field(..., description="[[x, y], ...] in sub-stream pixels")
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, value: list[list[float]]) -> list[list[float]]:
+        from iocwall.analytics.zones import Zone, ZoneError
+        try:
+            Zone.build("zone", value)
+        except ZoneError as exc:
+            raise ValueError(str(exc).removeprefix("zone zone: ")) from None
+        return value
+
+
+class AnalyticsConfig(_Section):
+    enabled: bool = Field(True, description="Tap cameras that have zones and serve workers")
+    tap_address: str = Field("tcp://127.0.0.1:5571", description="ZeroMQ address of the tap; "
+                             "workers connect here (bind 0.0.0.0 for workers on other machines)")
+    fps: float = Field(2.0, gt=0, le=15, description="Frames per second analysed per camera")
+    keyframes_only: bool = Field(False, description="Decode keyframes only (fps <= GOP rate)")
+    jpeg_quality: int = Field(85, ge=30, le=100, description="Quality of frames sent to workers")
+    worker_timeout_s: float = Field(1.5, gt=0, description="A silent worker loses its cameras")
+    detector: Literal["hog", "yolo"] = Field("hog", description="'yolo' needs weights")
+    weights: str = Field("", description="YOLO weights file, never downloaded")
+    device: str = Field("", description="cpu, cuda:0 ...; empty = GPU when present")
+    half: bool = Field(False, description="FP16 inference on GPU")
+    imgsz: int = Field(640, ge=64, le=1920, description="YOLO input size")
+    batch: int = Field(8, ge=1, le=256, description="Frames per detector call")
+    alert_waiting: int = Field(0, ge=0, description="Alert when a zone has more people; 0 = off")
+    zones: list[ZoneConfig] = Field(default_factory=list, description="Queue zones per camera")
+
+
 class CameraConfig(_Section):
     id: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="Stable id, a-z0-9_-")
     name: str = Field(..., min_length=1, description="Name shown to users")
@@ -188,6 +222,7 @@ class Config(_Section):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
     indicators: IndicatorsConfig = Field(default_factory=IndicatorsConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
 
     @property
     def data_path(self) -> Path:

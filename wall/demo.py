@@ -195,6 +195,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
         config.indicators.demo_data = True          # the real 2024/2019 figures, once
         config.wall.demo_open_display = True        # /display/demo/N from loopback, no pairing
         media = MediaServer(config.streams, config.webrtc, [])
+        worker = _demo_analytics(config, args.cameras)
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 
         def on_ready(info: Any) -> None:
@@ -202,14 +203,45 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
             if not args.no_browser:
                 _open_browser(info.url.rstrip("/") + "/console?wall=demo")
 
-        await run_server(config, media=media, on_ready=on_ready, stop=stop,
-                         setup=lambda services: register_demo_cameras(services, cameras))
+        try:
+            await run_server(config, media=media, on_ready=on_ready, stop=stop,
+                             setup=lambda services: register_demo_cameras(services, cameras),
+                             extra_routes=[demo_info_route(ports)])
+        finally:
+            if worker is not None:
+                await _bounded(worker.stop(), "analytics worker")
         return 0
     finally:
         await _bounded(sim.stop(), "camera simulator")
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         print("iocwall demo: stopped / đã dừng", file=sys.stderr, flush=True)
+
+
+def _demo_analytics(config: Any, cameras: int) -> Any:
+    """Queue zones on every simulated camera, and a worker to count them."""
+    from iocwall.hardware.sim.server import SUB
+    from iocwall.wall.demo_analytics import DemoWorker, free_tap_address, sim_zones
+    cfg = config.analytics
+    if not cfg.enabled:
+        return None
+    cfg.zones = sim_zones(cameras, SUB.width, SUB.height)
+    cfg.tap_address = free_tap_address()
+    worker = DemoWorker(cfg.tap_address, cfg.detector, cfg.weights)
+    worker.start()
+    return worker
+
+
+def demo_info_route(ports: SimPorts) -> Any:
+    """GET /api/demo (admin): the simulator's ports, to compare /api/queues with its /truth."""
+    from starlette.responses import JSONResponse
+
+    from iocwall.wall.access import Role, route
+
+    async def demo_info(request: Any) -> Any:
+        return JSONResponse({"sim": {"rtsp": ports.rtsp, "onvif": ports.onvif,
+                                     "http": ports.http}})
+    return route("/api/demo", demo_info, roles=frozenset({Role.ADMIN}), methods=["GET"])
 
 
 async def _until_stop(work: Any, stop: asyncio.Event) -> bool:

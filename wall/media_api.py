@@ -80,12 +80,14 @@ async def _visible(request: Request, camera_id: str) -> RegisteredCamera | None:
     return await visible_camera(registry, who, camera_id)
 
 
-def routes(media: MediaServer, access: CameraAccess | None = None) -> list[BaseRoute]:
+def routes(media: MediaServer, access: CameraAccess | None = None,
+           extra_metrics: Callable[[], str] | None = None) -> list[BaseRoute]:
     """The media endpoints, each guarded by its roles.
 
     access: may this caller open this camera? (a display session: only the cameras on
         its layouts, decided by the walls); None = every viewer role sees every camera.
     A registrar sees only its own province's cameras (the registry decides).
+    extra_metrics: more Prometheus text for /metrics (the analytics tap's counters).
     """
 
     async def check(request: Request, camera: str) -> RegisteredCamera | None:
@@ -160,7 +162,8 @@ def routes(media: MediaServer, access: CameraAccess | None = None) -> list[BaseR
         return JSONResponse([h.to_json() for h in media.health()])
 
     async def metrics(request: Request) -> Response:
-        return Response(media.metrics_text(), headers={"Content-Type": METRICS_TYPE})
+        text = media.metrics_text() + (extra_metrics() if extra_metrics else "")
+        return Response(text, headers={"Content-Type": METRICS_TYPE})
 
     base = "/api/cameras/{camera}"
     return [

@@ -61,17 +61,22 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     run_server adds these to every app, and tests/test_routes_roles.py checks
     their declared roles, so a route added here is covered automatically.
     """
-    from iocwall.wall import media_api, pages
+    from iocwall.wall import media_api, pages, queues
     from iocwall.wall.indicators import api as indicators_api
     from iocwall.wall.registry import api as registry_api
     from iocwall.wall.walls import api as wall_api
     from iocwall.wall.walls import ws as wall_ws
 
+    def analytics_metrics() -> str:
+        analytics = services.analytics
+        return analytics.metrics_text() if analytics is not None else ""  # type: ignore[attr-defined]
+
     # Services keeps media as a plain object (wall/services.py does not import streams/)
     media = cast("MediaServer | None", services.media)
-    media_routes = media_api.routes(media, _camera_access(services)) if media is not None else []
+    media_routes = (media_api.routes(media, _camera_access(services), analytics_metrics)
+                    if media is not None else [])
     return [*pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
-            *wall_api.routes(), *wall_ws.routes()]
+            *wall_api.routes(), *wall_ws.routes(), *queues.routes(services.queues)]
 
 
 def _camera_access(services: Services):  # type: ignore[no-untyped-def]

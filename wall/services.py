@@ -32,6 +32,7 @@ from iocwall.wall.indicators.demo_data import load_demo
 from iocwall.wall.indicators.registry import Registry as IndicatorRegistry
 from iocwall.wall.indicators.service import IndicatorService
 from iocwall.wall.private_files import private_dir
+from iocwall.wall.queues import QueueBoard
 from iocwall.wall.registry.crypto import SecretBox
 from iocwall.wall.registry.store import Change, ChangeKind, Registry
 from iocwall.wall.store import Store
@@ -66,6 +67,8 @@ class Services:
                                            media=media)
         key_file = config.data_path / config.registry.key_file
         self.registry = Registry(self.store, SecretBox(key_file))
+        self.queues = QueueBoard(None, config.analytics.alert_waiting, self._camera_province)
+        self.analytics: Startable | None = None
         auth = config.auth
         self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
                                     auth.login_window_s, auth.login_max_block_s)
@@ -108,6 +111,7 @@ class Services:
             if admin is not None:
                 await self.audit.record("system", AuditAction.USER_CREATE,
                                         f"user:{admin.user.username}", None, admin.user.summary())
+            self.queues.bus = self._bus
             await self._follow_registry()
             from iocwall.wall.walls.service import WallService
             self.wall = WallService(self)           # after the registry: the walls' cameras
@@ -115,6 +119,7 @@ class Services:
             if isinstance(self.media, Startable):
                 await self.media.start()
                 self._media_started = True
+                await self._start_analytics()
         except BaseException:
             await self.stop()
             raise
@@ -148,6 +153,10 @@ class Services:
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
         self.started = False
+        if self.analytics is not None:
+            with _logged("analytics"):
+                await self.analytics.stop()
+            self.analytics = None
         if self.wall is not None:
             with _logged("wall"):
                 await self.wall.stop()
@@ -165,6 +174,20 @@ class Services:
             await self.store.close()
         if self._own_passwords:
             self.passwords.close()
+
+    async def _camera_province(self, camera: str) -> str:
+        """The province a camera is registered in ("" when it is not)."""
+        found = await self.registry.get(camera)
+        return found.province if found is not None else ""
+
+    async def _start_analytics(self) -> None:
+        """Tap the cameras with queue zones; nothing is bound when there are none."""
+        cfg = self.config.analytics
+        if not (cfg.enabled and cfg.zones):
+            return
+        from iocwall.wall.analytics import AnalyticsService
+        self.analytics = AnalyticsService(cfg, self.media, self.queues)
+        await self.analytics.start()
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_at

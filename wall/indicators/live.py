@@ -14,44 +14,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
-from iocwall.streams.clock import now_iso
-from iocwall.wall.bus import Bus, Event, EventError, EventKind
+from iocwall.wall.bus import Bus, EventError
+from iocwall.wall.bus.queue import QUEUE_PATTERN, QUEUE_TOPIC, QueueReading
+
+__all__ = ["QUEUE_PATTERN", "QUEUE_TOPIC", "QueueReading", "LiveIndicators"]
 
 log = logging.getLogger(__name__)
 
-QUEUE_TOPIC = "analytics.queue.{camera}"
-QUEUE_PATTERN = "analytics.queue.*"
 READING_MAX_AGE_S = 60.0          # a counter not heard from for this long no longer counts
 HISTORY_POINTS = 120
-
-
-@dataclass(frozen=True)
-class QueueReading:
-    """People waiting at one service counter, as one analytics worker counted them."""
-    camera: str
-    counter: str
-    people: int
-    wait_minutes: float | None = None     # estimated, from the serving rate
-    province: str = ""                    # the camera's province, when the worker knows it
-    time: str = field(default_factory=now_iso)
-
-    def event(self) -> Event:
-        return Event(QUEUE_TOPIC.format(camera=self.camera), EventKind.STATE, asdict(self))
-
-    @classmethod
-    def from_event(cls, event: Event) -> QueueReading:
-        p = event.payload
-        try:
-            people = int(p["people"])
-            wait = None if p.get("wait_minutes") is None else float(p["wait_minutes"])
-            if people < 0 or (wait is not None and wait < 0):
-                raise ValueError("negative count")
-            return cls(str(p["camera"]), str(p["counter"]), people, wait,
-                       str(p.get("province", "")), str(p.get("time", event.time)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EventError(f"not a queue reading: {exc}") from None
 
 
 CameraProvince = Callable[[object], "str | None"]

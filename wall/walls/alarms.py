@@ -1,7 +1,8 @@
 """Alarm rules: "queue at counter X over N people for T seconds -> show camera C on monitor M".
 
-Queue counts arrive on the bus (``queue.count``: centre, counter, count), published
-by analytics (or by a test double until analytics lands). When a rule fires, its
+Queue counts arrive on the bus as ``QueueReading`` (camera, counter, people),
+published by analytics; a rule's ``centre`` is the id of the camera that counts
+that service centre's counters (its zones), ``counter`` the zone id. When a rule fires, its
 camera is put on the monitor as a highlighted tile on an upper layer (the other
 tiles keep playing), the alarm is logged and audited; when the queue falls back
 (rules with auto_clear) or an operator clears it, the monitor's previous layout
@@ -20,7 +21,8 @@ from typing import Any
 from iocwall.layouts import Layout, Tile, TileKind
 from iocwall.streams.clock import now_iso
 from iocwall.wall.audit import AuditLog
-from iocwall.wall.bus import Bus, Event, EventKind, Subscription
+from iocwall.wall.bus import Bus, Event, EventError, EventKind, Subscription
+from iocwall.wall.bus.queue import QueueReading
 from iocwall.wall.errors import ApiError
 from iocwall.wall.store import Store
 from iocwall.wall.walls.controller import WallController
@@ -114,10 +116,10 @@ class AlarmEngine:
         assert self._sub is not None
         async for event in self._sub:
             try:
-                await self.on_count(str(event.payload["centre"]), str(event.payload["counter"]),
-                                    int(event.payload["count"]))
-            except (KeyError, TypeError, ValueError):
-                log.warning("bad queue.count event: %s", event.payload)
+                reading = QueueReading.from_event(event)
+                await self.on_count(reading.camera, reading.counter, reading.people)
+            except EventError as exc:
+                log.warning("bad queue reading on %s: %s", event.topic, exc)
             except Exception:
                 log.exception("alarm evaluation failed")
 
