@@ -16,6 +16,7 @@ from iocwall.streams import ice, metrics
 from iocwall.streams.channel import Channel
 from iocwall.streams.fanout import Subscriber
 from iocwall.streams.health import HealthSnapshot, StreamState
+from iocwall.streams.limits import CloseReason, SessionLimits, check_offer
 from iocwall.streams.snapshot import Snapshot, SnapshotCache, SnapshotError
 from iocwall.streams.source import Ingest, PullSettings
 from iocwall.streams.track import FanoutTrack, PassthroughTrack, TranscodeTrack
@@ -79,7 +80,7 @@ class MediaServer:
     """Constructed from the [streams] and [webrtc] config sections and the camera list."""
 
     def __init__(self, streams_cfg: object, webrtc_cfg: object, cameras: Iterable[CameraLike],
-                 *, max_sessions: int = 64) -> None:
+                 *, max_sessions: int | None = None) -> None:
         self._pull = PullSettings(
             open_timeout_s=float(getattr(streams_cfg, "open_timeout_s", 5.0)),
             read_timeout_s=float(getattr(streams_cfg, "lost_timeout_s", 6.0)),
@@ -93,7 +94,12 @@ class MediaServer:
             port_min=int(getattr(webrtc_cfg, "udp_port_min", 0)),
             port_max=int(getattr(webrtc_cfg, "udp_port_max", 0)))
         self._snapshots = SnapshotCache(float(getattr(streams_cfg, "snapshot_cache_s", 1.0)))
-        self.sessions = WhepSessions(self._ice, max_sessions)
+        limits = SessionLimits.from_config(streams_cfg)
+        if max_sessions is not None:      # an explicit override (tests, benchmarks)
+            limits = SessionLimits(max_sessions, limits.per_user, limits.per_camera,
+                                   limits.retry_after_s)
+        self.limits = limits
+        self.sessions = WhepSessions(self._ice, limits)
         self._cameras: dict[str, Camera] = {}
         self._channels: dict[tuple[str, str], Channel] = {}
         self._monitor: asyncio.Task | None = None
@@ -143,7 +149,7 @@ class MediaServer:
             self._monitor.cancel()
             await asyncio.gather(self._monitor, return_exceptions=True)
             self._monitor = None
-        await self.sessions.close_all()
+        await self.sessions.close_all(CloseReason.SERVER_STOP)
         await asyncio.gather(*(ch.stop() for ch in self._channels.values()))
 
     async def _watch(self) -> None:
@@ -173,25 +179,53 @@ class MediaServer:
         channel.fanout.unsubscribe(sub)
         channel.release()
 
-    async def whep_offer(self, camera_id: str, stream: str, sdp: str) -> tuple[WhepSession, str]:
-        """Open a viewer session; returns it and the SDP answer. Raises MediaError."""
+    async def whep_offer(self, camera_id: str, stream: str, sdp: str,
+                         user: str = "") -> tuple[WhepSession, str]:
+        """Open a viewer session; returns it and the SDP answer. Raises MediaError.
+
+        Order matters: the offer is judged and the viewer admitted before the
+        camera is pulled, so a bad or refused offer costs no RTSP session, and a
+        failure later undoes everything (WhepSessions.offer stops the track,
+        which releases the channel).
+        """
         if stream not in STREAMS:
             raise MediaError(404, "not_found", f"unknown stream '{stream}': main or sub")
         channel = self.channel(camera_id, stream)
-        channel.acquire()
+        offer = check_offer(sdp)
+        try:
+            self.sessions.reserve(user, camera_id)
+        except MediaError:
+            self._counts["refused"] += 1
+            log.warning("%s: viewer of user %s refused: limits %s reached", channel.key,
+                        user or "-", self.limits)
+            raise
+        try:
+            channel.acquire()
+        except BaseException:
+            self.sessions.unreserve(user, camera_id)
+            raise
         try:
             if channel.info is None:
                 await channel.wait_keyframe(OPEN_WAIT_S)
-            info = channel.info
-            passthrough = info is None or info.codec == "h264"
-            plid = info.profile_level_id if info else None
-            session, answer = await self.sessions.offer(
-                camera_id, stream, sdp, lambda pt: self._track(channel, pt), plid, passthrough)
-        except MediaError as exc:
+        except BaseException:
             channel.release()
-            if exc.status in (429, 503):
-                self._counts["refused"] += 1
+            self.sessions.unreserve(user, camera_id)
             raise
+        info = channel.info
+        passthrough = (info is None or info.codec == "h264") and offer.h264
+        plid = info.profile_level_id if info else None
+        made: list[FanoutTrack] = []
+
+        def make(pt: bool) -> FanoutTrack:
+            made.append(self._track(channel, pt))
+            return made[-1]
+
+        try:
+            session, answer = await self.sessions.offer(camera_id, stream, sdp, make, plid,
+                                                        passthrough, user)
+        finally:
+            if not made:               # no track took over the channel: give it back
+                channel.release()
         self._counts["sessions"] += 1
         if not session.passthrough:
             self._counts["transcode"] += 1
@@ -202,7 +236,7 @@ class MediaServer:
     def _track(self, channel: Channel, passthrough: bool) -> FanoutTrack:
         name = f"{channel.key}#viewer"
         if passthrough:
-            track: FanoutTrack = PassthroughTrack(channel.fanout, name)
+            track: FanoutTrack = PassthroughTrack(channel.fanout, name, channel.payloads)
         else:
             info = channel.info
             track = TranscodeTrack(channel.fanout, name, info.codec if info else "h264",
@@ -222,7 +256,7 @@ class MediaServer:
         return track
 
     async def whep_delete(self, session_id: str) -> bool:
-        return await self.sessions.close(session_id)
+        return await self.sessions.close(session_id, CloseReason.CLIENT_DELETE)
 
     async def snapshot(self, camera_id: str, stream: str = "main") -> Snapshot:
         channel = self.channel(camera_id, stream)
@@ -248,5 +282,8 @@ class MediaServer:
             sessions=len(self.sessions), sessions_total=self._counts["sessions"],
             sessions_refused=self._counts["refused"],
             transcode_sessions_total=self._counts["transcode"],
-            keyframe_requests_total=keyframe_requests)
+            keyframe_requests_total=keyframe_requests,
+            sessions_closed={r.value: n for r, n in self.sessions.closed.items()},
+            late_drops_total=sum(ch.fanout.late_drops() for ch in self._channels.values()),
+            paced_packets_total=sum(s.pacer.waits for s in self.sessions.all() if s.pacer))
         return metrics.render(self.health(), counters)

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 
 from iocwall.streams.metrics import CONTENT_TYPE as METRICS_TYPE
 from iocwall.streams.server import CameraStatus, MediaError, MediaServer
-from iocwall.wall.access import Role, route
+from iocwall.wall.access import Role, principal_of, route
 from iocwall.wall.errors import ApiError
 
 VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY})
@@ -39,7 +39,9 @@ def camera_json(cam: CameraStatus) -> dict:
 
 
 def _api_error(exc: MediaError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
+    retry = getattr(exc, "retry_after_s", None)
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return ApiError(exc.status, exc.code, exc.message, headers=headers)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -53,6 +55,11 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise ApiError(413, "too_large", f"body over {limit} bytes / nội dung quá lớn")
     return bytes(body)
+
+
+def _user(request: Request) -> str:
+    who = principal_of(request)
+    return who.name if who is not None else ""
 
 
 def routes(media: MediaServer) -> list[BaseRoute]:
@@ -79,7 +86,7 @@ def routes(media: MediaServer) -> list[BaseRoute]:
         except UnicodeDecodeError:
             raise ApiError(400, "bad_sdp", "SDP offer is not UTF-8 text") from None
         try:
-            session, answer = await media.whep_offer(camera, stream, offer)
+            session, answer = await media.whep_offer(camera, stream, offer, _user(request))
         except MediaError as exc:
             raise _api_error(exc) from None
         location = f"/api/cameras/{camera}/whep/{stream}/{session.id}"

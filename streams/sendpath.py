@@ -1,0 +1,135 @@
+"""The per-viewer send path: RTP payloads made once per stream, bursts paced per viewer.
+
+aiortc's RTCRtpSender packs every frame it sends: split the Annex-B bytes into
+NAL units and cut them into STAP-A/FU-A payloads, in Python, once per viewer.
+Twenty viewers of one camera did the same work twenty times. Here each access
+unit is packed once (``PayloadCache``, with aiortc's own ``H264Encoder.pack``)
+and every viewer's sender reuses the payloads (``PrepackedEncoder``); what
+stays per viewer is what must: SSRC, sequence numbers, timestamps, SRTP.
+
+``Pacer`` spreads a large keyframe so a NACK can still be answered: aiortc keeps
+the last ``RTP_HISTORY_SIZE`` (128) packets of each sender for retransmission.
+A 1080p keyframe of 200 packets sent in one go evicts its own first 72 packets
+before the viewer can even report them lost; the picture then waits for the
+next keyframe. The pacer lets any ``window_packets`` consecutive packets leave
+no faster than ``window_s``, so a NACK that comes back within that time still
+finds its packet. Ordinary frames (a few to a few dozen packets) are not delayed.
+"""
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import av
+from aiortc import RTCDtlsTransport, rtcrtpsender
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.rtp import RTP_HISTORY_SIZE, is_rtcp
+from iocwall.streams.fanout import AccessUnit
+
+CLOCK = 90_000
+TIME_BASE = fractions.Fraction(1, CLOCK)
+# leave a quarter of aiortc's history for the frames sent while a NACK travels back
+PACE_PACKETS = RTP_HISTORY_SIZE * 3 // 4
+PACE_WINDOW_S = 0.03      # a NACK on a LAN/VPN link comes back well within 30 ms
+
+
+@dataclass(frozen=True)
+class PreparedFrame:
+    """What a PassthroughTrack hands the sender: ready payloads and a 90 kHz timestamp."""
+    payloads: list[bytes]
+    pts: int
+    keyframe: bool
+
+
+class PayloadCache:
+    """RTP payloads of each access unit, made once and shared by all viewers of a stream.
+
+    Keyed weakly by the unit itself: the payloads live exactly as long as some
+    queue or the keyframe cache still holds the unit, with no size to tune.
+    """
+
+    def __init__(self) -> None:
+        self._payloads: weakref.WeakKeyDictionary[AccessUnit, list[bytes]] = \
+            weakref.WeakKeyDictionary()
+        self._packer = H264Encoder()
+        self.packed = 0      # units packed (once each)
+        self.reused = 0      # units served from the cache
+
+    def payloads(self, unit: AccessUnit) -> list[bytes]:
+        found = self._payloads.get(unit)
+        if found is not None:
+            self.reused += 1
+            return found
+        packet = av.Packet(unit.data)
+        packet.pts, packet.time_base = 0, TIME_BASE
+        payloads, _ = self._packer.pack(packet)
+        self._payloads[unit] = payloads
+        self.packed += 1
+        return payloads
+
+
+class PrepackedEncoder:
+    """Stands in for aiortc's per-sender H264Encoder: the payloads are already made."""
+
+    def pack(self, frame: PreparedFrame) -> tuple[list[bytes], int]:
+        return frame.payloads, frame.pts
+
+    def encode(self, frame: object, force_keyframe: bool = False) -> tuple[list[bytes], int]:
+        raise TypeError("a passthrough sender never encodes")
+
+
+_ENCODER_SLOT = "_RTCRtpSender__encoder"
+
+
+def use_prepacked(sender: rtcrtpsender.RTCRtpSender) -> None:
+    """Make ``sender`` take PreparedFrames from its track (before its RTP loop starts).
+
+    aiortc 1.16 creates the encoder lazily when the slot is None and otherwise
+    only calls ``pack`` for anything that is not an av.Frame: a documented
+    patch point, checked here and covered by a test.
+    """
+    if not hasattr(sender, _ENCODER_SLOT):
+        raise RuntimeError("aiortc changed: RTCRtpSender has no encoder slot")
+    setattr(sender, _ENCODER_SLOT, PrepackedEncoder())
+
+
+class Pacer:
+    """Any ``window_packets`` consecutive RTP packets take at least ``window_s``."""
+
+    def __init__(self, window_packets: int = PACE_PACKETS,
+                 window_s: float = PACE_WINDOW_S) -> None:
+        self._sent: deque[float] = deque(maxlen=window_packets)
+        self.window_s = window_s
+        self.waits = 0           # packets that had to wait
+        self.waited_s = 0.0
+
+    async def wait(self) -> None:
+        sent = self._sent
+        if len(sent) == sent.maxlen:
+            delay = sent[0] + self.window_s - time.monotonic()
+            if delay > 0:
+                self.waits += 1
+                self.waited_s += delay
+                await asyncio.sleep(delay)
+        sent.append(time.monotonic())
+
+
+def pace(dtls: RTCDtlsTransport, pacer: Pacer) -> None:
+    """Route the RTP (not RTCP) a DTLS transport sends through ``pacer``."""
+    send: Callable[[bytes], Awaitable[None]] = dtls._send_rtp
+
+    async def paced(data: bytes) -> None:
+        if not is_rtcp(data):
+            await pacer.wait()
+        await send(data)
+
+    dtls._send_rtp = paced  # type: ignore[method-assign]
+
+
+def prepare(unit: AccessUnit, cache: PayloadCache, pts: int) -> PreparedFrame:
+    return PreparedFrame(cache.payloads(unit), pts, unit.keyframe)
