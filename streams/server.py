@@ -194,10 +194,10 @@ class MediaServer:
         offer = check_offer(sdp)
         try:
             self.sessions.reserve(user, camera_id)
-        except MediaError:
+        except MediaError as exc:
             self._counts["refused"] += 1
-            log.warning("%s: viewer of user %s refused: limits %s reached", channel.key,
-                        user or "-", self.limits)
+            log.warning("%s: viewer of user %s refused (overload): %s", channel.key,
+                        user or "-", exc.message)
             raise
         try:
             channel.acquire()
@@ -283,7 +283,7 @@ class MediaServer:
             sessions_refused=self._counts["refused"],
             transcode_sessions_total=self._counts["transcode"],
             keyframe_requests_total=keyframe_requests,
-            sessions_closed={r.value: n for r, n in self.sessions.closed.items()},
+            sessions_closed={r.value: self.sessions.closed[r] for r in CloseReason},
             late_drops_total=sum(ch.fanout.late_drops() for ch in self._channels.values()),
             paced_packets_total=sum(s.pacer.waits for s in self.sessions.all() if s.pacer))
         return metrics.render(self.health(), counters)

@@ -94,6 +94,7 @@ class FanoutTrack(MediaStreamTrack):
         self._fanout = fanout
         self._sub: Subscriber = fanout.subscribe(name)
         self._ended_callbacks: list[Callable[[], None]] = []
+        self.source_ended = False    # True when the stream closed the subscription
 
     async def _next_unit(self) -> AccessUnit:
         if self.readyState != "live":
@@ -101,6 +102,7 @@ class FanoutTrack(MediaStreamTrack):
         try:
             return await self._sub.get()
         except EndOfStream:
+            self.source_ended = True
             self.stop()
             raise MediaStreamError from None
 

@@ -211,8 +211,12 @@ class WhepSessions:
         self._spawn(_deadline())
 
     def _track_ended(self, session: WhepSession) -> None:
-        if session.id in self._sessions:     # the stream ended under a live session
-            self._spawn(self.close(session.id, CloseReason.STREAM_ENDED))
+        """The track stopped under a live session: the stream ended, or aiortc's sender
+        stopped it because the viewer's transport closed (before the state event)."""
+        if session.id in self._sessions:
+            reason = (CloseReason.STREAM_ENDED if session.track.source_ended
+                      else CloseReason.PEER_CLOSED)
+            self._spawn(self.close(session.id, reason))
 
     def _spawn(self, coro: Coroutine[object, object, object]) -> None:
         task = asyncio.ensure_future(coro)
@@ -228,7 +232,9 @@ class WhepSessions:
         self.closed[reason] += 1
         self.admission.remove(session.user, session.camera)
         session.track.stop()
-        await session.pc.close()
+        # shielded: a cancelled waiter of pc.close() cancels aiortc's shared "closed"
+        # future, and the close already running then fails with InvalidStateError
+        await asyncio.shield(session.pc.close())
         log.info("closed viewer session %s (%s/%s, user %s): %s", session.id, session.camera,
                  session.stream, session.user or "-", reason.value,
                  extra={"session": session.id, "reason": reason.value})

@@ -71,7 +71,8 @@ async def test_a_refused_or_broken_offer_leaves_no_channel_subscriber_or_track(s
         bad = {"hello": "bad_sdp",
                good.replace("H264/90000", "VP9/90000").replace("VP8/90000", "VP9/90000"):
                    "no_codec",
-               good.replace("a=fingerprint:sha-256", "a=fingerprint:md2"): "bad_sdp"}
+               good.replace("a=ice-pwd:", "a=x-pwd:").replace("a=ice-ufrag:", "a=x:"):
+                   "bad_sdp"}
         for sdp, code in bad.items():
             with pytest.raises(WhepError) as exc:
                 await media.whep_offer("cam1", "sub", sdp, "ann")
@@ -79,6 +80,12 @@ async def test_a_refused_or_broken_offer_leaves_no_channel_subscriber_or_track(s
             assert_nothing_left(media)
         # judged before the camera is pulled: no RTSP session was opened for them
         assert media.channel("cam1", "sub").health.state is StreamState.IDLE
+        # an offer aiortc refuses only while negotiating (no RTCP mux), after the camera
+        # was pulled for it: everything made for it is undone
+        with pytest.raises(WhepError) as exc:
+            await media.whep_offer("cam1", "sub", good.replace("a=rtcp-mux\r\n", ""), "ann")
+        assert exc.value.code == "bad_sdp"
+        assert_nothing_left(media)
         await viewer.close()
 
 
