@@ -5,14 +5,15 @@ one stays smooth, and each frame is packed once for all viewers. Real WHEP viewe
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 
 import pytest
-
 from iocwall.streams.health import StreamState
 from iocwall.streams.limits import WhepError
 from iocwall.streams.server import MediaServer
+
 from tests.streams_helpers import fast_streams, media_server, sim_cameras, viewing
 from tests.test_streams_units import parse_prometheus
 from tests.whep_client import Viewer
@@ -128,7 +129,7 @@ async def test_slow_viewer_drops_by_age_while_a_fast_one_stays_smooth(simulator)
         ages: list[float] = []
         get = sub.get
 
-        async def congested_get():  # noqa: ANN202 - this viewer's sender is stuck 150 ms a frame
+        async def congested_get():
             await asyncio.sleep(0.15)
             unit = await get()
             if not sub.last_was_replay:
@@ -138,7 +139,7 @@ async def test_slow_viewer_drops_by_age_while_a_fast_one_stays_smooth(simulator)
         sub.get = congested_get
         frames = await fast.count_during(4.0)
         fps = len(frames) / 4.0
-        gaps = [b.at - a.at for a, b in zip(frames, frames[1:])]
+        gaps = [b.at - a.at for a, b in itertools.pairwise(frames)]
         latency = [f.latency_ms for f in frames if f.latency_ms is not None]
         print(f"fast viewer: {fps:.1f} fps, max gap {max(gaps) * 1000:.0f} ms, stamp latency "
               f"p95 {_p95(latency):.0f} ms; slow viewer: {sub.dropped_late} late drops, "

@@ -11,11 +11,17 @@ import pytest
 from aiortc import RTCPeerConnection
 from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtp import RTP_HISTORY_SIZE
-
 from iocwall.streams.fanout import MAX_AGE_S, AccessUnit, Fanout
 from iocwall.streams.limits import Admission, SessionLimits, WhepError, check_offer
-from iocwall.streams.sendpath import (PACE_PACKETS, Pacer, PayloadCache, PrepackedEncoder,
-                                      PreparedFrame, use_prepacked)
+from iocwall.streams.sendpath import (
+    PACE_PACKETS,
+    Pacer,
+    PayloadCache,
+    PrepackedEncoder,
+    PreparedFrame,
+    use_prepacked,
+)
+
 from tests.test_streams_units import encode
 
 
