@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from iocwall.streams import ice, metrics
+from iocwall.streams import ice, metrics, pools
 from iocwall.streams.channel import Channel
 from iocwall.streams.fanout import Subscriber
 from iocwall.streams.health import HealthSnapshot, StreamState
@@ -151,6 +151,7 @@ class MediaServer:
             self._monitor = None
         await self.sessions.close_all(CloseReason.SERVER_STOP)
         await asyncio.gather(*(ch.stop() for ch in self._channels.values()))
+        pools.shutdown_all()
 
     async def _watch(self) -> None:
         while True:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
+from iocwall.streams import pools
 from iocwall.streams.fanout import PLI_REPLAY_BYTES, AccessUnit, EndOfStream, Fanout, Subscriber
 from iocwall.streams.sendpath import PayloadCache, PreparedFrame, prepare
 
@@ -171,7 +172,11 @@ class TranscodeTrack(FanoutTrack):
     async def recv(self) -> av.VideoFrame:
         while True:
             unit = await self._next_unit()
-            frames = await asyncio.to_thread(self._decode, unit)
+            try:
+                frames = await pools.TRANSCODE.run(self._decode, unit)
+            except pools.PoolBusy:     # every transcode thread is busy: this frame is late,
+                self._sub.restart_at_keyframe()   # and the ones after it need it
+                continue
             if frames:
                 frame = frames[-1]
                 frame.pts = self._retimer.next(unit, self._sub.last_was_replay)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import threading
 import time
 
 import av
@@ -13,6 +14,7 @@ from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtp import RTP_HISTORY_SIZE
 from iocwall.streams.fanout import MAX_AGE_S, AccessUnit, Fanout
 from iocwall.streams.limits import Admission, SessionLimits, WhepError, check_offer
+from iocwall.streams.pools import Pool, PoolBusy
 from iocwall.streams.sendpath import (
     PACE_PACKETS,
     Pacer,
@@ -160,3 +162,16 @@ async def test_offers_are_judged_before_anything_is_opened():
         with pytest.raises(WhepError) as exc:
             check_offer(text)
         assert exc.value.code == code, (code, exc.value.message)
+
+
+async def test_a_blocking_pool_refuses_past_its_bound_instead_of_queueing():
+    pool = Pool("t", workers=1, max_pending=2)
+    release = threading.Event()
+    busy = [asyncio.ensure_future(pool.run(release.wait, 5)) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    with pytest.raises(PoolBusy):
+        await pool.run(time.sleep, 0)
+    release.set()
+    assert await asyncio.gather(*busy) == [True, True]
+    assert await pool.run(sum, [1, 2]) == 3 and pool.refused == 1
+    pool.shutdown()
