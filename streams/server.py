@@ -21,6 +21,7 @@ from iocwall.streams.snapshot import Snapshot, SnapshotCache, SnapshotError
 from iocwall.streams.source import Ingest, PullSettings
 from iocwall.streams.track import FanoutTrack, PassthroughTrack, TranscodeTrack
 from iocwall.streams.urls import CameraUrl, parse
+from iocwall.streams.wire import SessionRef
 from iocwall.streams.whep import WhepError, WhepSession, WhepSessions
 
 log = logging.getLogger(__name__)
@@ -276,10 +277,19 @@ class MediaServer:
         finally:
             channel.release()
 
+    def find_session(self, session_id: str) -> SessionRef | None:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return None
+        return SessionRef(session.id, session.camera, session.stream, user=session.user)
+
     def metrics_text(self) -> str:
+        return metrics.render(self.health(), self.counters())
+
+    def counters(self) -> metrics.ServerCounters:
         keyframe_requests = sum(getattr(s.track, "keyframe_requests", 0)
                                 for s in self.sessions.all())
-        counters = metrics.ServerCounters(
+        return metrics.ServerCounters(
             sessions=len(self.sessions), sessions_total=self._counts["sessions"],
             sessions_refused=self._counts["refused"],
             transcode_sessions_total=self._counts["transcode"],
@@ -287,4 +297,3 @@ class MediaServer:
             sessions_closed={r.value: self.sessions.closed[r] for r in CloseReason},
             late_drops_total=sum(ch.fanout.late_drops() for ch in self._channels.values()),
             paced_packets_total=sum(s.pacer.waits for s in self.sessions.all() if s.pacer))
-        return metrics.render(self.health(), counters)

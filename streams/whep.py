@@ -107,6 +107,7 @@ class WhepSessions:
         self._sessions: dict[str, WhepSession] = {}
         self._tasks: set[asyncio.Task] = set()
         self.closed: Counter[CloseReason] = Counter()
+        self.on_close: Callable[[WhepSession, CloseReason], None] | None = None
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -238,6 +239,8 @@ class WhepSessions:
         log.info("closed viewer session %s (%s/%s, user %s): %s", session.id, session.camera,
                  session.stream, session.user or "-", reason.value,
                  extra={"session": session.id, "reason": reason.value})
+        if self.on_close is not None:
+            self.on_close(session, reason)
         return True
 
     async def close_where(self, camera: str, reason: CloseReason) -> int:

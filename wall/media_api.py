@@ -7,15 +7,21 @@ and each stream by its WHEP URL on this server.
 """
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from iocwall.streams.metrics import CONTENT_TYPE as METRICS_TYPE
+from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.server import CameraStatus, MediaError, MediaServer
 from iocwall.wall.access import Role, principal_of, route
 from iocwall.wall.errors import ApiError
 
+T = TypeVar("T")
 VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY})
 MONITORS = frozenset({Role.ADMIN, Role.TECHNICIAN, Role.OPERATOR})
 MAX_OFFER_BYTES = 64 * 1024
@@ -57,19 +63,27 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+async def _resolved(value: T | Awaitable[T]) -> T:
+    """The in-process MediaServer answers at once; MediaCluster (media in other
+    processes) answers the same questions asynchronously."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
 def _user(request: Request) -> str:
     who = principal_of(request)
     return who.name if who is not None else ""
 
 
-def routes(media: MediaServer) -> list[BaseRoute]:
+def routes(media: MediaServer | MediaCluster) -> list[BaseRoute]:
     """The media endpoints, each guarded by its roles."""
 
     async def list_cameras(request: Request) -> Response:
-        return JSONResponse([camera_json(c) for c in media.cameras()])
+        return JSONResponse([camera_json(c) for c in await _resolved(media.cameras())])
 
     async def get_camera(request: Request) -> Response:
-        cam = media.camera(request.path_params["camera"])
+        cam = await _resolved(media.camera(request.path_params["camera"]))
         if cam is None:
             raise ApiError(404, "not_found", "no such camera / không có camera này")
         return JSONResponse(camera_json(cam))
@@ -95,7 +109,7 @@ def routes(media: MediaServer) -> list[BaseRoute]:
 
     async def whep_delete(request: Request) -> Response:
         p = request.path_params
-        session = media.sessions.get(p["session"])
+        session = await _resolved(media.find_session(p["session"]))
         if session is None or (session.camera, session.stream) != (p["camera"], p["stream"]):
             raise ApiError(404, "not_found", "no such viewer session")
         await media.whep_delete(session.id)
@@ -111,10 +125,11 @@ def routes(media: MediaServer) -> list[BaseRoute]:
                         headers={"Cache-Control": "no-store"})
 
     async def stream_health(request: Request) -> Response:
-        return JSONResponse([h.to_json() for h in media.health()])
+        return JSONResponse([h.to_json() for h in await _resolved(media.health())])
 
     async def metrics(request: Request) -> Response:
-        return Response(media.metrics_text(), headers={"Content-Type": METRICS_TYPE})
+        return Response(await _resolved(media.metrics_text()),
+                        headers={"Content-Type": METRICS_TYPE})
 
     base = "/api/cameras/{camera}"
     return [

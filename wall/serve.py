@@ -48,9 +48,17 @@ class ServerInfo:
 
 
 def build_media(config: Config) -> object:
-    """The media server for the cameras in config (the registry feeds it later)."""
+    """The media server for the cameras in config (the registry feeds it later): in this
+    process when ``[streams] processes`` resolves to 1, else a cluster of media processes."""
+    import logging
+
+    from iocwall.streams.cluster import MediaCluster, process_count
     from iocwall.streams.server import MediaServer
-    return MediaServer(config.streams, config.webrtc, config.cameras)
+    count = process_count(config.streams.processes)
+    if count <= 1:
+        return MediaServer(config.streams, config.webrtc, config.cameras)
+    return MediaCluster(config.streams, config.webrtc, config.cameras, count,
+                        log_level=logging.getLevelName(config.logging.level))
 
 
 def build_extra_routes(services: Services) -> list[BaseRoute]:
