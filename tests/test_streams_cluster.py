@@ -44,7 +44,7 @@ async def play(cluster: MediaCluster, camera: str) -> Viewer:
     viewer = Viewer()
 
     async def post(sdp: str) -> str:
-        viewer.session, answer = await cluster.whep_offer(camera, "sub", sdp, "tester")
+        viewer.session, answer = await cluster.whep_offer(camera, "sub", sdp, "tester")  # type: ignore[attr-defined]
         return answer
 
     await viewer.play(post)
