@@ -152,8 +152,7 @@ def _open_browser(url: str) -> None:
 
 async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) -> int:
     from iocwall.hardware.sim.server import SimOptions, Simulator
-    from iocwall.streams.server import MediaServer
-    from iocwall.wall.serve import run_server
+    from iocwall.wall.serve import build_media, run_server
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -173,7 +172,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
         if not await _until_stop(sim.start(), stop):
             return 130
         config.cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
-        media = MediaServer(config.streams, config.webrtc, config.cameras)
+        media = build_media(config)       # media processes: [streams] processes
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 
         def on_ready(info: Any) -> None:
