@@ -109,14 +109,15 @@ class Pacer:
         self.waited_s = 0.0
 
     async def wait(self) -> None:
-        sent = self._sent
+        sent, now = self._sent, time.monotonic()     # once per packet: keep it cheap
         if len(sent) == sent.maxlen:
-            delay = sent[0] + self.window_s - time.monotonic()
+            delay = sent[0] + self.window_s - now
             if delay > 0:
                 self.waits += 1
                 self.waited_s += delay
                 await asyncio.sleep(delay)
-        sent.append(time.monotonic())
+                now += delay
+        sent.append(now)
 
 
 def pace(dtls: RTCDtlsTransport, pacer: Pacer) -> None:
