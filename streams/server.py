@@ -21,8 +21,8 @@ from iocwall.streams.snapshot import Snapshot, SnapshotCache, SnapshotError
 from iocwall.streams.source import Ingest, PullSettings
 from iocwall.streams.track import FanoutTrack, PassthroughTrack, TranscodeTrack
 from iocwall.streams.urls import CameraUrl, parse
-from iocwall.streams.wire import SessionRef
 from iocwall.streams.whep import WhepError, WhepSession, WhepSessions
+from iocwall.streams.wire import SessionRef
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,15 @@ class MediaServer:
             channel = Channel(camera.id, stream, url, self._pull, self._stall_s, self._linger_s)
             channel.on_state = self._state_changed
             self._channels[(camera.id, stream)] = channel
+
+    async def remove_camera(self, camera_id: str) -> bool:
+        """Forget a camera: its viewers are closed (``camera_removed``), its pulls stopped."""
+        if self._cameras.pop(camera_id, None) is None:
+            return False
+        await self.sessions.close_where(camera_id, CloseReason.CAMERA_REMOVED)
+        channels = [self._channels.pop(k) for k in list(self._channels) if k[0] == camera_id]
+        await asyncio.gather(*(ch.stop() for ch in channels))
+        return True
 
     def cameras(self) -> list[CameraStatus]:
         return [self._status(cam) for cam in self._cameras.values()]

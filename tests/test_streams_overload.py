@@ -11,7 +11,7 @@ import time
 
 import pytest
 from iocwall.streams.health import StreamState
-from iocwall.streams.limits import WhepError
+from iocwall.streams.limits import CloseReason, WhepError
 from iocwall.streams.server import MediaServer
 
 from tests.streams_helpers import fast_streams, media_server, sim_cameras, viewing
@@ -112,6 +112,23 @@ async def test_every_closed_session_logs_and_counts_its_reason(simulator, caplog
     logged = [r.getMessage() for r in caplog.records if "closed viewer session" in r.message]
     assert [m.rsplit(": ", 1)[1] for m in logged] == ["client_delete", "peer_closed",
                                                        "server_stop"]
+
+
+async def test_removing_a_camera_closes_its_viewers_with_that_reason(simulator):
+    async with media_server(sim_cameras(simulator, 2)) as media, \
+            viewing(media, "cam1", "sub") as gone, viewing(media, "cam2", "sub") as stays:
+        await gone.first_frame(15)
+        await stays.first_frame(15)
+        assert await media.remove_camera("cam1")
+        assert media.camera("cam1") is None and len(media.sessions) == 1
+        closed = media.sessions.closed
+        assert closed[CloseReason.CAMERA_REMOVED] == 1 and sum(closed.values()) == 1
+        assert await frames_grow(stays) >= 10
+        late = Viewer()
+        with pytest.raises(WhepError) as exc:
+            await media.whep_offer("cam1", "sub", await offer_of(late))
+        assert exc.value.status == 404
+        await late.close()
 
 
 def _p95(values: list[float]) -> float:
