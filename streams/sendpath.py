@@ -7,13 +7,16 @@ unit is packed once (``PayloadCache``, with aiortc's own ``H264Encoder.pack``)
 and every viewer's sender reuses the payloads (``PrepackedEncoder``); what
 stays per viewer is what must: SSRC, sequence numbers, timestamps, SRTP.
 
-``Pacer`` spreads a large keyframe so a NACK can still be answered: aiortc keeps
-the last ``RTP_HISTORY_SIZE`` (128) packets of each sender for retransmission.
-A 1080p keyframe of 200 packets sent in one go evicts its own first 72 packets
-before the viewer can even report them lost; the picture then waits for the
-next keyframe. The pacer lets any ``window_packets`` consecutive packets leave
-no faster than ``window_s``, so a NACK that comes back within that time still
-finds its packet. Ordinary frames (a few to a few dozen packets) are not delayed.
+NACK history: aiortc keeps the last ``RTP_HISTORY_SIZE`` (128) packets of each
+sender for retransmission. A 1080p keyframe is 150-200 packets (the simulator's
+are ~160): sent in one go it evicts its own first packets before the viewer can
+even report them lost, and the picture then waits for the next keyframe. Two
+measures: the history is raised to ``HISTORY_PACKETS`` (512; the payloads in it
+are the shared ones, so a viewer's history costs ~100 KB of packet objects, not
+copies of the video), and ``Pacer`` spreads anything larger still (a 4K
+keyframe) so any ``window_packets`` consecutive packets leave no faster than
+``window_s``: a NACK that comes back within that time still finds its packet.
+Ordinary frames and keyframes up to ~380 packets are not delayed at all.
 """
 from __future__ import annotations
 
@@ -33,8 +36,9 @@ from iocwall.streams.fanout import AccessUnit
 
 CLOCK = 90_000
 TIME_BASE = fractions.Fraction(1, CLOCK)
-# leave a quarter of aiortc's history for the frames sent while a NACK travels back
-PACE_PACKETS = RTP_HISTORY_SIZE * 3 // 4
+HISTORY_PACKETS = max(512, RTP_HISTORY_SIZE)
+# leave a quarter of the history for the frames sent while a NACK travels back
+PACE_PACKETS = HISTORY_PACKETS * 3 // 4
 PACE_WINDOW_S = 0.03      # a NACK on a LAN/VPN link comes back well within 30 ms
 
 
@@ -96,6 +100,16 @@ def use_prepacked(sender: rtcrtpsender.RTCRtpSender) -> None:
     if not hasattr(sender, _ENCODER_SLOT):
         raise RuntimeError("aiortc changed: RTCRtpSender has no encoder slot")
     setattr(sender, _ENCODER_SLOT, PrepackedEncoder())
+    ensure_history()
+
+
+def ensure_history() -> None:
+    """Raise aiortc's per-sender retransmission history to HISTORY_PACKETS (process-wide;
+    rtcrtpsender reads the module constant at each use, so senders already running
+    simply find fewer old packets until their history refills)."""
+    if not hasattr(rtcrtpsender, "RTP_HISTORY_SIZE"):
+        raise RuntimeError("aiortc changed: rtcrtpsender.RTP_HISTORY_SIZE is gone")
+    rtcrtpsender.RTP_HISTORY_SIZE = max(rtcrtpsender.RTP_HISTORY_SIZE, HISTORY_PACKETS)
 
 
 class Pacer:

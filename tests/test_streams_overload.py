@@ -183,3 +183,20 @@ async def test_each_frame_is_packed_once_for_all_viewers(simulator):
         assert packed >= 10 and reused >= 1.8 * packed, (packed, reused)
         for viewer in (v1, v2, v3):
             assert await frames_grow(viewer, 0.5) >= 5
+
+
+async def test_a_whole_1080p_keyframe_stays_in_the_nack_history(simulator):
+    async with media_server(sim_cameras(simulator, 1)) as media, \
+            viewing(media, "cam1", "main") as viewer:
+        await viewer.first_frame(15)
+        await asyncio.sleep(1.5)                         # past the next keyframe
+        channel = media.channel("cam1", "main")
+        keyframe = channel.fanout.cache.keyframe()
+        assert keyframe is not None
+        packets = len(channel.payloads.payloads(keyframe))
+        sender = next(t.sender for t in viewer.session.pc.getTransceivers())
+        history = sender._RTCRtpSender__rtp_history
+        print(f"1080p keyframe: {packets} RTP packets; sender history holds {len(history)}")
+        assert packets > 128                             # more than aiortc keeps by default
+        assert len(history) >= packets                   # all of it can be retransmitted
+        assert viewer.session.pacer.waits == 0           # and it went out unpaced
