@@ -55,7 +55,8 @@ async def play(cluster: MediaCluster, camera: str) -> Viewer:
 @pytest.mark.timeout(150)
 async def test_two_media_processes_play_and_a_killed_one_comes_back(simulator):
     cams = sim_cameras(simulator, 4)
-    cluster = MediaCluster(fast_streams(), WebRTCConfig(ice_addresses=["127.0.0.1"]), cams, 2)
+    cluster = MediaCluster(fast_streams(max_sessions_per_camera=1),
+                           WebRTCConfig(ice_addresses=["127.0.0.1"]), cams, 2)
     await cluster.start()
     viewers: list[Viewer] = []
     try:
@@ -65,6 +66,13 @@ async def test_two_media_processes_play_and_a_killed_one_comes_back(simulator):
         async with client(cluster) as c:                 # through the web API
             va, _ = await play_via_api(c, f"/api/cameras/{a}/whep/sub")
             viewers.append(va)
+            extra = Viewer()                             # limits hold across processes
+            await extra.pc.setLocalDescription(await extra.pc.createOffer())
+            r = await c.post(f"/api/cameras/{a}/whep/main", content=extra.pc.localDescription.sdp,
+                             headers={"Content-Type": "application/sdp"})
+            await extra.close()
+            assert r.status_code == 503 and r.headers["retry-after"] == "5"
+            assert r.json()["error"]["code"] == "overloaded"
             listed = (await c.get("/api/cameras")).json()
             assert [x["id"] for x in listed] == [cam.id for cam in cams]
         vb = await play(cluster, b)
