@@ -14,7 +14,7 @@ from iocwall.streams.fanout import AccessUnit, Fanout
 from iocwall.streams.health import Health, HealthSnapshot, StreamState
 from iocwall.streams.rtp_ingest import RtpPuller
 from iocwall.streams.sendpath import PayloadCache
-from iocwall.streams.source import Ingest, PullSettings, Puller, SourceInfo
+from iocwall.streams.source import Ingest, Puller, PullSettings, SourceInfo
 from iocwall.streams.urls import CameraUrl
 
 log = logging.getLogger(__name__)
