@@ -26,6 +26,7 @@ from iocwall.streams.limits import WhepError
 from iocwall.streams.wire import (
     Call,
     Hello,
+    LogLine,
     Op,
     Reply,
     SessionClosed,
@@ -59,6 +60,15 @@ class Node:
             if not future.done():
                 future.set_exception(restarting(self.node))
         self.pending.clear()
+
+
+def _relog(line: LogLine) -> None:
+    """A media process's log record, handled here as if logged here (same file, filters)."""
+    record = logging.makeLogRecord({"name": line.name, "levelno": line.level,
+                                    "levelname": logging.getLevelName(line.level),
+                                    "msg": line.message, "args": None,
+                                    "created": line.created, **line.extra})
+    logging.getLogger(line.name).handle(record)
 
 
 def restarting(node: str) -> WhepError:
@@ -198,6 +208,8 @@ class Supervisor:
                 future.set_result(message.value)
         elif isinstance(message, SessionClosed):
             self._on_closed(message)
+        elif isinstance(message, LogLine):
+            _relog(message)
 
     async def call(self, node_id: str, op: Op, *args: object) -> Any:
         """``op`` on one process; raises WhepError (503 while it restarts, or its refusal)."""

@@ -76,6 +76,16 @@ class SessionClosed:
 
 
 @dataclass(frozen=True)
+class LogLine:
+    """A log record of a media process, re-emitted by the web process (one log file)."""
+    name: str
+    level: int
+    message: str
+    created: float
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     """What a media process is started with (plain values: streams never imports wall)."""
     node: str

@@ -24,6 +24,7 @@ from iocwall.streams.wire import (
     Call,
     Failure,
     Hello,
+    LogLine,
     Op,
     Reply,
     SessionClosed,
@@ -45,6 +46,36 @@ def main(settings: WorkerSettings) -> None:
         asyncio.run(Worker(settings).run())
 
 
+LOG_QUEUE = 1000     # log lines waiting to be sent; past it they are dropped (and counted)
+_EXTRA = ("session", "reason")
+
+
+class ForwardingHandler(logging.Handler):
+    """Sends this process's log records to the web process, which writes them to the one
+    log file (JSON, redacted). Thread-safe: PyAV puller threads log too."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, node: str) -> None:
+        super().__init__()
+        self.loop, self.node = loop, node
+        self.queue: asyncio.Queue[LogLine] = asyncio.Queue(LOG_QUEUE)
+        self.dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        extra = {k: str(getattr(record, k)) for k in _EXTRA if hasattr(record, k)}
+        line = LogLine(record.name, record.levelno, text, record.created,
+                       {"node": self.node, **extra})
+        self.loop.call_soon_threadsafe(self._put, line)
+
+    def _put(self, line: LogLine) -> None:
+        try:
+            self.queue.put_nowait(line)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+
 class Worker:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
@@ -61,6 +92,7 @@ class Worker:
         try:
             reader, self._writer = await asyncio.open_unix_connection(self.settings.socket_path)
             await self._send(Hello(self.settings.node, os.getpid()))
+            self._forward_logs()
             while True:
                 message = await receive(reader)
                 if isinstance(message, Call):
@@ -71,6 +103,20 @@ class Worker:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.wait_for(self.media.stop(), 15)
+
+    def _forward_logs(self) -> None:
+        """From now on this process logs through the web process."""
+        handler = ForwardingHandler(asyncio.get_running_loop(), self.settings.node)
+        root = logging.getLogger()
+        for old in list(root.handlers):
+            root.removeHandler(old)
+        root.addHandler(handler)
+
+        async def pump() -> None:
+            while True:
+                await self._push(await handler.queue.get())
+
+        self._spawn(pump())
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

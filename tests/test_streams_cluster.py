@@ -3,6 +3,7 @@ own through the one web API, and a killed process is restarted and plays again."
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
@@ -53,7 +54,8 @@ async def play(cluster: MediaCluster, camera: str) -> Viewer:
 
 @pytest.mark.slow
 @pytest.mark.timeout(150)
-async def test_two_media_processes_play_and_a_killed_one_comes_back(simulator):
+async def test_two_media_processes_play_and_a_killed_one_comes_back(simulator, caplog):
+    caplog.set_level(logging.INFO)
     cams = sim_cameras(simulator, 4)
     cluster = MediaCluster(fast_streams(max_sessions_per_camera=1),
                            WebRTCConfig(ice_addresses=["127.0.0.1"]), cams, 2)
@@ -96,6 +98,10 @@ async def test_two_media_processes_play_and_a_killed_one_comes_back(simulator):
         await again.first_frame(20)
         print(f"{node_a} killed: a new viewer of {a} played "
               f"{time.monotonic() - start:.1f} s later")
+        # the media processes log through this one (one log file), marked with their node
+        opened = [r for r in caplog.records if getattr(r, "node", None) == node_b
+                  and "opened" in r.getMessage()]
+        assert opened, [r.getMessage() for r in caplog.records][-20:]
         counters = parse_prometheus(await cluster.metrics_text())
         assert counters["iocwall_webrtc_sessions"] == 2
         assert counters['iocwall_webrtc_sessions_closed_total{reason="process_lost"}'] == 1
