@@ -54,7 +54,8 @@ def build_media(config: Config) -> object:
 
     from iocwall.streams.cluster import MediaCluster, process_count
     from iocwall.streams.server import MediaServer
-    count = process_count(config.streams.processes)
+    # never more processes than cameras: each costs ~100 MB before it serves anything
+    count = min(process_count(config.streams.processes), max(1, len(config.cameras)))
     if count <= 1:
         return MediaServer(config.streams, config.webrtc, config.cameras)
     return MediaCluster(config.streams, config.webrtc, config.cameras, count,
