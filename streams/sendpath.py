@@ -24,7 +24,7 @@ import asyncio
 import fractions
 import time
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -39,6 +39,7 @@ TIME_BASE = fractions.Fraction(1, CLOCK)
 HISTORY_PACKETS = max(512, RTP_HISTORY_SIZE)
 # leave a quarter of the history for the frames sent while a NACK travels back
 PACE_PACKETS = HISTORY_PACKETS * 3 // 4
+LRU_UNITS = 64            # fallback cache size (see PayloadCache)
 PACE_WINDOW_S = 0.03      # a NACK on a LAN/VPN link comes back well within 30 ms
 
 
@@ -54,27 +55,50 @@ class PayloadCache:
     """RTP payloads of each access unit, made once and shared by all viewers of a stream.
 
     Keyed weakly by the unit itself: the payloads live exactly as long as some
-    queue or the keyframe cache still holds the unit, with no size to tune.
+    queue or the keyframe cache still holds the unit, with no size to tune. A
+    unit type that cannot be a weak key (slots, unhashable) falls back to a small
+    identity-keyed LRU: a miss only costs packing again.
     """
 
     def __init__(self) -> None:
-        self._payloads: weakref.WeakKeyDictionary[AccessUnit, list[bytes]] = \
+        self._weak: weakref.WeakKeyDictionary[AccessUnit, list[bytes]] | None = \
             weakref.WeakKeyDictionary()
+        self._lru: OrderedDict[int, tuple[AccessUnit, list[bytes]]] = OrderedDict()
         self._packer = H264Encoder()
         self.packed = 0      # units packed (once each)
         self.reused = 0      # units served from the cache
 
     def payloads(self, unit: AccessUnit) -> list[bytes]:
-        found = self._payloads.get(unit)
+        found = self._lookup(unit)
         if found is not None:
             self.reused += 1
             return found
         packet = av.Packet(unit.data)
         packet.pts, packet.time_base = 0, TIME_BASE
         payloads, _ = self._packer.pack(packet)
-        self._payloads[unit] = payloads
+        self._store(unit, payloads)
         self.packed += 1
         return payloads
+
+    def _lookup(self, unit: AccessUnit) -> list[bytes] | None:
+        if self._weak is not None:
+            try:
+                return self._weak.get(unit)
+            except TypeError:             # not weakly referenceable / not hashable
+                self._weak = None
+        hit = self._lru.get(id(unit))
+        if hit is None or hit[0] is not unit:
+            return None
+        self._lru.move_to_end(id(unit))
+        return hit[1]
+
+    def _store(self, unit: AccessUnit, payloads: list[bytes]) -> None:
+        if self._weak is not None:
+            self._weak[unit] = payloads
+            return
+        self._lru[id(unit)] = (unit, payloads)
+        while len(self._lru) > LRU_UNITS:
+            self._lru.popitem(last=False)
 
 
 class PrepackedEncoder:

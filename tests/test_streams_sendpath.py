@@ -3,6 +3,7 @@ payloads made once, admission limits and offer checks (real aiortc objects throu
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fractions
 import threading
 import time
@@ -115,6 +116,16 @@ def test_payloads_are_made_once_per_unit_and_match_aiortc():
     assert reference and reference[0][0] & 0x1f == 24     # one STAP-A: SPS, PPS, IDR
     assert cache.payloads(units[0]) == reference
     frame = PreparedFrame(reference, 1234, True)
+
+    @dataclasses.dataclass(slots=True)           # no weak references, not hashable
+    class Bare:
+        data: bytes
+        keyframe: bool
+
+    bare = PayloadCache()
+    unit0 = Bare(units[0].data, True)
+    assert bare.payloads(unit0) == reference and bare.payloads(unit0) is bare.payloads(unit0)
+    assert bare.packed == 1 and bare.reused == 2
     assert PrepackedEncoder().pack(frame) == (reference, 1234)
 
 
