@@ -18,7 +18,13 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecCapability, RTCRtpCodecParameters
 from iocwall.streams import ice
@@ -83,7 +89,7 @@ class WhepSession:
     passthrough: bool
     user: str = ""
     created: float = field(default_factory=time.monotonic)
-    channel: object | None = None    # a DataChannel when the viewer opened one
+    channel: RTCDataChannel | None = None    # when the viewer opened one
     pacer: Pacer | None = None
     closed_because: CloseReason | None = None
 
@@ -181,7 +187,7 @@ class WhepSessions:
         session = WhepSession(secrets.token_urlsafe(12), camera, stream, pc, track, passthrough)
 
         @pc.on("datachannel")
-        def _on_channel(channel: object) -> None:
+        def _on_channel(channel: RTCDataChannel) -> None:
             session.channel = channel
 
         ice.apply(pc, self._ice)
@@ -215,8 +221,12 @@ class WhepSessions:
         """The track stopped under a live session: the stream ended, or aiortc's sender
         stopped it because the viewer's transport closed (before the state event)."""
         if session.id in self._sessions:
-            reason = (CloseReason.STREAM_ENDED if session.track.source_ended
-                      else CloseReason.PEER_CLOSED)
+            if session.track.source_ended:
+                reason = CloseReason.STREAM_ENDED
+            elif session.pc.iceConnectionState == "failed":
+                reason = CloseReason.ICE_FAILED
+            else:
+                reason = CloseReason.PEER_CLOSED
             self._spawn(self.close(session.id, reason))
 
     def _spawn(self, coro: Coroutine[object, object, object]) -> None:
