@@ -222,6 +222,10 @@ class Supervisor:
         try:
             await send(node.writer, call)
             return await asyncio.wait_for(asyncio.shield(future), CALL_TIMEOUT_S)
+        except (TimeoutError, ConnectionError):
+            log.warning("%s: no answer to %s within %.0f s", node_id, op.value, CALL_TIMEOUT_S)
+            raise WhepError(503, "media_busy", f"{node_id} does not answer; try again "
+                            "/ máy chủ video bận", RESTART_RETRY_AFTER_S) from None
         finally:
             node.pending.pop(call.id, None)
 
