@@ -27,7 +27,7 @@ from aiortc import (
 )
 from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecCapability, RTCRtpCodecParameters
-from iocwall.streams import ice
+from iocwall.streams import ice, rtploop
 from iocwall.streams.limits import Admission, CloseReason, SessionLimits, WhepError, check_offer
 from iocwall.streams.sendpath import Pacer, pace, use_prepacked
 from iocwall.streams.track import FanoutTrack, PassthroughTrack, attach_keyframe_requests
@@ -184,6 +184,7 @@ class WhepSessions:
         if isinstance(track, PassthroughTrack):
             attach_keyframe_requests(sender, track)
             use_prepacked(sender)
+            rtploop.install(sender)
         session = WhepSession(secrets.token_urlsafe(12), camera, stream, pc, track, passthrough)
 
         @pc.on("datachannel")

@@ -12,6 +12,7 @@ import av
 import pytest
 from aiortc import RTCPeerConnection, rtcrtpsender
 from aiortc.codecs.h264 import H264Encoder
+from iocwall.streams import rtploop
 from iocwall.streams.fanout import MAX_AGE_S, AccessUnit, Fanout
 from iocwall.streams.limits import Admission, SessionLimits, WhepError, check_offer
 from iocwall.streams.pools import Pool, PoolBusy
@@ -133,7 +134,11 @@ async def test_prepacked_encoder_fits_a_real_sender():
     pc = RTCPeerConnection()
     sender = pc.addTransceiver("video", direction="sendonly").sender
     use_prepacked(sender)
+    rtploop.install(sender)
     assert isinstance(sender._RTCRtpSender__encoder, PrepackedEncoder)
+    assert sender._run_rtp.__qualname__.startswith("install")
+    with pytest.raises(RuntimeError, match="aiortc changed"):
+        rtploop.install(object())  # type: ignore[arg-type]
     # a 1080p keyframe (~160 packets) fits the retransmission history unpaced
     assert rtcrtpsender.RTP_HISTORY_SIZE >= 512 > PACE_PACKETS >= 256
     await pc.close()
