@@ -13,6 +13,7 @@ from collections.abc import Callable
 from iocwall.streams.fanout import AccessUnit, Fanout
 from iocwall.streams.health import Health, HealthSnapshot, StreamState
 from iocwall.streams.rtp_ingest import RtpPuller
+from iocwall.streams.sendpath import PayloadCache
 from iocwall.streams.source import Ingest, Puller, PullSettings, SourceInfo
 from iocwall.streams.urls import CameraUrl
 
@@ -27,6 +28,7 @@ class Channel:
         self.camera, self.stream, self.url = camera, stream, url
         self.key = f"{camera}/{stream}"
         self.fanout = Fanout(self.key)
+        self.payloads = PayloadCache()     # RTP payloads made once for all viewers
         self.health = Health(camera, stream, stall_s, settings.read_timeout_s)
         self.info: SourceInfo | None = None
         self.transcoding_viewers = 0

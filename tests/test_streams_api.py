@@ -142,7 +142,8 @@ async def test_bad_requests_get_one_clear_json_error(simulator):
         await second.pc.setLocalDescription(await second.pc.createOffer())
         r = await c.post("/api/cameras/cam1/whep/sub", content=second.pc.localDescription.sdp,
                          headers=sdp)
-        assert r.status_code == 503 and r.json()["error"]["code"] == "too_many_sessions"
+        assert r.status_code == 503 and r.json()["error"]["code"] == "overloaded"
+        assert r.headers["retry-after"] == "5"
         await second.close()
         await viewer.first_frame(15)
         await viewer.close()

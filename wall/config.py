@@ -118,6 +118,17 @@ class StreamsConfig(_Section):
         "rtp", description="How cameras are read: 'pyav' (FFmpeg's demuxer, any codec) or 'rtp' "
         "(our RTSP client: an H.264 frame is forwarded as soon as its last packet arrives, one "
         "frame interval sooner; other codecs still go through FFmpeg)")
+    max_sessions: int = Field(256, ge=0, description="Viewer sessions on this server; past it "
+                              "a new WHEP offer gets 503 + Retry-After; 0 = no limit")
+    max_sessions_per_user: int = Field(64, ge=0, description="Viewer sessions of one user (a "
+                                       "display node is a user); 0 = no limit")
+    max_sessions_per_camera: int = Field(64, ge=0, description="Viewer sessions of one camera "
+                                         "(main + sub); 0 = no limit")
+    retry_after_s: int = Field(5, ge=1, description="Retry-After sent with a 503 refusal")
+    processes: int = Field(1, ge=0, le=256, description="Media processes (cameras are spread "
+                           "over them, each runs its own WebRTC); 0 = one per core, 1 = media "
+                           "inside the web process (needed today for live registry changes "
+                           "and the analytics tap)")
 
 
 class WallConfig(_Section):

@@ -170,8 +170,7 @@ def _open_browser(url: str) -> None:
 async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) -> int:
     from iocwall.hardware.sim.command import default_cache_dir
     from iocwall.hardware.sim.server import SimOptions, Simulator
-    from iocwall.streams.server import MediaServer
-    from iocwall.wall.serve import run_server
+    from iocwall.wall.serve import build_media, run_server
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -194,7 +193,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
         cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
         config.indicators.demo_data = True          # the real 2024/2019 figures, once
         config.wall.demo_open_display = True        # /display/demo/N from loopback, no pairing
-        media = MediaServer(config.streams, config.webrtc, [])
+        media = build_media(config)       # its cameras come from the registry
         worker = _demo_analytics(config, args.cameras)
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 

@@ -7,12 +7,15 @@ and each stream by its WHEP URL on this server.
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.metrics import CONTENT_TYPE as METRICS_TYPE
 from iocwall.streams.server import CameraStatus, MediaError, MediaServer
 from iocwall.wall.access import Principal, Role, principal_of, route
@@ -23,6 +26,7 @@ from iocwall.wall.registry.model import RegisteredCamera
 from iocwall.wall.registry.scope import province_of, visible_camera
 from iocwall.wall.registry.store import Registry
 
+T = TypeVar("T")
 # Registrars see their own province's cameras only (wall/registry/scope.py).
 VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY,
                      Role.REGISTRAR})
@@ -48,7 +52,9 @@ def camera_json(cam: CameraStatus) -> dict:
 
 
 def _api_error(exc: MediaError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
+    retry = getattr(exc, "retry_after_s", None)
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return ApiError(exc.status, exc.code, exc.message, headers=headers)
 
 
 CameraAccess = Callable[[Principal | None, str], Awaitable[bool]]
@@ -80,7 +86,20 @@ async def _visible(request: Request, camera_id: str) -> RegisteredCamera | None:
     return await visible_camera(registry, who, camera_id)
 
 
-def routes(media: MediaServer, access: CameraAccess | None = None,
+async def _resolved(value: T | Awaitable[T]) -> T:
+    """The in-process MediaServer answers at once; MediaCluster (media in other
+    processes) answers the same questions asynchronously."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _user(request: Request) -> str:
+    who = principal_of(request)
+    return who.name if who is not None else ""
+
+
+def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None,
            extra_metrics: Callable[[], str] | None = None) -> list[BaseRoute]:
     """The media endpoints, each guarded by its roles.
 
@@ -102,7 +121,8 @@ def routes(media: MediaServer, access: CameraAccess | None = None,
         registry = _registry(request)
         found = await registry.cameras(limit) if registry is not None else []
         registered = {c.id: c for c in found}
-        cams = [c for c in media.cameras() if limit is None or c.id in registered]
+        cams = [c for c in await _resolved(media.cameras())
+                if limit is None or c.id in registered]
         if access is not None and who is not None and who.role is Role.DISPLAY:
             cams = [c for c in cams if await access(who, c.id)]
         return JSONResponse([{**camera_json(c), **_registered(registered.get(c.id))}
@@ -111,12 +131,13 @@ def routes(media: MediaServer, access: CameraAccess | None = None,
     async def get_camera(request: Request) -> Response:
         camera_id = request.path_params["camera"]
         reg = await check(request, camera_id)
-        cam = media.camera(camera_id)
+        cam = await _resolved(media.camera(camera_id))
         if cam is None:
-            try:
-                media.channel(camera_id, "main")     # 410 "removed" if it was deleted
-            except MediaError as exc:
-                raise _api_error(exc) from None
+            if isinstance(media, MediaServer):
+                try:
+                    media.channel(camera_id, "main")     # 410 "removed" if it was deleted
+                except MediaError as exc:
+                    raise _api_error(exc) from None
             raise ApiError(404, "not_found", "no such camera / không có camera này")
         return JSONResponse({**camera_json(cam), **_registered(reg)})
 
@@ -132,7 +153,7 @@ def routes(media: MediaServer, access: CameraAccess | None = None,
         except UnicodeDecodeError:
             raise ApiError(400, "bad_sdp", "SDP offer is not UTF-8 text") from None
         try:
-            session, answer = await media.whep_offer(camera, stream, offer)
+            session, answer = await media.whep_offer(camera, stream, offer, _user(request))
         except MediaError as exc:
             raise _api_error(exc) from None
         location = f"/api/cameras/{camera}/whep/{stream}/{session.id}"
@@ -142,7 +163,7 @@ def routes(media: MediaServer, access: CameraAccess | None = None,
     async def whep_delete(request: Request) -> Response:
         p = request.path_params
         await _visible(request, p["camera"])
-        session = media.sessions.get(p["session"])
+        session = await _resolved(media.find_session(p["session"]))
         if session is None or (session.camera, session.stream) != (p["camera"], p["stream"]):
             raise ApiError(404, "not_found", "no such viewer session")
         await media.whep_delete(session.id)
@@ -159,10 +180,10 @@ def routes(media: MediaServer, access: CameraAccess | None = None,
                         headers={"Cache-Control": "no-store"})
 
     async def stream_health(request: Request) -> Response:
-        return JSONResponse([h.to_json() for h in media.health()])
+        return JSONResponse([h.to_json() for h in await _resolved(media.health())])
 
     async def metrics(request: Request) -> Response:
-        text = media.metrics_text() + (extra_metrics() if extra_metrics else "")
+        text = await _resolved(media.metrics_text()) + (extra_metrics() if extra_metrics else "")
         return Response(text, headers={"Content-Type": METRICS_TYPE})
 
     base = "/api/cameras/{camera}"

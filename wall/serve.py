@@ -50,9 +50,20 @@ class ServerInfo:
 
 
 def build_media(config: Config) -> object:
-    """The media server; its cameras come from the registry when Services start."""
+    """The media server: in this process when ``[streams] processes`` resolves to 1 (the
+    default), else a cluster of media processes. Registry cameras reach the in-process
+    server at run time; media processes serve the ``[[cameras]]`` of config.toml only
+    (live registry changes and the analytics tap in media processes are not built yet)."""
+    import logging
+
+    from iocwall.streams.cluster import MediaCluster, process_count
     from iocwall.streams.server import MediaServer
-    return MediaServer(config.streams, config.webrtc, [])
+    # never more processes than cameras: each costs ~100 MB before it serves anything
+    count = min(process_count(config.streams.processes), max(1, len(config.cameras)))
+    if count <= 1:
+        return MediaServer(config.streams, config.webrtc, [])
+    return MediaCluster(config.streams, config.webrtc, config.cameras, count,
+                        log_level=logging.getLevelName(config.logging.level))
 
 
 def build_extra_routes(services: Services) -> list[BaseRoute]:
