@@ -105,6 +105,20 @@ class YoloDetector:
             log.warning("YOLO built from %s: random weights, true speed, meaningless boxes",
                         options.weights)
         self.device = options.device or _default_device()
+        self._prepare_predictor()
+
+    def _prepare_predictor(self) -> None:
+        """Set up ultralytics' predictor ourselves, marked as warmed up: its warm-up imports
+        torchvision only to make NMS use torchvision's kernel, and PyPI's torchvision build
+        cannot load beside the CPU torch we pin (its ops are missing). Without it
+        ultralytics runs its own NMS (utils/nms.py), same boxes. Pinned: ultralytics 8.4.190."""
+        model = self._model
+        predictor = model._smart_load("predictor")(overrides={
+            **model.overrides, "conf": self.options.min_score, "imgsz": self.options.imgsz,
+            "device": self.device, "verbose": False, "save": False, "mode": "predict"})
+        predictor.setup_model(model=model.model, verbose=False)
+        predictor.done_warmup = True
+        model.predictor = predictor
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
         if not images:

@@ -141,3 +141,30 @@ def test_aiortc_codec_table_is_the_list_getcapabilities_reads() -> None:
     assert set(EXTRA_PROFILES) <= offered, _moved(
         "aiortc.codecs.CODECS", "streams/whep.py",
         "getCapabilities() does not see profiles appended to CODECS['video']")
+
+
+def test_ultralytics_internals_the_worker_uses() -> None:
+    """analytics/detectors.py sets up ultralytics' predictor itself (to skip a warm-up that
+    imports torchvision) and analytics/tracking.py drives ByteTrack directly."""
+    from ultralytics import YOLO
+    from ultralytics.engine.predictor import BasePredictor
+    from ultralytics.trackers.byte_tracker import BYTETracker
+
+    user = "analytics/"
+    installed = importlib.metadata.version("ultralytics")
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["analytics"]
+    pinned = [d.split("==", 1)[1].split()[0] for d in extra if d.startswith("ultralytics==")]
+    assert pinned == [installed], _moved("ultralytics", user, f"installed {installed}, "
+                                         f"pinned {pinned}")
+    assert callable(getattr(YOLO, "_smart_load", None)), _moved("Model._smart_load", user,
+                                                                "gone")
+    assert "model" in _params(BasePredictor.setup_model), _moved(
+        "BasePredictor.setup_model", user, f"parameters {_params(BasePredictor.setup_model)}")
+    source = inspect.getsource(BasePredictor.stream_inference)
+    assert "done_warmup" in source, _moved("BasePredictor.done_warmup", user,
+                                           "the warm-up is no longer skipped by it")
+    assert _params(BYTETracker.__init__)[:2] == ["self", "args"], _moved(
+        "BYTETracker(args)", user, f"parameters {_params(BYTETracker.__init__)}")
+    assert _params(BYTETracker.update)[:2] == ["self", "results"], _moved(
+        "BYTETracker.update(results)", user, f"parameters {_params(BYTETracker.update)}")
