@@ -123,10 +123,10 @@ class YoloDetector:
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
         if not images:
             return []
+        extra = {"half": True} if self.options.half and self.device != "cpu" else {}
         results = self._model.predict(images, classes=[PERSON], conf=self.options.min_score,
                                       imgsz=self.options.imgsz, device=self.device,
-                                      half=self.options.half and self.device != "cpu",
-                                      verbose=False)
+                                      verbose=False, **extra)
         out = []
         for result in results:
             boxes = result.boxes

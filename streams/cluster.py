@@ -7,7 +7,8 @@ health, metrics) by forwarding each to the media process that owns the camera
 are counted here, across processes; each process runs its own aiortc peers.
 
 ``Supervisor`` (streams/supervisor.py) runs the processes and restarts one that dies.
-Its viewers' sessions end (``PROCESS_LOST``): each viewer's ICE fails and it reconnects, which lands on
+Its viewers' sessions end (``PROCESS_LOST``): each viewer's
+ICE fails and it reconnects, which lands on
 the restarted process (the same node id, so the same cameras). While it
 restarts, offers for its cameras get 503 with a short Retry-After.
 """
