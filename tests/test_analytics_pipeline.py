@@ -16,20 +16,12 @@ from iocwall.streams.tap_router import TapRouter
 from iocwall.wall.bus import MemoryBus
 from iocwall.wall.bus.queue import QueueReading
 from iocwall.wall.queues import QueueBoard
-from tests.analytics_helpers import frame, start_worker, stop_worker, truth
+from tests.analytics_helpers import frame, start_worker, stop_worker, truth, until
 from tests.fixtures.ports import free_port
 
 # The error the README reports for HOG on the simulator's sub stream; the test holds it.
 HOG_MAE_LIMIT = 1.0
 
-
-async def _until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.05)
-    return bool(predicate())
 
 
 @pytest.mark.slow
@@ -54,7 +46,7 @@ async def test_counts_match_ground_truth_and_reach_the_bus() -> None:
         for seq, t in enumerate(np.arange(0.0, 24.0, 0.5), start=1):
             header, jpeg = frame(scene, "cam1", seq, float(t), epoch)
             router.offer(header, jpeg)
-            assert await _until(lambda n=seq: len(results) >= n, 30), stop_worker(worker)
+            assert await until(lambda n=seq: len(results) >= n, 30), stop_worker(worker)
             got = {z.zone: z.waiting for z in results[-1].zones}
             want = truth(scene, float(t))
             assert set(got) == set(want)
@@ -100,13 +92,13 @@ async def test_a_killed_worker_loses_its_camera_for_under_5_s() -> None:
 
     feeds = [asyncio.create_task(camera_feed(c)) for c in ("cam1", "cam2")]
     try:
-        assert await _until(lambda: len(router.workers) == 2
+        assert await until(lambda: len(router.workers) == 2
                             and {r.camera for r in results} == {"cam1", "cam2"}, 60)
         victim_name = next(r.worker for r in reversed(results) if r.camera == "cam1")
         victim = workers[0] if victim_name == "w-a" else workers[1]
         os.kill(victim.pid, signal.SIGKILL)
         killed_at = time.time()
-        assert await _until(lambda: any(r.camera == "cam1" and r.worker != victim_name
+        assert await until(lambda: any(r.camera == "cam1" and r.worker != victim_name
                                         and r.counted_ts > killed_at for r in results), 10)
         gaps = [r.counted_ts for r in results if r.camera == "cam1"]
         before = max(t for t in gaps if t <= killed_at)

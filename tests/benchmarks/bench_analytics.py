@@ -33,7 +33,7 @@ from iocwall.analytics.messages import Result
 from iocwall.hardware.sim.scene import Scene
 from iocwall.streams.tap import CameraTap, TapOptions
 from iocwall.streams.tap_router import TapRouter
-from tests.analytics_helpers import frame, scene_zones, start_worker, stop_worker, truth
+from tests.analytics_helpers import frame, scene_zones, start_worker, stop_worker, truth, until
 from tests.benchmarks.common import isize, size, summary, table, write_results
 from tests.fixtures.ports import free_port
 from tests.streams_helpers import media_server, sim_cameras, viewing
@@ -46,14 +46,6 @@ LIVE_SECONDS = size("analytics_live_seconds", 20, 6)
 YOLO_WEIGHTS = os.environ.get("BENCH_YOLO_WEIGHTS", "")
 TARGET_MAE = 1.0
 
-
-async def _until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(predicate())
 
 
 async def _accuracy(extra: tuple[str, ...]) -> dict:
@@ -72,7 +64,7 @@ async def _accuracy(extra: tuple[str, ...]) -> dict:
                 want = len(results) + 1
                 offered = time.time()              # this frame's "capture" on this path
                 router.offer(header, jpeg)
-                assert await _until(lambda n=want: len(results) >= n, 60), stop_worker(worker)
+                assert await until(lambda n=want: len(results) >= n, 60), stop_worker(worker)
                 got = {z.zone: z.waiting for z in results[-1].zones}
                 exact = truth(scene, float(t % 12.0))
                 errors += [abs(got[k] - exact[k]) for k in exact]
@@ -158,7 +150,7 @@ async def _live(simulator, with_tap: bool) -> dict:  # type: ignore[no-untyped-d
             tap = CameraTap(media, "cam1", "sub", scene_zones(Scene(0, 12.0)), TapOptions(2.0),
                             router.offer, pool)
             task = asyncio.create_task(tap.run())
-            await _until(lambda: len(counted) >= 2, 60)
+            await until(lambda: len(counted) >= 2, 60)
         await asyncio.sleep(1.0)
         seen = await v.count_during(LIVE_SECONDS)
         if task is not None:
