@@ -41,6 +41,11 @@ class _Detections:
         return _Detections(self.xywh[index], self.conf[index])
 
 
+def preload_tracker() -> None:
+    """Import ByteTrack (ultralytics, torch) now rather than on the first frame."""
+    from ultralytics.trackers.byte_tracker import BYTETracker  # noqa: F401
+
+
 class CameraTracker:
     """Tracks people across the frames of one camera (frames in capture order)."""
 

@@ -40,7 +40,7 @@ from iocwall.analytics.messages import (
     encode,
 )
 from iocwall.analytics.queues import CameraQueues
-from iocwall.analytics.tracking import Track
+from iocwall.analytics.tracking import Track, preload_tracker
 from iocwall.analytics.zones import Zone, ZoneError
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,10 @@ class Worker:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
+        # The tracker pulls in ultralytics and torch (seconds): load it before joining,
+        # or the first frames would hold up the heartbeats and the tap would give our
+        # cameras away.
+        await asyncio.to_thread(preload_tracker)
         ctx = zmq.asyncio.Context.instance()
         sock = ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
