@@ -5,7 +5,7 @@ PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := ffmpeg redis-server chromium chromium-driver fonts-dejavu-core
+APT_PKGS := ffmpeg redis-server chromium chromium-driver fonts-dejavu-core vlc-bin vlc-plugin-base
 TEST_ARGS ?=
 
 .PHONY: setup system-deps demo serve test bench clean

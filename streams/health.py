@@ -35,6 +35,11 @@ class HealthSnapshot:
     viewers: int
     drops: int
     invalid_units: int
+    rtp_lost: int            # RTP packets that never came (UDP)
+    rtp_late: int            # came too late or twice: dropped (UDP)
+    rtp_reordered: int       # came out of order, put back (UDP)
+    rtp_corrupt: int         # not RTP, bad payloads, oversized units, not from the camera
+    transport: str           # how RTP comes: "tcp" or "udp"; "" before the first session
     packets: int
     bytes: int
     codec: str
@@ -64,6 +69,8 @@ class Health:
         self.packets = 0
         self.bytes = 0
         self.invalid_units = 0
+        self.rtp_lost = self.rtp_late = self.rtp_reordered = self.rtp_corrupt = 0
+        self.transport = ""
         self.codec, self.width, self.height = "", 0, 0
         self.error = ""
         self._last_packet: float | None = None
@@ -78,8 +85,9 @@ class Health:
             self.state = StreamState.CONNECTING
             self._since = time.monotonic()
 
-    def opened(self, codec: str, width: int, height: int) -> None:
+    def opened(self, codec: str, width: int, height: int, transport: str = "tcp") -> None:
         self.codec, self.width, self.height = codec, width, height
+        self.transport = transport
         self._connected_at = time.monotonic()
         self.error = ""
 
@@ -90,6 +98,13 @@ class Health:
         self.bytes += size
         self._window.append((now, size))
         self.state = StreamState.LIVE
+
+    def packet_counts(self, lost: int, late: int, reordered: int, corrupt: int) -> None:
+        """Packet-level trouble reported by the RTP ingest (added up over sessions)."""
+        self.rtp_lost += lost
+        self.rtp_late += late
+        self.rtp_reordered += reordered
+        self.rtp_corrupt += corrupt
 
     def failed(self, reason: str) -> None:
         """The session ended or could not start; the puller will retry."""
@@ -140,5 +155,6 @@ class Health:
             camera=self.camera, stream=self.stream, state=self.state, fps=fps,
             bitrate_bps=bps, last_packet_age_s=age, reconnects=self.reconnects,
             viewers=viewers, drops=drops, invalid_units=self.invalid_units,
-            packets=self.packets, bytes=self.bytes, codec=self.codec, width=self.width,
+            rtp_lost=self.rtp_lost, rtp_late=self.rtp_late, rtp_reordered=self.rtp_reordered,
+            rtp_corrupt=self.rtp_corrupt, transport=self.transport, packets=self.packets, bytes=self.bytes, codec=self.codec, width=self.width,
             height=self.height, transcoding=transcoding, error=self.error)

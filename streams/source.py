@@ -55,6 +55,19 @@ class SourceInfo:
     parameter_sets: h264.ParameterSets
     profile_level_id: str | None
     generation: int
+    transport: str = "tcp"       # how RTP comes: "tcp" (interleaved) or "udp"
+
+
+@dataclass(frozen=True)
+class PacketCounts:
+    """Packet-level trouble since the last report (the RTP ingest sends these)."""
+    lost: int = 0          # sequence numbers that never came (UDP)
+    late: int = 0          # came after their turn, or twice: dropped (UDP)
+    reordered: int = 0     # came out of order, put back in time (UDP)
+    corrupt: int = 0       # not RTP, bad payloads, oversized units, not from the camera
+
+    def __bool__(self) -> bool:
+        return bool(self.lost or self.late or self.reordered or self.corrupt)
 
 
 class PullerListener(Protocol):
@@ -63,6 +76,7 @@ class PullerListener(Protocol):
     def on_unit(self, unit: AccessUnit) -> None: ...
     def on_invalid(self) -> None: ...
     def on_fail(self, reason: str) -> None: ...
+    def on_packets(self, counts: PacketCounts) -> None: ...
 
 
 def backoff_delay(attempt: int, low: float, high: float, rand: Callable[[], float]) -> float:

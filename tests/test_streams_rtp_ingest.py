@@ -25,6 +25,7 @@ PPS = bytes.fromhex("68ebc3cb22c0")
 class Recorder:
     def __init__(self) -> None:
         self.infos, self.units, self.fails, self.invalid = [], [], [], 0
+        self.counts: list = []
 
     def on_open(self, info) -> None:  # noqa: ANN001
         self.infos.append(info)
@@ -37,6 +38,16 @@ class Recorder:
 
     def on_fail(self, reason: str) -> None:
         self.fails.append(reason)
+
+    def on_packets(self, counts) -> None:  # noqa: ANN001
+        self.counts.append(counts)
+
+    @property
+    def transports(self) -> set[str]:
+        return {info.transport for info in self.infos}
+
+    def total(self, name: str) -> int:
+        return sum(getattr(c, name) for c in self.counts)
 
 
 def rtp(seq: int, ts: int, payload: bytes, marker: bool) -> bytes:
@@ -96,7 +107,8 @@ def test_garbage_is_counted_not_forwarded():
     s.on_packet(b"\x00\x01garbage", 0.0)                              # not RTP v2
     s.on_packet(rtp(1, 10, bytes([0x9C, 0x85, 1, 2, 3]), True), 0.0)  # forbidden bit set
     s.on_packet(rtp(2, 20, bytes([0x7F, 1, 2]), True), 0.0)           # reserved NAL type 31
-    assert rec.units == [] and rec.invalid == 1
+    s.flush_counts()
+    assert rec.units == [] and rec.total("corrupt") == 3     # counted, for /metrics
 
 
 async def test_pulls_the_simulator_with_digest_or_basic_auth_and_units_decode(simulator):

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 START = b"\x00\x00\x00\x01"
 NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS = 5, 6, 7, 8
 STAP_A, FU_A = 24, 28
+# One picture is never bigger than this (a 4K keyframe at high quality is ~3 MB) nor made
+# of more NAL units: a camera that never ends a unit or a fragment must not grow memory.
+MAX_UNIT_BYTES = 8 << 20
+MAX_UNIT_NALS = 1024
 
 
 class RtpError(ValueError):
@@ -71,8 +75,14 @@ class AccessUnit:
 class H264Depacketizer:
     """Feed RTP packets in arrival order; collect complete access units."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_unit_bytes: int | None = None,
+                 max_unit_nals: int | None = None) -> None:
         self.corrupt = 0  # malformed payloads and fragments we had to throw away
+        self.oversized = 0  # units thrown away for passing a size bound
+        self.max_unit_bytes = max_unit_bytes or MAX_UNIT_BYTES
+        self.max_unit_nals = max_unit_nals or MAX_UNIT_NALS
+        self._size = 0     # bytes in the current unit, fragment included
+        self._overflow = False  # the current unit passed a bound: drop it to its end
         self.sps: bytes | None = None
         self.pps: bytes | None = None
         self._fragment: bytearray | None = None
@@ -89,15 +99,28 @@ class H264Depacketizer:
         self._last_seq = pkt.sequence
         if self._current is None:
             self._current = AccessUnit(pkt.timestamp)
-        for nal in self._nals_of(pkt.payload):
-            self._remember(nal)
-            self._current.nals.append(nal)
+        if not self._overflow:
+            self._size += len(pkt.payload)
+            for nal in self._nals_of(pkt.payload):
+                self._remember(nal)
+                self._current.nals.append(nal)
+            if self._size > self.max_unit_bytes or len(self._current.nals) > self.max_unit_nals:
+                self._drop_unit()
         if pkt.marker:
             done.append(self._finish())
         return [au for au in done if au.nals]
 
+    def _drop_unit(self) -> None:
+        """Too big to be a picture: forget it, and ignore its packets until it ends."""
+        assert self._current is not None
+        self.oversized += 1
+        self._overflow = True
+        self._current.nals = []
+        self._fragment = None
+
     def _finish(self) -> AccessUnit:
         au, self._current = self._current, None
+        self._size, self._overflow = 0, False
         assert au is not None
         return au
 
@@ -123,7 +146,8 @@ class H264Depacketizer:
         return []
 
     def _stap_a(self, payload: bytes) -> list[bytes]:
-        nals, pos = [], 1
+        nals: list[bytes] = []
+        pos = 1
         while pos + 2 <= len(payload):
             size = int.from_bytes(payload[pos:pos + 2], "big")
             pos += 2
