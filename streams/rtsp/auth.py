@@ -46,6 +46,9 @@ class Authenticator:
         self._password = password
         self.challenge = challenge
         self._count = 0
+        # One client nonce for the whole session: with MD5-sess it is part of H(A1), so
+        # the H(A1) we hash and the cnonce we send must be the same (RFC 2617 3.2.2.2).
+        self._cnonce = os.urandom(8).hex()
 
     @property
     def scheme(self) -> AuthScheme:
@@ -61,19 +64,21 @@ class Authenticator:
         p = self.challenge.params
         realm, nonce = p.get("realm", ""), p.get("nonce", "")
         ha1 = _md5(f"{self._user}:{realm}:{self._password}")
-        if p.get("algorithm", "").upper() == "MD5-SESS":
-            cnonce = os.urandom(8).hex()
-            ha1 = _md5(f"{ha1}:{nonce}:{cnonce}")
+        sess = p.get("algorithm", "").upper() == "MD5-SESS"
+        if sess:
+            ha1 = _md5(f"{ha1}:{nonce}:{self._cnonce}")
         ha2 = _md5(f"{method}:{uri}")
         parts = [f'username="{self._user}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"']
         qops = [q.strip() for q in p.get("qop", "").split(",") if q.strip()]
         if "auth" in qops:
             self._count += 1
-            nc, cnonce = f"{self._count:08x}", os.urandom(8).hex()
-            response = _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-            parts += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
+            nc = f"{self._count:08x}"
+            response = _md5(f"{ha1}:{nonce}:{nc}:{self._cnonce}:auth:{ha2}")
+            parts += ["qop=auth", f"nc={nc}", f'cnonce="{self._cnonce}"']
         else:
             response = _md5(f"{ha1}:{nonce}:{ha2}")
+            if sess:                 # the server needs our cnonce to compute H(A1)
+                parts.append(f'cnonce="{self._cnonce}"')
         parts.append(f'response="{response}"')
         if "opaque" in p:
             parts.append(f'opaque="{p["opaque"]}"')

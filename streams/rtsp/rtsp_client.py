@@ -220,7 +220,8 @@ class RtspClient:
         if challenges[0].scheme is AuthScheme.BASIC and not self.url.allow_basic_auth:
             raise RtspError(Problem.AUTH_REFUSED, "the camera asks for Basic auth, which sends the "
                             "password in clear text; we did not send it. If this really is the "
-                            "camera, allow Basic auth in its profile (allow_basic_auth)")
+                            "camera, allow Basic auth in its profile (allow_basic_auth; "
+                            "iocwall smoke --allow-basic)")
         self._auth = Authenticator(self.url.username, self.url.password or "", challenges[0])
         self.auth_scheme = self._auth.scheme
         return await self._request(method, uri, headers)
