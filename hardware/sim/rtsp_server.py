@@ -21,6 +21,9 @@ from .session import Session, State, TcpInterleaved, UdpUnicast
 log = logging.getLogger(__name__)
 _PATH = re.compile(r"^/cam(\d+)/(main|sub)(?:/(trackID=0)?)?$")
 PUBLIC = ", ".join(m for m in METHODS if m != "SET_PARAMETER")
+# Requests that name their session: clients send them to the aggregate URL, to "*" or to
+# the URL they started from (some send PAUSE, then TEARDOWN, that way at the end).
+_SESSION_METHODS = ("PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER")
 MAX_CONNECTIONS = 512
 
 
@@ -195,11 +198,15 @@ class RtspServer:
         return response
 
     def _target(self, request: Request) -> tuple[int, str]:
-        if request.url == "*":
-            return 0, ""
-        match = _PATH.match(request.path.rstrip("/") if request.path != "/" else "/")
+        match = None
+        if request.url != "*":
+            match = _PATH.match(request.path.rstrip("/") if request.path != "/" else "/")
         if not match:
-            if request.method in ("OPTIONS", "GET_PARAMETER", "SET_PARAMETER"):
+            session = self.sessions.get(request.header("Session").split(";")[0].strip())
+            if session is not None and request.method in _SESSION_METHODS:
+                return session.camera, session.stream   # its camera's auth applies
+            if request.url == "*" or request.method in ("OPTIONS", "GET_PARAMETER",
+                                                        "SET_PARAMETER"):
                 return 0, ""
             raise RtspError(404, f"no such stream {request.path[:64]}; use /camK/main or /camK/sub")
         camera = int(match.group(1))
