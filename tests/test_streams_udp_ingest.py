@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -26,6 +27,7 @@ from iocwall.streams.source import PullSettings
 from iocwall.streams.urls import parse
 
 from tests.fixtures.ports import free_port
+from tests.streams_helpers import Cam, media_server, viewing
 from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, session_with, wait_for
 
 pytestmark = pytest.mark.timeout(90)
@@ -250,3 +252,23 @@ async def test_tcp_only_fails_clearly_and_udp_plays_directly(vlc_server: str):
     rec = await _pull(vlc_server, "udp", 15)
     assert not rec.fails and len(rec.units) >= 30 and rec.transports == {"udp"}
 
+
+
+@dataclass
+class UdpCam(Cam):
+    transport: str = "auto"
+
+
+async def test_a_udp_only_camera_plays_through_whep(vlc_server: str):
+    """The whole path: media server -> WebRTC viewer, from a camera that refuses TCP."""
+    from iocwall.streams.health import StreamState
+
+    cam = UdpCam("vlc", "VLC", vlc_server, "", "", "", "")
+    async with media_server([cam]) as media:
+        async with viewing(media, "vlc", "main") as viewer:
+            await viewer.first_frame(15)
+            frames = await viewer.count_during(1.5)
+        health = media.channel("vlc", "main").snapshot()
+    assert len(frames) >= 15 and {(f.width, f.height) for f in frames} == {(320, 240)}
+    assert health.state is StreamState.LIVE and health.transport == "udp"
+    assert health.rtp_lost == 0 and health.rtp_corrupt == 0
