@@ -272,3 +272,19 @@ async def test_a_udp_only_camera_plays_through_whep(vlc_server: str):
     assert len(frames) >= 15 and {(f.width, f.height) for f in frames} == {(320, 240)}
     assert health.state is StreamState.LIVE and health.transport == "udp"
     assert health.rtp_lost == 0 and health.rtp_corrupt == 0
+
+
+def test_transport_header_parser_on_captured_answers():
+    """One parser for both sides; captured from VLC 3.0.24 and from our simulator."""
+    from iocwall.streams.rtsp.transport import parse_transport
+
+    vlc = parse_transport("RTP/AVP/UDP;unicast;client_port=40000-40001;"
+                          "server_port=44802-44803;ssrc=99693B09;mode=play")
+    assert vlc.udp and not vlc.tcp and not vlc.multicast
+    assert vlc.pair("server_port") == (44802, 44803) and vlc.get("ssrc") == "99693B09"
+    sim = parse_transport("RTP/AVP/TCP;unicast;interleaved=2-3;ssrc=0A0B0C0D")
+    assert sim.tcp and sim.pair("interleaved") == (2, 3)
+    asked = parse_transport("RTP/AVP;multicast;client_port=5000, RTP/AVP/TCP;interleaved=0-1")
+    assert asked.multicast and asked.pair("client_port") == (5000, 5001)   # the first choice
+    assert parse_transport("RTP/AVP;client_port=x-1").pair("client_port") is None
+    assert parse_transport("").protocol == ""

@@ -21,6 +21,7 @@ from iocwall.streams.urls import CameraUrl
 from .auth import Authenticator, AuthScheme, parse_challenges
 from .errors import Problem, RtspError
 from .sdp import VideoTrack, resolve_control, video_track
+from .transport import parse_transport
 from .udp import UdpPair, open_udp_pair
 
 log = logging.getLogger(__name__)
@@ -127,12 +128,15 @@ class RtspClient:
                 self._udp = await open_udp_pair(host, self.on_packet, self._rtcp_in)
             spec = f"RTP/AVP;unicast;client_port={self._udp.rtp_port}-{self._udp.rtp_port + 1}"
         resp = await self._checked("SETUP", track.control, {"Transport": spec}, transport=transport)
-        answer = resp.header("transport")
-        self._rtp_channel = _interleaved_channel(answer, self._rtp_channel)
+        answer = parse_transport(resp.header("transport"))
+        channels = answer.pair("interleaved")
+        if channels is not None and channels[0] <= 254:
+            self._rtp_channel = channels[0]   # the camera may pick another pair than ours
         if transport is Transport.UDP and self._udp is not None:
             peer = self._writer.get_extra_info("peername")[0] if self._writer else self.url.host
-            self._udp.connect(_transport_param(answer, "source") or peer,
-                              _port_pair(_transport_param(answer, "server_port")))
+            ports = answer.pair("server_port")
+            self._udp.connect(answer.get("source") or peer,
+                              ports if ports is not None and ports[0] > 0 else None)
         self.transport = transport
         session = resp.header("session")
         self._session = session.split(";")[0].strip() or None
@@ -327,31 +331,6 @@ class RtspClient:
             future = next(iter(self._pending.values()))  # some cameras drop CSeq on errors
         if future is not None and not future.done():
             future.set_result(resp)
-
-
-def _transport_param(transport: str, name: str) -> str:
-    for part in transport.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key.lower() == name:
-            return value.strip()
-    return ""
-
-
-def _port_pair(text: str) -> tuple[int, int] | None:
-    first, _, second = text.partition("-")
-    if not first.isdigit() or not 0 < int(first) < 65536:
-        return None
-    rtcp = int(second) if second.isdigit() and 0 < int(second) < 65536 else int(first) + 1
-    return int(first), rtcp
-
-
-def _interleaved_channel(transport: str, default: int) -> int:
-    for part in transport.split(";"):
-        key, _, value = part.strip().partition("=")
-        first = value.split("-")[0]
-        if key.lower() == "interleaved" and first.isdigit():
-            return int(first)
-    return default
 
 
 def _status_error(method: str, resp: RtspResponse, transport: Transport | None,
