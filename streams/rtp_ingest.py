@@ -27,7 +27,7 @@ from iocwall.streams.fanout import AccessUnit
 from iocwall.streams.rtsp import rtcp
 from iocwall.streams.rtsp.errors import RtspError
 from iocwall.streams.rtsp.reorder import ReorderBuffer
-from iocwall.streams.rtsp.rtp import AccessUnit as RtpUnit
+from iocwall.streams.rtsp.rtp import RtpFrame
 from iocwall.streams.rtsp.rtp import H264Depacketizer, RtpError, RtpPacket, parse_rtp
 from iocwall.streams.rtsp.rtsp_client import RtspClient, Transport
 from iocwall.streams.rtsp.sdp import VideoTrack
@@ -340,7 +340,7 @@ class _Session:
         if delta:
             self._owner._listener.on_packets(delta)
 
-    def _emit(self, unit: RtpUnit, at: float) -> None:
+    def _emit(self, unit: RtpFrame, at: float) -> None:
         nals = self._prefix + unit.nals
         if not any(h264.nal_type(n) in _VCL for n in nals):
             # SPS/PPS/SEI sent with the marker bit set: they belong to the next picture

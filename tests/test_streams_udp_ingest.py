@@ -288,3 +288,20 @@ def test_transport_header_parser_on_captured_answers():
     assert asked.multicast and asked.pair("client_port") == (5000, 5001)   # the first choice
     assert parse_transport("RTP/AVP;client_port=x-1").pair("client_port") is None
     assert parse_transport("").protocol == ""
+
+
+def test_receiver_report_counts_loss_across_the_sequence_wrap():
+    """Our RR, read back with aiortc's RTCP parser: loss, highest sequence with its cycle."""
+    from aiortc.rtp import RtcpPacket, RtcpRrPacket, RtcpSdesPacket
+    from iocwall.streams.rtsp.rtcp import ReceptionStats, receiver_report
+
+    stats = ReceptionStats()
+    for i in range(10):
+        if i != 4:                                  # one of ten lost
+            stats.add(parse_rtp(rtp((65530 + i) & 0xFFFF, i * 3000, b"\x41\x00", True)), i / 30)
+    rr, sdes = RtcpPacket.parse(receiver_report(0xABCD, stats, 1.0))
+    assert isinstance(rr, RtcpRrPacket) and isinstance(sdes, RtcpSdesPacket)
+    block = rr.reports[0]
+    assert (rr.ssrc, block.ssrc, block.packets_lost) == (0xABCD, 1234, 1)
+    assert block.highest_sequence == 65539 and block.fraction_lost == 25   # 1/10 of 256
+    assert sdes.chunks[0].items == [(1, b"iocwall")]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from iocwall.streams.rtsp.auth import AuthScheme
 from iocwall.streams.rtsp.errors import RtspError
-from iocwall.streams.rtsp.rtp import (NAL_PPS, NAL_SPS, START, AccessUnit, H264Depacketizer,
+from iocwall.streams.rtsp.rtp import (NAL_PPS, NAL_SPS, START, H264Depacketizer, RtpFrame,
                                       RtpError, RtpPacket, SequenceTracker, parse_rtp)
 from iocwall.streams.rtsp.rtsp_client import RtspClient, Transport
 from iocwall.streams.rtsp.sdp import VideoTrack
@@ -190,7 +190,7 @@ class StreamProbe:
             if nal[0] & 0x1F == NAL_SPS and (not self.result.sps or self.result.sps[-1] != nal):
                 self.result.sps.append(nal)
 
-    def _with_parameter_sets(self, au: AccessUnit) -> bytes:
+    def _with_parameter_sets(self, au: RtpFrame) -> bytes:
         """Keyframes without in-band SPS/PPS get the latest known ones (many cameras send
         them only in the SDP)."""
         if not au.keyframe:

@@ -20,7 +20,7 @@ from aiortc.rtp import (
     RtcpSrPacket,
 )
 
-from .rtp import RtpPacket
+from .rtp import RtpPacket, SequenceTracker
 
 REPORT_INTERVAL_S = 2.0     # well inside any session timeout we have met (>= 30 s)
 _CNAME = 1
@@ -32,9 +32,7 @@ class ReceptionStats:
     def __init__(self, clock_rate: int = 90000) -> None:
         self.clock_rate = clock_rate
         self.ssrc: int | None = None
-        self.received = 0
-        self._base: int | None = None       # first extended sequence number
-        self._max = 0                       # highest extended sequence number
+        self._seq = SequenceTracker()
         self._jitter = 0.0                  # in timestamp units
         self._transit: float | None = None
         self._expected_prior = 0
@@ -45,13 +43,7 @@ class ReceptionStats:
     def add(self, pkt: RtpPacket, at: float) -> None:
         """A packet handed on (after the reorder buffer), ``at`` its arrival time."""
         self.ssrc = pkt.ssrc
-        self.received += 1
-        if self._base is None:
-            self._base = self._max = pkt.sequence
-        else:
-            delta = (pkt.sequence - self._max) & 0xFFFF
-            if 0 < delta < 0x8000:
-                self._max += delta
+        self._seq.add(pkt.sequence)
         transit = at * self.clock_rate - pkt.timestamp
         if self._transit is not None:
             d = abs(transit - self._transit)
@@ -71,12 +63,16 @@ class ReceptionStats:
                 self._sr_at = at
 
     @property
+    def received(self) -> int:
+        return self._seq.received
+
+    @property
     def expected(self) -> int:
-        return 0 if self._base is None else self._max - self._base + 1
+        return self._seq.expected
 
     @property
     def lost(self) -> int:
-        return max(0, self.expected - self.received)
+        return self._seq.lost
 
     def report(self, own_ssrc: int, now: float) -> RtcpReceiverInfo | None:
         if self.ssrc is None:
@@ -90,7 +86,7 @@ class ReceptionStats:
         dlsr = int((now - self._sr_at) * 65536) if self._sr_mid is not None else 0
         return RtcpReceiverInfo(
             ssrc=self.ssrc, fraction_lost=fraction, packets_lost=min(self.lost, 0x7FFFFF),
-            highest_sequence=self._max & 0xFFFFFFFF, jitter=int(self._jitter),
+            highest_sequence=self._seq.highest & 0xFFFFFFFF, jitter=int(self._jitter),
             lsr=self._sr_mid or 0, dlsr=dlsr & 0xFFFFFFFF)
 
 

@@ -55,8 +55,9 @@ def parse_rtp(data: bytes) -> RtpPacket:
 
 
 @dataclass
-class AccessUnit:
-    """One picture: its NAL units and the RTP timestamp they share."""
+class RtpFrame:
+    """What the depacketizer makes of the packets of one RTP timestamp: one picture's NAL
+    units (the media server wraps them in ``fanout.AccessUnit`` with pts and generation)."""
     timestamp: int
     nals: list[bytes] = field(default_factory=list)
 
@@ -86,19 +87,19 @@ class H264Depacketizer:
         self.sps: bytes | None = None
         self.pps: bytes | None = None
         self._fragment: bytearray | None = None
-        self._current: AccessUnit | None = None
+        self._current: RtpFrame | None = None
         self._last_seq: int | None = None
 
-    def push(self, pkt: RtpPacket) -> list[AccessUnit]:
+    def push(self, pkt: RtpPacket) -> list[RtpFrame]:
         """Add one packet; return the access units it completed (usually 0 or 1)."""
-        done: list[AccessUnit] = []
+        done: list[RtpFrame] = []
         if self._current is not None and pkt.timestamp != self._current.timestamp:
             done.append(self._finish())  # a marker bit went missing: close by timestamp
         if self._last_seq is not None and pkt.sequence != (self._last_seq + 1) & 0xFFFF:
             self._fragment = None  # a lost packet breaks any fragment in progress
         self._last_seq = pkt.sequence
         if self._current is None:
-            self._current = AccessUnit(pkt.timestamp)
+            self._current = RtpFrame(pkt.timestamp)
         if not self._overflow:
             self._size += len(pkt.payload)
             for nal in self._nals_of(pkt.payload):
@@ -118,7 +119,7 @@ class H264Depacketizer:
         self._current.nals = []
         self._fragment = None
 
-    def _finish(self) -> AccessUnit:
+    def _finish(self) -> RtpFrame:
         au, self._current = self._current, None
         self._size, self._overflow = 0, False
         assert au is not None
@@ -195,6 +196,11 @@ class SequenceTracker:
             self._highest += delta
         else:
             self.reordered += 1
+
+    @property
+    def highest(self) -> int:
+        """The highest extended sequence number seen (with its wrap count)."""
+        return self._highest
 
     @property
     def expected(self) -> int:
