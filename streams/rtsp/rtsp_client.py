@@ -20,6 +20,7 @@ from iocwall.streams.urls import CameraUrl
 
 from .auth import Authenticator, AuthScheme, parse_challenges
 from .errors import Problem, RtspError
+from .message import parse_head
 from .sdp import VideoTrack, resolve_control, video_track
 from .transport import parse_transport
 from .udp import UdpPair, open_udp_pair
@@ -299,8 +300,7 @@ class RtspClient:
             if not head.startswith((b"RTSP/", b"HTTP/")):
                 raise RtspError(Problem.NOT_RTSP, f"{self.where} closed the connection without an "
                                 "RTSP answer: is this the camera's RTSP port?") from None
-        text = head.decode("latin-1")
-        status_line, *header_lines = text.split("\r\n")
+        status_line, headers = parse_head(head.decode("latin-1").removesuffix("\r\n\r\n"))
         if status_line.startswith("HTTP/"):
             raise RtspError(Problem.HTTP, f"{self.where} answers HTTP, not RTSP: is this the web "
                             "port? RTSP is usually on 554")
@@ -308,11 +308,7 @@ class RtspClient:
         if not status_line.startswith("RTSP/") or len(parts) < 2 or not parts[1].isdigit():
             raise RtspError(Problem.NOT_RTSP, f"{self.where} does not speak RTSP: is this the "
                             "camera's RTSP port?")
-        resp = RtspResponse(int(parts[1]), parts[2] if len(parts) > 2 else "")
-        for line in header_lines:
-            name, sep, value = line.partition(":")
-            if sep:
-                resp.headers.setdefault(name.strip().lower(), []).append(value.strip())
+        resp = RtspResponse(int(parts[1]), parts[2] if len(parts) > 2 else "", headers)
         length_text = resp.header("content-length", "0").strip() or "0"
         if not length_text.isdigit():
             raise RtspError(Problem.NOT_RTSP, f"{self.where} sent a bad Content-Length")
