@@ -89,3 +89,22 @@ async def test_simulator_labels_its_progress_lines(tmp_path: Path):
     assert len(loop.frames) == TINY.frames
     assert lines[-1] == "encoding cam1, cam5 main (resolution fault) (160x96) once " \
                         "(cached for the next start): 100 %"
+
+
+def test_a_cancelled_encode_stops_at_once_and_caches_nothing(tmp_path: Path):
+    """Ctrl+C during a first start: the encoder thread ends now, not after the whole loop."""
+    import pytest
+    from iocwall.hardware.sim.encoder import EncodeCancelled
+
+    cancel = threading.Event()
+    lines: list[str] = []
+
+    def progress(line: str) -> None:
+        lines.append(line)
+        if line.endswith(": 20 %"):
+            cancel.set()
+
+    with pytest.raises(EncodeCancelled):
+        load_or_encode(Scene(1, 12.0), StreamSpec(96, 64, 5, 5, 40), tmp_path, "t",
+                       progress, cancel)
+    assert lines[-1].endswith(": 20 %") and not list(tmp_path.iterdir())

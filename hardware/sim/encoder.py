@@ -30,6 +30,10 @@ PROGRESS_EVERY_S = 5.0    # ... or this long, whichever comes first
 ProgressSink = Callable[[str], None]
 
 
+class EncodeCancelled(Exception):
+    """The simulator stopped while a loop was still being encoded."""
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     width: int
@@ -110,11 +114,14 @@ class _Progress:
 
 
 def encode_loop(scene: Scene, spec: StreamSpec, label: str = "",
-                progress: ProgressSink | None = None) -> Loop:
+                progress: ProgressSink | None = None,
+                cancel: threading.Event | None = None) -> Loop:
     codec = open_encoder(spec)
     packets: list[bytes] = []
     report = _Progress(label or _default_label(scene, spec), spec.frames, progress)
     for i in range(spec.frames):
+        if cancel is not None and cancel.is_set():   # Ctrl+C during a first start
+            raise EncodeCancelled(label)
         report(i)
         packets += encode_frame(codec, scene.render(i / spec.fps, spec.width, spec.height), i)
     report(spec.frames)
@@ -153,8 +160,7 @@ def _write(path: Path, packets: list[bytes]) -> None:
     with open(tmp, "wb") as f:
         f.write(_MAGIC + struct.pack("!I", len(packets)))
         f.write(struct.pack(f"!{len(packets)}I", *(len(p) for p in packets)))
-        for p in packets:
-            f.write(p)
+        f.writelines(packets)
     tmp.replace(path)  # atomic: a half-written cache is never read
 
 
@@ -176,7 +182,8 @@ def _default_label(scene: Scene, spec: StreamSpec) -> str:
 
 
 def load_or_encode(scene: Scene, spec: StreamSpec, cache_dir: Path | None, label: str = "",
-                   progress: ProgressSink | None = None) -> Loop:
+                   progress: ProgressSink | None = None,
+                   cancel: threading.Event | None = None) -> Loop:
     """The loop from the cache, or encoded now (``progress`` gets a line every 10 %)."""
     path = cache_dir / _cache_name(scene.seed, spec, scene.loop_s) if cache_dir else None
     if path is not None and path.exists():
@@ -186,7 +193,7 @@ def load_or_encode(scene: Scene, spec: StreamSpec, cache_dir: Path | None, label
                 return _index(spec, packets)
         except (OSError, struct.error, RuntimeError) as exc:
             log.warning("ignoring unreadable loop cache %s: %s", path.name, exc)
-    loop = encode_loop(scene, spec, label, progress)
+    loop = encode_loop(scene, spec, label, progress, cancel)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         _write(path, loop.frames)

@@ -12,6 +12,7 @@ import importlib
 import inspect
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ class Simulator:
         self._tasks: list[asyncio.Task[None]] = []
         self._fault_tasks: set[asyncio.Task[None]] = set()
         self._started = time.time()
+        self._cancel = threading.Event()    # tells encoder threads to give up (stop())
 
     # --- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -134,6 +136,7 @@ class Simulator:
         return StreamSource(f"cam{k}/{name}", loop, origin, faults)
 
     async def stop(self) -> None:
+        self._cancel.set()
         tasks = self._tasks + list(self._fault_tasks)
         for task in tasks:
             task.cancel()
@@ -151,7 +154,10 @@ class Simulator:
         """The loop of ``scene`` at ``spec``, made once even when asked for twice at once."""
         key = (scene.seed, spec)
         if key not in self._loops:
-            self._loops[key] = asyncio.ensure_future(self._make_loop(scene, spec))
+            future = asyncio.ensure_future(self._make_loop(scene, spec))
+            # retrieved here too: after stop() nobody may be left to await a cancelled encode
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._loops[key] = future
         try:
             return await asyncio.shield(self._loops[key])
         except Exception:
@@ -163,7 +169,8 @@ class Simulator:
             from .live import probe_loop
             return await asyncio.to_thread(probe_loop, scene, spec)
         return await asyncio.to_thread(load_or_encode, scene, spec, self.options.cache_dir,
-                                       self._label(scene, spec), self.options.progress)
+                                       self._label(scene, spec), self.options.progress,
+                                       self._cancel)
 
     def _label(self, scene: Scene, spec: StreamSpec) -> str:
         """Which cameras and stream a loop is for, e.g. 'cam1, cam5 main (1920x1080)'."""
