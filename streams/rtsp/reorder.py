@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .rtp import RtpPacket
 
 MAX_PACKETS = 96        # a 1080p keyframe is ~60-100 packets: a gap in it can still heal
-MAX_WAIT_S = 0.040      # under one frame interval at 25 fps
+MAX_WAIT_S = 0.020      # half a frame interval at 25 fps: a lost packet delays its frame little
 MAX_JUMP = 3000         # a bigger jump is a restarted sender, not a gap: follow it
 
 
