@@ -5,6 +5,7 @@ sprites were loaded (AssertionError in ``Scene.render``). Warm caches hid it.
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -59,14 +60,17 @@ def test_scene_art_is_built_once_and_whole_from_many_threads():
         assert not arts[0].background.flags.writeable  # shared: nobody may draw on it
 
 
+def _encode(scene: Scene, specs: list[StreamSpec], cache: Path, lines: list[str], i: int) -> Loop:
+    return load_or_encode(scene, specs[i], cache, f"t{i}", lines.append)
+
+
 def test_cold_cache_encode_from_several_threads(tmp_path: Path):
     lines: list[str] = []
     for round_ in range(2):
         scene = Scene(round_, 12.0)            # a fresh scene: nothing drawn yet
         cache = tmp_path / f"cache{round_}"    # an empty cache dir, as on a fresh clone
         specs = [TINY, StreamSpec(96, 64, 5, 5, 10)] * (THREADS // 2)
-        loops: list[Loop] = _in_threads(
-            lambda i, s=scene, c=cache, sp=specs: load_or_encode(s, sp[i], c, f"t{i}", lines.append))
+        loops: list[Loop] = _in_threads(functools.partial(_encode, scene, specs, cache, lines))
         for spec, loop in zip(specs, loops):
             assert loop.spec == spec and len(loop.frames) == spec.frames and loop.keyframes[0]
         assert len(list(cache.glob("*.loop"))) == 2      # both sizes written, atomically

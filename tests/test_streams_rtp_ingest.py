@@ -7,13 +7,14 @@ import time
 
 import av
 import pytest
-
 from iocwall.streams import h264
 from iocwall.streams.channel import Channel
+from iocwall.streams.fanout import AccessUnit
 from iocwall.streams.rtp_ingest import RtpPuller, _Session
 from iocwall.streams.rtsp.sdp import VideoTrack
-from iocwall.streams.source import Ingest, PullSettings
+from iocwall.streams.source import Ingest, PacketCounts, PullSettings, SourceInfo
 from iocwall.streams.urls import parse
+
 from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -24,13 +25,16 @@ PPS = bytes.fromhex("68ebc3cb22c0")
 
 class Recorder:
     def __init__(self) -> None:
-        self.infos, self.units, self.fails, self.invalid = [], [], [], 0
-        self.counts: list = []
+        self.infos: list[SourceInfo] = []
+        self.units: list[AccessUnit] = []
+        self.fails: list[str] = []
+        self.invalid = 0
+        self.counts: list[PacketCounts] = []
 
-    def on_open(self, info) -> None:  # noqa: ANN001
+    def on_open(self, info) -> None:
         self.infos.append(info)
 
-    def on_unit(self, unit) -> None:  # noqa: ANN001
+    def on_unit(self, unit) -> None:
         self.units.append(unit)
 
     def on_invalid(self) -> None:
@@ -39,7 +43,7 @@ class Recorder:
     def on_fail(self, reason: str) -> None:
         self.fails.append(reason)
 
-    def on_packets(self, counts) -> None:  # noqa: ANN001
+    def on_packets(self, counts) -> None:
         self.counts.append(counts)
 
     @property
@@ -64,7 +68,7 @@ def session_with(recorder: Recorder) -> _Session:
     return session
 
 
-async def wait_for(predicate, timeout: float) -> None:  # noqa: ANN001
+async def wait_for(predicate, timeout: float) -> None:
     end = time.monotonic() + timeout
     while not predicate() and time.monotonic() < end:
         await asyncio.sleep(0.02)
