@@ -36,7 +36,7 @@ pytestmark = pytest.mark.timeout(90)
 def test_reorder_buffer_bounds_and_counts():
     buf = ReorderBuffer(max_packets=4, max_wait_s=0.05)
     pkt = {n: parse_rtp(rtp(n & 0xFFFF, 0, bytes([0x41, n & 0xFF]), True)) for n in range(80)}
-    seq = lambda out: [p.sequence for p in out]
+    seq = lambda out: [p.sequence_number for p in out]
     assert seq(buf.push(pkt[10], 0.0)) == [10]            # in order: out at once
     assert seq(buf.push(pkt[12], 0.0)) == []              # 11 missing: 12 waits
     assert seq(buf.push(pkt[11], 0.01)) == [11, 12]       # 11 heals the gap
@@ -57,9 +57,9 @@ def test_reorder_buffer_wraps_and_follows_a_restarted_sender():
     out = []
     for n in (65534, 0, 65535, 1):                        # reordered across the wrap
         out += buf.push(parse_rtp(rtp(n, 0, b"\x41\x00", True)), 0.0)
-    assert [p.sequence for p in out] == [65534, 65535, 0, 1]
+    assert [p.sequence_number for p in out] == [65534, 65535, 0, 1]
     out = buf.push(parse_rtp(rtp(30000, 0, b"\x41\x00", True)), 0.0)   # sender restarted
-    assert [p.sequence for p in out] == [30000] and buf.stats.resyncs == 1 and buf.stats.lost == 0
+    assert [p.sequence_number for p in out] == [30000] and buf.stats.resyncs == 1 and buf.stats.lost == 0
 
 
 async def test_udp_reorder_and_loss_on_loopback_datagrams():

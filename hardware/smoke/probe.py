@@ -170,7 +170,7 @@ class StreamProbe:
         r.payload_bytes += len(data)
         r.first_packet_at = r.first_packet_at or arrived
         r.last_packet_at = arrived
-        r.sequence.add(pkt.sequence)
+        r.sequence.add(pkt.sequence_number)
         if self._decoder is None:
             self._count_picture(pkt, arrived)
             return

@@ -41,7 +41,7 @@ class ReorderBuffer:
     def push(self, pkt: RtpPacket, at: float) -> list[RtpPacket]:
         """Add one packet; the packets now ready, in order."""
         self.stats.received += 1
-        ext = self._extend(pkt.sequence)
+        ext = self._extend(pkt.sequence_number)
         if self._next is None:
             self._next = ext
         if abs(ext - self._next) > MAX_JUMP:

@@ -43,7 +43,7 @@ class ReceptionStats:
     def add(self, pkt: RtpPacket, at: float) -> None:
         """A packet handed on (after the reorder buffer), ``at`` its arrival time."""
         self.ssrc = pkt.ssrc
-        self._seq.add(pkt.sequence)
+        self._seq.add(pkt.sequence_number)
         transit = at * self.clock_rate - pkt.timestamp
         if self._transit is not None:
             d = abs(transit - self._transit)

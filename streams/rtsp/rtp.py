@@ -1,4 +1,4 @@
-"""RTP packets and H.264 depacketization (RFC 3550, RFC 6184).
+"""RTP packets (aiortc's ``RtpPacket``) and H.264 depacketization (RFC 3550, RFC 6184).
 
 The depacketizer turns RTP payloads into access units (one picture each, as
 Annex B bytes for the decoder) and counts what a broken camera sends wrong:
@@ -8,6 +8,8 @@ packet types we do not know. Those counts feed the "corrupt packets" figure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from aiortc.rtp import RtpPacket
 
 START = b"\x00\x00\x00\x01"
 NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS = 5, 6, 7, 8
@@ -22,36 +24,12 @@ class RtpError(ValueError):
     """A packet that is not RTP version 2 or is cut short."""
 
 
-@dataclass(frozen=True)
-class RtpPacket:
-    payload_type: int
-    marker: bool
-    sequence: int
-    timestamp: int
-    ssrc: int
-    payload: bytes
-
-
 def parse_rtp(data: bytes) -> RtpPacket:
-    if len(data) < 12 or data[0] >> 6 != 2:
-        raise RtpError("not an RTP v2 packet")
-    csrc_count, has_ext, has_pad = data[0] & 0x0F, data[0] & 0x10, data[0] & 0x20
-    offset = 12 + 4 * csrc_count
-    if has_ext:
-        if len(data) < offset + 4:
-            raise RtpError("RTP header extension is cut short")
-        offset += 4 + 4 * int.from_bytes(data[offset + 2:offset + 4], "big")
-    end = len(data) - (data[-1] if has_pad and data[-1] else 0)
-    if offset > end:
-        raise RtpError("RTP packet is cut short")
-    return RtpPacket(
-        payload_type=data[1] & 0x7F,
-        marker=bool(data[1] & 0x80),
-        sequence=int.from_bytes(data[2:4], "big"),
-        timestamp=int.from_bytes(data[4:8], "big"),
-        ssrc=int.from_bytes(data[8:12], "big"),
-        payload=data[offset:end],
-    )
+    """An RTP packet, parsed by aiortc (header, CSRCs, extensions, padding)."""
+    try:
+        return RtpPacket.parse(data)
+    except ValueError as exc:       # not version 2, cut short, bad padding or extension
+        raise RtpError(str(exc)) from None
 
 
 @dataclass
@@ -95,9 +73,9 @@ class H264Depacketizer:
         done: list[RtpFrame] = []
         if self._current is not None and pkt.timestamp != self._current.timestamp:
             done.append(self._finish())  # a marker bit went missing: close by timestamp
-        if self._last_seq is not None and pkt.sequence != (self._last_seq + 1) & 0xFFFF:
+        if self._last_seq is not None and pkt.sequence_number != (self._last_seq + 1) & 0xFFFF:
             self._fragment = None  # a lost packet breaks any fragment in progress
-        self._last_seq = pkt.sequence
+        self._last_seq = pkt.sequence_number
         if self._current is None:
             self._current = RtpFrame(pkt.timestamp)
         if not self._overflow:
