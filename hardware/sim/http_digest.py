@@ -9,7 +9,7 @@ import secrets
 import time
 from collections import OrderedDict
 
-from iocwall.streams.rtsp.digest import check_basic, check_digest, parse_params
+from iocwall.streams.rtsp.digest import check_authorization
 
 NONCE_TTL_S = 300.0
 _MAX_NONCES = 1024
@@ -30,17 +30,9 @@ class HttpAuthGuard:
                                      f'nonce="{nonce}", algorithm=MD5')}
 
     def allows(self, method: str, authorization: str | None) -> bool:
-        if not authorization:
-            return False
-        scheme, _, rest = authorization.partition(" ")
-        if scheme.lower() == "basic":
-            return check_basic(rest.strip(), self.user, self.password)
-        if scheme.lower() == "digest":
-            return self._digest(method, parse_params(rest))
-        return False
+        return bool(authorization) and check_authorization(
+            authorization or "", method, self.user, self.realm, self.password, self._fresh)
 
-    def _digest(self, method: str, p: dict[str, str]) -> bool:
-        issued = self._nonces.get(p.get("nonce", ""))
-        if issued is None or time.monotonic() - issued > NONCE_TTL_S:
-            return False
-        return check_digest(p, method, self.user, self.realm, self.password)
+    def _fresh(self, nonce: str) -> bool:
+        issued = self._nonces.get(nonce)
+        return issued is not None and time.monotonic() - issued <= NONCE_TTL_S

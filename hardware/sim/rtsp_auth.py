@@ -8,7 +8,7 @@ import hmac
 import os
 import time
 
-from iocwall.streams.rtsp.digest import check_basic, check_digest, parse_params
+from iocwall.streams.rtsp.digest import check_authorization
 
 REALM = "iocwall-sim"
 NONCE_LIFETIME_S = 300
@@ -35,15 +35,8 @@ class Authenticator:
         """True if the Authorization header carries our credentials."""
         if not self.enabled:
             return True
-        scheme, _, rest = header.strip().partition(" ")
-        if scheme.lower() == "basic":
-            return check_basic(rest.strip(), self.user, self.password)
-        if scheme.lower() == "digest":
-            return self._digest(method, parse_params(rest))
-        return False
+        return check_authorization(header, method, self.user, REALM, self.password, self._fresh)
 
-    def _digest(self, method: str, params: dict[str, str]) -> bool:
+    def _fresh(self, nonce: str) -> bool:
         slot = int(time.time() // NONCE_LIFETIME_S)
-        if params.get("nonce", "") not in (self._nonce(slot), self._nonce(slot - 1)):
-            return False
-        return check_digest(params, method, self.user, REALM, self.password)
+        return nonce in (self._nonce(slot), self._nonce(slot - 1))

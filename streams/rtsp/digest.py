@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 
 # name=value or name="quoted value" (a quoted value may hold commas and \" escapes)
 _PARAM = re.compile(r'([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
@@ -63,3 +64,17 @@ def check_digest(params: dict[str, str], method: str, user: str, realm: str,
                         params.get("nonce", ""), algorithm=params.get("algorithm", ""), qop=qop,
                         nc=params.get("nc", ""), cnonce=params.get("cnonce", ""))
     return hmac.compare_digest(expected, params.get("response", ""))
+
+
+def check_authorization(header: str, method: str, user: str, realm: str, password: str,
+                        nonce_ok: Callable[[str], bool]) -> bool:
+    """A server's check of an Authorization header (Basic or Digest); ``nonce_ok`` says
+    whether a Digest nonce is one the server issued and still honours."""
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() == "basic":
+        return check_basic(rest.strip(), user, password)
+    if scheme.lower() == "digest":
+        params = parse_params(rest)
+        return nonce_ok(params.get("nonce", "")) and check_digest(params, method, user, realm,
+                                                                  password)
+    return False
