@@ -22,7 +22,7 @@ from typing import Protocol
 
 from iocwall.streams import h264
 from iocwall.streams.fanout import AccessUnit
-from iocwall.streams.urls import CameraUrl, redact
+from iocwall.streams.urls import CameraUrl, TransportMode, redact
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,9 @@ def demux_options(url: CameraUrl, read_timeout_s: float) -> dict[str, str]:
         "timeout": str(int(read_timeout_s * 1_000_000)),   # socket I/O, microseconds
     }
     if url.scheme in ("rtsp", "rtsps"):
-        opts["rtsp_transport"] = "tcp"
+        # FFmpeg has no "TCP, then UDP if refused": auto stays TCP here (the RTP ingest,
+        # used for every H.264 camera, does fall back); udp is honoured.
+        opts["rtsp_transport"] = "udp" if url.transport is TransportMode.UDP else "tcp"
     return opts
 
 
