@@ -5,18 +5,22 @@ PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := ffmpeg redis-server chromium chromium-driver fonts-dejavu-core vlc-bin vlc-plugin-base
+APT_PKGS := ffmpeg redis-server chromium chromium-driver fonts-dejavu-core iproute2 vlc-bin vlc-plugin-base
+# Debian packages wanted for their command only: skipped when the command is already there
+# (NodeSource's nodejs bundles npm, and Debian's npm package conflicts with it).
+APT_CMD_PKGS := npm
 TEST_ARGS ?=
 
-.PHONY: setup system-deps demo serve test bench clean
+.PHONY: setup system-deps demo serve lint test bench clean
 
 setup: system-deps $(STAMP) frontend/node_modules/.installed
 
 # Debian packages: ffmpeg/ffprobe (independent RTSP client in tests), redis-server (multi-node bus),
-# chromium (browser tests and the demo's kiosk). Installed only when missing.
+# chromium (browser tests and the demo's kiosk), npm (frontend packages). Installed only when missing.
 system-deps:
 	@missing=""; \
 	for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(APT_CMD_PKGS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -24,11 +28,12 @@ system-deps:
 	fi
 
 # torch is pinned to the CPU build first, so that ultralytics does not pull a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# The analytics extra (torch, ultralytics) is for the worker; `pip install .` alone leaves it out.
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,analytics]"
 	touch $(STAMP)
 
 frontend/node_modules/.installed: frontend/package.json
@@ -41,7 +46,14 @@ demo: setup
 serve: setup
 	$(BIN)/iocwall serve $(ARGS)
 
-test: setup
+# ruff, then mypy over the packages by their installed names, iocwall.<folder> (through
+# tools/typecheck/iocwall/: see [tool.mypy] in pyproject.toml).
+lint: setup
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
+
+# Lint and types first: a red lint fails the run before the (long) tests start.
+test: lint
 	$(BIN)/python -m pytest $(TEST_ARGS)
 
 # Benchmarks are not tests: they print figures and ratios against a baseline from the same run.

@@ -1,15 +1,65 @@
-"""``iocwall worker``: the analytics worker. Not built yet: it has its own issue."""
+"""``iocwall worker``: an analytics worker, on this machine or on a GPU host.
+
+Only the tap's ZeroMQ address is needed; zones travel with the frames. The
+detector and weights come from the command line or ``[analytics]`` in config.toml.
+"""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import signal
 import sys
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="path to YOLO weights (never downloaded)")
+    parser.add_argument("--connect", metavar="ADDR",
+                        help="the media server's tap, e.g. tcp://10.0.0.5:5571 "
+                             "(default: [analytics] tap_address)")
+    parser.add_argument("--detector", choices=("hog", "yolo"), help="default: [analytics] detector")
+    parser.add_argument("--model", "--weights", dest="weights", metavar="PATH",
+                        help="YOLO weights file (never downloaded); default: [analytics] weights")
+    parser.add_argument("--device", help="cpu, cuda:0 ... (default: GPU when present)")
+    parser.add_argument("--batch", type=int, help="frames per detector call (default: config)")
+    parser.add_argument("--name", help="worker name in logs and metrics (default host-pid)")
+    parser.add_argument("--config", metavar="PATH", help="config.toml (default ./config.toml)")
 
 
 def run(args: argparse.Namespace) -> int:
-    print("iocwall worker: not yet available (the analytics worker has its own issue)",
-          file=sys.stderr)
-    return 2
+    from iocwall.analytics.detectors import DetectorOptions, WeightsMissing, build_detector
+    from iocwall.analytics.worker import Worker
+    from iocwall.wall.config import ConfigError
+    from iocwall.wall.serve import load_config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        cfg = load_config(argparse.Namespace(config=args.config, host=None, port=None,
+                                             data_dir=None)).analytics
+    except ConfigError as exc:
+        print(f"iocwall worker: {exc}", file=sys.stderr)
+        return 2
+    batch = args.batch or cfg.batch
+    if batch < 1:
+        print("iocwall worker: --batch must be at least 1", file=sys.stderr)
+        return 2
+    options = DetectorOptions(kind=args.detector or cfg.detector,
+                              weights=args.weights or cfg.weights,
+                              device=args.device or cfg.device, half=cfg.half, imgsz=cfg.imgsz)
+    try:
+        detector = build_detector(options)
+    except WeightsMissing as exc:
+        print(f"iocwall worker: {exc}", file=sys.stderr)
+        return 2
+    worker = Worker(args.connect or cfg.tap_address, detector, batch=batch, name=args.name)
+    return asyncio.run(_serve(worker))
+
+
+async def _serve(worker: object) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await worker.run(stop)  # type: ignore[attr-defined]
+    return 0

@@ -48,13 +48,23 @@ export function logout() {
   return api("/api/logout", { method: "POST" });
 }
 
-// Only same-site paths may be a post-login target: an attacker-made link like
-// /login?next=https://evil.example must not bounce the user off-site.
+// Only paths of this server may be a post-login target: an attacker-made link like
+// /login?next=https://evil.example must not bounce the user off-site. The URL parser drops
+// tabs, CR and LF anywhere and reads "\" as "/", so "/<tab>/evil.example" would become
+// "//evil.example": refuse any such character, then let the parser itself confirm that the
+// result stays on our origin, and hand back only its path, query and fragment.
 export function safeNext(raw, fallback = "/live") {
-  if (typeof raw !== "string" || !raw.startsWith("/") || raw.startsWith("//") || raw.includes("\\")) {
+  if (typeof raw !== "string" || !raw.startsWith("/") || /[\u0000-\u0020\u007f\\]/.test(raw)) {
     return fallback;
   }
-  return raw;
+  let url;
+  try {
+    url = new URL(raw, window.location.origin);
+  } catch (_) {
+    return fallback;
+  }
+  if (url.origin !== window.location.origin || raw.startsWith("//")) return fallback;
+  return url.pathname + url.search + url.hash;
 }
 
 export function goLogin() {

@@ -20,9 +20,12 @@ const TEXT = {
     "login.err.limited.now": "Bạn có thể thử lại ngay bây giờ.",
     "login.err.network": "Không kết nối được máy chủ. Kiểm tra mạng rồi thử lại.",
     "login.err.server": "Máy chủ gặp lỗi ({status}). Hãy thử lại sau.",
+    "login.err.busy": "Máy chủ đang bận. Hãy thử lại sau giây lát.",
     "home.live": "Xem trực tiếp tất cả camera",
     "home.live.desc": "Lưới camera (luồng phụ), bấm vào một ô để xem luồng chính toàn màn hình.",
     "home.login": "Đăng nhập",
+    "home.register": "Đăng ký camera",
+    "home.register.desc": "Hồ sơ kết nối của tỉnh, thêm camera (tìm tự động hoặc nhập tay), kiểm tra kết nối.",
     "home.health": "Tình trạng hệ thống",
     "home.soon": "Bảng điều khiển tường video sẽ có trong bản sau.",
     "live.title": "Trực tiếp",
@@ -50,6 +53,24 @@ const TEXT = {
     "role.registrar": "Cán bộ tỉnh",
     "role.technician": "Kỹ thuật viên",
     "role.display": "Màn hình",
+    "console.title": "Tường video",
+    "console.search": "Tìm camera…",
+    "console.cameras": "Camera",
+    "console.presets": "Cấu hình",
+    "console.preset.name": "Tên cấu hình",
+    "console.preset.save": "Lưu cấu hình",
+    "console.preset.recall": "Áp dụng",
+    "console.alarms": "Cảnh báo",
+    "console.alarms.none": "Không có cảnh báo",
+    "console.alarm.ack": "Xác nhận",
+    "console.monitor": "Màn hình {id}",
+    "console.node.up": "đang chạy",
+    "console.node.down": "mất kết nối",
+    "console.node.none": "chưa có máy hiển thị",
+    "console.pushed": "Đã đẩy lên {n}/{total} màn hình",
+    "console.readonly": "Chỉ xem: vai trò của bạn không được thay đổi tường video.",
+    "console.error": "Lỗi: {msg}",
+    "console.remove": "Bỏ ô này",
   },
   en: {
     "app.title": "iocwall — Operations Centre",
@@ -67,9 +88,12 @@ const TEXT = {
     "login.err.limited.now": "You can try again now.",
     "login.err.network": "Cannot reach the server. Check the network and try again.",
     "login.err.server": "The server had an error ({status}). Try again later.",
+    "login.err.busy": "The server is busy. Try again in a moment.",
     "home.live": "Watch every camera live",
     "home.live.desc": "Camera grid (sub streams); click a tile for the main stream full-size.",
     "home.login": "Sign in",
+    "home.register": "Camera registration",
+    "home.register.desc": "A province's connection profile, adding cameras (discovered or by hand), connection tests.",
     "home.health": "System health",
     "home.soon": "The video-wall console comes in a later release.",
     "live.title": "Live",
@@ -97,6 +121,24 @@ const TEXT = {
     "role.registrar": "Province registrar",
     "role.technician": "Technician",
     "role.display": "Display",
+    "console.title": "Video wall",
+    "console.search": "Search cameras…",
+    "console.cameras": "Cameras",
+    "console.presets": "Presets",
+    "console.preset.name": "Preset name",
+    "console.preset.save": "Save preset",
+    "console.preset.recall": "Recall",
+    "console.alarms": "Alarms",
+    "console.alarms.none": "No alarms",
+    "console.alarm.ack": "Acknowledge",
+    "console.monitor": "Monitor {id}",
+    "console.node.up": "up",
+    "console.node.down": "down",
+    "console.node.none": "no display node",
+    "console.pushed": "Pushed to {n}/{total} displays",
+    "console.readonly": "View only: your role may not change the wall.",
+    "console.error": "Error: {msg}",
+    "console.remove": "Remove this tile",
   },
 };
 
@@ -163,4 +205,9 @@ export function vnClock(date = new Date()) {
   const [day, time] = VN_FORMAT.format(date).split(" ");
   const [y, m, d] = day.split("-");
   return `${d}/${m}/${y} ${time}`;
+}
+
+// A page's own strings (e.g. register-texts.js), merged into the tables above.
+export function addTexts(extra) {
+  for (const lang of Object.keys(TEXT)) Object.assign(TEXT[lang], extra[lang] || {});
 }

@@ -6,6 +6,7 @@
 
 import { api, goLogin, logout, me } from "/static/api.js";
 import { apply, bindToggle, onLangChange, t, vnClock } from "/static/i18n.js";
+import { fitGrid } from "/static/fit.js";
 import { CameraView } from "/static/tile.js";
 
 const POLL_MS = 1500;
@@ -55,6 +56,17 @@ function sync(cameras) {
   loadedOnce = true;
   empty.hidden = cameras.length > 0;
   grid.dataset.count = String(cameras.length);
+  fit();
+}
+
+// Fill the window below the header: as many columns as give the largest 16:9 tiles.
+function fit() {
+  fitGrid(grid, tiles.size, aspectOf([...tiles.values()][0]));
+}
+
+function aspectOf(view) {
+  const sub = view && view.camera && view.camera.streams && view.camera.streams.sub;
+  return sub && sub.width > 0 && sub.height > 0 ? sub.width / sub.height : 16 / 9;
 }
 
 function addTile(id) {
@@ -179,6 +191,7 @@ async function main() {
     for (const view of tiles.values()) view.destroy();
   });
   setInterval(tick, TICK_MS);
+  window.addEventListener("resize", fit);
   poll();
 }
 

@@ -64,6 +64,8 @@ async function onSubmit(event) {
     } else if (err.status === 429) {
       startCountdown(err.retryAfterS ?? 60);
       return;   // the countdown re-enables the button
+    } else if (err.status === 503 && err.code === "busy") {
+      showError("login.err.busy");     // too many password checks at once: not our error
     } else if (err.status === 400 || err.status === 422) {
       showError("login.err.missing");
     } else if (err.status) {

@@ -51,9 +51,10 @@ function waitIceGathering(pc) {
 }
 
 export class WhepError extends Error {
-  constructor(message, status = 0) {
+  constructor(message, status = 0, retryAfterMs = 0) {
     super(message);
     this.status = status;
+    this.retryAfterMs = retryAfterMs;   // the server's Retry-After (503: overloaded)
   }
 }
 
@@ -89,7 +90,8 @@ export class WhepSession {
       credentials: "same-origin",
     });
     if (response.status !== 201 && response.status !== 200) {
-      throw new WhepError(`WHEP POST ${response.status}`, response.status);
+      const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+      throw new WhepError(`WHEP POST ${response.status}`, response.status, retryAfter * 1000);
     }
     const loc = response.headers.get("Location");
     if (loc) this.location = new URL(loc, new URL(this.url, window.location.href)).href;
@@ -167,7 +169,9 @@ export class WhepPlayer {
     try {
       await session.start((state) => this._onConnectionState(session, state));
     } catch (err) {
-      if (this.session === session && !this.stopped) this._fail(err.message || String(err));
+      if (this.session === session && !this.stopped) {
+        this._fail(err.message || String(err), true, err.retryAfterMs || 0);
+      }
     }
   }
 
@@ -190,7 +194,7 @@ export class WhepPlayer {
     }
   }
 
-  _fail(reason, countIt = true) {
+  _fail(reason, countIt = true, notBeforeMs = 0) {
     if (this.session) this.session.close();
     this.session = null;
     clearTimeout(this.watchTimer);
@@ -198,7 +202,9 @@ export class WhepPlayer {
     if (this.stopped) return;
     if (countIt) this.failures += 1;
     const base = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** Math.max(0, this.failures - 1));
-    const delay = countIt ? base / 2 + Math.random() * (base / 2) : 0;
+    // an overloaded server says when to come back: never sooner, spread a little
+    const delay = Math.max(countIt ? base / 2 + Math.random() * (base / 2) : 0,
+                           notBeforeMs ? notBeforeMs * (1 + Math.random() / 4) : 0);
     this.onStatus("retrying", { reason, delayMs: Math.round(delay) });
     this.retryTimer = setTimeout(() => this._connect(), delay);
   }

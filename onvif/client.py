@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Awaitable, TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from iocwall.onvif.errors import (
     OnvifAuthError,
@@ -97,7 +98,7 @@ class _Prober:
         self.step = step
         try:
             return await asyncio.wait_for(awaitable, self.timeout)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise OnvifTimeout(self.host, self.port, self.timeout, step) from None
 
     async def run(self) -> DeviceReport:
@@ -193,7 +194,7 @@ def _utc_from(answer: Any) -> datetime | None:
         return None
     d, t = utc.Date, utc.Time
     try:
-        return datetime(d.Year, d.Month, d.Day, t.Hour, t.Minute, t.Second, tzinfo=timezone.utc)
+        return datetime(d.Year, d.Month, d.Day, t.Hour, t.Minute, t.Second, tzinfo=UTC)
     except (TypeError, ValueError):
         raise OnvifProtocolError("the device sent an invalid UTC date/time") from None
 

@@ -1,19 +1,32 @@
-"""WS-Discovery client: a unicast Probe for ONVIF cameras (NetworkVideoTransmitter).
+"""WS-Discovery client: find ONVIF cameras (NetworkVideoTransmitter).
 
-Only unicast: a Probe is sent to one address (default 127.0.0.1:3702), never to the multicast
-group, so tests and operators never spray a real network. The reply is parsed with defusedxml
-(no DTDs, no entities) because anything on the network can answer a UDP port.
+``probe`` sends a unicast Probe to one address (default 127.0.0.1:3702). ``discover`` sends
+it to the multicast group 239.255.255.250:3702 out of ONE chosen interface (TTL 1, as
+every ONVIF tool does), so nothing goes out of any other interface. Replies are parsed with
+defusedxml (no DTDs, no entities) because anything on the network can answer a UDP port.
 """
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import ipaddress
 import logging
+import socket
+import struct
 import uuid
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-__all__ = ["DiscoveredDevice", "probe", "build_probe", "parse_probe_matches"]
+__all__ = [
+    "DiscoveredDevice",
+    "DiscoveryError",
+    "build_probe",
+    "discover",
+    "interface_address",
+    "parse_probe_matches",
+    "probe",
+]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +36,13 @@ WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
 DN = "http://www.onvif.org/ver10/network/wsdl"
 NVT = f"{{{DN}}}NetworkVideoTransmitter"
 _MAX_DATAGRAM = 65507
+MULTICAST_GROUP = "239.255.255.250"
+_SIOCGIFADDR = 0x8915
+MAX_DEVICES = 256                     # a flood of fake answers must not grow memory
+
+
+class DiscoveryError(Exception):
+    """The interface cannot be used for a search; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +70,63 @@ async def probe(address: str = "127.0.0.1", port: int = 3702, timeout: float = 2
     finally:
         transport.close()
     return list(found.values())
+
+
+async def discover(interface: str, timeout: float = 2.0, port: int = 3702,
+                   types: str = "dn:NetworkVideoTransmitter") -> list[DiscoveredDevice]:
+    """Multicast a Probe out of ``interface`` (a name such as eth0, or its IPv4 address) and
+    collect the ProbeMatches for ``timeout`` s. Raises DiscoveryError for a bad interface."""
+    address = interface_address(interface)
+    message_id = f"urn:uuid:{uuid.uuid4()}"
+    found: dict[str, DiscoveredDevice] = {}
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind((address, 0))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(address))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)   # never routed on
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise DiscoveryError(f"cannot search on {interface}: {exc.strerror}") from None
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _Collector(message_id, found), sock=sock)
+    try:
+        transport.sendto(build_probe(message_id, types), (MULTICAST_GROUP, port))
+        await asyncio.sleep(timeout)
+    finally:
+        transport.close()
+    return list(found.values())
+
+
+def interface_address(interface: str) -> str:
+    """The IPv4 address of a network interface name, or the address itself."""
+    text = (interface or "").strip()
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        pass
+    if not text or len(text) > 15 or not all(c.isalnum() or c in "-_.@" for c in text):
+        raise DiscoveryError(f"'{text}' is not a network interface name or IPv4 address")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe_sock:
+        try:
+            packed = fcntl.ioctl(probe_sock.fileno(), _SIOCGIFADDR,
+                                 struct.pack("256s", text.encode()))
+        except OSError as exc:
+            raise DiscoveryError(f"interface '{text}': {exc.strerror} (no such interface, or "
+                                 "it has no IPv4 address)") from None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def interfaces() -> list[dict[str, str]]:
+    """Interfaces with an IPv4 address, for the portal's interface menu."""
+    out = []
+    for _, name in socket.if_nameindex():
+        try:
+            out.append({"name": name, "address": interface_address(name)})
+        except DiscoveryError:
+            continue
+    return out
 
 
 def build_probe(message_id: str, types: str = "dn:NetworkVideoTransmitter") -> bytes:
@@ -128,7 +205,8 @@ class _Collector(asyncio.DatagramProtocol):
         if len(data) > _MAX_DATAGRAM:
             return
         for device in parse_probe_matches(data, self.message_id):
-            self.found.setdefault(device.urn, device)
+            if len(self.found) < MAX_DEVICES:
+                self.found.setdefault(device.urn, device)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable arrives here when nothing listens: simply no answer.

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from iocwall.streams.fanout import AccessUnit, Fanout
 from iocwall.streams.health import Health, HealthSnapshot, StreamState
 from iocwall.streams.rtp_ingest import RtpPuller
-from iocwall.streams.source import Ingest, PacketCounts, PullSettings, Puller, SourceInfo
+from iocwall.streams.sendpath import PayloadCache
+from iocwall.streams.source import Ingest, PacketCounts, Puller, PullSettings, SourceInfo
 from iocwall.streams.urls import CameraUrl
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Channel:
         self.camera, self.stream, self.url = camera, stream, url
         self.key = f"{camera}/{stream}"
         self.fanout = Fanout(self.key)
+        self.payloads = PayloadCache()     # RTP payloads made once for all viewers
         self.health = Health(camera, stream, stall_s, settings.read_timeout_s)
         self.info: SourceInfo | None = None
         self.transcoding_viewers = 0
@@ -96,6 +98,19 @@ class Channel:
             await puller.stop()
         self.health.idle()
 
+    async def retarget(self, url: CameraUrl) -> None:
+        """Pull from ``url`` from now on (edited URL or credentials); viewers stay subscribed
+        and see a reconnect."""
+        self.url = url
+        puller, self._puller = self._puller, None
+        self._binding = None
+        if puller is None:
+            return
+        await puller.stop()
+        self.fanout.reset()
+        if self._users > 0 or self._linger is not None:
+            self._start()
+
     # -- PullerListener, through the current puller's _Binding (on the loop) -------------
     def on_open(self, info: SourceInfo) -> None:
         if info.generation != self._session_generation:
@@ -155,7 +170,7 @@ class Channel:
         try:
             await asyncio.wait_for(waiter, timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     def snapshot(self) -> HealthSnapshot:

@@ -3,21 +3,27 @@
 Every subscriber has its own small queue. When a subscriber falls behind, its
 queue is emptied and it skips to the next keyframe (dropping frames of a GOP
 would corrupt the picture anyway): the drops are counted, memory never grows.
-The cache holds the last keyframe and the access units after it, so a new
-viewer (or one that lost a picture) starts decoding at once.
+"Behind" is judged by age, not length: a live unit older than ``max_age_s``
+(received by the puller that long ago) is late on a wall, whatever the frame
+rate; the unit count is only a memory bound. The cache holds the last keyframe
+and the access units after it, so a new viewer (or one that lost a picture)
+starts decoding at once.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-QUEUE_UNITS = 200          # per subscriber; > cache so a full GOP burst fits
+QUEUE_UNITS = 200          # per subscriber, a memory bound only; > cache so a GOP replay fits
 CACHE_UNITS = 150          # access units after the keyframe kept for new viewers
 CACHE_BYTES = 16 << 20
+MAX_AGE_S = 0.5            # a live unit older than this is late: skip to the next keyframe
+PLI_REPLAY_BYTES = 512 << 10   # a picture-loss answer replays at most this much of the GOP
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,9 @@ class Subscriber:
     """A bounded queue of access units for one consumer (a viewer, a snapshot...)."""
     name: str
     limit: int = QUEUE_UNITS
+    max_age_s: float = MAX_AGE_S
     dropped: int = 0
+    dropped_late: int = 0    # of ``dropped``: units thrown away for being older than max_age_s
     delivered: int = 0
     _queue: deque[AccessUnit] = field(default_factory=deque)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -65,13 +73,11 @@ class Subscriber:
         if self._need_keyframe and not unit.keyframe:
             self.dropped += self._started   # waiting for the very first keyframe is no drop
             return
-        if len(self._queue) >= self.limit:
+        if len(self._queue) >= self.limit or self._head_late(unit.received):
             # too slow: everything queued is stale; restart at the next keyframe
-            self.dropped += len(self._queue) + 1
-            self._queue.clear()
-            self._need_keyframe = True
-            self.replay = 0
-            return
+            self._skip(extra=1)
+            if not unit.keyframe:
+                return
         self._need_keyframe = False
         self._started = True
         self._queue.append(unit)
@@ -93,12 +99,36 @@ class Subscriber:
     def restart_at_keyframe(self) -> None:
         self._need_keyframe = True
 
+    def _head_late(self, now: float | None = None) -> bool:
+        """Is the oldest queued live unit older than max_age_s? (replays are old by design)"""
+        if len(self._queue) <= self.replay:
+            return False
+        head = self._queue[self.replay]
+        if head.received <= 0:
+            return False          # a source without receive times: only the count bounds it
+        now = time.monotonic() if not now else now
+        return now - head.received > self.max_age_s
+
+    def _skip(self, extra: int = 0) -> None:
+        """Throw the queue away and wait for the next keyframe (counted as late drops)."""
+        late = len(self._queue) + extra
+        self.dropped += late
+        self.dropped_late += late
+        self._queue.clear()
+        self._need_keyframe = True
+        self.replay = 0
+
     async def get(self) -> AccessUnit:
-        while not self._queue:
-            if self._closed:
-                raise EndOfStream(self.name)
-            self._wakeup.clear()
-            await self._wakeup.wait()
+        while True:
+            while not self._queue:
+                if self._closed:
+                    raise EndOfStream(self.name)
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            if not self._head_late():
+                break
+            # the consumer fell behind: what is queued would only add delay
+            self._skip()
         self.delivered += 1
         # lets the consumer retime and pace a burst of cached units differently
         self.last_was_replay = self.replay > 0
@@ -164,6 +194,7 @@ class Fanout:
         self.cache = KeyframeCache()
         self._subscribers: set[Subscriber] = set()
         self.dropped_total = 0     # drops of subscribers that already left
+        self.late_total = 0        # of which for being late
 
     def subscribe(self, name: str, *, replay: bool = True) -> Subscriber:
         sub = Subscriber(name)
@@ -176,6 +207,7 @@ class Fanout:
         if sub in self._subscribers:
             self._subscribers.discard(sub)
             self.dropped_total += sub.dropped
+            self.late_total += sub.dropped_late
         sub.close()
 
     def publish(self, unit: AccessUnit) -> None:
@@ -193,13 +225,29 @@ class Fanout:
         for sub in self._subscribers:
             sub.restart_at_keyframe()
 
-    def replay_to(self, sub: Subscriber) -> bool:
-        """Answer a picture-loss request: resend the cached GOP to one subscriber."""
+    def replay_to(self, sub: Subscriber, max_bytes: int | None = None) -> bool:
+        """Resend the cached GOP to one subscriber (a new viewer, or one that lost a picture).
+
+        ``max_bytes`` bounds a picture-loss answer: a lossy link asking again and
+        again must not get the whole GOP each time. Past the bound only the units
+        that fit are replayed (the keyframe at least) and the viewer then waits for
+        the camera's next keyframe: a short freeze instead of a burst.
+        """
         units = self.cache.units()
         if not units:
             return False
+        complete = self.cache.complete
+        if max_bytes is not None:
+            kept, total = units[:1], len(units[0].data)
+            for unit in units[1:]:
+                total += len(unit.data)
+                if total > max_bytes:
+                    complete = False
+                    break
+                kept.append(unit)
+            units = kept
         # a GOP too long to cache leaves only its keyframe: skip to the next one after it
-        sub.load(units, wait_keyframe=not self.cache.complete)
+        sub.load(units, wait_keyframe=not complete)
         return True
 
     def reset(self) -> None:
@@ -212,3 +260,6 @@ class Fanout:
 
     def drops(self) -> int:
         return self.dropped_total + sum(s.dropped for s in self._subscribers)
+
+    def late_drops(self) -> int:
+        return self.late_total + sum(s.dropped_late for s in self._subscribers)

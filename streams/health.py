@@ -35,11 +35,6 @@ class HealthSnapshot:
     viewers: int
     drops: int
     invalid_units: int
-    rtp_lost: int            # RTP packets that never came (UDP)
-    rtp_late: int            # came too late or twice: dropped (UDP)
-    rtp_reordered: int       # came out of order, put back (UDP)
-    rtp_corrupt: int         # not RTP, bad payloads, oversized units, not from the camera
-    transport: str           # how RTP comes: "tcp" or "udp"; "" before the first session
     packets: int
     bytes: int
     codec: str
@@ -47,6 +42,12 @@ class HealthSnapshot:
     height: int
     transcoding: bool
     error: str
+    # packet-level counts of the RTP ingest (defaults: built positionally elsewhere)
+    rtp_lost: int = 0        # RTP packets that never came (UDP)
+    rtp_late: int = 0        # came too late or twice: dropped (UDP)
+    rtp_reordered: int = 0   # came out of order, put back (UDP)
+    rtp_corrupt: int = 0     # not RTP, bad payloads, oversized units, not from the camera
+    transport: str = ""      # how RTP comes: "tcp" or "udp"; "" before the first session
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -155,6 +156,7 @@ class Health:
             camera=self.camera, stream=self.stream, state=self.state, fps=fps,
             bitrate_bps=bps, last_packet_age_s=age, reconnects=self.reconnects,
             viewers=viewers, drops=drops, invalid_units=self.invalid_units,
+            packets=self.packets, bytes=self.bytes, codec=self.codec, width=self.width,
+            height=self.height, transcoding=transcoding, error=self.error,
             rtp_lost=self.rtp_lost, rtp_late=self.rtp_late, rtp_reordered=self.rtp_reordered,
-            rtp_corrupt=self.rtp_corrupt, transport=self.transport, packets=self.packets, bytes=self.bytes, codec=self.codec, width=self.width,
-            height=self.height, transcoding=transcoding, error=self.error)
+            rtp_corrupt=self.rtp_corrupt, transport=self.transport)

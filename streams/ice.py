@@ -55,7 +55,9 @@ def apply(pc: RTCPeerConnection, settings: IceSettings) -> None:
     for connection in _connections(pc):
         if connection._local_candidates_start:
             continue
-        connection.get_component_candidates = _gatherer(connection, settings)
+        # the one patch point on aioice (see the module docstring), on this instance only
+        connection.get_component_candidates = _gatherer(  # type: ignore[method-assign]
+            connection, settings)
 
 
 def _connections(pc: RTCPeerConnection) -> list[aioice_ice.Connection]:

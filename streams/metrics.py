@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from iocwall.streams.health import HealthSnapshot, StreamState
 
@@ -16,6 +16,9 @@ class ServerCounters:
     sessions_refused: int
     transcode_sessions_total: int
     keyframe_requests_total: int
+    sessions_closed: dict[str, int] = field(default_factory=dict)   # reason -> count
+    late_drops_total: int = 0
+    paced_packets_total: int = 0
 
 
 def _label(value: str) -> str:
@@ -87,4 +90,13 @@ def render(streams: list[HealthSnapshot], counters: ServerCounters) -> str:
                      "counter", [("", counters.transcode_sessions_total)])
     lines += _series("iocwall_keyframe_requests_total", "PLI/FIR received from viewers",
                      "counter", [("", counters.keyframe_requests_total)])
+    lines += _series("iocwall_webrtc_sessions_closed_total", "Viewer sessions closed, by reason",
+                     "counter", [(f'{{reason="{_label(r)}"}}', n)
+                                 for r, n in sorted(counters.sessions_closed.items())])
+    lines += _series("iocwall_late_dropped_units_total",
+                     "Access units dropped because a viewer fell over 500 ms behind", "counter",
+                     [("", counters.late_drops_total)])
+    lines += _series("iocwall_paced_packets_total",
+                     "RTP packets held back to keep large keyframes within the NACK history",
+                     "counter", [("", counters.paced_packets_total)])
     return "\n".join(lines) + "\n"

@@ -27,13 +27,19 @@ from iocwall.streams.fanout import AccessUnit
 from iocwall.streams.rtsp import rtcp
 from iocwall.streams.rtsp.errors import RtspError
 from iocwall.streams.rtsp.reorder import ReorderBuffer
-from iocwall.streams.rtsp.rtp import RtpFrame
-from iocwall.streams.rtsp.rtp import H264Depacketizer, RtpError, RtpPacket, parse_rtp
+from iocwall.streams.rtsp.rtp import H264Depacketizer, RtpError, RtpFrame, RtpPacket, parse_rtp
 from iocwall.streams.rtsp.rtsp_client import RtspClient, Transport
 from iocwall.streams.rtsp.sdp import VideoTrack
 from iocwall.streams.rtsp.sps import SpsError, parse_sps
-from iocwall.streams.source import (HEALTHY_SESSION_S, PacketCounts, PullerListener,
-                                    PullSettings, Puller, SourceInfo, backoff_delay)
+from iocwall.streams.source import (
+    HEALTHY_SESSION_S,
+    PacketCounts,
+    Puller,
+    PullerListener,
+    PullSettings,
+    SourceInfo,
+    backoff_delay,
+)
 from iocwall.streams.urls import CameraUrl, TransportMode, redact
 
 log = logging.getLogger(__name__)

@@ -12,33 +12,43 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from iocwall.streams import ice, metrics
+from iocwall.streams import ice, metrics, pools
 from iocwall.streams.channel import Channel
 from iocwall.streams.fanout import Subscriber
 from iocwall.streams.health import HealthSnapshot, StreamState
+from iocwall.streams.limits import CloseReason, SessionLimits, check_offer
 from iocwall.streams.snapshot import Snapshot, SnapshotCache, SnapshotError
 from iocwall.streams.source import Ingest, PullSettings
 from iocwall.streams.track import FanoutTrack, PassthroughTrack, TranscodeTrack
 from iocwall.streams.urls import CameraUrl, parse
 from iocwall.streams.whep import WhepError, WhepSession, WhepSessions
+from iocwall.streams.wire import SessionRef
 
 log = logging.getLogger(__name__)
 
 STREAMS = ("main", "sub")
 TICK_S = 0.25                 # state re-judged 4x a second: stall seen within stall_s + 0.25
 OPEN_WAIT_S = 2.0             # how long an offer waits to learn the codec of a cold stream
+REMOVED = "removed"           # what viewers of a camera deleted at run time are told
 MediaError = WhepError        # one error type for every refusal: status, code, message
 
 
 class CameraLike(Protocol):
     """What the media server needs of a camera (iocwall.wall.config.CameraConfig fits)."""
-    id: str
-    name: str
-    main_url: str
-    sub_url: str
-    username: str
-    password: str
-    location: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def main_url(self) -> str: ...
+    @property
+    def sub_url(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def password(self) -> str: ...
+    @property
+    def location(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,7 @@ class Camera:
     urls: dict[str, CameraUrl]     # "main"/"sub" -> URL (with credentials: never shown)
 
     @classmethod
-    def from_config(cls, cam: CameraLike) -> "Camera":
+    def from_config(cls, cam: CameraLike) -> Camera:
         urls = {}
         for stream, url in (("main", cam.main_url), ("sub", getattr(cam, "sub_url", ""))):
             if url:
@@ -82,7 +92,7 @@ class MediaServer:
     """Constructed from the [streams] and [webrtc] config sections and the camera list."""
 
     def __init__(self, streams_cfg: object, webrtc_cfg: object, cameras: Iterable[CameraLike],
-                 *, max_sessions: int = 64) -> None:
+                 *, max_sessions: int | None = None) -> None:
         self._pull = PullSettings(
             open_timeout_s=float(getattr(streams_cfg, "open_timeout_s", 5.0)),
             read_timeout_s=float(getattr(streams_cfg, "lost_timeout_s", 6.0)),
@@ -96,9 +106,15 @@ class MediaServer:
             port_min=int(getattr(webrtc_cfg, "udp_port_min", 0)),
             port_max=int(getattr(webrtc_cfg, "udp_port_max", 0)))
         self._snapshots = SnapshotCache(float(getattr(streams_cfg, "snapshot_cache_s", 1.0)))
-        self.sessions = WhepSessions(self._ice, max_sessions)
+        limits = SessionLimits.from_config(streams_cfg)
+        if max_sessions is not None:      # an explicit override (tests, benchmarks)
+            limits = SessionLimits(max_sessions, limits.per_user, limits.per_camera,
+                                   limits.retry_after_s)
+        self.limits = limits
+        self.sessions = WhepSessions(self._ice, limits)
         self._cameras: dict[str, Camera] = {}
         self._channels: dict[tuple[str, str], Channel] = {}
+        self._removed: set[str] = set()      # ids removed at run time: answered 410, not 404
         self._monitor: asyncio.Task | None = None
         self._counts = {"sessions": 0, "refused": 0, "transcode": 0}
         for cam in cameras:
@@ -109,10 +125,52 @@ class MediaServer:
         if camera.id in self._cameras:
             raise ValueError(f"duplicate camera id '{camera.id}'")
         self._cameras[camera.id] = camera
+        self._removed.discard(camera.id)
         for stream, url in camera.urls.items():
-            channel = Channel(camera.id, stream, url, self._pull, self._stall_s, self._linger_s)
-            channel.on_state = self._state_changed
-            self._channels[(camera.id, stream)] = channel
+            self._new_channel(camera.id, stream, url)
+
+    async def update_camera(self, camera: Camera) -> None:
+        """Apply an edited camera: a changed URL or credential reconnects that stream under
+        its viewers; a stream that is gone ends its viewers; a new one becomes playable."""
+        old = self._cameras.get(camera.id)
+        if old is None:
+            self.add_camera(camera)
+            return
+        self._cameras[camera.id] = camera
+        for stream in set(old.urls) | set(camera.urls):
+            key = (camera.id, stream)
+            if stream not in camera.urls:
+                await self._end_channel(key)
+            elif stream not in old.urls:
+                self._new_channel(camera.id, stream, camera.urls[stream])
+            elif old.urls[stream] != camera.urls[stream]:
+                await self._channels[key].retarget(camera.urls[stream])
+
+    async def remove_camera(self, camera_id: str) -> bool:
+        """Forget a camera: its viewers get a "removed" event and are closed
+        (``camera_removed``), its pulls stopped, and later requests for it are answered
+        410 "removed" (not a frozen picture)."""
+        camera = self._cameras.pop(camera_id, None)
+        if camera is None:
+            return False
+        self._removed.add(camera_id)
+        await asyncio.gather(*(self._end_channel((camera_id, s)) for s in camera.urls))
+        return True
+
+    def _new_channel(self, camera_id: str, stream: str, url: CameraUrl) -> None:
+        channel = Channel(camera_id, stream, url, self._pull, self._stall_s, self._linger_s)
+        channel.on_state = self._state_changed
+        self._channels[(camera_id, stream)] = channel
+
+    async def _end_channel(self, key: tuple[str, str]) -> None:
+        channel = self._channels.pop(key, None)
+        event = {"type": "state", "camera": key[0], "stream": key[1], "state": REMOVED}
+        for session in self.sessions.all():
+            if (session.camera, session.stream) == key:
+                session.notify(event)
+                await self.sessions.close(session.id, CloseReason.CAMERA_REMOVED)
+        if channel is not None:
+            await channel.stop()
 
     def cameras(self) -> list[CameraStatus]:
         return [self._status(cam) for cam in self._cameras.values()]
@@ -127,6 +185,9 @@ class MediaServer:
 
     def channel(self, camera_id: str, stream: str) -> Channel:
         if camera_id not in self._cameras:
+            if camera_id in self._removed:
+                raise MediaError(410, REMOVED, f"camera '{camera_id}' was removed from the "
+                                 "registry / camera đã bị xoá khỏi danh sách")
             raise MediaError(404, "not_found", f"no camera '{camera_id}' / không có camera này")
         channel = self._channels.get((camera_id, stream))
         if channel is None:
@@ -146,8 +207,9 @@ class MediaServer:
             self._monitor.cancel()
             await asyncio.gather(self._monitor, return_exceptions=True)
             self._monitor = None
-        await self.sessions.close_all()
+        await self.sessions.close_all(CloseReason.SERVER_STOP)
         await asyncio.gather(*(ch.stop() for ch in self._channels.values()))
+        pools.shutdown_all()
 
     async def _watch(self) -> None:
         while True:
@@ -176,25 +238,53 @@ class MediaServer:
         channel.fanout.unsubscribe(sub)
         channel.release()
 
-    async def whep_offer(self, camera_id: str, stream: str, sdp: str) -> tuple[WhepSession, str]:
-        """Open a viewer session; returns it and the SDP answer. Raises MediaError."""
+    async def whep_offer(self, camera_id: str, stream: str, sdp: str,
+                         user: str = "") -> tuple[WhepSession, str]:
+        """Open a viewer session; returns it and the SDP answer. Raises MediaError.
+
+        Order matters: the offer is judged and the viewer admitted before the
+        camera is pulled, so a bad or refused offer costs no RTSP session, and a
+        failure later undoes everything (WhepSessions.offer stops the track,
+        which releases the channel).
+        """
         if stream not in STREAMS:
             raise MediaError(404, "not_found", f"unknown stream '{stream}': main or sub")
         channel = self.channel(camera_id, stream)
-        channel.acquire()
+        offer = check_offer(sdp)
+        try:
+            self.sessions.reserve(user, camera_id)
+        except MediaError as exc:
+            self._counts["refused"] += 1
+            log.warning("%s: viewer of user %s refused (overload): %s", channel.key,
+                        user or "-", exc.message)
+            raise
+        try:
+            channel.acquire()
+        except BaseException:
+            self.sessions.unreserve(user, camera_id)
+            raise
         try:
             if channel.info is None:
                 await channel.wait_keyframe(OPEN_WAIT_S)
-            info = channel.info
-            passthrough = info is None or info.codec == "h264"
-            plid = info.profile_level_id if info else None
-            session, answer = await self.sessions.offer(
-                camera_id, stream, sdp, lambda pt: self._track(channel, pt), plid, passthrough)
-        except MediaError as exc:
+        except BaseException:
             channel.release()
-            if exc.status in (429, 503):
-                self._counts["refused"] += 1
+            self.sessions.unreserve(user, camera_id)
             raise
+        info = channel.info
+        passthrough = (info is None or info.codec == "h264") and offer.h264
+        plid = info.profile_level_id if info else None
+        made: list[FanoutTrack] = []
+
+        def make(pt: bool) -> FanoutTrack:
+            made.append(self._track(channel, pt))
+            return made[-1]
+
+        try:
+            session, answer = await self.sessions.offer(camera_id, stream, sdp, make, plid,
+                                                        passthrough, user)
+        finally:
+            if not made:               # no track took over the channel: give it back
+                channel.release()
         self._counts["sessions"] += 1
         if not session.passthrough:
             self._counts["transcode"] += 1
@@ -205,7 +295,7 @@ class MediaServer:
     def _track(self, channel: Channel, passthrough: bool) -> FanoutTrack:
         name = f"{channel.key}#viewer"
         if passthrough:
-            track: FanoutTrack = PassthroughTrack(channel.fanout, name)
+            track: FanoutTrack = PassthroughTrack(channel.fanout, name, channel.payloads)
         else:
             info = channel.info
             track = TranscodeTrack(channel.fanout, name, info.codec if info else "h264",
@@ -225,7 +315,7 @@ class MediaServer:
         return track
 
     async def whep_delete(self, session_id: str) -> bool:
-        return await self.sessions.close(session_id)
+        return await self.sessions.close(session_id, CloseReason.CLIENT_DELETE)
 
     async def snapshot(self, camera_id: str, stream: str = "main") -> Snapshot:
         channel = self.channel(camera_id, stream)
@@ -244,12 +334,23 @@ class MediaServer:
         finally:
             channel.release()
 
+    def find_session(self, session_id: str) -> SessionRef | None:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return None
+        return SessionRef(session.id, session.camera, session.stream, user=session.user)
+
     def metrics_text(self) -> str:
+        return metrics.render(self.health(), self.counters())
+
+    def counters(self) -> metrics.ServerCounters:
         keyframe_requests = sum(getattr(s.track, "keyframe_requests", 0)
                                 for s in self.sessions.all())
-        counters = metrics.ServerCounters(
+        return metrics.ServerCounters(
             sessions=len(self.sessions), sessions_total=self._counts["sessions"],
             sessions_refused=self._counts["refused"],
             transcode_sessions_total=self._counts["transcode"],
-            keyframe_requests_total=keyframe_requests)
-        return metrics.render(self.health(), counters)
+            keyframe_requests_total=keyframe_requests,
+            sessions_closed={r.value: self.sessions.closed[r] for r in CloseReason},
+            late_drops_total=sum(ch.fanout.late_drops() for ch in self._channels.values()),
+            paced_packets_total=sum(s.pacer.waits for s in self.sessions.all() if s.pacer))

@@ -9,7 +9,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import cast
 
+from iocwall.streams import pools
 from iocwall.streams.fanout import AccessUnit
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ def decode_last(codec: str, extradata: bytes, units: list[AccessUnit]) -> tuple[
     import av
     import cv2
 
-    ctx = av.CodecContext.create(codec, "r")
+    ctx = cast("av.VideoCodecContext", av.CodecContext.create(codec, "r"))  # a video decoder
     if extradata:
         ctx.extradata = extradata
     last = None
@@ -75,7 +77,11 @@ class SnapshotCache:
                 return cached
             if not units:
                 raise SnapshotError("no keyframe received yet")
-            jpeg, width, height = await asyncio.to_thread(decode_last, codec, extradata, units)
+            try:
+                jpeg, width, height = await pools.SNAPSHOTS.run(decode_last, codec, extradata,
+                                                                units)
+            except pools.PoolBusy:
+                raise SnapshotError("too many snapshots at once; try again") from None
             snap = Snapshot(jpeg, width, height, time.time())
             self._cache[key] = snap
             return snap

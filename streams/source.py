@@ -18,11 +18,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from iocwall.streams import h264
 from iocwall.streams.fanout import AccessUnit
 from iocwall.streams.urls import CameraUrl, TransportMode, redact
+
+if TYPE_CHECKING:                  # av is imported where a source opens (heavy import)
+    import av
+    import av.video.stream
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,10 @@ HEALTHY_SESSION_S = 5.0
 
 
 class Ingest(enum.Enum):
-    """How a camera stream is read: FFmpeg's demuxer, or our RTP client (iocwall.streams.rtp_ingest)."""
+    """How a camera stream is read: FFmpeg's demuxer, or our RTP client.
+
+    The RTP client is iocwall.streams.rtp_ingest.
+    """
     PYAV = "pyav"
     RTP = "rtp"
 
@@ -204,7 +211,7 @@ class Puller:
         log.warning("%s: %s", self.name, reason)
         self._post(self._listener.on_fail, reason)
 
-    def _describe(self, stream: "av.video.stream.VideoStream") -> SourceInfo:
+    def _describe(self, stream: av.video.stream.VideoStream) -> SourceInfo:
         ctx = stream.codec_context
         extradata = bytes(ctx.extradata or b"")
         sets, self._length_size = h264.parameter_sets(extradata) if ctx.name == "h264" \
@@ -217,7 +224,7 @@ class Puller:
                           extradata=extradata, parameter_sets=sets, profile_level_id=plid,
                           generation=self._generation)
 
-    def _unit(self, packet: "av.Packet", info: SourceInfo) -> AccessUnit | None:
+    def _unit(self, packet: av.Packet, info: SourceInfo) -> AccessUnit | None:
         data = bytes(packet)
         keyframe = bool(packet.is_keyframe)
         if info.codec == "h264":

@@ -1,8 +1,9 @@
 """WebRTC tracks fed from a fan-out subscription.
 
-``PassthroughTrack`` hands aiortc already-encoded ``av.Packet``s: RTCRtpSender
-sees a packet instead of a frame and only packetizes it (no encoder), which is
-what makes a viewer cost microseconds per frame. In that mode aiortc drops
+``PassthroughTrack`` hands aiortc already-encoded frames whose RTP payloads
+were made once for the whole stream (``streams/sendpath.py``): RTCRtpSender
+only numbers, encrypts and sends them (no encoder, no per-viewer packing),
+which is what makes a viewer cost microseconds per frame. In that mode aiortc drops
 picture-loss requests (there is no encoder to force a keyframe), so
 ``attach_keyframe_requests`` routes them here and they are answered from the
 fan-out's keyframe cache.
@@ -19,12 +20,15 @@ import fractions
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from iocwall.streams.fanout import AccessUnit, EndOfStream, Fanout, Subscriber
+from iocwall.streams import pools
+from iocwall.streams.fanout import PLI_REPLAY_BYTES, AccessUnit, EndOfStream, Fanout, Subscriber
+from iocwall.streams.sendpath import PayloadCache, PreparedFrame, prepare
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,7 @@ class FanoutTrack(MediaStreamTrack):
         self._fanout = fanout
         self._sub: Subscriber = fanout.subscribe(name)
         self._ended_callbacks: list[Callable[[], None]] = []
+        self.source_ended = False    # True when the stream closed the subscription
 
     async def _next_unit(self) -> AccessUnit:
         if self.readyState != "live":
@@ -100,6 +105,7 @@ class FanoutTrack(MediaStreamTrack):
         try:
             return await self._sub.get()
         except EndOfStream:
+            self.source_ended = True
             self.stop()
             raise MediaStreamError from None
 
@@ -121,32 +127,40 @@ class FanoutTrack(MediaStreamTrack):
 class PassthroughTrack(FanoutTrack):
     """Forwards H.264 access units untouched (Annex-B, SPS/PPS before keyframes)."""
 
-    def __init__(self, fanout: Fanout, name: str) -> None:
+    def __init__(self, fanout: Fanout, name: str, payloads: PayloadCache | None = None) -> None:
         super().__init__(fanout, name)
         self._retimer = Retimer()
+        self._payloads = payloads if payloads is not None else PayloadCache()
         self._last_answer = 0.0
         self.keyframe_requests = 0
+        self.keyframe_answers = 0
         self.units_sent = 0
 
-    async def recv(self) -> av.Packet:
+    # Returns frames packed once per stream (not av frames): our send loop
+    # (rtploop.py) takes them, aiortc's encoder never sees them.
+    async def recv(self) -> PreparedFrame:  # type: ignore[override]
         unit = await self._next_unit()
         replay = self._sub.last_was_replay
-        packet = av.Packet(unit.data)
-        packet.pts = self._retimer.next(unit, replay)
-        packet.time_base = TIME_BASE
+        frame = prepare(unit, self._payloads, self._retimer.next(unit, replay))
         self.units_sent += 1
         if replay:
             await asyncio.sleep(len(unit.data) * 8 / REPLAY_BPS)
-        return packet
+        return frame
 
     def request_keyframe(self) -> None:
-        """A viewer lost a picture (PLI/FIR): replay the cached GOP to it alone."""
+        """A viewer lost a picture (PLI/FIR): replay a bounded part of the cached GOP to it.
+
+        At most one answer per KEYFRAME_ANSWER_MIN_S, at most PLI_REPLAY_BYTES,
+        paced at REPLAY_BPS: a lossy link that keeps asking gets a keyframe now
+        and then, never a whole GOP burst each time.
+        """
         self.keyframe_requests += 1
         now = time.monotonic()
-        if now - self._last_answer < KEYFRAME_ANSWER_MIN_S:
+        if now - self._last_answer < KEYFRAME_ANSWER_MIN_S or self._sub.replay:
             return
         self._last_answer = now
-        self._fanout.replay_to(self._sub)
+        if self._fanout.replay_to(self._sub, PLI_REPLAY_BYTES):
+            self.keyframe_answers += 1
 
 
 class TranscodeTrack(FanoutTrack):
@@ -154,7 +168,7 @@ class TranscodeTrack(FanoutTrack):
 
     def __init__(self, fanout: Fanout, name: str, codec: str, extradata: bytes) -> None:
         super().__init__(fanout, name)
-        self._decoder = av.CodecContext.create(codec, "r")
+        self._decoder = cast(av.VideoCodecContext, av.CodecContext.create(codec, "r"))
         if extradata:
             self._decoder.extradata = extradata
         self._retimer = Retimer()
@@ -162,7 +176,11 @@ class TranscodeTrack(FanoutTrack):
     async def recv(self) -> av.VideoFrame:
         while True:
             unit = await self._next_unit()
-            frames = await asyncio.to_thread(self._decode, unit)
+            try:
+                frames = await pools.TRANSCODE.run(self._decode, unit)
+            except pools.PoolBusy:     # every transcode thread is busy: this frame is late,
+                self._sub.restart_at_keyframe()   # and the ones after it need it
+                continue
             if frames:
                 frame = frames[-1]
                 frame.pts = self._retimer.next(unit, self._sub.last_was_replay)

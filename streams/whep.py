@@ -14,32 +14,34 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecCapability, RTCRtpCodecParameters
 
-from iocwall.streams import ice
+from iocwall.streams import ice, rtploop
+from iocwall.streams.limits import Admission, CloseReason, SessionLimits, WhepError, check_offer
+from iocwall.streams.sendpath import Pacer, pace, use_prepacked
 from iocwall.streams.track import FanoutTrack, PassthroughTrack, attach_keyframe_requests
 
 log = logging.getLogger(__name__)
 
-MAX_SDP_BYTES = 64 * 1024
+__all__ = ["CloseReason", "WhepError", "WhepSession", "WhepSessions", "check_offer"]
+
 CONNECT_TIMEOUT_S = 20.0
 # profile-level-ids added next to aiortc's 42001f/42e01f; level 3.1 like the others,
 # with level-asymmetry-allowed so a higher-level camera stream is still acceptable.
 EXTRA_PROFILES = {"4d001f": 103, "64001f": 105}
 H264_PARAMS = {"level-asymmetry-allowed": "1", "packetization-mode": "1"}
-
-
-class WhepError(Exception):
-    """A refused offer; ``status`` and ``code`` map straight to the HTTP reply."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 def ensure_h264_profiles() -> None:
@@ -86,8 +88,11 @@ class WhepSession:
     pc: RTCPeerConnection
     track: FanoutTrack
     passthrough: bool
+    user: str = ""
     created: float = field(default_factory=time.monotonic)
-    channel: object | None = None    # a DataChannel when the viewer opened one
+    channel: RTCDataChannel | None = None    # when the viewer opened one
+    pacer: Pacer | None = None
+    closed_because: CloseReason | None = None
 
     def notify(self, message: dict) -> None:
         """Send a JSON event (e.g. signal lost) on the viewer's data channel, if any."""
@@ -102,11 +107,14 @@ TrackFactory = Callable[[bool], FanoutTrack]
 class WhepSessions:
     """All live viewer sessions; each is closed by DELETE, by its peer, or by stop."""
 
-    def __init__(self, ice_settings: ice.IceSettings, max_sessions: int = 64) -> None:
+    def __init__(self, ice_settings: ice.IceSettings,
+                 limits: SessionLimits | None = None) -> None:
         self._ice = ice_settings
-        self._max = max_sessions
+        self.admission = Admission(limits or SessionLimits())
         self._sessions: dict[str, WhepSession] = {}
         self._tasks: set[asyncio.Task] = set()
+        self.closed: Counter[CloseReason] = Counter()
+        self.on_close: Callable[[WhepSession, CloseReason], None] | None = None
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -117,23 +125,43 @@ class WhepSessions:
     def all(self) -> list[WhepSession]:
         return list(self._sessions.values())
 
+    def reserve(self, user: str, camera: str) -> None:
+        """Count a viewer in before its offer is worked on; raises WhepError(503) past a
+        limit. Pair with ``offer`` (which keeps or gives back the place) or ``unreserve``."""
+        self.admission.check(user, camera)
+        self.admission.add(user, camera)
+
+    def unreserve(self, user: str, camera: str) -> None:
+        self.admission.remove(user, camera)
+
     async def offer(self, camera: str, stream: str, sdp: str, make_track: TrackFactory,
-                    camera_plid: str | None, passthrough: bool) -> tuple[WhepSession, str]:
-        """Answer a viewer's offer; raises WhepError for anything the viewer got wrong."""
-        check_offer(sdp)
-        if len(self._sessions) >= self._max:
-            raise WhepError(503, "too_many_sessions",
-                            f"{self._max} viewers already / đã đủ {self._max} người xem")
+                    camera_plid: str | None, passthrough: bool,
+                    user: str = "") -> tuple[WhepSession, str]:
+        """Answer a reserved viewer's offer; raises WhepError for anything it got wrong.
+
+        On any failure everything made for it is undone: the peer is closed, the
+        track stopped (which releases its subscription and channel), the place freed.
+        """
         if passthrough and "h264/90000" not in sdp.lower():
             log.info("%s/%s: viewer offers no H.264: transcoding", camera, stream)
             passthrough = False
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        made: list[FanoutTrack] = []
+
+        def tracked(pt: bool) -> FanoutTrack:
+            made.append(make_track(pt))
+            return made[-1]
+
         try:
-            session = await self._negotiate(pc, camera, stream, sdp, make_track,
+            session = await self._negotiate(pc, camera, stream, sdp, tracked,
                                             camera_plid, passthrough)
         except BaseException:
+            for track in made:
+                track.stop()
             await pc.close()
+            self.unreserve(user, camera)
             raise
+        session.user = user
         self._sessions[session.id] = session
         self._watch(session)
         return session, pc.localDescription.sdp
@@ -146,22 +174,30 @@ class WhepSessions:
             transceiver.setCodecPreferences(h264_preferences(plid))
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        except Exception as exc:       # aiortc rejects bad SDP with assorted exceptions
+        except Exception as exc:  # noqa: BLE001 - aiortc rejects bad SDP in assorted ways
             raise WhepError(400, "bad_sdp", f"unusable SDP offer: {_one_line(exc)}") from None
         if transceiver.mid is None:
             raise WhepError(400, "bad_sdp", "the offer has no video the server can send to")
         track = make_track(passthrough)
-        transceiver.sender.replaceTrack(track)
+        sender = transceiver.sender
+        sender.replaceTrack(track)
+        pacer = None
         if isinstance(track, PassthroughTrack):
-            attach_keyframe_requests(transceiver.sender, track)
+            attach_keyframe_requests(sender, track)
+            use_prepacked(sender)
+            rtploop.install(sender)
         session = WhepSession(secrets.token_urlsafe(12), camera, stream, pc, track, passthrough)
 
         @pc.on("datachannel")
-        def _on_channel(channel: object) -> None:
+        def _on_channel(channel: RTCDataChannel) -> None:
             session.channel = channel
 
         ice.apply(pc, self._ice)
         await pc.setLocalDescription(await pc.createAnswer())
+        if isinstance(track, PassthroughTrack):
+            pacer = Pacer()
+            pace(sender.transport, pacer)   # the transport the bundle settled on
+        session.pacer = pacer
         return session
 
     def _watch(self, session: WhepSession) -> None:
@@ -169,42 +205,66 @@ class WhepSessions:
 
         @pc.on("connectionstatechange")
         async def _on_state() -> None:
-            if pc.connectionState in ("failed", "closed"):
-                await self.close(session.id)
+            if pc.connectionState == "failed":
+                await self.close(session.id, CloseReason.ICE_FAILED)
+            elif pc.connectionState == "closed":
+                await self.close(session.id, CloseReason.PEER_CLOSED)
+
+        session.track.on_stop(lambda: self._track_ended(session))
 
         async def _deadline() -> None:
             await asyncio.sleep(CONNECT_TIMEOUT_S)
             if pc.connectionState != "connected":
-                log.info("%s: viewer never connected; closing", session.id)
-                await self.close(session.id)
+                await self.close(session.id, CloseReason.CONNECT_TIMEOUT)
 
-        task = asyncio.ensure_future(_deadline())
+        self._spawn(_deadline())
+
+    def _track_ended(self, session: WhepSession) -> None:
+        """The track stopped under a live session: the stream ended, or aiortc's sender
+        stopped it because the viewer's transport closed (before the state event)."""
+        if session.id in self._sessions:
+            if session.track.source_ended:
+                reason = CloseReason.STREAM_ENDED
+            elif session.pc.iceConnectionState == "failed":
+                reason = CloseReason.ICE_FAILED
+            else:
+                reason = CloseReason.PEER_CLOSED
+            self._spawn(self.close(session.id, reason))
+
+    def _spawn(self, coro: Coroutine[object, object, object]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def close(self, session_id: str) -> bool:
+    async def close(self, session_id: str, reason: CloseReason = CloseReason.CLIENT_DELETE
+                    ) -> bool:
         session = self._sessions.pop(session_id, None)
         if session is None:
             return False
+        session.closed_because = reason
+        self.closed[reason] += 1
+        self.admission.remove(session.user, session.camera)
         session.track.stop()
-        await session.pc.close()
-        log.info("closed viewer session %s (%s/%s)", session.id, session.camera, session.stream)
+        # shielded: a cancelled waiter of pc.close() cancels aiortc's shared "closed"
+        # future, and the close already running then fails with InvalidStateError
+        await asyncio.shield(session.pc.close())
+        log.info("closed viewer session %s (%s/%s, user %s): %s", session.id, session.camera,
+                 session.stream, session.user or "-", reason.value,
+                 extra={"session": session.id, "reason": reason.value})
+        if self.on_close is not None:
+            self.on_close(session, reason)
         return True
 
-    async def close_all(self) -> None:
+    async def close_where(self, camera: str, reason: CloseReason) -> int:
+        """Close every session of one camera (it was removed or moved)."""
+        ids = [s.id for s in self._sessions.values() if s.camera == camera]
+        await asyncio.gather(*(self.close(sid, reason) for sid in ids))
+        return len(ids)
+
+    async def close_all(self, reason: CloseReason = CloseReason.SERVER_STOP) -> None:
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*(self.close(sid) for sid in list(self._sessions)))
-
-
-def check_offer(sdp: object) -> None:
-    if not isinstance(sdp, str) or not sdp.strip():
-        raise WhepError(400, "bad_sdp", "empty SDP offer / thiếu SDP")
-    if len(sdp) > MAX_SDP_BYTES:
-        raise WhepError(413, "too_large", f"SDP offer over {MAX_SDP_BYTES} bytes")
-    if not sdp.lstrip().startswith("v=0") or "m=video" not in sdp:
-        raise WhepError(400, "bad_sdp", "not an SDP offer with a video section "
-                                        "/ SDP không có phần video")
+        await asyncio.gather(*(self.close(sid, reason) for sid in list(self._sessions)))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -5,14 +5,15 @@ import base64
 import contextlib
 import hashlib
 import os
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import AsyncIterator
 
 import cv2
 import numpy as np
 
 from iocwall.hardware.sim.onvif_device import OnvifDevice, default_cameras
+from iocwall.hardware.sim.people import assets_dir
 from tests.fixtures.ports import free_port
 
 USER = "admin"
@@ -23,7 +24,7 @@ WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secex
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 DIGEST_TYPE = ("http://docs.oasis-open.org/wss/2004/01/"
                "oasis-200401-wss-username-token-profile-1.0#PasswordDigest")
-_PHOTO = Path(cv2.__file__).parents[1] / "ultralytics" / "assets" / "bus.jpg"
+_PHOTO = (assets_dir() or Path("/nonexistent")) / "bus.jpg"
 
 
 def snapshot_source(index: int, kind: str) -> bytes:
@@ -54,7 +55,7 @@ async def running_device(cameras: int = 1, rtsp_port: int = 8554) -> AsyncIterat
 def security_header(user: str = USER, password: str = PASSWORD, nonce: bytes | None = None,
                     created: str | None = None) -> str:
     nonce = nonce if nonce is not None else os.urandom(16)
-    created = created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    created = created or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + password.encode()).digest())
     return (
         f'<wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"><wsse:UsernameToken>'

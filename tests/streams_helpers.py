@@ -42,8 +42,10 @@ def fast_streams(**over: object) -> StreamsConfig:
 
 
 @contextlib.asynccontextmanager
-async def media_server(cams: list[Cam], **kw: object) -> AsyncIterator[MediaServer]:
-    media = MediaServer(fast_streams(), WebRTCConfig(ice_addresses=["127.0.0.1"]), cams, **kw)
+async def media_server(cams: list[Cam], streams: StreamsConfig | None = None,
+                       **kw: object) -> AsyncIterator[MediaServer]:
+    media = MediaServer(streams or fast_streams(), WebRTCConfig(ice_addresses=["127.0.0.1"]),
+                        cams, **kw)
     await media.start()
     try:
         yield media
@@ -53,11 +55,11 @@ async def media_server(cams: list[Cam], **kw: object) -> AsyncIterator[MediaServ
 
 @contextlib.asynccontextmanager
 async def viewing(media: MediaServer, camera: str, stream: str,
-                  read_stamps: bool = False) -> AsyncIterator[Viewer]:
+                  read_stamps: bool = False, user: str = "") -> AsyncIterator[Viewer]:
     viewer = Viewer(read_stamps=read_stamps)
 
     async def post(sdp: str) -> str:
-        session, answer = await media.whep_offer(camera, stream, sdp)
+        session, answer = await media.whep_offer(camera, stream, sdp, user)
         viewer.session = session  # type: ignore[attr-defined]
         return answer
 

@@ -39,7 +39,8 @@ async def test_errors_are_json(live_server: LiveServer) -> None:
         cases = [
             (await http.get("/no/such/page"), 404, "not_found"),
             (await http.delete("/healthz"), 405, "method_not_allowed"),
-            (await http.post("/api/users", content=b"{not json"), 400, "bad_json"),
+            (await http.post("/api/users", content=b"{not json",
+                             headers={"Content-Type": "application/json"}), 400, "bad_json"),
             (await http.post("/api/users", json=[1]), 400, "bad_json"),
             (await http.post("/api/users", json={"username": "x1", "password": "long-enough-1",
                                                   "role": "emperor"}), 422, "invalid"),
@@ -82,6 +83,7 @@ async def test_extra_routes_and_static_files(app_config) -> None:  # type: ignor
             assert (await http.get("/extra")).json() == {"page": "extra"}
             static = await http.get("/static/whep.js")
             missing = await http.get("/static/nope.js")
+            await server.login(http)
             index = await http.get("/")
     frontend = Path(__file__).resolve().parent.parent / "frontend"
     assert static.status_code == 200 and static.text == (frontend / "whep.js").read_text()
@@ -123,7 +125,7 @@ async def test_lifespan_starts_and_stops_services_it_owns(app_config) -> None:  
     async with app.router.lifespan_context(app):
         assert services.started
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             assert (await http.get("/healthz")).json()["store"] is True
     assert not services.started and await services.store.ping() is False
 

@@ -11,8 +11,13 @@ from iocwall.wall.access import Role
 from iocwall.wall.auth import LoginLimiter, Passwords, ensure_admin, generate_password
 from iocwall.wall.auth.tokens import token_hash
 from iocwall.wall.errors import ApiError
-from tests.fixtures.app import (ADMIN_PASSWORD, USER_PASSWORD, LiveServer, make_config,
-                                start_live_server)
+from tests.fixtures.app import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    LiveServer,
+    make_config,
+    start_live_server,
+)
 
 
 async def test_passwords_hash_and_verify() -> None:
@@ -58,17 +63,24 @@ async def test_user_rules(live_server: LiveServer) -> None:
 
 def test_login_limiter_window() -> None:
     now = [1000.0]
-    limiter = LoginLimiter(3, 60, clock=lambda: now[0])
+    limiter = LoginLimiter(per_pair=3, per_address=5, window_s=60, clock=lambda: now[0])
+
+    def fail(user: str, address: str) -> None:
+        assert limiter.begin(user, address) is None
+        limiter.finish(user, address, ok=False)
+
     for _ in range(3):
-        assert limiter.retry_after("lan", "10.0.0.1") is None
-        limiter.failed("lan", "10.0.0.1")
-    assert limiter.retry_after("lan", "10.0.0.2") == 60        # blocked by user name
-    assert limiter.retry_after("mai", "10.0.0.1") == 60        # blocked by address
-    assert limiter.retry_after("mai", "10.0.0.2") is None
+        fail("lan", "10.0.0.1")
+    assert limiter.begin("lan", "10.0.0.1") == 60          # this name from this address
+    assert limiter.begin("lan", "10.0.0.2") is None        # never the name from everywhere
+    limiter.finish("lan", "10.0.0.2", ok=True)
+    fail("mai", "10.0.0.1")
+    fail("hoa", "10.0.0.1")
+    assert limiter.begin("tuan", "10.0.0.1") == 60         # the address, any name
     now[0] += 45
-    assert limiter.retry_after("lan", "10.0.0.9") == 15
+    assert limiter.begin("lan", "10.0.0.1") == 15
     now[0] += 16
-    assert limiter.retry_after("lan", "10.0.0.1") is None      # window passed
+    assert limiter.begin("lan", "10.0.0.1") is None        # block over
 
 
 async def test_login_sets_a_safe_cookie_and_logout_ends_it(live_server: LiveServer) -> None:
@@ -117,10 +129,11 @@ async def test_session_secret_is_generated_once_and_kept(tmp_path: Path) -> None
     async with start_live_server(config) as server, server.client() as http:
         await server.login(http)
         cookie = http.cookies["iocwall_session"]
-        secret = await server.services.store.get_setting("session_secret")
-        assert secret and len(secret) >= 40
+        key = config.data_path / "session.key"
+        secret = key.read_text()
+        assert len(secret.strip()) >= 40
     async with start_live_server(config) as server:        # restart: same secret, still logged in
-        assert await server.services.store.get_setting("session_secret") == secret
+        assert key.read_text() == secret
         async with server.client(cookies={"iocwall_session": cookie}) as http:
             assert (await http.get("/api/me")).json()["user"] == "admin"
 
@@ -187,7 +200,8 @@ async def test_registrar_token_needs_unit(live_server: LiveServer) -> None:
 
 
 async def test_login_rate_limit_gives_429_with_retry_after(tmp_path: Path) -> None:
-    config = make_config(tmp_path / "d", login_max_failures=3, login_window_s=120)
+    config = make_config(tmp_path / "d", login_max_failures=3, login_window_s=120,
+                         login_max_failures_per_address=3)
     async with start_live_server(config) as server, server.client() as http:
         for _ in range(3):
             r = await http.post("/api/login", json={"username": "admin", "password": "bad-1"})

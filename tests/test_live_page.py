@@ -166,8 +166,10 @@ def test_phone_layout_is_one_column(chromium, demo):
         page = context.new_page()
         login(page, demo)
         page.wait_for_selector(".tile", timeout=15_000)
-        widths = page.eval_on_selector_all(".tile", "ts => ts.map(t => t.getBoundingClientRect().width)")
-        lefts = page.eval_on_selector_all(".tile", "ts => ts.map(t => t.getBoundingClientRect().left)")
+        widths = page.eval_on_selector_all(
+            ".tile", "ts => ts.map(t => t.getBoundingClientRect().width)")
+        lefts = page.eval_on_selector_all(
+            ".tile", "ts => ts.map(t => t.getBoundingClientRect().left)")
         assert len(set(round(x) for x in lefts)) == 1, "tiles should stack in one column"
         assert all(w > 300 for w in widths)
         overflow = page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth")

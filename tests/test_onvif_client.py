@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from iocwall.onvif.client import (
-    OnvifAuthError, OnvifNotOnvif, OnvifTimeout, OnvifUnreachable, probe_device,
+    OnvifAuthError,
+    OnvifNotOnvif,
+    OnvifTimeout,
+    OnvifUnreachable,
+    probe_device,
 )
 from tests.fixtures.ports import free_port
 from tests.onvif_helpers import PASSWORD, USER, running_device
@@ -21,7 +25,7 @@ async def test_report_of_the_simulator():
                                                                    device.serial)
     assert report.hardware_id == "SIM-NVR-2CH" and report.firmware
     assert report.device_time is not None and report.device_time.tzinfo is not None
-    assert abs((report.device_time - datetime.now(timezone.utc)).total_seconds()) < 3
+    assert abs((report.device_time - datetime.now(UTC)).total_seconds()) < 3
     assert report.clock_skew_s is not None and abs(report.clock_skew_s) < 1.5
     assert [p.token for p in report.profiles] == ["cam1_main", "cam1_sub", "cam2_main", "cam2_sub"]
     main, sub = report.profiles[0], report.profiles[1]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -109,10 +109,10 @@ async def test_replayed_nonce_and_stale_created_are_refused(http):
     first = await _post(http, soap("GetDeviceInformation", header))
     assert first.status_code == 200
     _fault(await _post(http, soap("GetDeviceInformation", header)), 400, "Sender", "NotAuthorized")
-    old = (datetime.now(timezone.utc) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    old = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     _fault(await _post(http, soap("GetDeviceInformation", security_header(created=old))),
            400, "Sender", "NotAuthorized")
-    future = (datetime.now(timezone.utc) + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    future = (datetime.now(UTC) + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     _fault(await _post(http, soap("GetDeviceInformation", security_header(created=future))),
            400, "Sender", "NotAuthorized")
     await _still_answers(http)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -76,8 +76,8 @@ async def test_capabilities_scopes_clock_and_network_interfaces():
             clock = await dm.authless_GetSystemDateAndTime()
             u = clock.UTCDateTime
             theirs = datetime(u.Date.Year, u.Date.Month, u.Date.Day, u.Time.Hour, u.Time.Minute,
-                              u.Time.Second, tzinfo=timezone.utc)
-            assert abs((theirs - datetime.now(timezone.utc)).total_seconds()) < 3
+                              u.Time.Second, tzinfo=UTC)
+            assert abs((theirs - datetime.now(UTC)).total_seconds()) < 3
             nics = await dm.GetNetworkInterfaces()
             assert nics[0].IPv4.Config.Manual[0].Address == "127.0.0.1"
             services = await dm.GetServices({"IncludeCapability": False})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from iocwall.hardware.stamp import decode
 from iocwall.onvif.client import probe_device
 from iocwall.onvif.discovery import probe
 from tests.fixtures.ports import free_port, free_ports
+from tests.fixtures.tools import require_tool
 from tests.onvif_helpers import snapshot_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,8 +125,7 @@ async def test_real_simulator_through_the_onvif_library_discovery_and_ffprobe(si
         assert abs(stamp_ms - (time.time() * 1000) % 2**48) < 10_000
     finally:
         await cam.close()
-    if shutil.which("ffprobe") is None:
-        pytest.skip("Debian ffprobe is missing")
+    require_tool("ffprobe")
     # The URI the ONVIF device handed out is what the RTSP server serves (checked independently).
     authed = sub_uri.replace("rtsp://", f"rtsp://{s['user']}:Cam-pw%3A9@")
     out = await asyncio.to_thread(subprocess.run, [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from starlette.routing import Mount, Route
+from starlette.routing import Route, WebSocketRoute
 
 from iocwall.wall.access import ALL, Role
 from iocwall.wall.app import build_app
@@ -12,10 +12,13 @@ from tests.fixtures.app import USER_PASSWORD, LiveServer
 
 # Routes anyone may call without logging in. Adding one here is a decision: say why.
 PUBLIC_ROUTES = {
-    "/": "the console's entry page (it asks for a login itself)",
     "/api/login": "how a login starts",
     "/login": "the login page itself",
     "/healthz": "monitoring probes have no account",
+    "/static/{path:path}": "scripts and styles of the login page (an allow-list, no pages)",
+    "/api/display/pair": "a display node asks for a pairing code before it has any credential",
+    "/api/display/pair/{node}/poll": "the node polls with the secret it got from /pair",
+    "/pair": "the pairing page a new display shows (its code, nothing else)",
 }
 
 
@@ -29,7 +32,10 @@ def all_routes(live_server: LiveServer) -> list[Route]:
     app = build_app(services, build_extra_routes(services))     # exactly what serve builds
     routes = [r for r in app.routes if isinstance(r, Route)]
     others = [r for r in app.routes if not isinstance(r, Route)]
-    assert all(isinstance(r, Mount) and r.path == "/static" for r in others), others
+    sockets = [r for r in others if isinstance(r, WebSocketRoute)]
+    assert all(hasattr(r, "roles") and r.roles for r in sockets), sockets  # type: ignore[attr-defined]
+    assert [r for r in others if r not in sockets] == [], \
+        "mounts bypass the role guard; add routes with access.route"
     return routes
 
 

@@ -71,7 +71,7 @@ def test_cold_cache_encode_from_several_threads(tmp_path: Path):
         cache = tmp_path / f"cache{round_}"    # an empty cache dir, as on a fresh clone
         specs = [TINY, StreamSpec(96, 64, 5, 5, 10)] * (THREADS // 2)
         loops: list[Loop] = _in_threads(functools.partial(_encode, scene, specs, cache, lines))
-        for spec, loop in zip(specs, loops):
+        for spec, loop in zip(specs, loops, strict=True):
             assert loop.spec == spec and len(loop.frames) == spec.frames and loop.keyframes[0]
         assert len(list(cache.glob("*.loop"))) == 2      # both sizes written, atomically
         assert not list(cache.glob("*.tmp"))
@@ -98,6 +98,7 @@ async def test_simulator_labels_its_progress_lines(tmp_path: Path):
 def test_a_cancelled_encode_stops_at_once_and_caches_nothing(tmp_path: Path):
     """Ctrl+C during a first start: the encoder thread ends now, not after the whole loop."""
     import pytest
+
     from iocwall.hardware.sim.encoder import EncodeCancelled
 
     cancel = threading.Event()

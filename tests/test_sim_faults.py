@@ -9,7 +9,6 @@ import time
 import pytest
 
 from iocwall.onvif.client import probe_device
-
 from tests.test_sim_rtsp import RawRtsp, probe
 
 pytestmark = pytest.mark.timeout(240)

@@ -76,7 +76,7 @@ class RawRtsp:
         while time.monotonic() < deadline:
             try:
                 chunk = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if not chunk:
                 break

@@ -5,6 +5,7 @@ import json
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_ffmpeg_decodes_ten_seconds_without_errors(simulator, transport):
     urls = [simulator.url(2, "main"), simulator.url(2, "sub")]
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda u: ffmpeg_decode(u, transport, 10), urls))
-    for url, (code, errors) in zip(urls, results):
+    for url, (code, errors) in zip(urls, results, strict=True):
         assert code == 0 and errors == "", f"{url.split('@')[-1]}: {errors[-2000:]}"
 
 
@@ -69,7 +70,7 @@ def test_stamp_in_every_frame_tracks_send_time(simulator, stream, fps):
     stamps = _stamps(simulator.url(3, stream), 3 * fps)
     values = [v for v, _ in stamps]
     assert None not in values, "a frame without a readable stamp"
-    steps = [b - a for a, b in zip(values, values[1:])]
+    steps = [b - a for a, b in pairwise(values)]
     period = 1000 / fps
     # Consecutive frames are stamped one frame period apart (the send time, not the loop time).
     assert all(0 < s < 3 * period for s in steps), steps

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.ports import free_port
-from tests.smoke_helpers import one_line_error, smoke
+from tests.smoke_helpers import SmokeRun, one_line_error, smoke
 
 SECRET = "Typo-s3cret!"
 
@@ -28,9 +28,10 @@ def test_url_typos_get_one_line_and_exit_2(target: str, expected: str) -> None:
     assert line.startswith("iocwall smoke: ") and expected in line
 
 
-def test_display_target_is_not_available_yet() -> None:
-    line = one_line_error(smoke("display://127.0.0.1:9000"))
-    assert "display-node checks are not available yet" in line
+def test_display_target_without_an_agent_fails_with_a_hint() -> None:
+    run = smoke(f"display://127.0.0.1:{free_port()}")
+    assert run.code == 1 and "no display agent answers there" in run.stdout
+    assert "Traceback" not in run.stderr
 
 
 def test_bad_options_are_refused_by_the_parser() -> None:

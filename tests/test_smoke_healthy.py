@@ -23,7 +23,7 @@ def test_healthy_stream_passes_over_tcp_and_udp(simulator, stream: str) -> None:
     assert ISO_VN.match(report["started"]) and ISO_VN.match(report["finished"])
     size, fps = EXPECTED[stream]
     for transport in ("TCP", "UDP"):
-        def one(check: str) -> dict[str, str]:
+        def one(check: str, transport: str = transport) -> dict[str, str]:
             rows = run.rows(check, f"{stream} {transport}")
             assert len(rows) == 1, (check, transport, report["rows"])
             return rows[0]

@@ -11,8 +11,13 @@ import subprocess
 import pytest
 
 from iocwall.hardware.smoke.decoder import FrameDecoder
-from iocwall.streams.rtsp.rtp import (NAL_SPS, H264Depacketizer, RtpPacket, SequenceTracker,
-                                        parse_rtp)
+from iocwall.streams.rtsp.rtp import (
+    NAL_SPS,
+    H264Depacketizer,
+    RtpPacket,
+    SequenceTracker,
+    parse_rtp,
+)
 from iocwall.streams.rtsp.sdp import resolve_control, video_track
 from iocwall.streams.rtsp.sps import parse_sps
 
@@ -34,7 +39,7 @@ def _ffmpeg_rtp(size: str, profile: str, frames: int, pkt_size: int) -> list[byt
         while True:
             try:
                 packets.append(sock.recv(65536))
-            except socket.timeout:
+            except TimeoutError:
                 break
             if proc.poll() is not None:
                 sock.settimeout(0.3)  # drain what is still in the buffer

@@ -66,7 +66,8 @@ async def test_foreign_keys_enforced(tmp_path: Path) -> None:
     try:
         with pytest.raises(sqlite3.IntegrityError):
             await store.execute(
-                "INSERT INTO sessions(id, user_id, created_at, expires) VALUES('s', 999, 't', 0)")
+                "INSERT INTO sessions(id_hash, user_id, created_at, expires) "
+                "VALUES('s', 999, 't', 0)")
     finally:
         await store.close()
 
@@ -92,6 +93,7 @@ def _make_v1(path: Path) -> None:
                  " ('2026-01-01T00:00:00.000+07:00', 1767200400, 'admin', 'user.create',"
                  " 'user:lan')")
     conn.execute("INSERT INTO settings(key, value) VALUES('session_secret', 'keep-me')")
+    conn.execute("INSERT INTO settings(key, value) VALUES('other', 'keep-me')")
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "tokens" not in tables
     conn.close()
@@ -108,9 +110,11 @@ async def test_upgrade_from_v1_keeps_data(tmp_path: Path) -> None:
         assert user is not None and user["role"] == "registrar" and user["unit"] == "HN"
         audit = await store.fetchall("SELECT actor, action, target FROM audit")
         assert audit == [{"actor": "admin", "action": "user.create", "target": "user:lan"}]
-        assert await store.get_setting("session_secret") == "keep-me"
+        # the secret was kept in a file others could read: 0003 drops it (session.key now)
+        assert await store.get_setting("session_secret") is None
+        assert await store.get_setting("other") == "keep-me"
         # the v2 tables work with the old rows
-        await store.execute("INSERT INTO sessions(id, user_id, created_at, expires)"
+        await store.execute("INSERT INTO sessions(id_hash, user_id, created_at, expires)"
                             " VALUES('s1', ?, 't', 0)", (user["id"],))
         await store.execute("INSERT INTO tokens(label, token_hash, role, created_at)"
                             " VALUES('wall-1', 'abc', 'display', 't')")

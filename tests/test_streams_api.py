@@ -142,7 +142,8 @@ async def test_bad_requests_get_one_clear_json_error(simulator):
         await second.pc.setLocalDescription(await second.pc.createOffer())
         r = await c.post("/api/cameras/cam1/whep/sub", content=second.pc.localDescription.sdp,
                          headers=sdp)
-        assert r.status_code == 503 and r.json()["error"]["code"] == "too_many_sessions"
+        assert r.status_code == 503 and r.json()["error"]["code"] == "overloaded"
+        assert r.headers["retry-after"] == "5"
         await second.close()
         await viewer.first_frame(15)
         await viewer.close()
@@ -160,7 +161,11 @@ async def test_roles_guard_every_route(simulator):
             assert (await c.get("/api/cameras")).status_code == 200
             assert (await c.get("/metrics")).status_code == 403
         async with client(media, Role.REGISTRAR) as c:
-            assert (await c.get("/api/cameras")).status_code == 403
+            # a registrar sees only its province's registered cameras: none without a registry
+            listed = await c.get("/api/cameras")
+            assert listed.status_code == 200 and listed.json() == []
+            assert (await c.get("/api/cameras/cam1")).status_code == 404
+            assert (await c.get("/api/streams/health")).status_code == 403
         async with client(media, Role.TECHNICIAN) as c:
             assert (await c.get("/metrics")).status_code == 200
     for r in media_api.routes(media):

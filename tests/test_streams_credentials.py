@@ -9,10 +9,10 @@ import hashlib
 import re
 
 import pytest
+
 from iocwall.streams.rtsp.errors import Problem, RtspError
 from iocwall.streams.rtsp.rtsp_client import RtspClient
 from iocwall.streams.urls import CameraUrl, parse
-
 from tests.smoke_helpers import smoke
 
 pytestmark = pytest.mark.timeout(60)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import pytest
+
 from iocwall.streams import metrics
 from iocwall.streams.channel import Channel
 from iocwall.streams.fanout import AccessUnit
@@ -16,7 +17,6 @@ from iocwall.streams.rtp_ingest import RtpPuller
 from iocwall.streams.rtsp.rtp import MAX_UNIT_BYTES
 from iocwall.streams.source import PullSettings, SourceInfo
 from iocwall.streams.urls import parse
-
 from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, wait_for
 
 pytestmark = pytest.mark.timeout(60)

@@ -19,7 +19,6 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-
 from aiortc.mediastreams import MediaStreamError
 
 from iocwall.streams.health import StreamState

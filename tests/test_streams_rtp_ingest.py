@@ -4,9 +4,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from itertools import pairwise
 
 import av
 import pytest
+
 from iocwall.streams import h264
 from iocwall.streams.channel import Channel
 from iocwall.streams.fanout import AccessUnit
@@ -14,7 +16,6 @@ from iocwall.streams.rtp_ingest import RtpPuller, _Session
 from iocwall.streams.rtsp.sdp import VideoTrack
 from iocwall.streams.source import Ingest, PacketCounts, PullSettings, SourceInfo
 from iocwall.streams.urls import parse
-
 from tests.fixtures.ports import free_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -131,7 +132,7 @@ async def test_pulls_the_simulator_with_digest_or_basic_auth_and_units_decode(si
     first_key = next(i for i, u in enumerate(rec.units) if u.keyframe)
     units = rec.units[first_key:]
     assert h264.access_unit_info(units[0].data) == (True, True), "SPS/PPS before the keyframe"
-    steps = {b.pts - a.pts for a, b in zip(units, units[1:])}
+    steps = {b.pts - a.pts for a, b in pairwise(units)}
     assert steps == {6000}, steps                   # 15 fps on the 90 kHz clock
     ctx = av.CodecContext.create("h264", "r")
     frames = sum(len(ctx.decode(av.Packet(u.data))) for u in units)

@@ -4,6 +4,7 @@ that keep a camera's session alive, and a UDP-only RTSP server we did not write 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import shutil
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import av
 import pytest
+
 from iocwall.streams import h264
 from iocwall.streams.rtp_ingest import RtpPuller
 from iocwall.streams.rtsp.reorder import ReorderBuffer
@@ -25,7 +27,6 @@ from iocwall.streams.rtsp.rtsp_client import Transport
 from iocwall.streams.rtsp.udp import open_udp_pair
 from iocwall.streams.source import PullSettings
 from iocwall.streams.urls import parse
-
 from tests.fixtures.ports import free_port
 from tests.streams_helpers import Cam, media_server, viewing
 from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, session_with, wait_for
@@ -36,7 +37,10 @@ pytestmark = pytest.mark.timeout(90)
 def test_reorder_buffer_bounds_and_counts():
     buf = ReorderBuffer(max_packets=4, max_wait_s=0.05)
     pkt = {n: parse_rtp(rtp(n & 0xFFFF, 0, bytes([0x41, n & 0xFF]), True)) for n in range(80)}
-    seq = lambda out: [p.sequence_number for p in out]
+
+    def seq(out: list) -> list[int]:
+        return [p.sequence_number for p in out]
+
     assert seq(buf.push(pkt[10], 0.0)) == [10]            # in order: out at once
     assert seq(buf.push(pkt[12], 0.0)) == []              # 11 missing: 12 waits
     assert seq(buf.push(pkt[11], 0.01)) == [11, 12]       # 11 heals the gap
@@ -59,7 +63,8 @@ def test_reorder_buffer_wraps_and_follows_a_restarted_sender():
         out += buf.push(parse_rtp(rtp(n, 0, b"\x41\x00", True)), 0.0)
     assert [p.sequence_number for p in out] == [65534, 65535, 0, 1]
     out = buf.push(parse_rtp(rtp(30000, 0, b"\x41\x00", True)), 0.0)   # sender restarted
-    assert [p.sequence_number for p in out] == [30000] and buf.stats.resyncs == 1 and buf.stats.lost == 0
+    assert [p.sequence_number for p in out] == [30000]
+    assert buf.stats.resyncs == 1 and buf.stats.lost == 0
 
 
 async def test_udp_reorder_and_loss_on_loopback_datagrams():
@@ -240,7 +245,7 @@ async def test_auto_falls_back_to_udp_on_a_udp_only_server(vlc_server: str, capl
     ctx = av.CodecContext.create("h264", "r")
     frames = sum(len(ctx.decode(av.Packet(u.data))) for u in rec.units[keys[0]:])
     assert frames >= len(rec.units[keys[0]:]) - 2          # the pictures decode
-    steps = {b.pts - a.pts for a, b in zip(rec.units, rec.units[1:])}
+    steps = {b.pts - a.pts for a, b in itertools.pairwise(rec.units)}
     # 15 fps (VLC rounds its timestamps by a tick), nothing lost on loopback
     assert all(abs(step - 6000) <= 2 for step in steps), steps
     assert rec.total("lost") == 0
@@ -293,6 +298,7 @@ def test_transport_header_parser_on_captured_answers():
 def test_receiver_report_counts_loss_across_the_sequence_wrap():
     """Our RR, read back with aiortc's RTCP parser: loss, highest sequence with its cycle."""
     from aiortc.rtp import RtcpPacket, RtcpRrPacket, RtcpSdesPacket
+
     from iocwall.streams.rtsp.rtcp import ReceptionStats, receiver_report
 
     stats = ReceptionStats()

@@ -5,15 +5,15 @@ import asyncio
 import fractions
 import logging
 import random
+from itertools import pairwise
 
 import av
 import numpy as np
-import pytest
 
 from iocwall.streams import h264, metrics
 from iocwall.streams.fanout import AccessUnit, Fanout, KeyframeCache
 from iocwall.streams.health import Health, StreamState
-from iocwall.streams.source import PullSettings, Puller, backoff_delay, demux_options
+from iocwall.streams.source import Puller, PullSettings, backoff_delay, demux_options
 from iocwall.streams.track import CLOCK, Retimer
 from iocwall.streams.urls import parse
 from tests.fixtures.ports import free_port
@@ -147,7 +147,7 @@ def test_retimer_monotonic_across_replay_and_reconnect():
     out.append(rt.next(unit(3, key=False), replay=False, now=next(t)))  # live again
     newgen = AccessUnit(b"", pts=999_999_999, time_base=1 / CLOCK, keyframe=True, generation=1)
     out.append(rt.next(newgen, replay=False, now=next(t)))              # a new source, 3 s later
-    assert all(b > a for a, b in zip(out, out[1:]))
+    assert all(b > a for a, b in pairwise(out))
     # replayed units go out as a paced burst and are stamped with its real spacing
     assert out[3] - out[2] == 900 and out[4] - out[3] == 90 and out[5] - out[4] == 7200
     assert out[6] - out[5] == 3 * CLOCK        # the real time between them, not one frame

@@ -1,10 +1,11 @@
-"""The web app: Starlette routes, the auth middleware, JSON errors, static frontend.
+"""The web app: Starlette routes, the request guards, JSON errors, static frontend.
 
     app = build_app(services, extra_routes=[route("/live", live_page, roles=PUBLIC)])
 
 ``extra_routes`` is where other parts plug in their pages and APIs (the
-/live page, media endpoints); they come before the static mount. Build them
-with ``iocwall.wall.access.route`` so that their roles are declared and tested.
+/live page, media endpoints); they come before the static files. Build them
+with ``iocwall.wall.access.route`` so that their roles are declared and tested,
+their path ids fit int64 and their bodies are JSON (see wall/http/).
 """
 from __future__ import annotations
 
@@ -15,19 +16,24 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Mount
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute
 
-from iocwall.wall.access import PUBLIC, route
 from iocwall.wall.api import audit, health, session, tokens, users
 from iocwall.wall.auth import AuthMiddleware
-from iocwall.wall.errors import (ApiError, api_error_handler, http_error_handler,
-                                 server_error_handler)
+from iocwall.wall.auth.proxies import TrustedProxies
+from iocwall.wall.errors import (
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    server_error_handler,
+)
+from iocwall.wall.frontend import frontend_dir as default_frontend_dir
+from iocwall.wall.http.body import BodyLimitMiddleware
+from iocwall.wall.http.headers import SecurityHeadersMiddleware
+from iocwall.wall.http.hosts import HostCheckMiddleware, HostPolicy
+from iocwall.wall.http.static import static_route
 from iocwall.wall.services import Services
-
-FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
+from iocwall.wall.walls.session import DisplaySessionMiddleware
 
 
 def api_routes() -> list[BaseRoute]:
@@ -42,15 +48,10 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
     services: the process's Services; started by the lifespan if not started yet
         (and then also stopped by it), otherwise left to its owner.
     extra_routes: more routes (pages, media APIs), matched before the static files.
-    frontend_dir: folder served at /static (index.html also at /); default: frontend/.
+    frontend_dir: folder behind /static (its allow-list: wall/http/static.py);
+        default: frontend/. The pages themselves come from wall/pages.py.
     """
-    frontend = frontend_dir or FRONTEND_DIR
-
-    async def index(request: Request) -> Response:
-        page = frontend / "index.html"
-        if not page.is_file():
-            raise HTTPException(404, "no frontend/index.html yet")
-        return FileResponse(page)
+    frontend = frontend_dir or default_frontend_dir()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -63,15 +64,18 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
             if owned:
                 await services.stop()
 
-    routes: list[BaseRoute] = [
-        *api_routes(),
-        *extra_routes,
-        route("/", index, roles=PUBLIC, methods=["GET"]),
-        Mount("/static", app=StaticFiles(directory=frontend, check_dir=False), name="static"),
-    ]
+    server = services.config.server
+    routes: list[BaseRoute] = [*api_routes(), *extra_routes, static_route(frontend)]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AuthMiddleware, services=services)],
+        # Outermost first: every response gets the headers, a foreign Host or an
+        # oversized body is refused before anyone looks at the request.
+        middleware=[Middleware(SecurityHeadersMiddleware, https=server.https),
+                    Middleware(HostCheckMiddleware, policy=HostPolicy(server)),
+                    Middleware(BodyLimitMiddleware, limit=server.max_body_bytes),
+                    Middleware(TrustedProxies, proxies=server.trusted_proxies),
+                    Middleware(AuthMiddleware, services=services),
+                    Middleware(DisplaySessionMiddleware, services=services)],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler,
                             Exception: server_error_handler},
         lifespan=lifespan,

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("iocwall.wall.demo", "simulator + server + demo data on this machine; opens /live"),
     "serve": ("iocwall.wall.serve", "run the server (media + controller + web) from config.toml"),
     "sim": ("iocwall.hardware.sim.command", "camera simulator: RTSP + ONVIF + WS-Discovery"),
+    "registry": ("iocwall.wall.registry.command", "camera registry tasks: rotate-key"),
     "smoke": ("iocwall.hardware.smoke.command", "hardware smoke test of a camera or display node"),
     "worker": ("iocwall.analytics.command", "analytics worker (people counting per counter)"),
     "display-agent": ("iocwall.hardware.display_agent", "display PC agent: a kiosk per monitor"),

@@ -6,13 +6,15 @@ value and what is expected, on one line. Secrets come from the environment
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from iocwall.streams.urls import UrlError, parse, redact
 
@@ -21,17 +23,44 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _ip_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ValueError("expected an IP address or CIDR, e.g. 10.0.0.0/8") from None
+    return value.strip()
+
+
 class ServerConfig(_Section):
     host: str = Field("127.0.0.1", description="Address the web server listens on")
     port: int = Field(8080, ge=0, le=65535, description="TCP port of the web server; 0 = any free")
     data_dir: str = Field("data", description="Folder for the database, logs and caches")
     public_url: str = Field("", description="URL users reach the console at; empty = http://host:port")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the console answers to (the Host header), besides public_url's "
+                    "host and the listen address; empty = localhost and 127.0.0.1; '*' = any")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body; larger "
+                                "is refused with 413 while it is being read")
+
+    @property
+    def https(self) -> bool:
+        """Users reach us over https (Secure cookies, HSTS), e.g. behind a TLS proxy."""
+        return self.public_url.strip().lower().startswith("https://")
+    trusted_proxies: list[Annotated[str, AfterValidator(_ip_network)]] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed; "
+                    "from any other peer the header is ignored")
 
 
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level")
-    file: str = Field("logs/iocwall.log", description="Log file, relative to data_dir; empty = none")
+    file: str = Field("logs/iocwall.log",
+                      description="Log file, relative to data_dir; empty = none")
     json_lines: bool = Field(True, description="Write the log file as one JSON object a line")
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024,
+                           description="Rotate the log file at this size")
+    backup_count: int = Field(5, ge=0, description="Rotated log files kept (iocwall.log.1 ...)")
 
 
 class StorageConfig(_Section):
@@ -45,13 +74,25 @@ class BusConfig(_Section):
 
 
 class AuthConfig(_Section):
-    admin_user: str = Field("admin", min_length=1, description="First admin, created at first start")
+    admin_user: str = Field("admin", min_length=1,
+                            description="First admin, created at first start")
     admin_password: str = Field("", description="Prefer IOCWALL_ADMIN_PASSWORD; empty = generate")
     session_secret: str = Field("", description="Prefer IOCWALL_SESSION_SECRET; empty = generate")
     session_max_age_s: int = Field(12 * 3600, ge=60, description="Session cookie lifetime")
     cookie_secure: bool = Field(False, description="Send the cookie over HTTPS only")
-    login_max_failures: int = Field(5, ge=1, description="Failed logins allowed per window")
-    login_window_s: int = Field(300, ge=1, description="Window of the login rate limit")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed password checks allowed per (user, address) in a window")
+    login_max_failures_per_address: int = Field(
+        20, ge=1, description="Failed password checks allowed per address, any user, in a window")
+    login_window_s: int = Field(300, ge=1, description="Window of the login rate limit, and "
+                                "the first block; each further block doubles")
+    login_max_block_s: int = Field(3600, ge=1, description="Longest block of the backoff")
+    password_checks: int = Field(2, ge=1, le=16, description="Password checks run at once "
+                                 "(argon2 takes 64 MiB each)")
+    password_queue: int = Field(6, ge=0, le=1000, description="Password checks waiting for a "
+                                "free slot; more get 503 at once")
+    token_ttl_days: int = Field(90, ge=1, description="Lifetime of a bearer token by default")
+    token_max_ttl_days: int = Field(365, ge=1, description="Longest lifetime a token may ask for")
     trusted_origins: list[str] = Field(default_factory=list, description="Extra allowed Origins")
 
 
@@ -77,6 +118,79 @@ class StreamsConfig(_Section):
         "rtp", description="How cameras are read: 'pyav' (FFmpeg's demuxer, any codec) or 'rtp' "
         "(our RTSP client: an H.264 frame is forwarded as soon as its last packet arrives, one "
         "frame interval sooner; other codecs still go through FFmpeg)")
+    max_sessions: int = Field(256, ge=0, description="Viewer sessions on this server; past it "
+                              "a new WHEP offer gets 503 + Retry-After; 0 = no limit")
+    max_sessions_per_user: int = Field(64, ge=0, description="Viewer sessions of one user (a "
+                                       "display node is a user); 0 = no limit")
+    max_sessions_per_camera: int = Field(64, ge=0, description="Viewer sessions of one camera "
+                                         "(main + sub); 0 = no limit")
+    retry_after_s: int = Field(5, ge=1, description="Retry-After sent with a 503 refusal")
+    processes: int = Field(1, ge=0, le=256, description="Media processes (cameras are spread "
+                           "over them, each runs its own WebRTC); 0 = one per core, 1 = media "
+                           "inside the web process (needed today for live registry changes "
+                           "and the analytics tap)")
+
+
+class WallConfig(_Section):
+    heartbeat_timeout_s: float = Field(5.0, gt=0, le=60,
+                                       description="A display silent this long is shown as down")
+    demo_open_display: bool = Field(False, description="Demo only: the demo wall's display pages "
+                                    "work without pairing, from loopback only")
+
+
+class RegistryConfig(_Section):
+    key_file: str = Field("registry.key", description="Credential key file, relative to "
+                          "data_dir; created 0600; IOCWALL_REGISTRY_KEY overrides it")
+    seed_province: str = Field("Hà Nội", description="Province of [[cameras]] naming none")
+    seed_centre: str = Field("Trung tâm Phục vụ hành chính công",
+                             description="Service centre of [[cameras]] naming none")
+    test_seconds: float = Field(3.0, gt=0, le=60, description="Test connection: seconds watched")
+    test_timeout_s: float = Field(5.0, gt=0, le=60, description="Test/ONVIF answer timeout")
+    discovery_timeout_s: float = Field(2.0, gt=0, le=30, description="WS-Discovery listen time")
+
+    @field_validator("seed_province")
+    @classmethod
+    def _province(cls, value: str) -> str:
+        from iocwall.wall.registry.provinces import UnknownProvince, resolve
+        try:
+            resolve(value)
+        except UnknownProvince as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class ZoneConfig(_Section):
+    camera: str = Field(..., description="Camera id whose sub stream is counted")
+    id: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Zone id, e.g. the counter")
+    polygon: list[list[float]] = Field(..., description="[[x, y], ...] in sub-stream pixels")
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon(cls, value: list[list[float]]) -> list[list[float]]:
+        from iocwall.analytics.zones import Zone, ZoneError
+        try:
+            Zone.build("zone", value)
+        except ZoneError as exc:
+            raise ValueError(str(exc).removeprefix("zone zone: ")) from None
+        return value
+
+
+class AnalyticsConfig(_Section):
+    enabled: bool = Field(True, description="Tap cameras that have zones and serve workers")
+    tap_address: str = Field("tcp://127.0.0.1:5571", description="ZeroMQ address of the tap; "
+                             "workers connect here (bind 0.0.0.0 for workers on other machines)")
+    fps: float = Field(2.0, gt=0, le=15, description="Frames per second analysed per camera")
+    keyframes_only: bool = Field(False, description="Decode keyframes only (fps <= GOP rate)")
+    jpeg_quality: int = Field(85, ge=30, le=100, description="Quality of frames sent to workers")
+    worker_timeout_s: float = Field(1.5, gt=0, description="A silent worker loses its cameras")
+    detector: Literal["hog", "yolo"] = Field("hog", description="'yolo' needs weights")
+    weights: str = Field("", description="YOLO weights file, never downloaded")
+    device: str = Field("", description="cpu, cuda:0 ...; empty = GPU when present")
+    half: bool = Field(False, description="FP16 inference on GPU")
+    imgsz: int = Field(640, ge=64, le=1920, description="YOLO input size")
+    batch: int = Field(8, ge=1, le=256, description="Frames per detector call")
+    alert_waiting: int = Field(0, ge=0, description="Alert when a zone has more people; 0 = off")
+    zones: list[ZoneConfig] = Field(default_factory=list, description="Queue zones per camera")
 
 
 class CameraConfig(_Section):
@@ -91,6 +205,9 @@ class CameraConfig(_Section):
         "auto", description="RTP transport: auto = TCP interleaved, UDP if the camera refuses")
     allow_basic_auth: bool = Field(
         False, description="Send the password as Basic auth (clear text) if the camera asks")
+    province: str = Field("", description="Province (one of the 34); empty = [registry] "
+                          "seed_province")
+    centre: str = Field("", description="Service centre; empty = [registry] seed_centre")
 
     @field_validator("main_url", "sub_url")
     @classmethod
@@ -103,6 +220,11 @@ class CameraConfig(_Section):
         return value
 
 
+class IndicatorsConfig(_Section):
+    registry: str = Field("", description="Indicator registry TOML; empty = the shipped one")
+    demo_data: bool = Field(False, description="Load the demo figures at start if none stored")
+
+
 class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
@@ -111,7 +233,11 @@ class Config(_Section):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     streams: StreamsConfig = Field(default_factory=StreamsConfig)
+    wall: WallConfig = Field(default_factory=WallConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
+    indicators: IndicatorsConfig = Field(default_factory=IndicatorsConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
 
     @property
     def data_path(self) -> Path:
@@ -156,7 +282,7 @@ def _apply_env(config: Config, env: dict[str, str]) -> None:
             cam.password = env[key]
 
 
-def _describe(error: dict, text: str, name: str) -> str:
+def _describe(error: Mapping[str, Any], text: str, name: str) -> str:
     loc = [str(p) for p in error["loc"]]
     key = ".".join(loc)
     line = _find_line(text, error["loc"])
@@ -179,7 +305,7 @@ def _find_line(text: str, loc: tuple) -> int | None:
     if not names or not text:
         return None
     section_prefix = ".".join(names[:-1])
-    current, seen = "", {}
+    current, seen = "", dict[str, int]()
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         header = re.match(r"^\[\[?([^\]]+)\]\]?", stripped)

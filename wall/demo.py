@@ -2,8 +2,9 @@
 
 The simulator runs in this process (its Python API), on free loopback ports,
 with a camera password made up at start: it is handed to the media server in
-memory and never printed or logged. Until the camera registry exists, the
-simulator's cameras become ``CameraConfig`` entries for the media server.
+memory and never printed or logged. The simulator's cameras (cam1..camN) are
+registered in the camera registry (credentials sealed) like any province's,
+and the media server follows the registry.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,12 @@ PIECES = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="console port (default 8080; 0 = any)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="console port (default 8080; 0 = any)")
     parser.add_argument("--data-dir", metavar="DIR", default="data",
                         help="database, logs and caches (default ./data)")
-    parser.add_argument("--cameras", type=int, default=4, help="simulated cameras, 1-16 (default 4)")
+    parser.add_argument("--cameras", type=int, default=4,
+                        help="simulated cameras, 1-16 (default 4)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--config", metavar="PATH", help="config.toml (default: ./config.toml "
                         "if present); its [[cameras]] are not used by the demo")
@@ -87,23 +90,32 @@ def _missing() -> list[str]:
     return out
 
 
-def _sim_cache() -> Path:
-    """Pre-encoded simulator loops: kept between runs (encoding 1080p takes a while)."""
-    if os.environ.get("IOCWALL_SIM_CACHE"):
-        return Path(os.environ["IOCWALL_SIM_CACHE"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "iocwall" / "sim"
+DEMO_PROVINCE = "Hà Nội"
+DEMO_CENTRE = "Trung tâm Phục vụ hành chính công (mô phỏng / simulated)"
 
 
 def camera_configs(count: int, rtsp_port: int, password: str) -> list[Any]:
-    """The simulator's cameras as media-server camera entries (password in memory only)."""
-    from iocwall.wall.config import CameraConfig
+    """The simulator's cameras as registry entries (password in memory, then sealed)."""
+    from iocwall.wall.registry.model import CameraIn
     base = f"rtsp://127.0.0.1:{rtsp_port}"
-    return [CameraConfig(id=f"cam{k}", name=f"Quầy {k}",
-                         main_url=f"{base}/cam{k}/main", sub_url=f"{base}/cam{k}/sub",
-                         username=SIM_USER, password=password,
-                         location=f"PVHCC — sảnh {1 + (k - 1) // 4} / hall {1 + (k - 1) // 4}")
+    return [CameraIn(id=f"cam{k}", province=DEMO_PROVINCE, centre=DEMO_CENTRE,
+                     name=f"Quầy {k}", rtsp_main=f"{base}/cam{k}/main",
+                     rtsp_sub=f"{base}/cam{k}/sub", username=SIM_USER, password=password,
+                     location=f"PVHCC — sảnh {1 + (k - 1) // 4} / hall {1 + (k - 1) // 4}",
+                     tags=["demo"])
             for k in range(1, count + 1)]
+
+
+async def register_demo_cameras(services: Any, cameras: list[Any]) -> None:
+    """Through the registry, like a province would: the media server follows it."""
+    from iocwall.wall.registry.seed import upsert
+    wanted = {c.id for c in cameras}
+    for old in await services.registry.cameras():
+        if old.source == "demo" and old.id not in wanted:   # an earlier demo had more
+            await services.registry.remove(old.id)
+    await upsert(services.registry, cameras, "demo")
+    if services.wall is not None:
+        await services.wall.ensure_demo()
 
 
 def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path | None,
@@ -111,7 +123,8 @@ def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path
     """The one block the demo prints: where to go, who to log in as, where things are."""
     live = info.url.rstrip("/") + "/live"
     if info.generated_password:
-        password = f"{info.generated_password}   (generated, shown once / tạo tự động, chỉ hiện một lần)"
+        password = (f"{info.generated_password}   "
+                    "(generated, shown once / tạo tự động, chỉ hiện một lần)")
     elif admin_from_env:
         password = "(from IOCWALL_ADMIN_PASSWORD / lấy từ IOCWALL_ADMIN_PASSWORD)"
     else:
@@ -121,6 +134,10 @@ def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path
         "",
         "  iocwall demo is running / bản demo iocwall đang chạy",
         f"  Console / Bảng điều khiển:  {live}",
+        f"  Video wall / Tường video:   {info.url.rstrip('/')}/console?wall=demo",
+        f"  Displays / Màn hình:        {info.url.rstrip('/')}/display/demo/1 , /display/demo/2"
+        " (loopback only / chỉ máy này)",
+        f"  Cameras registry / Đăng ký: {info.url.rstrip('/')}/register",
         f"  User / Tài khoản:           {info.admin_user}",
         f"  Password / Mật khẩu:        {password}",
         f"  Cameras / Camera:           {cameras} simulated / mô phỏng ({rtsp})",
@@ -151,9 +168,9 @@ def _open_browser(url: str) -> None:
 
 
 async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) -> int:
+    from iocwall.hardware.sim.command import default_cache_dir
     from iocwall.hardware.sim.server import SimOptions, Simulator
-    from iocwall.streams.server import MediaServer
-    from iocwall.wall.serve import run_server
+    from iocwall.wall.serve import build_media, run_server
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -166,23 +183,33 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
     sim = Simulator(SimOptions(cameras=args.cameras, host="127.0.0.1", rtsp_port=ports.rtsp,
                                onvif_port=ports.onvif, http_port=ports.http,
                                discovery_port=ports.discovery, user=SIM_USER,
-                               password=cam_password, cache_dir=_sim_cache(),
+                               password=cam_password, cache_dir=default_cache_dir(),
                                progress=_progress_line))
     try:
         print("iocwall demo: starting the camera simulator / đang khởi động camera mô phỏng…",
               file=sys.stderr, flush=True)
         if not await _until_stop(sim.start(), stop):
             return 130
-        config.cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
-        media = MediaServer(config.streams, config.webrtc, config.cameras)
+        config.cameras = []                # the demo's cameras are the simulator's
+        cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
+        config.indicators.demo_data = True          # the real 2024/2019 figures, once
+        config.wall.demo_open_display = True        # /display/demo/N from loopback, no pairing
+        media = build_media(config)       # its cameras come from the registry
+        worker = _demo_analytics(config, args.cameras)
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 
         def on_ready(info: Any) -> None:
             print(banner(info, config, ports, args.cameras, log_file, admin_from_env), flush=True)
             if not args.no_browser:
-                _open_browser(info.url.rstrip("/") + "/live")
+                _open_browser(info.url.rstrip("/") + "/console?wall=demo")
 
-        await run_server(config, media=media, on_ready=on_ready, stop=stop)
+        try:
+            await run_server(config, media=media, on_ready=on_ready, stop=stop,
+                             setup=lambda services: register_demo_cameras(services, cameras),
+                             extra_routes=[demo_info_route(ports)])
+        finally:
+            if worker is not None:
+                await _bounded(worker.stop(), "analytics worker")
         return 0
     finally:
         await _bounded(sim.stop(), "camera simulator")
@@ -194,6 +221,32 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
 def _progress_line(line: str) -> None:
     """The simulator's first-start encoding progress (from its encoder threads)."""
     print(f"iocwall demo: {line}", file=sys.stderr, flush=True)
+
+
+def _demo_analytics(config: Any, cameras: int) -> Any:
+    """Queue zones on every simulated camera, and a worker to count them."""
+    from iocwall.hardware.sim.server import SUB
+    from iocwall.wall.demo_analytics import DemoWorker, free_tap_address, sim_zones
+    cfg = config.analytics
+    if not cfg.enabled:
+        return None
+    cfg.zones = sim_zones(cameras, SUB.width, SUB.height)
+    cfg.tap_address = free_tap_address()
+    worker = DemoWorker(cfg.tap_address, cfg.detector, cfg.weights)
+    worker.start()
+    return worker
+
+
+def demo_info_route(ports: SimPorts) -> Any:
+    """GET /api/demo (admin): the simulator's ports, to compare /api/queues with its /truth."""
+    from starlette.responses import JSONResponse
+
+    from iocwall.wall.access import Role, route
+
+    async def demo_info(request: Any) -> Any:
+        return JSONResponse({"sim": {"rtsp": ports.rtsp, "onvif": ports.onvif,
+                                     "http": ports.http}})
+    return route("/api/demo", demo_info, roles=frozenset({Role.ADMIN}), methods=["GET"])
 
 
 async def _until_stop(work: Any, stop: asyncio.Event) -> bool:
@@ -213,7 +266,7 @@ async def _until_stop(work: Any, stop: asyncio.Event) -> bool:
 async def _bounded(work: Any, what: str) -> None:
     try:
         await asyncio.wait_for(work, STOP_TIMEOUT_S)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("%s did not stop within %.0f s", what, STOP_TIMEOUT_S)
     except Exception:
         log.exception("stopping %s failed", what)
@@ -242,7 +295,7 @@ def run(args: argparse.Namespace) -> int:
     if log_file is False:
         return 2
     try:
-        return asyncio.run(_demo(args, config, log_file or None))
+        return asyncio.run(_demo(args, config, log_file))
     except OSError as exc:                # port in use, unwritable data dir ...
         print(f"iocwall demo: cannot start: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -253,17 +306,22 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-def _setup(config: Any) -> Path | None | bool:
+def _setup(config: Any) -> Path | None | Literal[False]:
     """Data dir and logging: INFO and up to the file, only warnings to the terminal."""
     from iocwall.wall.logs import setup
+    from iocwall.wall.private_files import UnsafeDataDir, private_dir
     try:
-        config.data_path.mkdir(parents=True, exist_ok=True)
+        private_dir(config.data_path)     # 0700; refused if other accounts can read it
+    except UnsafeDataDir as exc:
+        print(f"iocwall demo: cannot start: {exc}", file=sys.stderr)
+        return False
     except OSError as exc:
         print(f"iocwall demo: cannot create data dir {config.data_path}: {exc.strerror}",
               file=sys.stderr)
         return False
     log_file = config.data_path / config.logging.file if config.logging.file else None
-    setup(config.logging.level, log_file, config.logging.json_lines)
+    setup(config.logging.level, log_file, config.logging.json_lines,
+          config.logging.max_bytes, config.logging.backup_count)
     for handler in logging.getLogger().handlers:
         if not isinstance(handler, logging.FileHandler):
             handler.setLevel(logging.WARNING)

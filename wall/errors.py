@@ -11,9 +11,11 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers      # e.g. Retry-After on a 503
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict:
@@ -22,7 +24,8 @@ def error_body(code: str, message: str, field: str | None = None) -> dict:
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+    return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status,
+                        headers=exc.headers)
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

@@ -1,13 +1,15 @@
-"""Logging set-up: readable console lines, JSON lines in the file, no secrets anywhere."""
+"""Logging set-up: readable console lines, JSON lines in a rotated file, no secrets anywhere."""
 from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 import sys
 from pathlib import Path
 
 from iocwall.streams.clock import iso_from_epoch
 from iocwall.streams.urls import redact
+from iocwall.wall.private_files import PRIVATE_DIR, private_opener
 
 
 class RedactingFilter(logging.Filter):
@@ -43,8 +45,30 @@ class ConsoleFormatter(logging.Formatter):
         return redact(base + super().format(record))
 
 
-def setup(level: str = "INFO", file: Path | None = None, json_lines: bool = True) -> None:
+class PrivateFiles:
+    """Mixin for logging file handlers: the log file (and each new one after a rotation) is
+    created 0600 whatever the umask; log lines name users and addresses."""
+    baseFilename: str
+    mode: str
+    encoding: str | None
+    errors: str | None
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        return open(self.baseFilename, self.mode, encoding=self.encoding,
+                    errors=self.errors, opener=private_opener)
+
+
+class PrivateRotatingFileHandler(PrivateFiles, logging.handlers.RotatingFileHandler):
+    """A rotating log file (and each one rotation makes) only this account can read."""
+
+
+def setup(level: str = "INFO", file: Path | None = None, json_lines: bool = True,
+          max_bytes: int = 10 * 1024 * 1024, backup_count: int = 5) -> None:
+    """Console always; ``file`` (if given) rotated at ``max_bytes``, ``backup_count`` kept."""
     root = logging.getLogger()
+    for old in root.handlers:
+        if isinstance(old, logging.FileHandler):     # ours from an earlier setup: release it
+            old.close()
     root.handlers.clear()
     root.setLevel(level)
     console = logging.StreamHandler(sys.stderr)
@@ -52,8 +76,12 @@ def setup(level: str = "INFO", file: Path | None = None, json_lines: bool = True
     console.addFilter(RedactingFilter())
     root.addHandler(console)
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(file, encoding="utf-8")
+        if not file.parent.is_dir():
+            file.parent.mkdir(parents=True, mode=PRIVATE_DIR)
+            file.parent.chmod(PRIVATE_DIR)             # the mode above is filtered by the umask
+        # Rotation keeps a flood of bad requests from filling the disk.
+        handler = PrivateRotatingFileHandler(file, maxBytes=max_bytes, backupCount=backup_count,
+                                             encoding="utf-8")
         handler.setFormatter(JsonFormatter() if json_lines else ConsoleFormatter("%(message)s"))
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)

@@ -7,18 +7,31 @@ and each stream by its WHEP URL on this server.
 """
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.metrics import CONTENT_TYPE as METRICS_TYPE
 from iocwall.streams.server import CameraStatus, MediaError, MediaServer
-from iocwall.wall.access import Role, route
+from iocwall.wall.access import Principal, Role, principal_of, route
+from iocwall.wall.api.common import caller
 from iocwall.wall.errors import ApiError
+from iocwall.wall.http.body import media_type, read_bytes
+from iocwall.wall.registry.model import RegisteredCamera
+from iocwall.wall.registry.scope import province_of, visible_camera
+from iocwall.wall.registry.store import Registry
 
-VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY})
+T = TypeVar("T")
+# Registrars see their own province's cameras only (wall/registry/scope.py).
+VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY,
+                     Role.REGISTRAR})
 MONITORS = frozenset({Role.ADMIN, Role.TECHNICIAN, Role.OPERATOR})
-MAX_OFFER_BYTES = 64 * 1024
+MAX_OFFER_BYTES = 64 * 1024       # an offer is a few KB; far below [server] max_body_bytes
 SDP_TYPE = "application/sdp"
 
 
@@ -39,47 +52,108 @@ def camera_json(cam: CameraStatus) -> dict:
 
 
 def _api_error(exc: MediaError) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message)
+    retry = getattr(exc, "retry_after_s", None)
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return ApiError(exc.status, exc.code, exc.message, headers=headers)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """The body, refusing (413) anything over ``limit`` without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "too_large", f"body over {limit} bytes / nội dung quá lớn")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "too_large", f"body over {limit} bytes / nội dung quá lớn")
-    return bytes(body)
+CameraAccess = Callable[[Principal | None, str], Awaitable[bool]]
 
 
-def routes(media: MediaServer) -> list[BaseRoute]:
-    """The media endpoints, each guarded by its roles."""
+def _registered(cam: RegisteredCamera | None) -> dict:
+    """The registry's fields of a camera (never its credentials)."""
+    if cam is None:
+        return {}
+    fields = cam.public()
+    return {k: fields[k] for k in ("province", "centre", "onvif", "transport", "tags",
+                                   "has_credentials", "last_test")}
+
+
+def _registry(request: Request) -> Registry | None:
+    """The registry, when these routes run inside the full app (tests may mount them alone)."""
+    svc = getattr(request.app.state, "services", None)
+    return svc.registry if svc is not None else None
+
+
+async def _visible(request: Request, camera_id: str) -> RegisteredCamera | None:
+    """The camera's registry entry; 404 for a registrar outside its province."""
+    registry = _registry(request)
+    who = caller(request)
+    if registry is None:
+        if province_of(who) is not None:
+            raise ApiError(404, "not_found", "no such camera / không có camera này")
+        return None
+    return await visible_camera(registry, who, camera_id)
+
+
+async def _resolved(value: T | Awaitable[T]) -> T:
+    """The in-process MediaServer answers at once; MediaCluster (media in other
+    processes) answers the same questions asynchronously."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _user(request: Request) -> str:
+    who = principal_of(request)
+    return who.name if who is not None else ""
+
+
+def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None,
+           extra_metrics: Callable[[], str] | None = None) -> list[BaseRoute]:
+    """The media endpoints, each guarded by its roles.
+
+    access: may this caller open this camera? (a display session: only the cameras on
+        its layouts, decided by the walls); None = every viewer role sees every camera.
+    A registrar sees only its own province's cameras (the registry decides).
+    extra_metrics: more Prometheus text for /metrics (the analytics tap's counters).
+    """
+
+    async def check(request: Request, camera: str) -> RegisteredCamera | None:
+        if access is not None and not await access(principal_of(request), camera):
+            raise ApiError(403, "forbidden", "camera not on this display / camera không có "
+                           "trên màn hình này")
+        return await _visible(request, camera)
 
     async def list_cameras(request: Request) -> Response:
-        return JSONResponse([camera_json(c) for c in media.cameras()])
+        who = principal_of(request)
+        limit = province_of(caller(request))
+        registry = _registry(request)
+        found = await registry.cameras(limit) if registry is not None else []
+        registered = {c.id: c for c in found}
+        cams = [c for c in await _resolved(media.cameras())
+                if limit is None or c.id in registered]
+        if access is not None and who is not None and who.role is Role.DISPLAY:
+            cams = [c for c in cams if await access(who, c.id)]
+        return JSONResponse([{**camera_json(c), **_registered(registered.get(c.id))}
+                             for c in cams])
 
     async def get_camera(request: Request) -> Response:
-        cam = media.camera(request.path_params["camera"])
+        camera_id = request.path_params["camera"]
+        reg = await check(request, camera_id)
+        cam = await _resolved(media.camera(camera_id))
         if cam is None:
+            if isinstance(media, MediaServer):
+                try:
+                    media.channel(camera_id, "main")     # 410 "removed" if it was deleted
+                except MediaError as exc:
+                    raise _api_error(exc) from None
             raise ApiError(404, "not_found", "no such camera / không có camera này")
-        return JSONResponse(camera_json(cam))
+        return JSONResponse({**camera_json(cam), **_registered(reg)})
 
     async def whep_offer(request: Request) -> Response:
         camera, stream = request.path_params["camera"], request.path_params["stream"]
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != SDP_TYPE:
+        await check(request, camera)
+        if media_type(request) != SDP_TYPE:             # a body-less POST included
             raise ApiError(415, "unsupported_media_type",
                            f"send the SDP offer as {SDP_TYPE} / hãy gửi SDP")
-        body = await _read_limited(request, MAX_OFFER_BYTES)
+        body = await read_bytes(request, MAX_OFFER_BYTES)
         try:
             offer = body.decode("utf-8")
         except UnicodeDecodeError:
             raise ApiError(400, "bad_sdp", "SDP offer is not UTF-8 text") from None
         try:
-            session, answer = await media.whep_offer(camera, stream, offer)
+            session, answer = await media.whep_offer(camera, stream, offer, _user(request))
         except MediaError as exc:
             raise _api_error(exc) from None
         location = f"/api/cameras/{camera}/whep/{stream}/{session.id}"
@@ -88,7 +162,8 @@ def routes(media: MediaServer) -> list[BaseRoute]:
 
     async def whep_delete(request: Request) -> Response:
         p = request.path_params
-        session = media.sessions.get(p["session"])
+        await _visible(request, p["camera"])
+        session = await _resolved(media.find_session(p["session"]))
         if session is None or (session.camera, session.stream) != (p["camera"], p["stream"]):
             raise ApiError(404, "not_found", "no such viewer session")
         await media.whep_delete(session.id)
@@ -96,6 +171,7 @@ def routes(media: MediaServer) -> list[BaseRoute]:
 
     async def snapshot(request: Request) -> Response:
         stream = request.query_params.get("stream", "main")
+        await check(request, request.path_params["camera"])
         try:
             snap = await media.snapshot(request.path_params["camera"], stream)
         except MediaError as exc:
@@ -104,16 +180,18 @@ def routes(media: MediaServer) -> list[BaseRoute]:
                         headers={"Cache-Control": "no-store"})
 
     async def stream_health(request: Request) -> Response:
-        return JSONResponse([h.to_json() for h in media.health()])
+        return JSONResponse([h.to_json() for h in await _resolved(media.health())])
 
     async def metrics(request: Request) -> Response:
-        return Response(media.metrics_text(), headers={"Content-Type": METRICS_TYPE})
+        text = await _resolved(media.metrics_text()) + (extra_metrics() if extra_metrics else "")
+        return Response(text, headers={"Content-Type": METRICS_TYPE})
 
     base = "/api/cameras/{camera}"
     return [
         route("/api/cameras", list_cameras, roles=VIEWERS, methods=["GET"]),
         route(base, get_camera, roles=VIEWERS, methods=["GET"]),
-        route(base + "/whep/{stream}", whep_offer, roles=VIEWERS, methods=["POST"]),
+        route(base + "/whep/{stream}", whep_offer, roles=VIEWERS, methods=["POST"],
+              accepts=SDP_TYPE),
         route(base + "/whep/{stream}/{session}", whep_delete, roles=VIEWERS,
               methods=["DELETE"]),
         route(base + "/snapshot.jpg", snapshot, roles=VIEWERS, methods=["GET"]),

@@ -1,4 +1,4 @@
-"""HTML pages of the console: ``/login`` and ``/live``.
+"""HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``.
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -19,22 +19,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, route
+from iocwall.wall.frontend import frontend_dir
 
-FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 LOGIN_PATH = "/login"
+LEADER_VIEW = frozenset({Role.LEADER, Role.OPERATOR, Role.ADMIN})   # the indicators' readers
 
-# Pages load only our own files; WebRTC media is not governed by CSP, and the
-# <video> elements get a MediaStream (no blob: URL needed).
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        "form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+# Security headers (CSP and the rest) come from wall/http/headers.py on every response.
+_HEADERS = {"Cache-Control": "no-store"}
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -71,7 +62,8 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
             html = await asyncio.to_thread(path.read_text, encoding="utf-8")
         except OSError:
             return HTMLResponse(
-                f"<!doctype html><meta charset=utf-8><p>{filename}: missing from the installation</p>",
+                "<!doctype html><meta charset=utf-8>"
+                f"<p>{filename}: missing from the installation</p>",
                 status_code=500, headers=_HEADERS,
             )
         return HTMLResponse(html, headers=_HEADERS)
@@ -80,18 +72,30 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
     return endpoint
 
 
-def routes(frontend: Path = FRONTEND) -> list[Route]:
-    """Page routes for the web app.
+def routes(frontend: Path | None = None) -> list[Route]:
+    """Page routes for the web app. Every page but ``/login`` needs a login.
 
-    ``/live`` is registered with ``roles=PUBLIC`` for the role guard and checks the
+    ``/`` and ``/live`` are registered with ``roles=PUBLIC`` for the role guard and checks the
     login itself: an anonymous browser (Accept: text/html) gets a 303 to
     ``/login?next=/live``, any other anonymous client the API's JSON 401, a
     logged-in role outside ``route.roles`` a 403. ``route.roles`` is set to the
-    roles that really get the page, so role-enumerating tests cover it.
+    roles that really get each page, so role-enumerating tests cover it.
     """
+    frontend = frontend or frontend_dir()
     login = route(LOGIN_PATH, _page("login.html", login=None, frontend=frontend),
                   roles=PUBLIC, methods=["GET"], name="page_login")
     live = route("/live", _page("live.html", login=ANY_USER, frontend=frontend),
                  roles=PUBLIC, methods=["GET"], name="page_live")
     live.roles = ANY_USER  # type: ignore[attr-defined]
-    return [login, live]
+    home = route("/", _page("index.html", login=ANY_USER, frontend=frontend),
+                 roles=PUBLIC, methods=["GET"], name="page_home")
+    home.roles = ANY_USER  # type: ignore[attr-defined]
+    leader = route("/leader", _page("leader.html", login=LEADER_VIEW, frontend=frontend),
+                   roles=PUBLIC, methods=["GET"], name="page_leader")
+    leader.roles = LEADER_VIEW  # type: ignore[attr-defined]
+    # /register: the camera registry; the API decides what each role may change there.
+    readers = frozenset({Role.ADMIN, Role.OPERATOR, Role.REGISTRAR, Role.TECHNICIAN, Role.LEADER})
+    register = route("/register", _page("register.html", login=readers, frontend=frontend),
+                     roles=PUBLIC, methods=["GET"], name="page_register")
+    register.roles = readers  # type: ignore[attr-defined]
+    return [login, live, home, leader, register]

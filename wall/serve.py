@@ -13,17 +13,19 @@ import asyncio
 import contextlib
 import signal
 import socket
-import threading
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:                      # heavy imports stay inside functions: fast --help
     import uvicorn
     from starlette.routing import BaseRoute
+    from starlette.types import ASGIApp
 
+    from iocwall.streams.server import MediaServer
     from iocwall.wall.config import Config
     from iocwall.wall.services import Services
 
@@ -48,9 +50,20 @@ class ServerInfo:
 
 
 def build_media(config: Config) -> object:
-    """The media server for the cameras in config (the registry feeds it later)."""
+    """The media server: in this process when ``[streams] processes`` resolves to 1 (the
+    default), else a cluster of media processes. Registry cameras reach the in-process
+    server at run time; media processes serve the ``[[cameras]]`` of config.toml only
+    (live registry changes and the analytics tap in media processes are not built yet)."""
+    import logging
+
+    from iocwall.streams.cluster import MediaCluster, process_count
     from iocwall.streams.server import MediaServer
-    return MediaServer(config.streams, config.webrtc, config.cameras)
+    # never more processes than cameras: each costs ~100 MB before it serves anything
+    count = min(process_count(config.streams.processes), max(1, len(config.cameras)))
+    if count <= 1:
+        return MediaServer(config.streams, config.webrtc, [])
+    return MediaCluster(config.streams, config.webrtc, config.cameras, count,
+                        log_level=logging.getLevelName(config.logging.level))
 
 
 def build_extra_routes(services: Services) -> list[BaseRoute]:
@@ -59,9 +72,29 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     run_server adds these to every app, and tests/test_routes_roles.py checks
     their declared roles, so a route added here is covered automatically.
     """
-    from iocwall.wall import media_api, pages
-    media_routes = media_api.routes(services.media) if services.media is not None else []
-    return [*pages.routes(), *media_routes]
+    from iocwall.wall import media_api, pages, queues
+    from iocwall.wall.indicators import api as indicators_api
+    from iocwall.wall.registry import api as registry_api
+    from iocwall.wall.walls import api as wall_api
+    from iocwall.wall.walls import ws as wall_ws
+
+    def analytics_metrics() -> str:
+        analytics = services.analytics
+        return analytics.metrics_text() if analytics is not None else ""  # type: ignore[attr-defined]
+
+    # Services keeps media as a plain object (wall/services.py does not import streams/)
+    media = cast("MediaServer | None", services.media)
+    media_routes = (media_api.routes(media, _camera_access(services), analytics_metrics)
+                    if media is not None else [])
+    return [*pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
+            *wall_api.routes(), *wall_ws.routes(), *queues.routes(services.queues)]
+
+
+def _camera_access(services: Services):  # type: ignore[no-untyped-def]
+    """A display session may open only the cameras on its layouts (walls decide)."""
+    async def allowed(principal: object, camera: str) -> bool:
+        return services.wall is None or await services.wall.camera_allowed(principal, camera)
+    return allowed
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -94,7 +127,8 @@ def print_banner(info: ServerInfo) -> None:
 async def run_server(config: Config, *, ready: asyncio.Event | None = None,
                      extra_routes: Sequence[BaseRoute] = (), media: object | None = None,
                      on_ready: Callable[[ServerInfo], None] | None = print_banner,
-                     stop: asyncio.Event | None = None) -> ServerInfo:
+                     stop: asyncio.Event | None = None,
+                     setup: Callable[[Services], Awaitable[object]] | None = None) -> ServerInfo:
     """Start Services + uvicorn, run until a signal or ``stop`` is set, then shut down.
 
     ready: set once the socket is listening (after on_ready ran).
@@ -102,6 +136,8 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
     media: the media server (async start/stop); None = build_media(config).
     on_ready: called once with ServerInfo when listening (default: print the banner).
     stop: set it to shut the server down from the same process.
+    setup: awaited once Services have started, before serving (the demo registers its
+        simulated cameras here).
     Returns the ServerInfo. Raises what Services.start raises (e.g. Redis unreachable).
     """
     from iocwall.wall.app import build_app
@@ -114,6 +150,8 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
     serving: asyncio.Task[None] | None = None
     remove_signals = _on_signals(stop, lambda: server)
     try:
+        if setup is not None:
+            await setup(services)
         app = build_app(services, [*build_extra_routes(services), *extra_routes])
         # We bind the socket ourselves: "port in use" is then a plain OSError for the
         # caller (uvicorn would sys.exit), and port 0 gives the real port up front.
@@ -136,7 +174,7 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
         await services.stop()
 
 
-def _make_server(app: object) -> uvicorn.Server:
+def _make_server(app: ASGIApp) -> uvicorn.Server:
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -147,8 +185,10 @@ def _make_server(app: object) -> uvicorn.Server:
         def capture_signals(self) -> Iterator[None]:
             yield
 
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1 (any local
+    # account); wall/auth/proxies.py believes it only from [server] trusted_proxies.
     return Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
-                                 server_header=False))
+                                 server_header=False, proxy_headers=False))
 
 
 def _on_signals(stop: asyncio.Event, server: Callable[[], object]) -> Callable[[], None]:
@@ -212,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
     from iocwall.wall.config import ConfigError
     from iocwall.wall.errors import ApiError
     from iocwall.wall.logs import setup
+    from iocwall.wall.private_files import UnsafeDataDir, private_dir
     from iocwall.wall.store import MigrationError
 
     try:
@@ -222,15 +263,19 @@ def run(args: argparse.Namespace) -> int:
         return 2
     data = config.data_path
     try:
-        data.mkdir(parents=True, exist_ok=True)
+        private_dir(data)                 # 0700; refused if other accounts can read it
+    except UnsafeDataDir as exc:
+        print(f"iocwall serve: cannot start: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"iocwall serve: cannot create data dir {data}: {exc.strerror}", file=sys.stderr)
         return 2
     log_file = data / config.logging.file if config.logging.file else None
-    setup(config.logging.level, log_file, config.logging.json_lines)
+    setup(config.logging.level, log_file, config.logging.json_lines,
+          config.logging.max_bytes, config.logging.backup_count)
     try:
         asyncio.run(run_server(config))
-    except (MigrationError, ApiError, OSError) as exc:
+    except (MigrationError, ApiError, OSError, UnsafeDataDir) as exc:
         reason = getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
         print(f"iocwall serve: cannot start: {reason}", file=sys.stderr)
         return 1

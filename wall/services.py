@@ -16,10 +16,25 @@ import time
 from typing import Any, Protocol, runtime_checkable
 
 from iocwall.wall.audit import AuditAction, AuditLog
-from iocwall.wall.auth import (AdminBootstrap, LoginLimiter, Passwords, Sessions, Tokens, Users,
-                               ensure_admin, session_secret)
+from iocwall.wall.auth import (
+    AdminBootstrap,
+    LoginLimiter,
+    Passwords,
+    Sessions,
+    Tokens,
+    Users,
+    ensure_admin,
+    session_secret,
+)
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
+from iocwall.wall.indicators.demo_data import load_demo
+from iocwall.wall.indicators.registry import Registry as IndicatorRegistry
+from iocwall.wall.indicators.service import IndicatorService
+from iocwall.wall.private_files import private_dir
+from iocwall.wall.queues import QueueBoard
+from iocwall.wall.registry.crypto import SecretBox
+from iocwall.wall.registry.store import Change, ChangeKind, Registry
 from iocwall.wall.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,13 +55,25 @@ class Services:
         self.config = config
         self.media = media
         self.node_id = node_id
-        self.passwords = passwords or Passwords()
+        self._own_passwords = passwords is None
+        self.passwords = passwords or Passwords(workers=config.auth.password_checks,
+                                                queue=config.auth.password_queue)
         self.store = Store(config.data_path / config.storage.path)
         self.users = Users(self.store, self.passwords)
-        self.tokens = Tokens(self.store)
+        self.tokens = Tokens(self.store, config.auth.token_ttl_days, config.auth.token_max_ttl_days)
         self.audit = AuditLog(self.store)
-        self.limiter = LoginLimiter(config.auth.login_max_failures, config.auth.login_window_s)
+        self.indicators = IndicatorService(self.store, self.audit,
+                                           IndicatorRegistry.load(config.indicators.registry),
+                                           media=media)
+        key_file = config.data_path / config.registry.key_file
+        self.registry = Registry(self.store, SecretBox(key_file))
+        self.queues = QueueBoard(None, config.analytics.alert_waiting, self._camera_province)
+        self.analytics: Startable | None = None
+        auth = config.auth
+        self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
+                                    auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
+        self.wall: Any = None            # walls.service.WallService, once started
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
         self.started = False
@@ -69,19 +96,30 @@ class Services:
         if self.started:
             return None
         try:
+            private_dir(self.config.data_path)     # raises UnsafeDataDir if others can read it
             await self.store.open()
             self._bus = await open_bus(self.config.bus, self.node_id)
             auth = self.config.auth
-            self._sessions = Sessions(self.store, await session_secret(auth, self.store),
-                                      auth.session_max_age_s, auth.cookie_secure)
+            secret = await session_secret(auth, self.config.data_path)
+            self._sessions = Sessions(self.store, secret, auth.session_max_age_s,
+                                      auth.cookie_secure or self.config.server.https)
             await self._sessions.purge_expired()
+            await self.indicators.start(self._bus)
+            if self.config.indicators.demo_data:
+                await load_demo(self.indicators)
             admin = await ensure_admin(self.users, auth)
             if admin is not None:
                 await self.audit.record("system", AuditAction.USER_CREATE,
                                         f"user:{admin.user.username}", None, admin.user.summary())
+            self.queues.bus = self._bus
+            await self._follow_registry()
+            from iocwall.wall.walls.service import WallService
+            self.wall = WallService(self)           # after the registry: the walls' cameras
+            await self.wall.start()
             if isinstance(self.media, Startable):
                 await self.media.start()
                 self._media_started = True
+                await self._start_analytics()
         except BaseException:
             await self.stop()
             raise
@@ -89,18 +127,67 @@ class Services:
         self.started = True
         return admin
 
+    async def _follow_registry(self) -> None:
+        """Seed the registry from config.toml (first start), then let the media server
+        follow it: every registered camera now, every change as it happens."""
+        from iocwall.wall.registry.seed import seed_from_config
+        from iocwall.wall.registry.sync import MediaSync
+        reg = self.config.registry
+        self.registry.box.check()
+        await seed_from_config(self.registry, self.store, self.config.cameras,
+                               reg.seed_province, reg.seed_centre)
+        if self.media is not None and hasattr(self.media, "add_camera"):
+            await MediaSync(self.registry, self.media).load()
+        self.registry.listen(self._announce_camera)
+
+    async def _announce_camera(self, change: Change) -> None:
+        """Tell other processes (bus: memory or Redis) that a camera changed; the payload
+        is the public view, never the credentials."""
+        from iocwall.wall.bus.events import Event, EventKind
+        kind = {ChangeKind.ADDED: EventKind.CREATED, ChangeKind.UPDATED: EventKind.UPDATED,
+                ChangeKind.REMOVED: EventKind.DELETED}[change.kind]
+        payload = change.camera.public() if change.camera else {"id": change.camera_id}
+        topic = f"camera.{change.camera_id}"
+        await self.bus.publish(topic, Event(topic, kind, payload))
+
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
         self.started = False
+        if self.analytics is not None:
+            with _logged("analytics"):
+                await self.analytics.stop()
+            self.analytics = None
+        if self.wall is not None:
+            with _logged("wall"):
+                await self.wall.stop()
+            self.wall = None
         if self._media_started and isinstance(self.media, Startable):
             self._media_started = False
             with _logged("media"):
                 await self.media.stop()
+        with _logged("indicators"):
+            await self.indicators.stop()
         if self._bus is not None:
             with _logged("bus"):
                 await self._bus.close()
         with _logged("store"):
             await self.store.close()
+        if self._own_passwords:
+            self.passwords.close()
+
+    async def _camera_province(self, camera: str) -> str:
+        """The province a camera is registered in ("" when it is not)."""
+        found = await self.registry.get(camera)
+        return found.province if found is not None else ""
+
+    async def _start_analytics(self) -> None:
+        """Tap the cameras with queue zones; nothing is bound when there are none."""
+        cfg = self.config.analytics
+        if not (cfg.enabled and cfg.zones):
+            return
+        from iocwall.wall.analytics import AnalyticsService
+        self.analytics = AnalyticsService(cfg, self.media, self.queues)
+        await self.analytics.start()
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_at

@@ -4,10 +4,23 @@ when those modules are present). Prints one line per camera, then READY.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-DEFAULT_CACHE = Path(".cache/sim")
+
+def default_cache_dir() -> Path:
+    """Where pre-encoded loops are kept between runs (encoding 1080p takes a while).
+
+    ``$IOCWALL_SIM_CACHE``, else ``$XDG_CACHE_HOME/iocwall/sim`` (``~/.cache/iocwall/sim``):
+    the user's cache, shared by ``iocwall sim``, ``iocwall demo`` and the tests, never the
+    checkout, so a fresh clone (and CI, which starts with an empty XDG_CACHE_HOME) encodes
+    cold exactly as a newcomer's first run does.
+    """
+    if os.environ.get("IOCWALL_SIM_CACHE"):
+        return Path(os.environ["IOCWALL_SIM_CACHE"])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "iocwall" / "sim"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--live", action="store_true",
                         help="render and encode in real time "
                              "(few cameras; true capture-time stamp)")
-    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
-                        help="where pre-encoded loops are kept between runs")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="where pre-encoded loops are kept between runs "
+                             "(default: $XDG_CACHE_HOME/iocwall/sim)")
     parser.add_argument("--truth-file", type=Path, help="append ground truth as JSON lines, 1/s")
     parser.add_argument("--fault", action="append", default=[], metavar="camK:KIND[:SECONDS]",
                         help="start with a fault: drop, stall, corrupt, reboot, resolution, "
@@ -82,10 +96,11 @@ async def _serve(args: argparse.Namespace, faults: list) -> int:  # type: ignore
     import asyncio
     import signal
 
-    from .server import Simulator, SimOptions
+    from .server import SimOptions, Simulator
 
     options = SimOptions(args.cameras, args.host, args.rtsp_port, args.onvif_port, args.http_port,
-                         args.discovery_port, args.user, args.password, args.live, args.cache_dir,
+                         args.discovery_port, args.user, args.password, args.live,
+                         args.cache_dir or default_cache_dir(),
                          args.truth_file, faults, args.session_timeout, args.scenes)
     sim = Simulator(options)
     stop = asyncio.Event()

@@ -1,13 +1,17 @@
 """WS-Discovery responder for the simulated ONVIF device (answers Probe with ProbeMatches).
 
-Bound to one unicast address (127.0.0.1:3702 by default). ``multicast=True`` additionally joins
-239.255.255.250 for a real deployment on a lab network; tests never set it. Datagrams that are
+Bound to one unicast address (127.0.0.1:3702 by default). When that address is a real
+(non-loopback, non-wildcard) IPv4 address, the responder also joins 239.255.255.250 on that
+interface, so standard ONVIF tools find the simulator by multicast and read its own address in
+the XAddrs; ``multicast=True/False`` forces the choice. Tests multicast only inside network
+namespaces they create (tests/test_registry_discovery.py). Datagrams that are
 oversized, not XML, carry a DTD, or are not a Probe are dropped silently: over UDP, answering
 garbage only helps an attacker reflect traffic.
 """
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import struct
@@ -36,20 +40,21 @@ OUR_TYPES = {f"{{{DN}}}NetworkVideoTransmitter", f"{{{TDS}}}Device"}
 
 class DiscoveryResponder:
     def __init__(self, host: str, port: int, xaddrs: list[str], scopes: list[str] | None = None,
-                 urn: str | None = None, multicast: bool = False) -> None:
+                 urn: str | None = None, multicast: bool | None = None) -> None:
         """Answer Probes on UDP ``host:port``.
 
         ``xaddrs``: device service URLs (http://host:port/onvif/device_service);
         ``scopes``: onvif:// scope URIs (default: Profile S streaming);
         ``urn``: stable endpoint id (default: a UUID derived from the first XAddr);
-        ``multicast``: also join the WS-Discovery group (real networks only, never in tests).
+        ``multicast``: also join the WS-Discovery group; None = when ``host`` is a real
+        interface address (not loopback, not 0.0.0.0).
         """
         self.host, self.port = host, port
         self.xaddrs = list(xaddrs)
         self.scopes = list(scopes) if scopes is not None else list(DEFAULT_SCOPES)
         # Same derivation as OnvifDevice.urn, so both name the device alike.
         self.urn = urn or f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, (xaddrs or [host])[0])}"
-        self.multicast = multicast
+        self.multicast = _advertises(host) if multicast is None else multicast
         self.answered = 0
         self.dropped = 0
         self._transport: asyncio.DatagramTransport | None = None
@@ -58,7 +63,8 @@ class DiscoveryResponder:
         loop = asyncio.get_running_loop()
         sock = self._socket()
         self._transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
-        log.info("WS-Discovery responder on udp://%s:%d", self.host, self.port)
+        log.info("WS-Discovery responder on udp://%s:%d%s", self.host, self.port,
+                 f" and {MULTICAST_GROUP}" if self.multicast else "")
 
     async def stop(self) -> None:
         if self._transport is not None:
@@ -119,6 +125,15 @@ class DiscoveryResponder:
             "<d:MetadataVersion>1</d:MetadataVersion>"
             "</d:ProbeMatch></d:ProbeMatches></SOAP-ENV:Body></SOAP-ENV:Envelope>"
         ).encode()
+
+
+def _advertises(host: str) -> bool:
+    """Join the multicast group only on a real IPv4 interface address."""
+    try:
+        address = ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified or address.is_multicast)
 
 
 def _types_match(probe: Element, prefixes: dict[str, str]) -> bool:

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from . import h264
+from . import h264, people
 from .scene import Scene
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 5  # bump when the scene or x264 settings change
+FORMAT_VERSION = 6  # bump when the scene or x264 settings change (6: cut-out people)
 _MAGIC = b"IOCWLOOP"
 PROGRESS_STEP = 10        # percent between two progress lines
 PROGRESS_EVERY_S = 5.0    # ... or this long, whichever comes first
@@ -149,7 +149,7 @@ def _index(spec: StreamSpec, packets: list[bytes]) -> Loop:
 
 
 def _cache_name(seed: int, spec: StreamSpec, loop_s: float) -> str:
-    key = f"v{FORMAT_VERSION}-{seed}-{spec}-{loop_s}".encode()
+    key = f"v{FORMAT_VERSION}-p{people.LOOK_VERSION}-{seed}-{spec}-{loop_s}".encode()
     digest = hashlib.sha1(key).hexdigest()[:12]
     return f"scene{seed}-{spec.width}x{spec.height}-{spec.fps}-{digest}.loop"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,8 @@ class HttpServer:
             local = writer.get_extra_info("sockname")
             while await self._one(reader, writer, str(local[0]) if local else self.host):
                 pass
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError,
-                asyncio.TimeoutError, TimeoutError, ValueError, OSError):
+        # OSError covers ConnectionError and TimeoutError
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError):
             pass  # a client that breaks the protocol or goes silent just loses its connection
         finally:
             self._connections.pop(task, None)

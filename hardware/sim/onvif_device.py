@@ -12,8 +12,8 @@ import hashlib
 import inspect
 import logging
 import uuid
-from datetime import datetime, timezone
-from typing import Awaitable, Callable, Sequence, Union
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from iocwall.hardware.sim.discovery import DiscoveryResponder
@@ -22,8 +22,16 @@ from iocwall.hardware.sim.http_server import HttpServer, Request, Response
 from iocwall.hardware.sim.onvif_media import MEDIA_OPS, MediaService
 from iocwall.hardware.sim.onvif_model import CameraInfo, CameraLike, StreamInfo, default_cameras
 from iocwall.hardware.sim.soap import (
-    TDS, TRT, SoapFault, SoapRequest, action_not_supported, envelope, fault_body, not_authorized,
-    parse_request, x,
+    TDS,
+    TRT,
+    SoapFault,
+    SoapRequest,
+    action_not_supported,
+    envelope,
+    fault_body,
+    not_authorized,
+    parse_request,
+    x,
 )
 from iocwall.hardware.sim.wsse import UsernameTokenVerifier
 
@@ -31,8 +39,8 @@ __all__ = ["OnvifDevice", "CameraInfo", "StreamInfo", "CameraLike", "default_cam
 
 log = logging.getLogger(__name__)
 
-SnapshotFn = Callable[[int, str], Union[bytes, Awaitable[bytes]]]
-Cameras = Union[Sequence[CameraLike], Callable[[], Sequence[CameraLike]]]
+SnapshotFn = Callable[[int, str], bytes | Awaitable[bytes]]
+Cameras = Sequence[CameraLike] | Callable[[], Sequence[CameraLike]]
 MAX_BODY = 256 * 1024
 SOAP_TYPE = "application/soap+xml; charset=utf-8"
 # ONVIF Core "PRE_AUTH" operations: answered without credentials when none are sent.
@@ -219,7 +227,7 @@ class OnvifDevice:
         if name == "GetDeviceInformation":
             return self._device_information()
         if name == "GetSystemDateAndTime":
-            return _system_date_and_time(datetime.now(timezone.utc))
+            return _system_date_and_time(datetime.now(UTC))
         if name == "GetCapabilities":
             return self._capabilities(local_host)
         if name == "GetServices":

@@ -5,11 +5,17 @@ Element order follows onvif.xsd exactly, because client libraries (zeep) deseria
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from iocwall.hardware.sim.onvif_model import (
-    CameraLike, StreamLike, bitrate_of, gop_of, path_of, profile_of, stream_of,
+    CameraLike,
+    StreamLike,
+    bitrate_of,
+    gop_of,
+    path_of,
+    profile_of,
+    stream_of,
 )
 from iocwall.hardware.sim.soap import SoapFault, SoapRequest, action_not_supported, invalid_arg, x
 

@@ -10,7 +10,7 @@ A flat shape is accepted too: ``index``, ``name``, ``main_width``, ``main_height
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class StreamLike(Protocol):
@@ -59,10 +59,10 @@ def stream_of(camera: object, kind: str) -> StreamLike:
                       float(getattr(camera, f"{kind}_fps")), getattr(camera, f"{kind}_gop", None))
 
 
-def path_of(camera: object, kind: str) -> str:
+def path_of(camera: Any, kind: str) -> str:   # any object with .index (duck-typed)
     """RTSP path of the stream; ``/cam{index}/{kind}`` unless the camera names its own."""
     path = getattr(camera, f"{kind}_path", None)
-    return str(path) if path else f"/cam{getattr(camera, 'index')}/{kind}"
+    return str(path) if path else f"/cam{camera.index}/{kind}"
 
 
 def gop_of(stream: StreamLike) -> int:

@@ -134,7 +134,7 @@ class RtspServer:
                 idle = None if self._has_session(conn) else self.session_timeout
                 try:
                     chunk = await asyncio.wait_for(reader.read(65536), idle)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 if not chunk:
                     break

@@ -18,7 +18,7 @@ import numpy as np
 
 from iocwall.hardware import stamp
 
-from .people import PersonSprites, load_people, paste
+from .people import PersonSprites, darken, load_people, paste
 
 CANVAS_W, CANVAS_H = 1920, 1080
 COUNTERS = 4
@@ -29,6 +29,7 @@ SLOT_DY = 125            # distance between people in a queue
 WALK_S = 2.5             # seconds to walk in from the entrance or out to the exit
 SHIFT_S = 0.8            # seconds to step forward when the queue moves
 WARM_UP_LOOPS = 4        # loops simulated before the kept ones, so queues repeat exactly
+SHADOW_W, SHADOW_H = 0.32, 0.05  # contact shadow under the feet, as fractions of the height
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,19 @@ def _schedule(seed: int, loop_s: float) -> list[Customer]:
         looks = [(rng.randrange(1000), rng.choice((-80, -40, 40, 80))) for _ in range(n)]
         busy_until = -math.inf
         for period in range(-WARM_UP_LOOPS - 2, 2):
-            for arrive, service, (sprite, side) in zip(arrivals, services, looks):
+            for arrive, service, (sprite, side) in zip(arrivals, services, looks, strict=True):
                 arrive += period * loop_s
                 start = max(arrive, busy_until)
                 busy_until = start + service * scale
                 if period >= -2:
                     people.append(Customer(c, sprite, arrive, start, busy_until, side))
     return people
+
+
+def _height(feet_y: float) -> int:
+    """A person's height in canvas pixels: nearer the camera (lower in the frame) is taller."""
+    depth = (feet_y - FLOOR_Y) / (CANVAS_H - FLOOR_Y)
+    return int(300 + 260 * depth)
 
 
 class Scene:
@@ -197,15 +204,21 @@ class Scene:
         """BGR frame at scene time ``t`` and the given size; rows 0-31 are the gray stamp band."""
         art = self.art()
         img = art.background.copy()
-        for person, x, y in sorted(self.positions(t), key=lambda p: p[2]):
-            depth = (y - FLOOR_Y) / (CANVAS_H - FLOOR_Y)
-            tall = int(300 + 260 * depth)
+        placed = sorted(self.positions(t), key=lambda p: p[2])  # far ones first
+        for _, x, y in placed:  # shadows on the floor first: nobody's shadow falls on a body
+            tall = _height(y)
+            shade = art.sprites.shadow(int(tall * SHADOW_W), int(tall * SHADOW_H))
+            darken(img, shade, int(x), int(y))
+        for person, x, y in placed:
+            tall = _height(y)
             full = art.sprites.full_body(person.sprite)
             # Upper-body photos stand in for people half hidden behind the queue.
             size = tall if full else int(tall * 0.5)
             sprite, alpha = art.sprites.get(person.sprite, size)
             bottom = y if full else y - tall * 0.4
-            paste(img, sprite, alpha, int(x - sprite.shape[1] / 2), int(bottom - size))
+            # The cut-out's bottom row is the soles: they land on the customer's position.
+            paste(img, sprite, alpha, int(x - sprite.shape[1] / 2),
+                  round(bottom) - sprite.shape[0])
         if (width, height) != (CANVAS_W, CANVAS_H):
             img = cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
         img[:stamp.HEIGHT] = BAND_GRAY

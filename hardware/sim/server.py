@@ -24,6 +24,7 @@ import cv2
 from iocwall.hardware import stamp
 from iocwall.streams.clock import iso_from_epoch
 
+from . import people
 from .encoder import Loop, StreamSpec, load_or_encode
 from .faults import DEFAULT_SECONDS, CameraFaults, FaultKind, FaultRequest, parse_request
 from .http_api import HttpApi
@@ -88,6 +89,8 @@ class Simulator:
             raise ValueError("cameras must be between 1 and 64")
         self.options = options
         self.cameras = options.cameras
+        if options.cache_dir is not None:  # the people's cut-outs live beside the loops
+            people.use_cache_dir(options.cache_dir)
         self._cams: dict[int, _Camera] = {}
         self._scenes = [Scene(i, LOOP_SECONDS) for i in range(max(1, min(options.scenes, 8)))]
         self._loops: dict[tuple[int, StreamSpec], asyncio.Future[Loop]] = {}

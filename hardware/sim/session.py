@@ -109,7 +109,9 @@ class UdpUnicast:
 
     def send_rtp(self, packets: list[bytes]) -> bool:
         # asyncio queues datagrams the kernel would not take; never let that grow.
-        if self.rtp_t.is_closing() or self.rtp_t.get_write_buffer_size() > TCP_BUFFER_LIMIT:
+        # asyncio's UDP transports have get_write_buffer_size (typeshed omits it)
+        queued = self.rtp_t.get_write_buffer_size()  # type: ignore[attr-defined]
+        if self.rtp_t.is_closing() or queued > TCP_BUFFER_LIMIT:
             return False
         for packet in packets:
             self.rtp_t.sendto(packet, (self.host, self.client_rtp))

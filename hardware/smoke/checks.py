@@ -7,6 +7,7 @@ continuous and decodable, and latency must let an operator react.
 from __future__ import annotations
 
 import statistics
+from itertools import pairwise
 
 from iocwall.streams.rtsp.auth import AuthScheme
 from iocwall.streams.rtsp.errors import Problem
@@ -183,7 +184,7 @@ def _gop(r: ProbeResult) -> Row:
     if len(keys) < 2:
         return row(r, Check.GOP, Result.WARN, f"> {media_span(r):.1f} s",
                    "only one keyframe in the window: set the camera's GOP to 1-2 s")
-    gaps = [((b - a) & 0xFFFFFFFF) / rate for a, b in zip(keys, keys[1:])]
+    gaps = [((b - a) & 0xFFFFFFFF) / rate for a, b in pairwise(keys)]
     gop = max(gaps)
     value = f"{statistics.mean(gaps):.2f} s (max {gop:.2f} s)"
     if gop > GOP_WARN_S:
@@ -196,7 +197,7 @@ def _gop(r: ProbeResult) -> Row:
 def _timestamps(r: ProbeResult) -> Row:
     rate = r.track.clock_rate if r.track else 90000
     steps = [((b.timestamp - a.timestamp + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-             for a, b in zip(r.units, r.units[1:])]
+             for a, b in pairwise(r.units)]
     # B-frames legitimately step back a little; a jump of a second or more is a broken clock.
     backward = [s for s in steps if s < 0]
     big = [s for s in steps if abs(s) >= rate]

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .runner import run_smoke  # heavy imports (av, onvif) stay out of `iocwall --help`
-    from .target import TargetError, TargetKind, parse_target
+    from .target import TargetError, parse_target
 
     password = args.password if args.password is not None else os.environ.get(PASSWORD_ENV)
     try:
@@ -50,10 +50,6 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "allow_basic", False):
         target = dataclasses.replace(
             target, url=dataclasses.replace(target.url, allow_basic_auth=True))
-    if target.kind is TargetKind.DISPLAY:
-        _line(f"iocwall smoke: display-node checks are not available yet ({target.public}) / "
-              "chưa hỗ trợ kiểm tra nút hiển thị")
-        return 2
     secret = target.url.password
     try:
         return run_smoke(target, args)

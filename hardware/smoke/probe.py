@@ -12,8 +12,17 @@ from dataclasses import dataclass, field
 
 from iocwall.streams.rtsp.auth import AuthScheme
 from iocwall.streams.rtsp.errors import RtspError
-from iocwall.streams.rtsp.rtp import (NAL_PPS, NAL_SPS, START, H264Depacketizer, RtpFrame,
-                                      RtpError, RtpPacket, SequenceTracker, parse_rtp)
+from iocwall.streams.rtsp.rtp import (
+    NAL_PPS,
+    NAL_SPS,
+    START,
+    H264Depacketizer,
+    RtpError,
+    RtpFrame,
+    RtpPacket,
+    SequenceTracker,
+    parse_rtp,
+)
 from iocwall.streams.rtsp.rtsp_client import RtspClient, Transport
 from iocwall.streams.rtsp.sdp import VideoTrack
 from iocwall.streams.urls import CameraUrl

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from iocwall.streams.clock import now_iso
@@ -31,24 +32,45 @@ def run_smoke(target: Target, args: argparse.Namespace) -> int:
     return 1 if report.verdict is Result.FAIL else 0
 
 
+async def run_checks(target: Target, transport: str = "auto", seconds: float = 3.0,
+                     timeout: float = 5.0, quiet: bool = True) -> Report:
+    """The same checks as ``iocwall smoke TARGET``, for callers inside a server (the
+    registry's "Test connection"): returns the report instead of printing it."""
+    report = Report(target.public, now_iso())
+    args = argparse.Namespace(transport=transport, seconds=seconds, timeout=timeout)
+    # a server has no terminal to show progress on: the rows say what happened
+    await _smoke(target, args, report, _silent if quiet else progress)
+    report.finished = now_iso()
+    return report
+
+
+def _silent(text: str) -> None:
+    return None
+
+
 def progress(text: str) -> None:
     print(redact(text), file=sys.stderr, flush=True)
 
 
-async def _smoke(target: Target, args: argparse.Namespace, report: Report) -> None:
-    if target.kind is TargetKind.ONVIF:
-        await _smoke_onvif(target, args, report)
+async def _smoke(target: Target, args: argparse.Namespace, report: Report,
+                 say: Callable[[str], None] | None = None) -> None:
+    say = say or progress
+    if target.kind is TargetKind.DISPLAY:
+        from iocwall.hardware.smoke.display import smoke_display
+        await smoke_display(target, args.timeout, report)
+    elif target.kind is TargetKind.ONVIF:
+        await _smoke_onvif(target, args, report, say)
     else:
         label = target.url.path.rstrip("/").rsplit("/", 1)[-1] or target.url.path
-        await _smoke_stream(target.url, label, args, report)
+        await _smoke_stream(target.url, label, args, report, say)
 
 
 async def _smoke_stream(url: CameraUrl, label: str, args: argparse.Namespace,
-                        report: Report) -> list[ProbeResult]:
+                        report: Report, say: Callable[[str], None]) -> list[ProbeResult]:
     results = []
     for transport in _transports(args.transport):
-        progress(f"checking {label} over {transport.value} at {url.public()}…")
-        probe = StreamProbe(url, label, transport, args.seconds, args.timeout, progress)
+        say(f"checking {label} over {transport.value} at {url.public()}…")
+        probe = StreamProbe(url, label, transport, args.seconds, args.timeout, say)
         result = await probe.run()
         report.rows.extend(probe_rows(result))
         results.append(result)
@@ -57,9 +79,10 @@ async def _smoke_stream(url: CameraUrl, label: str, args: argparse.Namespace,
     return results
 
 
-async def _smoke_onvif(target: Target, args: argparse.Namespace, report: Report) -> None:
+async def _smoke_onvif(target: Target, args: argparse.Namespace, report: Report,
+                       say: Callable[[str], None]) -> None:
     url = target.url
-    progress(f"asking {target.public} for its ONVIF profiles…")
+    say(f"asking {target.public} for its ONVIF profiles…")
     device, rows = await probe_onvif(url.host, url.port, url.username or "", url.password or "",
                                      args.timeout)
     report.rows.extend(rows)
@@ -70,7 +93,7 @@ async def _smoke_onvif(target: Target, args: argparse.Namespace, report: Report)
         if stream_url is None:
             continue
         label = profile.name or profile.token
-        for result in await _smoke_stream(stream_url, label, args, report):
+        for result in await _smoke_stream(stream_url, label, args, report, say):
             report.rows.append(profile_match_row(profile, result))
 
 

@@ -92,7 +92,7 @@ class RtspClient:
             raise RtspError(Problem.REFUSED, f"nothing listens on {self.where}: check the port "
                             "(RTSP is usually 554) and that the camera is powered and booted"
                             ) from None
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise RtspError(Problem.TIMEOUT, f"no answer from {self.where} within "
                             f"{self.timeout:g} s: check the address, the cable/VPN link and "
                             "any firewall") from None
@@ -184,7 +184,7 @@ class RtspClient:
         if self._writer is not None and self._session and not self.closed.is_set():
             try:
                 await asyncio.wait_for(self._request("TEARDOWN", self._base), 1.0)
-            except (RtspError, asyncio.TimeoutError, OSError):
+            except (TimeoutError, RtspError, OSError):
                 pass
         if self._read_task is not None:
             self._read_task.cancel()
@@ -249,7 +249,7 @@ class RtspClient:
         try:
             await self._writer.drain()
             return await asyncio.wait_for(future, self.timeout)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise RtspError(Problem.NO_ANSWER, f"{self.where} accepted the connection but did not "
                             f"answer {method} within {self.timeout:g} s: is this the camera's "
                             "RTSP port?") from None

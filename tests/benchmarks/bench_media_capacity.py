@@ -1,10 +1,13 @@
 """Capacity: how many sub streams (640x360, 15 fps), 2 viewers each, with < 1% frame loss.
 
-The media server runs in its own process (tests/benchmarks/media_proc.py); the
-simulator in another; the viewers in this one. Viewers are counting receivers
-(aiortc's RTP/SRTP stack and jitter buffer, no decoding: see viewer.py), so
-the load generator takes as little as it can of the same 2 cores; its CPU is
-reported too. N goes up in steps (more cameras join, earlier ones keep
+The media server runs in its own process (tests/benchmarks/media_proc.py), with
+its media in 1, then 2 media processes (BENCH_MEDIA_PROCESSES=1,2: the scaling
+over cores); the simulator in another; the viewers in this one. Viewers are
+light receivers (aiortc receives and decrypts, then packets and frames are only
+counted: see viewer.py); one viewer in BENCH_CAPACITY_SAMPLE (8) decodes every
+frame to show the pictures decode. So the load generator takes as little as it
+can of the same cores; its CPU is reported too. N goes up in steps (more cameras join,
+earlier ones keep
 playing); each step is measured over a fixed window. It stops at the first N
 with more than 1% frames lost or the server over 85% of a core, measured
 twice in a row (the machine is shared: one noisy window is measured again,
@@ -25,17 +28,27 @@ import time
 import httpx
 import pytest
 
-from tests.benchmarks.common import (QUICK, CpuMeter, ServerProc, simulator, size, table,
-                                     write_results)
+from tests.benchmarks.common import (
+    QUICK,
+    CpuMeter,
+    ServerProc,
+    simulator,
+    size,
+    table,
+    write_results,
+)
 from tests.benchmarks.viewer import BenchViewer, loss
 from tests.fixtures.simulator import SimProcess
 
 pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes
 
 STEPS = [int(n) for n in os.environ.get("BENCH_CAPACITY_STEPS",
-                                        "2,4" if QUICK else "2,4,8,12,16,20,24,28,32,40,48,56,64").split(",")]
+                                        "2,4" if QUICK
+                                        else "2,4,8,12,16,20,24,28,32,40,48,56,64").split(",")]
 SECONDS = size("capacity_seconds", 15, 5)
 VIEWERS_PER_STREAM = 2
+PROCESSES = [int(n) for n in os.environ.get("BENCH_MEDIA_PROCESSES", "1,2").split(",")]
+SAMPLE_EVERY = int(os.environ.get("BENCH_CAPACITY_SAMPLE", "8"))
 FPS = 15
 WARMUP_S = 3.0
 MAX_LOSS = 0.01
@@ -54,14 +67,17 @@ async def step(http: httpx.AsyncClient, server: ServerProc, sim: SimProcess, vie
                n: int) -> dict:
     for k in range(1, n + 1):
         while len(viewers.setdefault(k, [])) < VIEWERS_PER_STREAM:
-            viewer = BenchViewer(decode=False)
+            index = sum(len(v) for v in viewers.values())
+            sample = SAMPLE_EVERY > 0 and index % SAMPLE_EVERY == 0
+            viewer = BenchViewer(decode=sample, light=not sample)
             viewers[k].append(viewer)
             await viewer.play(http, f"/api/cameras/cam{k}/whep/sub")
     active = [(k, v) for k in range(1, n + 1) for v in viewers[k]]
     await asyncio.gather(*(v.first_frame_s(20) for _, v in active))
     await asyncio.sleep(WARMUP_S)
     assert sim.process is not None
-    meters = [CpuMeter(server.pid), CpuMeter(sim.process.pid), CpuMeter(os.getpid())]
+    meters = [CpuMeter(server.pid, tree=True), CpuMeter(sim.process.pid),
+              CpuMeter(os.getpid())]
     skipped0 = await asyncio.to_thread(sim_skipped, sim)
     for m in meters:
         m.start()
@@ -82,8 +98,13 @@ async def step(http: httpx.AsyncClient, server: ServerProc, sim: SimProcess, vie
     never_sent = sum(skipped[k] for k, _, _ in counts)
     server_lost = max(0, expected - never_sent - received)
     worst = max(max(0.0, 1 - r / max(1, e - skipped[k])) for k, r, e in counts)
+    busiest = max(meters[0].per_process.values(), default=0.0)
+    packets_lost = sum(v.counter.lost for _, v in active if v.counter is not None)
     return {"streams": n, "viewers": len(active), "seconds": round(t1 - t0, 2),
+            "processes": server.processes,
             "server_core_pct": round(meters[0].core_pct, 1),
+            "server_busiest_process_pct": round(100 * busiest / max(meters[0].wall_s, 1e-9), 1),
+            "rtp_packets_lost": packets_lost,
             "sim_core_pct": round(meters[1].core_pct, 1),
             "viewers_core_pct": round(meters[2].core_pct, 1),
             "loss_pct": round(100 * server_lost / max(1, expected - never_sent), 3),
@@ -100,7 +121,8 @@ async def step(http: httpx.AsyncClient, server: ServerProc, sim: SimProcess, vie
 
 
 def over(r: dict) -> bool:
-    return (r["loss_pct"] > 100 * MAX_LOSS or r["server_core_pct"] > MAX_CORE_PCT
+    """Past the limits: loss, or one server process (web or media) near a full core."""
+    return (r["loss_pct"] > 100 * MAX_LOSS or r["server_busiest_process_pct"] > MAX_CORE_PCT
             or r["raw_loss_pct"] > RIG_LIMIT_PCT)
 
 
@@ -130,28 +152,42 @@ async def climb(server: ServerProc, sim: SimProcess) -> list[dict]:
 def test_media_capacity(tmp_path):
     top = max(STEPS)
     sim = simulator(tmp_path, top)
+    runs: dict[int, list[dict]] = {}
     try:
-        with ServerProc(sim, top, tmp_path) as server:
-            results = asyncio.run(climb(server, sim))
+        for processes in PROCESSES:
+            with ServerProc(sim, top, tmp_path, processes=processes) as server:
+                runs[processes] = asyncio.run(climb(server, sim))
     finally:
         sim.stop()
-    ok = [r for r in results if not over(r)]
-    best = ok[-1] if ok else None
-    table(f"Capacity: sub streams x {VIEWERS_PER_STREAM} viewers ({SECONDS:.0f} s per step; "
-          f"limit {100 * MAX_LOSS:.0f}% loss, {MAX_CORE_PCT:.0f}% core)",
-          ["streams", "try", "viewers", "server loss %", "worst viewer %", "raw loss %",
-           "sim skipped", "server % core", "sim % core", "viewers % core", "fanout drops",
-           "reconnects"],
-          [(r["streams"], r["attempt"], r["viewers"], r["loss_pct"], r["worst_viewer_loss_pct"],
-            r["raw_loss_pct"], r["sim_skipped_frames"], r["server_core_pct"], r["sim_core_pct"],
-            r["viewers_core_pct"], r["server_fanout_drops"], r["server_reconnects"])
-           for r in results])
-    limit = "stopped by loss/CPU" if over(results[-1]) else f"all steps up to {top} passed"
-    print(f"largest N under the limits: {best['streams'] if best else 0} "
-          f"(server {best['server_core_pct'] if best else 'n/a'}% of a core; {limit})", flush=True)
-    write_results("media_capacity", {"max_streams": best["streams"] if best else 0,
-                                     "max_streams_server_core_pct":
-                                         best["server_core_pct"] if best else None,
-                                     "steps_exhausted": not over(results[-1]),
-                                     "cpus": os.cpu_count(), "steps": results})
-    assert results and results[0]["frames_received"] > 0
+    summary = {}
+    for processes, results in runs.items():
+        ok = [r for r in results if not over(r)]
+        best = ok[-1] if ok else None
+        table(f"Capacity, {processes} media process(es): sub streams x {VIEWERS_PER_STREAM} "
+              f"viewers ({SECONDS:.0f} s per step; limit {100 * MAX_LOSS:.0f}% loss, "
+              f"{MAX_CORE_PCT:.0f}% of a core in any server process)",
+              ["streams", "try", "viewers", "server loss %", "worst viewer %", "raw loss %",
+               "rtp lost", "sim skipped", "server % core", "busiest proc %", "sim % core",
+               "viewers % core", "fanout drops", "reconnects"],
+              [(r["streams"], r["attempt"], r["viewers"], r["loss_pct"],
+                r["worst_viewer_loss_pct"], r["raw_loss_pct"], r["rtp_packets_lost"],
+                r["sim_skipped_frames"], r["server_core_pct"], r["server_busiest_process_pct"],
+                r["sim_core_pct"], r["viewers_core_pct"], r["server_fanout_drops"],
+                r["server_reconnects"])
+               for r in results])
+        limit = "stopped by loss/CPU" if over(results[-1]) else f"all steps up to {top} passed"
+        print(f"{processes} media process(es): largest N under the limits: "
+              f"{best['streams'] if best else 0} "
+              f"(server {best['server_core_pct'] if best else 'n/a'}"
+              f"% of a core; {limit})", flush=True)
+        summary[processes] = {"max_streams": best["streams"] if best else 0,
+                              "max_streams_server_core_pct":
+                                  best["server_core_pct"] if best else None,
+                              "steps_exhausted": not over(results[-1]), "steps": results}
+    if len(summary) > 1:
+        first, last = min(summary), max(summary)
+        print(f"scaling: {summary[last]['max_streams']} streams with {last} media processes, "
+              f"{summary[first]['max_streams']} with {first}", flush=True)
+    write_results("media_capacity", {"cpus": os.cpu_count(),
+                                     "by_processes": {str(k): v for k, v in summary.items()}})
+    assert all(results and results[0]["frames_received"] > 0 for results in runs.values())

@@ -18,8 +18,16 @@ import time
 import httpx
 import pytest
 
-from tests.benchmarks.common import (CpuMeter, ServerProc, isize, ratio, simulator, size, table,
-                                     write_results)
+from tests.benchmarks.common import (
+    CpuMeter,
+    ServerProc,
+    isize,
+    ratio,
+    simulator,
+    size,
+    table,
+    write_results,
+)
 from tests.benchmarks.viewer import BenchViewer, loss
 
 pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes

@@ -22,7 +22,15 @@ import numpy as np
 import pytest
 
 from iocwall.hardware import stamp
-from tests.benchmarks.common import ServerProc, isize, simulator, size, summary, table, write_results
+from tests.benchmarks.common import (
+    ServerProc,
+    isize,
+    simulator,
+    size,
+    summary,
+    table,
+    write_results,
+)
 from tests.benchmarks.viewer import BenchViewer
 
 pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes
@@ -75,7 +83,8 @@ def figures(stream: str, direct: list, via: list) -> dict:
 
     seen_direct = {ms: at for at, ms in direct if ms is not None}
     paired = [(at - seen_direct[ms]) * 1000 for at, ms in via if ms in seen_direct]
-    return {"stream": stream, "direct_ms": summary(lat(direct)), "via_iocwall_ms": summary(lat(via)),
+    return {"stream": stream, "direct_ms": summary(lat(direct)),
+            "via_iocwall_ms": summary(lat(via)),
             "added_paired_ms": summary(paired),
             "frames": {"direct": len(direct), "via": len(via), "paired": len(paired),
                        "unreadable_stamps": sum(ms is None for _, ms in direct + via)}}

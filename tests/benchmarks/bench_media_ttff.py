@@ -22,8 +22,15 @@ import av
 import httpx
 import pytest
 
-from tests.benchmarks.common import (ServerProc, isize, ratio, simulator, summary, table,
-                                     write_results)
+from tests.benchmarks.common import (
+    ServerProc,
+    isize,
+    ratio,
+    simulator,
+    summary,
+    table,
+    write_results,
+)
 from tests.benchmarks.viewer import BenchViewer
 
 pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes

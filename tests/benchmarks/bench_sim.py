@@ -23,8 +23,16 @@ import numpy as np
 import pytest
 
 from iocwall.hardware import stamp
-from tests.benchmarks.common import (CpuMeter, isize, ratio, simulator, size, summary, table,
-                                     write_results)
+from tests.benchmarks.common import (
+    CpuMeter,
+    isize,
+    ratio,
+    simulator,
+    size,
+    summary,
+    table,
+    write_results,
+)
 from tests.benchmarks.rtsp_reader import RtspReader
 from tests.fixtures.simulator import SimProcess
 
@@ -59,7 +67,8 @@ def cpu_figures(mode: str, cameras: int, idle: CpuMeter, loaded: CpuMeter, stats
     streams = len(stats)
     expected = sum(FPS[s.path.rsplit("/", 1)[1]] for s in stats) * (WARMUP_S + SECONDS)
     frames = sum(s.frames for s in stats)
-    return {"mode": mode, "cameras": cameras, "streams": streams, "seconds": round(loaded.wall_s, 2),
+    return {"mode": mode, "cameras": cameras, "streams": streams,
+            "seconds": round(loaded.wall_s, 2),
             "core_pct": round(loaded.core_pct, 2), "idle_core_pct": round(idle.core_pct, 2),
             "core_pct_per_stream": round(loaded.core_pct / streams, 3),
             "core_pct_per_camera": round(loaded.core_pct / cameras, 3),
@@ -136,6 +145,7 @@ def test_simulator_cpu_and_live_latency(tmp_path):
     print(f"live source frames skipped (fell behind real time): {skipped}", flush=True)
     write_results("sim", {"cpu": results, "live_camera_over_loop_camera": per_cam_ratio,
                           "live_latency_ms": latency,
-                          "loop_latency_ms_ffmpeg_baseline": loop_latency, "live_frames_skipped": skipped})
+                          "loop_latency_ms_ffmpeg_baseline": loop_latency,
+                          "live_frames_skipped": skipped})
     assert loop_r["frames_read"] > 0 and live_r["frames_read"] > 0
     assert all(v["n"] > 0 for v in latency.values()), latency

@@ -64,7 +64,8 @@ def table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> s
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = [f"\n== {title} =="]
     for n, row in enumerate(cells):
-        lines.append("  ".join(c.rjust(w) if n else c.ljust(w) for c, w in zip(row, widths)))
+        lines.append("  ".join(c.rjust(w) if n else c.ljust(w)
+                               for c, w in zip(row, widths, strict=True)))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     text = "\n".join(lines)
@@ -96,19 +97,59 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-class CpuMeter:
-    """CPU seconds a process spent between ``start()`` and ``stop()``, and its share of a core."""
+def descendants(pid: int) -> list[int]:
+    """Child processes of ``pid``, their children, ... (media processes of a cluster)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{current}/task/{tid}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+
+def tree_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds of ``pid`` and each of its descendants still alive."""
+    out = {}
+    for p in [pid, *descendants(pid)]:
+        try:
+            out[p] = proc_cpu_s(p)
+        except OSError:
+            pass
+    return out
+
+
+class CpuMeter:
+    """CPU seconds a process (with ``tree``: and its descendants, e.g. media processes)
+    spent between ``start()`` and ``stop()``, and its share of a core."""
+
+    def __init__(self, pid: int, tree: bool = False) -> None:
+        self.pid, self.tree = pid, tree
         self.cpu_s = self.wall_s = 0.0
-        self._c0 = self._t0 = 0.0
+        self._c0: dict[int, float] = {}
+        self._t0 = 0.0
+        self.per_process: dict[int, float] = {}
+
+    def _read(self) -> dict[int, float]:
+        return tree_cpu_s(self.pid) if self.tree else {self.pid: proc_cpu_s(self.pid)}
 
     def start(self) -> None:
-        self._c0, self._t0 = proc_cpu_s(self.pid), time.monotonic()
+        self._c0, self._t0 = self._read(), time.monotonic()
 
     def stop(self) -> None:
-        self.cpu_s = proc_cpu_s(self.pid) - self._c0
+        now = self._read()
+        self.per_process = {p: c - self._c0.get(p, 0.0) for p, c in now.items()}
+        self.cpu_s = sum(self.per_process.values())
         self.wall_s = time.monotonic() - self._t0
 
     @property
@@ -126,12 +167,16 @@ def simulator(tmp: Path, cameras: int, live: bool = False) -> SimProcess:
 class ServerProc:
     """tests/benchmarks/media_proc.py: a MediaServer behind HTTP, in its own process."""
 
-    def __init__(self, sim: SimProcess, cameras: int, tmp: Path) -> None:
+    def __init__(self, sim: SimProcess, cameras: int, tmp: Path, processes: int = 1) -> None:
+        """``processes`` > 1: media in that many media processes (MediaCluster) behind
+        this one; measure it with ``CpuMeter(pid, tree=True)``."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"media-{self.port}.log"
+        self.processes = processes
         args = [sys.executable, str(SERVER_SCRIPT), "--port", str(self.port),
-                "--rtsp", f"rtsp://{sim.host}:{sim.rtsp_port}", "--cameras", str(cameras)]
+                "--rtsp", f"rtsp://{sim.host}:{sim.rtsp_port}", "--cameras", str(cameras),
+                "--processes", str(processes)]
         err = open(self.log, "w")
         self.process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=err,
                                         text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -164,7 +209,7 @@ class ServerProc:
                 self.process.kill()
                 self.process.wait(timeout=5)
 
-    def __enter__(self) -> "ServerProc":
+    def __enter__(self) -> ServerProc:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,6 +12,8 @@ Serves, on 127.0.0.1:P:
   stream: ``MediaPlayer(decode=True)`` + ``MediaRelay``, aiortc re-encoding H.264
   for every viewer. The baseline of bench_media_cpu.
 - GET /bench/stats: stream health, viewer sessions and units each passthrough track sent.
+With ``--processes N`` (N > 1) the media routes are served by a ``MediaCluster`` of N
+media processes (the ordinary baseline stays in this process).
 Prints READY when listening; SIGTERM stops everything.
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from iocwall.streams import ice
+from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.server import MediaServer
 from iocwall.wall import media_api
 from iocwall.wall.access import Principal, Role
@@ -93,19 +96,24 @@ class Ordinary:
                 player.video.stop()
 
 
-def build(media: MediaServer, ordinary: Ordinary):  # noqa: ANN201 - an ASGI app
+def build(media: MediaServer | MediaCluster, ordinary: Ordinary):  # noqa: ANN201 - an ASGI app
     async def ordinary_offer(request: Request) -> Response:
         p = request.path_params
         answer = await ordinary.offer(p["camera"], p["stream"], (await request.body()).decode())
         return Response(answer, status_code=201, media_type="application/sdp")
 
     async def stats(request: Request) -> Response:
-        sessions = [{"camera": s.camera, "stream": s.stream, "passthrough": s.passthrough,
-                     "units_sent": getattr(s.track, "units_sent", None)}
-                    for s in media.sessions.all()]
-        drops = {f"{ch.camera}/{ch.stream}": ch.fanout.drops()
-                 for ch in (media.channel(c.id, s) for c in media.cameras() for s in c.streams)}
-        return JSONResponse({"health": [h.to_json() for h in media.health()],
+        if isinstance(media, MediaCluster):
+            health = await media.health()
+            sessions = [{"camera": s.camera, "stream": s.stream, "node": s.node}
+                        for s in media.session_refs()]
+        else:
+            health = media.health()
+            sessions = [{"camera": s.camera, "stream": s.stream, "passthrough": s.passthrough,
+                         "units_sent": getattr(s.track, "units_sent", None)}
+                        for s in media.sessions.all()]
+        drops = {f"{h.camera}/{h.stream}": h.drops for h in health}
+        return JSONResponse({"health": [h.to_json() for h in health],
                              "sessions": sessions, "fanout_drops": drops,
                              "ordinary_viewers": len(ordinary.pcs)})
 
@@ -130,8 +138,15 @@ async def serve(args: argparse.Namespace) -> None:
                             open_timeout_s=5.0, reconnect_min_s=0.2, reconnect_max_s=2.0,
                             **({"ingest": os.environ["BENCH_INGEST"]}      # pyav | rtp
                                if os.environ.get("BENCH_INGEST") else {}))
-    media = MediaServer(streams, WebRTCConfig(ice_addresses=["127.0.0.1"]), cams,
-                        max_sessions=256)
+    webrtc = WebRTCConfig(ice_addresses=["127.0.0.1"])
+    media: MediaServer | MediaCluster
+    # no session limits: every benchmark viewer is the one user "bench"
+    streams = streams.model_copy(update={"max_sessions": 0, "max_sessions_per_user": 0,
+                                         "max_sessions_per_camera": 0})
+    if args.processes > 1:
+        media = MediaCluster(streams, webrtc, cams, args.processes, log_level=logging.WARNING)
+    else:
+        media = MediaServer(streams, webrtc, cams)
     ordinary = Ordinary(args.rtsp)
     await media.start()
     server = uvicorn.Server(uvicorn.Config(build(media, ordinary), host="127.0.0.1",
@@ -157,6 +172,7 @@ def main() -> None:
     parser.add_argument("--rtsp", required=True, help="rtsp://HOST:PORT of the simulator")
     parser.add_argument("--cameras", type=int, default=1)
     parser.add_argument("--linger", type=float, default=1.0)
+    parser.add_argument("--processes", type=int, default=1, help="media processes (1 = here)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

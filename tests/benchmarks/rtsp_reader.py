@@ -31,7 +31,7 @@ class RtspReader:
     async def run(self, seconds: float) -> ReadStats:
         try:
             await asyncio.wait_for(self._run(seconds), seconds + 15)
-        except (OSError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, OSError, ValueError) as exc:
             self.stats.error = f"{type(exc).__name__}: {exc}"
         return self.stats
 
@@ -103,5 +103,5 @@ class RtspReader:
             buf = buf[pos:]
             try:
                 buf += await asyncio.wait_for(self._more(reader), max(0.01, until - loop.time()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break

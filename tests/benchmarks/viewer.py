@@ -1,12 +1,18 @@
 """WHEP viewers for the benchmarks (aiortc), recording wall-clock receive times.
 
-Two kinds:
+Three kinds:
 - ``decode=True``: frames are decoded by aiortc as a browser would; with
   ``read_stamps`` each frame's stamp is read (for latency).
 - ``decode=False``: a counting receiver. aiortc's jitter buffer still
   reassembles and checks every frame, but the complete frames are counted
   (receive time, RTP timestamp, bytes) instead of being decoded, so a few
   dozen viewers cost the load generator little CPU.
+- ``light=True``: cheaper still, for capacity runs: packets are received and
+  decrypted (DTLS-SRTP, by aiortc) and then only counted: sequence gaps are
+  lost packets, a marker bit ends a frame (RTP timestamp recorded). No jitter
+  buffer, no depacketizing, no decoding: the figure is the server's limit, not
+  the load generator's. A sample of viewers should decode (``decode=True``) to
+  show the pictures are really decodable.
 """
 from __future__ import annotations
 
@@ -52,8 +58,35 @@ class _CountingQueue(queue.Queue):
             self._first.set_result(None)
 
 
+class _PacketCounter:
+    """Replaces a receiver's RTP handling: count packets, gaps and frames (marker bit)."""
+
+    def __init__(self, sink: list[Got], first: asyncio.Future) -> None:
+        self._sink, self._first = sink, first
+        self.packets = self.lost = 0
+        self._seq: int | None = None
+        self._pt: int | None = None
+
+    async def handle(self, packet, arrival_time_ms: int) -> None:  # noqa: ANN001
+        if self._pt is None:
+            self._pt = packet.payload_type
+        elif packet.payload_type != self._pt:
+            return              # a retransmission (RTX): not a new packet of the stream
+        self.packets += 1
+        if self._seq is not None:
+            gap = (packet.sequence_number - self._seq) & 0xFFFF
+            if 1 < gap < 0x8000:
+                self.lost += gap - 1
+        self._seq = packet.sequence_number
+        if packet.marker:
+            self._sink.append(Got(time.time(), packet.timestamp, None))
+            if not self._first.done():
+                self._first.set_result(None)
+
+
 class BenchViewer:
-    def __init__(self, decode: bool = True, read_stamps: bool = False) -> None:
+    def __init__(self, decode: bool = True, read_stamps: bool = False,
+                 light: bool = False) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         transceiver = self.pc.addTransceiver("video", direction="recvonly")
         self.frames: list[Got] = []
@@ -62,7 +95,11 @@ class BenchViewer:
         self._first = asyncio.get_running_loop().create_future()
         self._read_stamps = read_stamps
         self._task: asyncio.Task | None = None
-        if decode:
+        self.counter: _PacketCounter | None = None
+        if light:
+            self.counter = _PacketCounter(self.frames, self._first)
+            transceiver.receiver._handle_rtp_packet = self.counter.handle  # type: ignore[method-assign]
+        elif decode:
             self.pc.on("track", self._on_track)
         else:
             receiver = transceiver.receiver
@@ -82,7 +119,8 @@ class BenchViewer:
                 if self._read_stamps:
                     gray = frame.to_ndarray(format="gray")
                     ms = stamp.decode(np.ascontiguousarray(gray[:stamp.HEIGHT, :stamp.WIDTH]))
-                self.frames.append(Got(at, None, ms))
+                # aiortc sets a decoded frame's pts to its RTP timestamp: loss() can use it
+                self.frames.append(Got(at, frame.pts, ms))
                 if not self._first.done():
                     self._first.set_result(None)
         except (MediaStreamError, asyncio.CancelledError):

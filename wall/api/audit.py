@@ -9,6 +9,7 @@ from iocwall.streams.clock import now_iso
 from iocwall.wall.access import Role, route
 from iocwall.wall.api.common import query_int, services
 from iocwall.wall.audit import AuditQuery, csv_chunks
+from iocwall.wall.audit.log import MAX_LIMIT
 
 READERS = {Role.ADMIN, Role.LEADER}
 
@@ -19,8 +20,9 @@ def query_of(request: Request) -> AuditQuery:
         actor=params.get("actor", ""), action=params.get("action", ""),
         target=params.get("target", ""), unit=params.get("unit", ""),
         since=params.get("since", ""), until=params.get("until", ""),
-        limit=query_int(request, "limit", 100), offset=query_int(request, "offset", 0),
-        before_id=query_int(request, "before_id", 0))
+        limit=query_int(request, "limit", 100, minimum=1, maximum=MAX_LIMIT),
+        offset=query_int(request, "offset", 0, minimum=0),
+        before_id=query_int(request, "before_id", 0, minimum=0))
 
 
 async def list_audit(request: Request) -> Response:

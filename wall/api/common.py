@@ -1,7 +1,9 @@
-"""Helpers every API module uses: the services, the client address, JSON bodies, audit."""
+"""Helpers every API module uses: the services, the client address, JSON bodies, audit.
+
+Bodies and numbers go through ``wall.http`` (size, depth and int64 bounds).
+"""
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -10,10 +12,14 @@ from starlette.requests import Request
 from iocwall.wall.access import Principal, principal_of
 from iocwall.wall.audit import AuditAction
 from iocwall.wall.errors import ApiError
+from iocwall.wall.http.body import read_json
+from iocwall.wall.http.params import query_int
 from iocwall.wall.services import Services
 
+__all__ = ["Body", "audited", "caller", "client_address", "query_int", "read_body",
+           "services"]
+
 M = TypeVar("M", bound=BaseModel)
-MAX_BODY = 64 * 1024
 
 
 class Body(BaseModel):
@@ -38,17 +44,9 @@ def caller(request: Request) -> Principal:
 
 
 async def read_body(request: Request, model: type[M]) -> M:
-    """The JSON body parsed into ``model``; 400 for bad JSON, 422 naming the bad field."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "too_large", "request body too large / dữ liệu quá lớn")
-    try:
-        data = json.loads(raw or b"null")
-    except ValueError:
-        raise ApiError(400, "bad_json", "body is not valid JSON / dữ liệu không phải JSON") \
-            from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "bad_json", "body must be a JSON object / cần một đối tượng JSON")
+    """The JSON body (see ``wall.http.body.read_json``) parsed into ``model``;
+    400 for bad JSON, 422 naming the bad field."""
+    data = await read_json(request)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -59,16 +57,6 @@ async def read_body(request: Request, model: type[M]) -> M:
             message = "unknown field / trường không hợp lệ"
         raise ApiError(422, "invalid", f"{field}: {message}" if field else message,
                        field) from None
-
-
-def query_int(request: Request, name: str, default: int) -> int:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ApiError(422, "invalid", f"{name} must be a whole number", name) from None
 
 
 async def audited(request: Request, action: AuditAction | str, target: str,

@@ -1,4 +1,10 @@
-"""Log in, log out, who am I, change my own password."""
+"""Log in, log out, who am I, change my own password.
+
+Both password checks go through the login limiter (counted before the check,
+per (user, address) and per address) and the bounded argon2 pool; wrong and
+refused attempts are audited. A failed login names the account only when it
+exists, so a password typed into the name field never reaches the audit.
+"""
 from __future__ import annotations
 
 from pydantic import Field
@@ -9,7 +15,11 @@ from starlette.routing import Route
 from iocwall.wall.access import ALL, ANY_USER, PUBLIC, Principal, route
 from iocwall.wall.api.common import Body, audited, caller, client_address, read_body, services
 from iocwall.wall.audit import AuditAction
+from iocwall.wall.auth.users import LoginCheck
 from iocwall.wall.errors import ApiError, error_body
+from iocwall.wall.services import Services
+
+UNKNOWN_USER = "(unknown user)"
 
 
 class LoginBody(Body):
@@ -26,21 +36,22 @@ async def login(request: Request) -> Response:
     svc = services(request)
     body = await read_body(request, LoginBody)
     address = client_address(request)
-    wait = svc.limiter.retry_after(body.username, address)
+    wait = svc.limiter.begin(body.username, address)
     if wait is not None:
-        return JSONResponse(error_body("rate_limited", f"too many failed logins; try again in "
-                                       f"{wait} s / đăng nhập sai quá nhiều lần, thử lại sau "
-                                       f"{wait} giây"), status_code=429,
-                            headers={"Retry-After": str(wait)})
-    user = await svc.users.authenticate(body.username, body.password)
+        if folded := svc.limiter.refusal_to_audit(address):
+            known = await svc.users.by_name(body.username)
+            name = known.username if known else UNKNOWN_USER
+            await svc.audit.record(name, AuditAction.LOGIN_REFUSED, f"user:{name}", None,
+                                   _refusal(wait, folded), address)
+        return _too_many(wait)
+    result = await _checked(svc, body.username, body.password, address)
+    user = result.user
     if user is None:
-        svc.limiter.failed(body.username, address)
-        await svc.audit.record(body.username.strip().lower()[:64], AuditAction.LOGIN_FAILED,
-                               f"user:{body.username.strip().lower()[:64]}", None,
+        name = result.known_name or UNKNOWN_USER
+        await svc.audit.record(name, AuditAction.LOGIN_FAILED, f"user:{name}", None,
                                {"reason": "bad_credentials"}, address)
         raise ApiError(401, "bad_credentials",
                        "wrong username or password / sai tên đăng nhập hoặc mật khẩu")
-    svc.limiter.succeeded(body.username)
     old = request.state.session_id
     if old:
         await svc.sessions.revoke(old)     # a fresh id on every login (no session fixation)
@@ -53,6 +64,27 @@ async def login(request: Request) -> Response:
     response.set_cookie(spec.name, cookie, max_age=spec.max_age, path="/", httponly=True,
                         samesite="lax", secure=spec.secure)
     return response
+
+
+async def _checked(svc: Services, username: str, password: str, address: str) -> LoginCheck:
+    """Check a password that the limiter let through, and tell the limiter how it went."""
+    try:
+        result = await svc.users.check(username, password)
+    except BaseException:
+        svc.limiter.abandon(username, address)       # busy (503) or cancelled: not a guess
+        raise
+    svc.limiter.finish(username, address, ok=result.user is not None)
+    return result
+
+
+def _refusal(wait: int, folded: int) -> dict[str, object]:
+    return {"reason": "rate_limited", "retry_after_s": wait, "refused": folded}
+
+
+def _too_many(wait: int) -> Response:
+    return JSONResponse(error_body("rate_limited", f"too many failed attempts; try again in "
+                                   f"{wait} s / sai quá nhiều lần, thử lại sau {wait} giây"),
+                        status_code=429, headers={"Retry-After": str(wait)})
 
 
 async def logout(request: Request) -> Response:
@@ -84,7 +116,16 @@ async def change_own_password(request: Request) -> Response:
         raise ApiError(400, "not_a_user", "tokens have no password / mã truy cập không có "
                        "mật khẩu")
     body = await read_body(request, PasswordBody)
-    if await svc.users.authenticate(who.name, body.current_password) is None:
+    address = client_address(request)
+    wait = svc.limiter.begin(who.name, address)
+    if wait is not None:
+        if folded := svc.limiter.refusal_to_audit(address):
+            await audited(request, AuditAction.USER_PASSWORD_REFUSED, f"user:{who.name}", None,
+                          _refusal(wait, folded))
+        return _too_many(wait)
+    if (await _checked(svc, who.name, body.current_password, address)).user is None:
+        await audited(request, AuditAction.USER_PASSWORD_FAILED, f"user:{who.name}", None,
+                      {"reason": "bad_credentials"})
         raise ApiError(403, "bad_credentials", "current password is wrong / mật khẩu hiện tại "
                        "sai", "current_password")
     await svc.users.set_password(who.user_id, body.new_password)

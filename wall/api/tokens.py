@@ -1,4 +1,5 @@
-"""Bearer tokens for scripts and display nodes: create (shown once), list, revoke. Admin only."""
+"""Bearer tokens for scripts and display nodes: create (shown once), list, revoke. Admin only;
+creating one needs an admin logged in as a person, not another token."""
 from __future__ import annotations
 
 from pydantic import Field
@@ -6,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from iocwall.wall.access import Role, route
-from iocwall.wall.api.common import Body, audited, caller, read_body, services
+from iocwall.wall.access import Role, require_person, route
+from iocwall.wall.api.common import Body, audited, read_body, services
 from iocwall.wall.audit import AuditAction
 
 ADMIN = {Role.ADMIN}
@@ -17,6 +18,7 @@ class NewToken(Body):
     label: str = Field(min_length=1, max_length=100)
     role: Role
     unit: str = Field("", max_length=16)
+    expires_in_days: int | None = Field(None, description="default [auth] token_ttl_days")
 
 
 async def list_tokens(request: Request) -> Response:
@@ -25,9 +27,11 @@ async def list_tokens(request: Request) -> Response:
 
 
 async def create_token(request: Request) -> Response:
+    who = require_person(request)
     body = await read_body(request, NewToken)
-    info, token = await services(request).tokens.create(body.label, body.role, body.unit,
-                                                        created_by=caller(request).name)
+    info, token = await services(request).tokens.create(
+        body.label, body.role, body.unit, created_by=who.name, created_by_id=who.user_id,
+        ttl_days=body.expires_in_days)
     await audited(request, AuditAction.TOKEN_CREATE, f"token:{info.id}", None, info.summary())
     # The only time the token itself is sent: the server keeps just its hash.
     return JSONResponse({**info.public(), "token": token}, status_code=201)

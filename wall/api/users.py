@@ -1,14 +1,16 @@
 """Users: list, create, read, update (incl. disable), set password. Admin only."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from iocwall.wall.access import Role, route
+from iocwall.wall.access import Role, require_person, route
 from iocwall.wall.api.common import Body, audited, read_body, services
 from iocwall.wall.audit import AuditAction
+from iocwall.wall.errors import ApiError
+from iocwall.wall.registry.validation import province_code
 
 ADMIN = {Role.ADMIN}
 
@@ -18,7 +20,14 @@ class NewUser(Body):
     password: str = Field(min_length=1, max_length=1024)
     role: Role
     unit: str = Field("", max_length=16)
+    province: str = Field("", max_length=100, description="a registrar's province (name or "
+                          "code, one of the 34 units): stored as its unit code")
     display_name: str = Field("", max_length=200)
+
+    @field_validator("province")
+    @classmethod
+    def _province(cls, value: str) -> str:
+        return province_code(value) if value.strip() else ""
 
 
 class UserChange(Body):
@@ -38,9 +47,12 @@ async def list_users(request: Request) -> Response:
 
 
 async def create_user(request: Request) -> Response:
+    require_person(request)
     body = await read_body(request, NewUser)
+    if body.province and body.unit and body.unit.strip().upper() != body.province:
+        raise ApiError(422, "invalid", "unit and province disagree / mã tỉnh không khớp", "unit")
     user = await services(request).users.create(body.username, body.password, body.role,
-                                                 body.unit, body.display_name)
+                                                 body.province or body.unit, body.display_name)
     await audited(request, AuditAction.USER_CREATE, f"user:{user.username}", None,
                   user.summary())
     return JSONResponse(user.public(), status_code=201)
@@ -52,6 +64,7 @@ async def get_user(request: Request) -> Response:
 
 
 async def update_user(request: Request) -> Response:
+    require_person(request)
     svc = services(request)
     body = await read_body(request, UserChange)
     before = await svc.users.require(request.path_params["user_id"])
@@ -69,6 +82,7 @@ async def update_user(request: Request) -> Response:
 
 
 async def set_password(request: Request) -> Response:
+    require_person(request)
     svc = services(request)
     body = await read_body(request, NewPassword)
     user = await svc.users.set_password(request.path_params["user_id"], body.password)

@@ -14,11 +14,16 @@ COLUMNS = ["id", "time", "actor", "role", "unit", "action", "target", "before", 
 MAX_ROWS = 100_000
 
 
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a CSV cell that a spreadsheet shows as text (the indicator export uses it
+    too): a cell starting with = + - @ is a formula to Excel/LibreOffice, so neutralise it."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _cell(value: object) -> str:
     text = "" if value is None else (json.dumps(value, ensure_ascii=False, sort_keys=True)
                                      if isinstance(value, dict) else str(value))
-    # A cell starting with = + - @ is a formula to Excel/LibreOffice: neutralise it.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return spreadsheet_safe(text)
 
 
 def row_of(entry: AuditEntry) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 import json
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +20,15 @@ class AuditAction(str, enum.Enum):
     """Actions recorded so far; other parts add theirs (``record`` also takes a plain str)."""
     LOGIN = "login"
     LOGIN_FAILED = "login.failed"
+    LOGIN_REFUSED = "login.refused"          # rate limited: the password was not checked
     LOGOUT = "logout"
     USER_CREATE = "user.create"
     USER_UPDATE = "user.update"
     USER_DISABLE = "user.disable"
     USER_ENABLE = "user.enable"
     USER_PASSWORD = "user.password"
+    USER_PASSWORD_FAILED = "user.password.failed"     # wrong current password
+    USER_PASSWORD_REFUSED = "user.password.refused"   # rate limited
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
 
@@ -122,8 +126,9 @@ class AuditLog:
         entry_id = await self._store.execute(
             "INSERT INTO audit(time, epoch, actor, role, unit, action, target, before, after,"
             " client) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (iso_from_epoch(now), now, name, role, unit, action_text, target,
-             _dump(before), _dump(after), client))
+            (iso_from_epoch(now), now, clean_text(name), clean_text(role), clean_text(unit),
+             clean_text(action_text), clean_text(target), _dump(_clean(before)),
+             _dump(_clean(after)), clean_text(client)))
         row = await self._store.fetchone("SELECT * FROM audit WHERE id = ?", (entry_id,))
         assert row is not None
         return AuditEntry.from_row(row)
@@ -146,6 +151,34 @@ class AuditLog:
         more = following < total
         return AuditPage(entries, total, q.limit, q.offset, following if more else None,
                          entries[-1].id if more and entries else None)
+
+
+_SPACES = {"\t", "\n", "\r", "\v", "\f", "\u0085", "\u2028", "\u2029"}
+
+
+def clean_text(text: str) -> str:
+    """Text safe to show in an audit view: line breaks and tabs become spaces (no forged
+    lines); other control characters and every format character are removed (zero-width
+    spaces and joiners, bidirectional overrides and isolates, BOM), so what is shown is
+    what was stored."""
+    kept = []
+    for char in text:
+        if char in _SPACES:
+            kept.append(" ")
+        elif unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
+            kept.append(char)
+    return "".join(kept).strip()
+
+
+def _clean(value: Any) -> Any:
+    """``clean_text`` applied to every string (keys too) of a JSON-like value."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:

@@ -5,7 +5,8 @@ Principal or None) from ``Authorization: Bearer <token>`` or the session
 cookie, and ``request.state.session_id`` for cookie sessions.
 
 CSRF: a state-changing request (POST/PUT/PATCH/DELETE) that carries an
-``Origin`` header must come from our own origin (the request's scheme + Host,
+``Origin`` header must come from our own origin (the request's scheme + Host, where
+the Host is one of ``server.allowed_hosts``, see wall/http/hosts.py;
 ``server.public_url``) or one of ``auth.trusted_origins``; otherwise 403.
 SameSite=Lax on the cookie already stops most cross-site posts; the Origin
 check covers the rest. Scripts send no Origin and keep working; bearer-token
@@ -26,14 +27,20 @@ from iocwall.wall.auth.sessions import Sessions
 from iocwall.wall.auth.tokens import Tokens
 from iocwall.wall.config import Config
 from iocwall.wall.errors import error_body
+from iocwall.wall.http.hosts import HostPolicy
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class AuthSources(Protocol):
-    config: Config
-    sessions: Sessions
-    tokens: Tokens
+    """What the middleware reads from Services (read-only: Services builds them at start)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def sessions(self) -> Sessions: ...
+    @property
+    def tokens(self) -> Tokens: ...
 
 
 def normalise_origin(value: str) -> str:
@@ -48,6 +55,7 @@ class AuthMiddleware:
         config = services.config
         fixed = [config.server.public_url, *config.auth.trusted_origins]
         self._trusted = {o for o in (normalise_origin(v) for v in fixed) if o}
+        self._hosts = HostPolicy(config.server)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -91,7 +99,10 @@ class AuthMiddleware:
             return False
         scheme = {"https": "https", "wss": "https"}.get(scope.get("scheme", "http"), "http")
         own = f"{scheme}://{headers.get('host', '').lower()}"
-        return wanted == own or wanted in self._trusted
+        # The Host is one of ours (HostCheckMiddleware ran first); checked again here so
+        # that this test never rests on a header the client chose.
+        same = wanted == own and self._hosts.allows(urlsplit(wanted).netloc)
+        return same or wanted in self._trusted
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int,
                       code: str, message: str) -> None:

@@ -2,16 +2,23 @@
 
 A token is 256 random bits, so a plain (unsalted) sha256 is enough: there is
 nothing to brute-force, and the hash allows an indexed lookup per request.
+
+A token expires (``[auth] token_ttl_days``, at most ``token_max_ttl_days``), and
+lives only as long as the admin account that made it: disabled, demoted or
+deleted, and its tokens are refused. Tokens made by the server itself (no
+creator) are exempt. Labels are unique (case-insensitive): the audit names a
+token by its label.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from iocwall.streams.clock import now_iso
+from iocwall.streams.clock import iso_from_epoch, now_iso
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.auth.users import check_role_unit
 from iocwall.wall.errors import ApiError
@@ -19,7 +26,8 @@ from iocwall.wall.store import Store
 
 PREFIX = "iwt_"
 LAST_USED_EVERY_S = 60.0     # write last_used at most this often per token, not per request
-_COLUMNS = "id, label, role, unit, created_at, created_by, last_used, revoked_at"
+_COLUMNS = "id, label, role, unit, created_at, created_by, last_used, revoked_at, expires"
+DAY_S = 86400
 
 
 def token_hash(token: str) -> str:
@@ -36,40 +44,60 @@ class TokenInfo:
     created_by: str
     last_used: str | None
     revoked_at: str | None
+    expires_at: str | None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> TokenInfo:
+        expires = row["expires"]
         return cls(id=int(row["id"]), label=row["label"], role=Role(row["role"]), unit=row["unit"],
                    created_at=row["created_at"], created_by=row["created_by"],
-                   last_used=row["last_used"], revoked_at=row["revoked_at"])
+                   last_used=row["last_used"], revoked_at=row["revoked_at"],
+                   expires_at=iso_from_epoch(expires) if expires is not None else None)
 
     def public(self) -> dict[str, Any]:
         return {"id": self.id, "label": self.label, "role": self.role.value, "unit": self.unit,
                 "created_at": self.created_at, "created_by": self.created_by,
-                "last_used": self.last_used, "revoked_at": self.revoked_at}
+                "last_used": self.last_used, "revoked_at": self.revoked_at,
+                "expires_at": self.expires_at}
 
     def summary(self) -> dict[str, Any]:
         return {"label": self.label, "role": self.role.value, "unit": self.unit,
-                "revoked": self.revoked_at is not None}
+                "revoked": self.revoked_at is not None, "expires_at": self.expires_at}
 
 
 class Tokens:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, ttl_days: int = 90, max_ttl_days: int = 365) -> None:
+        """``ttl_days``: lifetime when none is asked for; ``max_ttl_days``: the longest."""
         self._store = store
+        self.ttl_days = min(ttl_days, max_ttl_days)
+        self.max_ttl_days = max_ttl_days
         self._touched: dict[int, float] = {}
 
-    async def create(self, label: str, role: Role, unit: str = "",
-                     created_by: str = "") -> tuple[TokenInfo, str]:
-        """A new token: returns (its record, the token itself — shown once, never again)."""
+    async def create(self, label: str, role: Role, unit: str = "", created_by: str = "",
+                     *, created_by_id: int | None = None,
+                     ttl_days: int | None = None) -> tuple[TokenInfo, str]:
+        """A new token: returns (its record, the token itself — shown once, never again).
+
+        ``created_by``/``created_by_id``: the admin making it (the token dies with that
+        account); both empty for tokens the server makes itself."""
         label = label.strip()
         if not 1 <= len(label) <= 100:
             raise ApiError(422, "invalid", "label: 1-100 characters / nhãn 1-100 ký tự", "label")
+        days = self.ttl_days if ttl_days is None else ttl_days
+        if not 1 <= days <= self.max_ttl_days:
+            raise ApiError(422, "invalid", f"expires_in_days: 1-{self.max_ttl_days} / "
+                           f"thời hạn 1-{self.max_ttl_days} ngày", "expires_in_days")
         unit = check_role_unit(role, unit)
         token = PREFIX + secrets.token_urlsafe(32)
-        token_id = await self._store.execute(
-            "INSERT INTO tokens(label, token_hash, role, unit, created_at, created_by)"
-            " VALUES(?, ?, ?, ?, ?, ?)",
-            (label, token_hash(token), role.value, unit, now_iso(), created_by))
+        try:
+            token_id = await self._store.execute(
+                "INSERT INTO tokens(label, token_hash, role, unit, created_at, created_by,"
+                " created_by_id, expires) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                (label, token_hash(token), role.value, unit, now_iso(), created_by,
+                 created_by_id, time.time() + days * DAY_S))
+        except sqlite3.IntegrityError:
+            raise ApiError(409, "exists", f"a token labelled '{label}' exists / nhãn đã dùng",
+                           "label") from None
         return await self.require(token_id), token
 
     async def require(self, token_id: int) -> TokenInfo:
@@ -94,8 +122,12 @@ class Tokens:
         if not token.startswith(PREFIX) or len(token) > 200:
             return None
         row = await self._store.fetchone(
-            "SELECT id, label, role, unit FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
-            (token_hash(token),))
+            "SELECT t.id, t.label, t.role, t.unit FROM tokens t"
+            " LEFT JOIN users u ON u.id = t.created_by_id"
+            " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND t.expires > ?"
+            " AND ((t.created_by_id IS NULL AND t.created_by = '')"
+            "      OR (u.disabled = 0 AND u.role = 'admin'))",
+            (token_hash(token), time.time()))
         if row is None:
             return None
         await self._touch(int(row["id"]))

@@ -48,6 +48,12 @@ class User:
                 "display_name": self.display_name, "disabled": self.disabled}
 
 
+@dataclass(frozen=True)
+class LoginCheck:
+    user: User | None          # set only when the password is right and the account enabled
+    known_name: str | None     # the account's name if one exists by that name, else None
+
+
 def check_role_unit(role: Role, unit: str) -> str:
     """The normalised unit; registrars must have one (their province code)."""
     unit = unit.strip().upper()
@@ -142,13 +148,19 @@ class Users:
 
     async def authenticate(self, username: str, password: str) -> User | None:
         """The user if the password is right and the account enabled; else None."""
+        return (await self.check(username, password)).user
+
+    async def check(self, username: str, password: str) -> LoginCheck:
+        """Check a password; the result also names the account when it exists (for the
+        audit). Raises ApiError 503 when too many checks are already running."""
         row = await self._store.fetchone(
             f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?",
             (username.strip().lower(),))
         ok = await self._passwords.verify(row["password_hash"] if row else None, password)
+        known = row["username"] if row else None
         if not ok or row is None or row["disabled"]:
-            return None
+            return LoginCheck(None, known)
         if self._passwords.needs_rehash(row["password_hash"]):
             await self._store.execute("UPDATE users SET password_hash = ? WHERE id = ?",
                                       (await self._passwords.hash(password), row["id"]))
-        return User.from_row(row)
+        return LoginCheck(User.from_row(row), known)

@@ -19,7 +19,7 @@ __all__ = ["DEFAULT_QUEUE", "Bus", "Event", "EventError", "EventKind", "MemoryBu
 async def open_bus(config: BusConfig, node_id: str | None = None) -> Bus:
     """The backend named by ``[bus] backend``, ready to use (Redis: connected)."""
     if config.backend == "redis":
-        from iocwall.wall.bus.redis_bus import RedisBus   # only needed when configured
+        from iocwall.wall.bus.redis_bus import RedisBus  # only needed when configured
         bus = RedisBus(config.redis_url, config.prefix, node_id)
         try:
             await bus.start()

@@ -51,7 +51,8 @@ class RedisBus:
     async def publish(self, topic: str, event: Event) -> None:
         if self._closed:
             raise RuntimeError("bus is closed")
-        await self._client.publish(self._channel(topic), _stamp(topic, event, self.node_id).to_json())
+        message = _stamp(topic, event, self.node_id).to_json()
+        await self._client.publish(self._channel(topic), message)
 
     async def subscribe(self, pattern: str, *, maxsize: int = DEFAULT_QUEUE) -> Subscription:
         if self._closed or self._reader is None:

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from iocwall.wall.private_files import PRIVATE_DIR, PRIVATE_FILE, touch_private
 from iocwall.wall.store.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,25 @@ class Store:
         self._executor: ThreadPoolExecutor | None = None
 
     async def open(self) -> None:
-        """Create the file if needed and bring the schema up to date."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Create the file if needed (0600, like its -wal and -shm) and bring the schema
+        up to date."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-        self._conn = await self._run(lambda: connect(self.path))
+        self._conn = await self._run(self._connect_private)
         self.version = await self._run(lambda: migrate(self._require()))
         log.info("store open: %s (schema v%d)", self.path, self.version)
+
+    def _connect_private(self) -> sqlite3.Connection:
+        # SQLite creates -wal and -shm with the mode of the database file: a 0600 database
+        # gives 0600 companions whatever the umask. Older releases left them wider.
+        if not self.path.parent.is_dir():
+            self.path.parent.mkdir(parents=True, mode=PRIVATE_DIR)
+        touch_private(self.path)
+        conn = connect(self.path)
+        for suffix in ("-wal", "-shm", "-journal"):
+            companion = self.path.with_name(self.path.name + suffix)
+            if companion.exists():
+                companion.chmod(PRIVATE_FILE)
+        return conn
 
     async def close(self) -> None:
         if self._executor is None:

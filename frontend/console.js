@@ -1,0 +1,328 @@
+// The operator console: the wall drawn as its monitors, one gridstack grid each.
+// Drag a camera from the list onto a monitor, move or resize tiles: each change is
+// pushed to that monitor's displays at once (PUT layout), which acknowledge it.
+
+import { api, ApiError, goLogin, me } from "/static/api.js";
+import { apply, bindToggle, t } from "/static/i18n.js";
+
+const GridStack = window.GridStack;
+const params = new URLSearchParams(location.search);
+const wallBox = document.getElementById("wall");
+const statusLine = document.getElementById("push-status");
+const banner = document.getElementById("banner");
+const grids = new Map();        // monitor id -> { grid, layout, box }
+let wallId = null;
+let wall = null;
+let cameras = new Map();
+let canPush = false;
+let applying = false;          // true while we load a layout into a grid (no push then)
+
+function showError(err) {
+  banner.hidden = false;
+  banner.textContent = t("console.error", { msg: err.message || String(err) });
+}
+
+function tileLabel(spec) {
+  if (spec.kind === "camera") return (cameras.get(spec.camera) || {}).name || spec.camera;
+  if (spec.kind === "tour") return `⟳ ${(spec.cameras || []).join(", ")}`;
+  return spec.indicator || spec.text || spec.kind;
+}
+
+function fillContent(el, spec) {
+  el.dataset.spec = JSON.stringify(spec);
+  el.classList.toggle("is-highlight", !!spec.highlight);
+  const box = el.querySelector(".grid-stack-item-content");
+  const label = document.createElement("span");
+  label.className = "tile-label";
+  label.textContent = tileLabel(spec);
+  box.replaceChildren(label);
+  if (spec.kind === "camera") {
+    // a live thumbnail: what the monitor shows now, refreshed by refreshThumbs()
+    const img = document.createElement("img");
+    img.className = "thumb";
+    img.alt = "";
+    img.dataset.camera = spec.camera;
+    box.append(img);
+  }
+  if (canPush) {
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "tile-remove";
+    remove.textContent = "×";
+    remove.title = t("console.remove");
+    remove.addEventListener("click", () => { grids.get(el.dataset.monitor).grid.removeWidget(el); });
+    box.prepend(remove);
+  }
+}
+
+function layoutOf(monitor) {
+  const entry = grids.get(monitor);
+  const base = entry.layout || { name: `${wallId}-${monitor}`, grid: { columns: 4, rows: 4 } };
+  const tiles = entry.grid.engine.nodes.filter((n) => n.el && n.el.dataset.spec).map((n) => {
+    const spec = JSON.parse(n.el.dataset.spec);
+    return { ...spec, id: spec.id, x: n.x, y: n.y, w: n.w, h: n.h };
+  });
+  return { name: base.name, grid: base.grid, tiles };
+}
+
+async function push(monitor) {
+  if (applying || !canPush) return;
+  try {
+    const result = await api(`/api/walls/${wallId}/monitors/${monitor}/layout?wait=3`,
+                             { method: "PUT", body: layoutOf(monitor) });
+    grids.get(monitor).layout = { ...layoutOf(monitor), version: result.versions[monitor] };
+    statusLine.textContent = t("console.pushed", { n: result.acked, total: result.expected });
+    document.body.dataset.pushes = String(Number(document.body.dataset.pushes || 0) + 1);
+  } catch (err) {
+    showError(err);
+    await loadMonitor(monitor);            // refused: show what the monitor really shows
+  }
+}
+
+function newTileId() {
+  return `t${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+}
+
+function buildMonitor(m) {
+  const box = document.createElement("section");
+  box.className = "monitor";
+  box.dataset.monitor = m.id;
+  box.style.gridColumn = String(m.col + 1);
+  box.style.gridRow = String(m.row + 1);
+  const bar = document.createElement("div");
+  bar.className = "monitor-bar";
+  const name = document.createElement("strong");
+  name.textContent = t("console.monitor", { id: m.id });
+  const node = document.createElement("span");
+  node.className = "node-state";
+  bar.append(name, node);
+  const gridEl = document.createElement("div");
+  gridEl.className = "grid-stack";
+  box.append(bar, gridEl);
+  wallBox.append(box);
+  return { box, gridEl };
+}
+
+function makeGrid(monitor, gridEl, layout) {
+  const columns = layout ? layout.grid.columns : 4;
+  const rows = layout ? layout.grid.rows : 4;
+  const width = gridEl.clientWidth || 480;
+  const grid = GridStack.init({
+    column: columns, maxRow: rows, row: rows, float: true, margin: 2,
+    cellHeight: Math.max(20, Math.floor((width * 9) / 16 / rows)),
+    acceptWidgets: (el) => el.classList.contains("camera-item") || el.classList.contains("grid-stack-item"),
+    disableResize: !canPush, disableDrag: !canPush, staticGrid: !canPush,
+    columnOpts: { breakpoints: [] },
+  }, gridEl);
+  grid.on("dropped", (_ev, _prev, node) => {
+    const cam = node.el.dataset.camera;
+    const indicator = node.el.dataset.indicator;
+    if (cam || indicator) {
+      const spec = cam ? { id: newTileId(), kind: "camera", camera: cam, stream: "auto" }
+        : { id: newTileId(), kind: "indicator", indicator, style: "number" };
+      node.el.dataset.monitor = monitor;
+      node.el.classList.remove("camera-item");
+      node.el.replaceChildren(Object.assign(document.createElement("div"),
+                                            { className: "grid-stack-item-content" }));
+      fillContent(node.el, spec);
+    } else if (node.el) {
+      node.el.dataset.monitor = monitor;
+    }
+    push(monitor);
+  });
+  grid.on("change", () => push(monitor));
+  grid.on("removed", () => push(monitor));
+  return grid;
+}
+
+function loadInto(monitor, layout) {
+  const entry = grids.get(monitor);
+  applying = true;
+  try {
+    entry.grid.removeAll(true, false);
+    for (const spec of (layout ? layout.tiles : [])) {
+      const el = entry.grid.addWidget({ x: spec.x, y: spec.y, w: spec.w, h: spec.h, id: spec.id });
+      el.dataset.monitor = monitor;
+      fillContent(el, spec);
+    }
+  } finally {
+    applying = false;
+  }
+  entry.layout = layout;
+}
+
+async function loadMonitor(monitor) {
+  loadInto(monitor, await api(`/api/walls/${wallId}/monitors/${monitor}/layout`));
+}
+
+async function drawWall() {
+  wall = await api(`/api/walls/${wallId}`);
+  wallBox.replaceChildren();
+  for (const entry of grids.values()) entry.grid.destroy(false);
+  grids.clear();
+  wallBox.style.gridTemplateColumns = `repeat(${wall.columns}, minmax(0, 1fr))`;
+  for (const m of wall.monitors) {
+    const layout = await api(`/api/walls/${wallId}/monitors/${m.id}/layout`);
+    const { box, gridEl } = buildMonitor(m);
+    grids.set(m.id, { grid: makeGrid(m.id, gridEl, layout), layout, box });
+    loadInto(m.id, layout);
+  }
+  showState(wall);
+  drawPresets(wall.presets || []);
+}
+
+function showState(info) {
+  for (const [id, entry] of grids) {
+    const nodes = (info.nodes || []).filter((n) => n.monitor === id && n.status !== "gone");
+    const up = nodes.filter((n) => n.status === "up");
+    const label = entry.box.querySelector(".node-state");
+    label.textContent = !nodes.length ? t("console.node.none")
+      : up.length ? `${t("console.node.up")} · ${up.map((n) => Object.values(n.health.tiles)
+          .map((h) => `${h.fps}fps`).join(" ")).join(" | ")}` : t("console.node.down");
+    entry.box.classList.toggle("is-down", nodes.length > 0 && !up.length);
+  }
+  const list = document.getElementById("alarm-list");
+  list.replaceChildren();
+  if (!(info.alarms || []).length) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = t("console.alarms.none");
+    list.append(li);
+  }
+  for (const alarm of info.alarms || []) {
+    const li = document.createElement("li");
+    li.textContent = `${alarm.name} (${alarm.count}) → ${alarm.camera} @ ${alarm.monitor} `;
+    if (canPush) {
+      const ack = document.createElement("button");
+      ack.type = "button";
+      ack.className = "btn";
+      ack.textContent = t("console.alarm.ack");
+      ack.addEventListener("click", async () => {
+        try { await api(`/api/walls/${wallId}/alarms/${alarm.id}/clear`, { method: "POST" }); }
+        catch (err) { showError(err); }
+      });
+      li.append(ack);
+    }
+    list.append(li);
+  }
+}
+
+function drawPresets(names) {
+  const select = document.getElementById("preset-select");
+  select.replaceChildren(...names.map((n) => Object.assign(document.createElement("option"),
+                                                           { value: n, textContent: n })));
+}
+
+const THUMB_EVERY_MS = 5000;
+
+function refreshThumbs() {
+  const now = Date.now();
+  for (const img of wallBox.querySelectorAll("img.thumb")) {
+    img.src = `/api/cameras/${encodeURIComponent(img.dataset.camera)}/snapshot.jpg?stream=sub&t=${now}`;
+  }
+}
+
+async function refresh() {
+  try {
+    const info = await api(`/api/walls/${wallId}`);
+    const changed = info.monitors.some((m) => grids.has(m.id) &&
+      (grids.get(m.id).layout || { version: 0 }).version !== m.layout_version);
+    if (changed) for (const m of info.monitors) await loadMonitor(m.id);   // pushed elsewhere
+    showState(info);
+  } catch (err) { /* transient: try again on the next tick */ }
+}
+
+function drawCameras() {
+  const list = document.getElementById("camera-list");
+  list.replaceChildren(...[...cameras.values()].map((c) => {
+    const li = document.createElement("li");
+    li.className = "camera-item grid-stack-item";
+    li.dataset.camera = c.id;
+    li.setAttribute("gs-w", "1");
+    li.setAttribute("gs-h", "1");
+    li.textContent = `${c.name || c.id}${c.location ? ` — ${c.location}` : ""}`;
+    return li;
+  }));
+  if (canPush) GridStack.setupDragIn(".camera-list .camera-item", { appendTo: "body", helper: "clone" });
+  const search = document.getElementById("search");
+  search.addEventListener("input", () => {
+    const q = search.value.trim().toLowerCase();
+    for (const li of list.children) {
+      const text = `${li.dataset.camera} ${li.textContent}`.toLowerCase();
+      li.classList.toggle("is-hidden", !text.includes(q));
+    }
+  });
+}
+
+// Indicators come from /api/indicators once it exists (another part builds it); until
+// then the list has cameras only.
+async function addIndicators() {
+  let list = [];
+  try { list = await api("/api/indicators"); } catch (err) { return; }
+  const items = Array.isArray(list) ? list : list.indicators || [];
+  const ul = document.getElementById("camera-list");
+  for (const ind of items) {
+    if (!ind || !ind.id) continue;
+    const li = document.createElement("li");
+    li.className = "camera-item grid-stack-item indicator-item";
+    li.dataset.indicator = ind.id;
+    li.dataset.camera = "";
+    li.setAttribute("gs-w", "1");
+    li.setAttribute("gs-h", "1");
+    li.textContent = `▦ ${ind.name || ind.id}`;
+    ul.append(li);
+  }
+  if (canPush && items.length) GridStack.setupDragIn(".camera-list .indicator-item", { appendTo: "body", helper: "clone" });
+}
+
+function bindPresets() {
+  document.getElementById("preset-save").addEventListener("click", async () => {
+    const name = document.getElementById("preset-name").value.trim();
+    if (!name) return;
+    const monitors = {};
+    for (const id of grids.keys()) monitors[id] = layoutOf(id);
+    try {
+      await api(`/api/walls/${wallId}/presets/${encodeURIComponent(name)}`, { method: "PUT", body: { monitors } });
+      drawPresets((await api(`/api/walls/${wallId}`)).presets);
+    } catch (err) { showError(err); }
+  });
+  document.getElementById("preset-recall").addEventListener("click", async () => {
+    const name = document.getElementById("preset-select").value;
+    if (!name) return;
+    try {
+      const r = await api(`/api/walls/${wallId}/presets/${encodeURIComponent(name)}/recall?wait=3`, { method: "POST" });
+      statusLine.textContent = t("console.pushed", { n: r.acked, total: r.expected });
+      for (const id of grids.keys()) await loadMonitor(id);
+    } catch (err) { showError(err); }
+  });
+}
+
+async function main() {
+  apply();
+  bindToggle(document.getElementById("lang"));
+  let who;
+  try { who = await me(); } catch (err) {
+    if (err instanceof ApiError && err.status === 401) { goLogin(); return; }
+    throw err;
+  }
+  canPush = who.role === "admin" || who.role === "operator";
+  if (!canPush) { banner.hidden = false; banner.textContent = t("console.readonly"); }
+  const walls = await api("/api/walls");
+  const select = document.getElementById("wall-select");
+  select.replaceChildren(...walls.map((w) => Object.assign(document.createElement("option"),
+                                                           { value: w.id, textContent: w.name })));
+  wallId = params.get("wall") || (walls[0] && walls[0].id);
+  select.value = wallId || "";
+  select.addEventListener("change", () => { location.search = `?wall=${encodeURIComponent(select.value)}`; });
+  cameras = new Map((await api("/api/cameras")).map((c) => [c.id, c]));
+  drawCameras();
+  await addIndicators();
+  bindPresets();
+  if (wallId) await drawWall();
+  setInterval(refresh, 2000);
+  refreshThumbs();
+  setInterval(refreshThumbs, THUMB_EVERY_MS);
+  document.body.dataset.ready = "1";
+}
+
+main().catch(showError);

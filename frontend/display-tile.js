@@ -1,0 +1,235 @@
+// One tile of the display page. Camera tiles play WHEP and pick their stream from
+// their size in device pixels (the smallest stream that covers it); a switch keeps
+// the old picture until the new stream has its first frame, so there is no black gap.
+
+import { WhepPlayer } from "/static/whep.js";
+import { vnClock } from "/static/i18n.js";
+
+const LOST_AFTER_MS = 3000;
+const NO_DATA = "chưa có dữ liệu / no data";
+
+// A stream nobody pulls yet reports 0x0: assume the usual sizes until it is known.
+const NOMINAL = { main: { width: 1920, height: 1080 }, sub: { width: 640, height: 360 } };
+
+export function chooseStream(widthPx, heightPx, known, pref) {
+  const names = Object.keys(known || {});
+  if (!names.length) return null;
+  const streams = {};
+  for (const n of names) {
+    streams[n] = known[n].width > 0 ? known[n] : (NOMINAL[n] || { width: 0, height: 0 });
+  }
+  if (pref && pref !== "auto" && streams[pref]) return pref;
+  const area = (n) => streams[n].width * streams[n].height;
+  const covering = names.filter((n) => streams[n].width >= widthPx && streams[n].height >= heightPx);
+  const pool = covering.length ? covering : names;
+  pool.sort((a, b) => area(a) - area(b));
+  return covering.length ? pool[0] : pool[pool.length - 1];
+}
+
+class VideoSource {
+  constructor(root, url, stream) {
+    this.video = document.createElement("video");
+    Object.assign(this.video, { muted: true, autoplay: true, playsInline: true });
+    this.video.dataset.stream = stream;
+    this.stream = stream;
+    this.frames = 0;
+    this.lastFrames = 0;
+    this.lastProgress = performance.now();
+    this.rate = 0;
+    this.rateAt = performance.now();
+    this.rateFrames = 0;
+    root.prepend(this.video);
+    this.player = new WhepPlayer(url, this.video).start();
+  }
+  decoded() {
+    const q = this.video.getVideoPlaybackQuality && this.video.getVideoPlaybackQuality();
+    return q ? { total: q.totalVideoFrames, dropped: q.droppedVideoFrames } : { total: 0, dropped: 0 };
+  }
+  hasFrame() { return this.video.videoWidth > 0 && this.decoded().total > 0; }
+  tick(now) {
+    const { total } = this.decoded();
+    if (total !== this.lastFrames) { this.lastFrames = total; this.lastProgress = now; }
+    if (now - this.rateAt >= 2000) {
+      this.rate = ((total - this.rateFrames) * 1000) / (now - this.rateAt);
+      this.rateAt = now; this.rateFrames = total;
+    }
+    return now - this.lastProgress < LOST_AFTER_MS && this.hasFrame();
+  }
+  stop() { this.player.stop(); this.video.remove(); }
+}
+
+export class DisplayTile {
+  constructor(grid, spec, cameras) {
+    this.spec = spec;
+    this.cameras = cameras;
+    this.root = document.createElement("section");
+    this.root.className = `dtile kind-${spec.kind}`;
+    this.root.dataset.tile = spec.id;
+    this.root.dataset.playing = "0";
+    grid.append(this.root);
+    this.source = null;       // what is on screen
+    this.next = null;         // a stream switch waiting for its first frame
+    this.tourIndex = 0;
+    this.place(spec);
+    this._build();
+    this.resize = new ResizeObserver(() => this._pickStream());
+    this.resize.observe(this.root);
+  }
+
+  sameSource(spec) {
+    const a = this.spec;
+    return a.kind === spec.kind && a.camera === spec.camera && a.stream === spec.stream &&
+      JSON.stringify([a.cameras, a.indicator, a.centre, a.counters, a.text, a.dwell_s]) ===
+      JSON.stringify([spec.cameras, spec.indicator, spec.centre, spec.counters, spec.text, spec.dwell_s]);
+  }
+
+  place(spec) {
+    this.spec = spec;
+    const s = this.root.style;
+    s.gridColumn = `${spec.x + 1} / span ${spec.w}`;
+    s.gridRow = `${spec.y + 1} / span ${spec.h}`;
+    s.zIndex = String(spec.layer || 0);
+    this.root.classList.toggle("is-highlight", !!spec.highlight);
+  }
+
+  _build() {
+    const k = this.spec.kind;
+    if (k === "camera" || k === "tour") {
+      this.name = document.createElement("span");
+      this.name.className = "dname";
+      this.lost = document.createElement("div");
+      this.lost.className = "dlost";
+      this.lost.textContent = "Mất tín hiệu / Signal lost";
+      this.lost.hidden = true;
+      this.root.append(this.name, this.lost);
+      if (k === "tour") {
+        this.tourTimer = setInterval(() => { this.tourIndex += 1; this._pickStream(true); },
+                                     (this.spec.dwell_s || 10) * 1000);
+      }
+      this._pickStream();
+      return;
+    }
+    this.value = document.createElement("div");
+    this.value.className = "dvalue";
+    this.root.append(this.value);
+    if (k === "clock") {
+      const draw = () => { this.value.textContent = vnClock(); };
+      draw();
+      this.clockTimer = setInterval(draw, 1000);
+    } else if (k === "text") {
+      this.value.textContent = this.spec.text || "";
+    } else if (k === "indicator" || k === "queue") {
+      this._loadData();
+    } else if (k === "alarms") {
+      this.value.textContent = "Không có cảnh báo / No alarms";
+    }
+    this.rendered = true;
+  }
+
+  async _loadData() {
+    const label = this.spec.kind === "indicator" ? this.spec.indicator
+      : `${this.spec.centre} ${(this.spec.counters || []).join(", ")}`;
+    this.value.replaceChildren(document.createTextNode(label), document.createElement("small"));
+    this.value.lastChild.textContent = NO_DATA;
+    if (this.spec.kind === "indicator") {
+      try {
+        const r = await fetch("/api/indicators", { credentials: "same-origin" });
+        if (r.ok) {
+          const list = await r.json();
+          const found = (Array.isArray(list) ? list : list.indicators || [])
+            .find((i) => i.id === this.spec.indicator);
+          if (found && found.value !== undefined) this.value.lastChild.textContent = String(found.value);
+        }
+      } catch (err) { /* no indicators API yet: "no data" stays */ }
+    } else {
+      await this._loadQueue();
+      this.queueTimer = setInterval(() => this._loadQueue(), 2000);
+    }
+    this.rendered = true;
+  }
+
+  // A queue tile: people waiting at each listed counter (zone) of the counting camera
+  // (`centre`), from /api/queues; "no data" until analytics has counted them.
+  async _loadQueue() {
+    try {
+      const r = await fetch(`/api/queues?camera=${encodeURIComponent(this.spec.centre)}`,
+                            { credentials: "same-origin" });
+      if (!r.ok) return;
+      const rows = await r.json();
+      const wanted = this.spec.counters || [];
+      const shown = rows.filter((q) => !wanted.length || wanted.includes(q.zone))
+        .map((q) => `${q.zone}: ${q.waiting}`);
+      this.value.lastChild.textContent = shown.length
+        ? `${shown.join(" · ")} người / people` : NO_DATA;
+    } catch (err) { /* the controller is away: keep the last figures */ }
+  }
+
+  cameraId() {
+    if (this.spec.kind === "tour") {
+      const list = this.spec.cameras || [];
+      return list[this.tourIndex % list.length];
+    }
+    return this.spec.camera;
+  }
+
+  _pickStream(force = false) {
+    if (this.spec.kind !== "camera" && this.spec.kind !== "tour") return;
+    const cam = this.cameras.get(this.cameraId());
+    if (!cam) { this.lost.hidden = false; return; }
+    this.name.textContent = cam.name || cam.id;
+    const rect = this.root.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    const stream = chooseStream(Math.round(rect.width * dpr), Math.round(rect.height * dpr),
+                                cam.streams, this.spec.stream);
+    if (!stream) return;
+    const url = cam.whep[stream];
+    const current = this.next || this.source;
+    if (!force && current && current.url === url) return;
+    if (this.next) this.next.stop();
+    this.next = new VideoSource(this.root, url, stream);
+    this.next.url = url;
+    this.root.dataset.wantedStream = stream;
+  }
+
+  tick(now) {
+    if (this.next && this.next.hasFrame()) {
+      // the new stream has its first frame: only now does the old one go
+      if (this.source) this.source.stop();
+      this.source = this.next;
+      this.next = null;
+      this.root.dataset.stream = this.source.stream;
+      this.root.dataset.switches = String(Number(this.root.dataset.switches || 0) + 1);
+    }
+    if (!this.source) {
+      if (this.next === null && this.lost) this.lost.hidden = false;
+      return !!this.rendered;
+    }
+    const playing = this.source.tick(now);
+    this.root.dataset.playing = playing ? "1" : "0";
+    this.lost.hidden = playing || !!this.next;
+    return playing;
+  }
+
+  health() {
+    const s = this.source;
+    if (!s) return { fps: 0, dropped: 0, stream: "", playing: false };
+    return { fps: Math.round(s.rate * 10) / 10, dropped: s.decoded().dropped, stream: s.stream,
+             playing: this.root.dataset.playing === "1" };
+  }
+
+  onAlarm(msg) {
+    if (this.spec.kind !== "alarms") return;
+    this.value.textContent = msg.state === "raised"
+      ? `⚠ ${msg.name}: ${msg.count}` : "Không có cảnh báo / No alarms";
+  }
+
+  destroy() {
+    this.resize.disconnect();
+    clearInterval(this.clockTimer);
+    clearInterval(this.queueTimer);
+    clearInterval(this.tourTimer);
+    if (this.source) this.source.stop();
+    if (this.next) this.next.stop();
+    this.root.remove();
+  }
+}

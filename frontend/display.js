@@ -1,0 +1,106 @@
+// The display page: one monitor of a wall, full screen. It follows the controller
+// over a WebSocket (layout pushes, acks, heartbeats), keeps showing its last layout
+// while the controller is away, and reconnects by itself.
+
+import { DisplayTile } from "/static/display-tile.js";
+
+const [, , WALL, MONITOR] = location.pathname.split("/").map(decodeURIComponent);
+const grid = document.getElementById("wall");
+const statusLine = document.getElementById("status");
+const tiles = new Map();        // tile id -> DisplayTile
+const started = performance.now();
+let cameras = new Map();
+let layout = null;
+let socket = null;
+let retryMs = 250;
+
+async function loadCameras() {
+  try {
+    const r = await fetch("/api/cameras", { credentials: "same-origin" });
+    if (r.ok) cameras = new Map((await r.json()).map((c) => [c.id, c]));
+  } catch (err) { /* keep the cameras we knew */ }
+}
+
+function placeGrid(grid_) {
+  grid.style.gridTemplateColumns = `repeat(${grid_.columns}, minmax(0, 1fr))`;
+  grid.style.gridTemplateRows = `repeat(${grid_.rows}, minmax(0, 1fr))`;
+}
+
+// Only tiles that changed are rebuilt: the others keep their video running.
+async function apply(next) {
+  if (!next) { for (const t of tiles.values()) t.destroy(); tiles.clear(); layout = null; return; }
+  const wanted = new Set(next.tiles.map((t) => t.id));
+  for (const [id, tile] of tiles) {
+    if (!wanted.has(id)) { tile.destroy(); tiles.delete(id); }
+  }
+  if (next.tiles.some((t) => t.kind === "camera" || t.kind === "tour") &&
+      next.tiles.some((t) => !cameras.has(t.camera))) await loadCameras();
+  placeGrid(next.grid);
+  for (const spec of next.tiles) {
+    const tile = tiles.get(spec.id);
+    if (tile && tile.sameSource(spec)) tile.place(spec);
+    else {
+      if (tile) tile.destroy();
+      tiles.set(spec.id, new DisplayTile(grid, spec, cameras));
+    }
+  }
+  layout = next;
+  try { localStorage.setItem(`iocwall.display.${WALL}.${MONITOR}`, JSON.stringify(next)); }
+  catch (err) { /* private mode: no offline copy */ }
+}
+
+function showStatus(text) {
+  statusLine.hidden = !text;
+  statusLine.textContent = text || "";
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws/display/${encodeURIComponent(WALL)}/${encodeURIComponent(MONITOR)}`);
+  socket.onopen = () => { retryMs = 250; document.body.dataset.connected = "1"; showStatus(""); };
+  socket.onmessage = async (event) => {
+    const msg = JSON.parse(event.data);
+    if (msg.type === "layout") {
+      await apply(msg.layout);
+      socket.send(JSON.stringify({ type: "ack", push_id: msg.push_id,
+                                   version: msg.layout ? msg.layout.version : 0 }));
+    } else if (msg.type === "alarm") {
+      for (const t of tiles.values()) t.onAlarm(msg);
+    }
+  };
+  socket.onclose = () => {
+    document.body.dataset.connected = "0";
+    showStatus("Mất kết nối bộ điều khiển, đang thử lại… / Controller away, retrying…");
+    setTimeout(connect, retryMs);
+    retryMs = Math.min(1000, retryMs * 2);      // back within ~1 s of the controller's return
+  };
+}
+
+function heartbeat() {
+  if (socket && socket.readyState === WebSocket.OPEN) {
+    const health = { tiles: {}, uptime_s: (performance.now() - started) / 1000,
+                     version: layout ? layout.version : 0,
+                     memory_mb: performance.memory ? performance.memory.usedJSHeapSize / 1048576 : 0 };
+    for (const [id, t] of tiles) health.tiles[id] = t.health();
+    socket.send(JSON.stringify({ type: "heartbeat", health }));
+  }
+}
+
+function tick() {
+  const now = performance.now();
+  let ready = layout !== null;
+  for (const t of tiles.values()) ready = t.tick(now) && ready;
+  document.body.dataset.ready = ready ? "1" : "0";
+}
+
+async function main() {
+  await loadCameras();
+  const saved = localStorage.getItem(`iocwall.display.${WALL}.${MONITOR}`);
+  if (saved) { try { await apply(JSON.parse(saved)); } catch (err) { /* stale copy */ } }
+  connect();
+  setInterval(heartbeat, 1000);
+  setInterval(tick, 250);
+  window.iocwallDisplay = { tiles, get layout() { return layout; } };   // for browser checks
+}
+
+main();

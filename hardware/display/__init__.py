@@ -1,0 +1,1 @@
+"""The display-node agent's parts: xrandr parsing, kiosk windows, health endpoint, pairing."""

@@ -1,0 +1,237 @@
+"""The media processes of one machine: spawned, connected, called, restarted when they die.
+
+``Supervisor`` owns the processes (``multiprocessing`` spawn, running
+``worker.main``) and the Unix socket they connect back to (in a private 0700
+directory). ``call`` sends a ``Call`` to one process and awaits its ``Reply``;
+``SessionClosed`` messages and a lost process are reported through callbacks,
+so the cluster above keeps its own books. A process that dies is restarted
+with the same node id (so the same cameras) after a backoff that grows while
+it keeps dying.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from iocwall.streams import worker
+from iocwall.streams.limits import WhepError
+from iocwall.streams.wire import (
+    Call,
+    Hello,
+    LogLine,
+    Op,
+    Reply,
+    SessionClosed,
+    WorkerSettings,
+    receive,
+    send,
+)
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 60.0          # a spawned process imports aiortc/av before it says hello
+CALL_TIMEOUT_S = 30.0
+RESTART_MIN_S, RESTART_MAX_S = 0.5, 10.0
+RESTART_RETRY_AFTER_S = 2
+
+
+class Node:
+    """One media process as the web process sees it."""
+
+    def __init__(self, node: str, cameras: list[dict[str, Any]]) -> None:
+        self.node, self.cameras = node, cameras
+        self.process: Any = None                 # multiprocessing.Process (spawn)
+        self.writer: asyncio.StreamWriter | None = None
+        self.ready = asyncio.Event()
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.restarts = 0
+        self.started_at = 0.0
+
+    def fail_pending(self) -> None:
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(restarting(self.node))
+        self.pending.clear()
+
+
+def _relog(line: LogLine) -> None:
+    """A media process's log record, handled here as if logged here (same file, filters)."""
+    record = logging.makeLogRecord({"name": line.name, "levelno": line.level,
+                                    "levelname": logging.getLevelName(line.level),
+                                    "msg": line.message, "args": None,
+                                    "created": line.created, **line.extra})
+    logging.getLogger(line.name).handle(record)
+
+
+def restarting(node: str) -> WhepError:
+    return WhepError(503, "media_restarting", f"{node} is restarting; try again "
+                     "/ đang khởi động lại", RESTART_RETRY_AFTER_S)
+
+
+class Supervisor:
+    def __init__(self, nodes: dict[str, list[dict[str, Any]]], streams: dict[str, Any],
+                 webrtc: dict[str, Any], log_level: int,
+                 on_closed: Callable[[SessionClosed], None],
+                 on_lost: Callable[[str], None]) -> None:
+        """``nodes``: node id -> the cameras it serves; ``streams``/``webrtc``: plain settings
+        for each process; ``on_closed``: a process ended a session; ``on_lost``: a process
+        died (everything on it is gone)."""
+        self.nodes = {n: Node(n, cams) for n, cams in nodes.items()}
+        self._streams, self._webrtc, self._log_level = streams, webrtc, log_level
+        self._on_closed, self._on_lost = on_closed, on_lost
+        self._ids = itertools.count(1)
+        self._dir = ""
+        self._server: asyncio.AbstractServer | None = None
+        self._task: asyncio.Task | None = None
+
+    @property
+    def _path(self) -> str:
+        return os.path.join(self._dir, "media.sock")
+
+    async def start(self) -> None:
+        self._dir = tempfile.mkdtemp(prefix="iocwall-media-")
+        os.chmod(self._dir, 0o700)
+        self._server = await asyncio.start_unix_server(self._on_connect, self._path)
+        for node in self.nodes.values():
+            self._spawn(node)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(n.ready.wait() for n in self.nodes.values())),
+                                   START_TIMEOUT_S)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("media processes up: %s", {n: len(v.cameras) for n, v in self.nodes.items()})
+        self._task = asyncio.create_task(self._supervise(), name="media-supervisor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for node in self.nodes.values():
+            if node.writer is not None:
+                node.writer.close()           # the process sees EOF, stops its media, exits
+        await asyncio.gather(*(self._reap(n, 15.0) for n in self.nodes.values()))
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = ""
+
+    def _spawn(self, node: Node) -> None:
+        settings = WorkerSettings(node.node, self._path, self._streams, self._webrtc,
+                                  node.cameras, self._log_level)
+        ctx = multiprocessing.get_context("spawn")
+        node.process = ctx.Process(target=worker.main, args=(settings,), name=node.node,
+                                   daemon=True)
+        node.process.start()
+        node.started_at = time.monotonic()
+
+    async def _reap(self, node: Node, wait_s: float) -> None:
+        process = node.process
+        if process is None:
+            return
+        await asyncio.to_thread(process.join, wait_s)
+        if process.is_alive():
+            process.kill()
+            await asyncio.to_thread(process.join, 5)
+        node.process = None
+
+    async def _supervise(self) -> None:
+        """Restart media processes that died, with a growing delay."""
+        while True:
+            await asyncio.sleep(0.25)
+            for node in self.nodes.values():
+                if node.process is None or not node.process.is_alive():
+                    await self._restart(node)
+
+    async def _restart(self, node: Node) -> None:
+        code = node.process.exitcode if node.process is not None else None
+        self._lost(node)
+        await self._reap(node, 1.0)
+        if time.monotonic() - node.started_at > 60:
+            node.restarts = 0                     # it ran a good while: not a crash loop
+        delay = min(RESTART_MAX_S, RESTART_MIN_S * 2 ** min(node.restarts, 5))
+        log.warning("%s died (exit %s): restarting in %.1f s", node.node, code, delay)
+        node.restarts += 1
+        await asyncio.sleep(delay)
+        self._spawn(node)
+
+    def _lost(self, node: Node) -> None:
+        if node.writer is None and not node.ready.is_set():
+            return                                # already handled (socket closed first)
+        node.ready.clear()
+        if node.writer is not None:
+            node.writer.close()
+            node.writer = None
+        node.fail_pending()
+        self._on_lost(node.node)
+
+    async def _on_connect(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        node: Node | None = None
+        try:
+            hello = await asyncio.wait_for(receive(reader), 10)
+            if not isinstance(hello, Hello) or hello.node not in self.nodes:
+                return
+            node = self.nodes[hello.node]
+            node.writer = writer
+            node.ready.set()
+            log.info("%s ready (pid %d, %d cameras)", node.node, hello.pid, len(node.cameras))
+            while True:
+                self._on_message(node, await receive(reader))
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+            if node is not None and node.writer is writer:
+                self._lost(node)
+
+    def _on_message(self, node: Node, message: object) -> None:
+        if isinstance(message, Reply):
+            future = node.pending.pop(message.id, None)
+            if future is None or future.done():
+                return
+            if message.error is not None:
+                e = message.error
+                future.set_exception(WhepError(e.status, e.code, e.message, e.retry_after_s))
+            else:
+                future.set_result(message.value)
+        elif isinstance(message, SessionClosed):
+            self._on_closed(message)
+        elif isinstance(message, LogLine):
+            _relog(message)
+
+    async def call(self, node_id: str, op: Op, *args: object) -> Any:
+        """``op`` on one process; raises WhepError (503 while it restarts, or its refusal)."""
+        node = self.nodes[node_id]
+        if not node.ready.is_set() or node.writer is None:
+            raise restarting(node_id)
+        call = Call(next(self._ids), op, args)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        node.pending[call.id] = future
+        try:
+            await send(node.writer, call)
+            return await asyncio.wait_for(asyncio.shield(future), CALL_TIMEOUT_S)
+        except (TimeoutError, ConnectionError):
+            log.warning("%s: no answer to %s within %.0f s", node_id, op.value, CALL_TIMEOUT_S)
+            raise WhepError(503, "media_busy", f"{node_id} does not answer; try again "
+                            "/ máy chủ video bận", RESTART_RETRY_AFTER_S) from None
+        finally:
+            node.pending.pop(call.id, None)
+
+    async def each(self, op: Op) -> list[Any]:
+        """``op`` on every ready process; a process that is down answers nothing."""
+        ready = [n for n, v in self.nodes.items() if v.ready.is_set()]
+        results = await asyncio.gather(*(self.call(n, op) for n in ready),
+                                       return_exceptions=True)
+        return [r for r in results if not isinstance(r, BaseException)]

@@ -1,0 +1,110 @@
+"""Messages between the web process and its media processes (local Unix socket).
+
+Each message is a dataclass, pickled and framed by a 4-byte length. Both ends
+are our own processes on one machine, and the socket sits in a private
+directory (0700); nothing else can reach it.
+"""
+from __future__ import annotations
+
+import asyncio
+import enum
+import pickle
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from iocwall.streams.limits import CloseReason
+
+MAX_MESSAGE = 8 << 20          # a snapshot JPEG is the largest thing sent
+_HEADER = struct.Struct("!I")
+
+
+class Op(enum.Enum):
+    OFFER = "offer"            # (camera, stream, sdp, user) -> (SessionRef, answer)
+    DELETE = "delete"          # (session_id,) -> bool
+    CAMERAS = "cameras"        # () -> list[CameraStatus]
+    CAMERA = "camera"          # (camera,) -> CameraStatus | None
+    HEALTH = "health"          # () -> list[HealthSnapshot]
+    COUNTERS = "counters"      # () -> ServerCounters
+    SNAPSHOT = "snapshot"      # (camera, stream) -> Snapshot
+
+
+@dataclass(frozen=True)
+class Hello:
+    """First message of a media process: who it is."""
+    node: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class Call:
+    id: int
+    op: Op
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failure:
+    status: int
+    code: str
+    message: str
+    retry_after_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    id: int
+    value: Any = None
+    error: Failure | None = None
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    """A viewer session as the web process knows it."""
+    id: str
+    camera: str
+    stream: str
+    node: str = ""
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class SessionClosed:
+    """Pushed by a media process whenever one of its sessions ends."""
+    session_id: str
+    reason: CloseReason
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """A log record of a media process, re-emitted by the web process (one log file)."""
+    name: str
+    level: int
+    message: str
+    created: float
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What a media process is started with (plain values: streams never imports wall)."""
+    node: str
+    socket_path: str
+    streams: dict[str, Any]
+    webrtc: dict[str, Any]
+    cameras: list[dict[str, Any]] = field(default_factory=list)
+    log_level: int = 20
+
+
+async def send(writer: asyncio.StreamWriter, message: object) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    writer.write(_HEADER.pack(len(body)) + body)
+    await writer.drain()
+
+
+async def receive(reader: asyncio.StreamReader) -> object:
+    """The next message; raises asyncio.IncompleteReadError when the peer is gone."""
+    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    if size > MAX_MESSAGE:
+        raise ValueError(f"message of {size} bytes over {MAX_MESSAGE}")
+    return pickle.loads(await reader.readexactly(size))

@@ -1,0 +1,169 @@
+"""A media process: one MediaServer for the cameras placed on it, driven over a socket.
+
+Started by ``MediaCluster`` (``multiprocessing`` spawn), it connects back to the
+web process's Unix socket, says who it is (``Hello``) and answers ``Call``s;
+it pushes ``SessionClosed`` whenever one of its viewer sessions ends. It runs
+its own aiortc peer connections on its own UDP ports, so media work spreads
+over the cores. When the web process goes away (its socket closes) it stops
+everything and exits: no orphan keeps pulling cameras.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Coroutine
+from types import SimpleNamespace
+from typing import Any
+
+from iocwall.streams.limits import CloseReason, WhepError
+from iocwall.streams.server import MediaServer
+from iocwall.streams.whep import WhepSession
+from iocwall.streams.wire import (
+    Call,
+    Failure,
+    Hello,
+    LogLine,
+    Op,
+    Reply,
+    SessionClosed,
+    SessionRef,
+    WorkerSettings,
+    receive,
+    send,
+)
+
+log = logging.getLogger(__name__)
+
+
+def main(settings: WorkerSettings) -> None:
+    """Process entry point."""
+    logging.basicConfig(level=settings.log_level,
+                        format=f"%(asctime)s {settings.node} %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aioice").setLevel(max(settings.log_level, logging.WARNING))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(Worker(settings).run())
+
+
+LOG_QUEUE = 1000     # log lines waiting to be sent; past it they are dropped (and counted)
+_EXTRA = ("session", "reason")
+
+
+class ForwardingHandler(logging.Handler):
+    """Sends this process's log records to the web process, which writes them to the one
+    log file (JSON, redacted). Thread-safe: PyAV puller threads log too."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, node: str) -> None:
+        super().__init__()
+        self.loop, self.node = loop, node
+        self.queue: asyncio.Queue[LogLine] = asyncio.Queue(LOG_QUEUE)
+        self.dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + logging.Formatter().formatException(record.exc_info)
+        extra = {k: str(getattr(record, k)) for k in _EXTRA if hasattr(record, k)}
+        line = LogLine(record.name, record.levelno, text, record.created,
+                       {"node": self.node, **extra})
+        self.loop.call_soon_threadsafe(self._put, line)
+
+    def _put(self, line: LogLine) -> None:
+        try:
+            self.queue.put_nowait(line)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+
+class Worker:
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.media = MediaServer(SimpleNamespace(**settings.streams),
+                                 SimpleNamespace(**settings.webrtc),
+                                 [SimpleNamespace(**c) for c in settings.cameras])
+        self._writer: asyncio.StreamWriter | None = None
+        self._write_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        await self.media.start()
+        self.media.sessions.on_close = self._closed
+        try:
+            reader, self._writer = await asyncio.open_unix_connection(self.settings.socket_path)
+            await self._send(Hello(self.settings.node, os.getpid()))
+            self._forward_logs()
+            while True:
+                message = await receive(reader)
+                if isinstance(message, Call):
+                    self._spawn(self._answer(message))
+        except (asyncio.IncompleteReadError, ConnectionError, FileNotFoundError):
+            log.info("%s: the web process is gone: stopping", self.settings.node)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.wait_for(self.media.stop(), 15)
+
+    def _forward_logs(self) -> None:
+        """From now on this process logs through the web process."""
+        handler = ForwardingHandler(asyncio.get_running_loop(), self.settings.node)
+        root = logging.getLogger()
+        for old in list(root.handlers):
+            root.removeHandler(old)
+        root.addHandler(handler)
+
+        async def pump() -> None:
+            while True:
+                await self._push(await handler.queue.get())
+
+        self._spawn(pump())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, message: object) -> None:
+        if self._writer is None:
+            return
+        async with self._write_lock:
+            await send(self._writer, message)
+
+    def _closed(self, session: WhepSession, reason: CloseReason) -> None:
+        self._spawn(self._push(SessionClosed(session.id, reason)))
+
+    async def _push(self, message: object) -> None:
+        with contextlib.suppress(ConnectionError):   # the web process left: nobody to tell
+            await self._send(message)
+
+    async def _answer(self, call: Call) -> None:
+        try:
+            reply = Reply(call.id, await self._dispatch(call))
+        except WhepError as exc:
+            reply = Reply(call.id, error=Failure(exc.status, exc.code, exc.message,
+                                                 exc.retry_after_s))
+        except Exception:
+            log.exception("%s: %s failed", self.settings.node, call.op.value)
+            reply = Reply(call.id, error=Failure(500, "internal", "media process error"))
+        with contextlib.suppress(ConnectionError):
+            await self._send(reply)
+
+    async def _dispatch(self, call: Call) -> object:
+        media, args = self.media, call.args
+        if call.op is Op.OFFER:
+            camera, stream, sdp, user = args
+            session, answer = await media.whep_offer(camera, stream, sdp, user)
+            return SessionRef(session.id, camera, stream, self.settings.node, user), answer
+        if call.op is Op.DELETE:
+            return await media.whep_delete(args[0])
+        if call.op is Op.CAMERAS:
+            return media.cameras()
+        if call.op is Op.CAMERA:
+            return media.camera(args[0])
+        if call.op is Op.HEALTH:
+            return media.health()
+        if call.op is Op.COUNTERS:
+            return media.counters()
+        if call.op is Op.SNAPSHOT:
+            return await media.snapshot(*args)
+        raise ValueError(f"unknown call {call.op}")

@@ -1,0 +1,127 @@
+"""Wall controller over HTTP + WebSocket: push, acks, incremental diff, health, roles, restarts."""
+from __future__ import annotations
+
+import asyncio
+import copy
+
+import pytest
+
+from iocwall.wall.access import Role
+from iocwall.wall.config import Config
+from tests.fixtures.app import USER_PASSWORD, start_live_server
+from tests.wall_helpers import layout, make_wall, open_display, tile, with_cameras
+
+
+@pytest.fixture
+def wall_config(app_config: Config) -> Config:
+    return with_cameras(app_config)
+
+
+async def test_push_ack_diff_and_health(wall_config: Config) -> None:
+    async with start_live_server(wall_config) as server, server.client() as http:
+        await server.login(http)
+        await make_wall(http)
+        display = await open_display(server.url, "w1", "1", dict(http.cookies))
+        first = await display.wait_layouts(1)
+        assert first["layout"] is None                    # nothing pushed yet
+        await asyncio.sleep(0.4)                          # its first heartbeat is in
+        r = await http.put("/api/walls/w1/monitors/1/layout?wait=3",
+                           json=layout(tile("a", 0, 0), tile("b", 1, 0, "cam-2")))
+        assert r.status_code == 200, r.text
+        assert r.json()["complete"] and r.json()["acked"] == 1 == r.json()["expected"]
+        shown = await display.wait_layouts(2)
+        assert [t["id"] for t in shown["layout"]["tiles"]] == ["a", "b"]
+        assert shown["changed"]["added"] == ["a", "b"]
+
+        # one tile changes: only that tile is named, so the page restarts only it
+        r = await http.put("/api/walls/w1/monitors/1/layout?wait=3",
+                           json=layout(tile("a", 0, 0), tile("b", 1, 0, "cam-3"),
+                                       tile("c", 0, 1)))
+        assert r.json()["versions"] == {"1": 2} and r.json()["complete"]
+        change = (await display.wait_layouts(3))["changed"]
+        assert change == {"added": ["c"], "removed": [], "changed": ["b"], "grid": False}
+
+        nodes = (await http.get("/api/walls/w1")).json()["nodes"]
+        assert [n["status"] for n in nodes] == ["up"]
+        assert nodes[0]["health"]["tiles"]["a"]["fps"] == 15.0
+        assert nodes[0]["health"]["memory_mb"] == 80
+
+        display.beating = False                           # missed heartbeats: down in time
+        async with asyncio.timeout(wall_config.wall.heartbeat_timeout_s + 1.5):
+            while (await http.get("/api/walls/w1")).json()["nodes"][0]["status"] != "down":
+                await asyncio.sleep(0.1)
+        audit = (await http.get("/api/audit", params={"action": "wall.*"})).json()
+        actions = [e["action"] for e in audit["entries"]]
+        assert actions.count("wall.push") == 2 and "wall.create" in actions
+        await display.close()
+
+
+async def test_bad_layouts_are_refused_and_lose_nothing(wall_config: Config) -> None:
+    async with start_live_server(wall_config) as server, server.client() as http:
+        await server.login(http)
+        await make_wall(http)
+        good = layout(tile("a", 0, 0))
+        assert (await http.put("/api/walls/w1/monitors/1/layout", json=good)).status_code == 200
+        cases = [
+            (layout(tile("a", 0, 0, "nope")), 422, "unknown_camera", "tiles[0].camera"),
+            (layout(tile("a", 0, 0), tile("b", 0, 0)), 422, "overlap", "tiles[1]"),
+            (layout({**tile("a", 1, 0), "w": 2}), 422, "out_of_bounds", "tiles[0]"),
+            (layout({"id": "a", "kind": "hologram"}), 422, "bad_value", "tiles[0].kind"),
+            ([1, 2], 422, "bad_type", None),
+        ]
+        for body, status, code, field in cases:
+            r = await http.put("/api/walls/w1/monitors/1/layout", json=body)
+            assert r.status_code == status, r.text
+            assert r.json()["error"]["code"] == code and r.json()["error"]["field"] == field
+        r = await http.put("/api/walls/w1/monitors/1/layout", content=b"{not json",
+                           headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_json"
+        assert (await http.put("/api/walls/w1/monitors/9/layout", json=good)).status_code == 404
+        kept = (await http.get("/api/walls/w1/monitors/1/layout")).json()
+        assert kept["version"] == 1 and kept["tiles"][0]["id"] == "a"
+
+
+async def test_operator_pushes_leader_may_not(wall_config: Config) -> None:
+    async with start_live_server(wall_config) as server:
+        await server.add_user("op", Role.OPERATOR)
+        await server.add_user("boss", Role.LEADER)
+        async with server.client() as admin:
+            await server.login(admin)
+            await make_wall(admin)
+        async with server.client() as op:
+            await server.login(op, "op", USER_PASSWORD)
+            r = await op.put("/api/walls/w1/monitors/1/layout", json=layout(tile("a", 0, 0)))
+            assert r.status_code == 200
+            preset = {"monitors": {"1": layout(tile("a", 0, 0)), "2": layout(tile("b", 0, 0))}}
+            assert (await op.put("/api/walls/w1/presets/ca-sang", json=preset)).status_code == 200
+            r = await op.post("/api/walls/w1/presets/ca-sang/recall")
+            assert r.status_code == 200 and r.json()["versions"] == {"1": 2, "2": 1}
+            assert (await op.post("/api/walls", json={})).status_code == 403   # admin only
+        async with server.client() as boss:
+            await server.login(boss, "boss", USER_PASSWORD)
+            assert (await boss.get("/api/walls/w1")).status_code == 200
+            r = await boss.put("/api/walls/w1/monitors/1/layout", json=layout(tile("c", 0, 0)))
+            assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+            assert (await boss.post("/api/walls/w1/presets/ca-sang/recall")).status_code == 403
+            assert (await boss.get("/api/walls/w1/monitors/1/layout")).json()["version"] == 2
+
+
+async def test_display_gets_its_layout_back_after_reconnect_and_controller_restart(
+        wall_config: Config) -> None:
+    async with start_live_server(wall_config) as server, server.client() as http:
+        await server.login(http)
+        await make_wall(http)
+        await http.put("/api/walls/w1/monitors/2/layout", json=layout(tile("x", 1, 1, "cam-3")))
+        display = await open_display(server.url, "w1", "2", dict(http.cookies))
+        assert (await display.wait_layouts(1))["layout"]["tiles"][0]["id"] == "x"
+        await display.close()                                  # the node is killed ...
+        again = await open_display(server.url, "w1", "2", dict(http.cookies))
+        assert (await again.wait_layouts(1))["layout"]["tiles"][0]["camera"] == "cam-3"
+        await again.close()
+        cookies = dict(http.cookies)
+    # the controller restarts on the same data folder: the layout is still there
+    async with start_live_server(copy.deepcopy(wall_config)) as server:
+        display = await open_display(server.url, "w1", "2", cookies)
+        shown = await display.wait_layouts(1, timeout=3)
+        assert shown["layout"]["version"] == 1 and shown["layout"]["tiles"][0]["id"] == "x"
+        await display.close()

@@ -1,0 +1,130 @@
+"""Live queue counts per camera and zone: kept for /api/queues, announced on the bus.
+
+The analytics tap hands every worker result to :meth:`QueueBoard.update` (on the
+event loop). Each (camera, zone) keeps its newest count; a change of the count,
+or 5 s without one, is published as a :class:`QueueReading` (the bus's one queue
+message, read by the indicators and the wall's alarm rules), and crossing
+``alert_waiting`` upwards or back is an ALERT on ``analytics.alert.<camera>``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from iocwall.analytics.messages import Result
+from iocwall.streams.clock import iso_from_epoch
+from iocwall.wall.access import Role, route
+from iocwall.wall.bus import Bus
+from iocwall.wall.bus.events import Event, EventKind
+from iocwall.wall.bus.queue import ALERT_TOPIC, QueueReading
+
+log = logging.getLogger(__name__)
+REPUBLISH_S = 5.0
+READERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY})
+
+
+@dataclass
+class QueueState:
+    camera: str
+    zone: str
+    waiting: int
+    wait_estimate_s: float | None
+    served_per_hour: float
+    captured: float            # time.time() of the counted frame
+    counted: float             # when the worker finished it
+    worker: str
+    published: float = 0.0     # time.monotonic() of the last bus event
+    alerting: bool = False
+
+    def to_json(self) -> dict:
+        return {"camera": self.camera, "zone": self.zone, "waiting": self.waiting,
+                "wait_estimate_s": self.wait_estimate_s,
+                "served_per_hour": self.served_per_hour,
+                "updated_at": iso_from_epoch(self.captured),
+                "delay_ms": round((self.counted - self.captured) * 1000),
+                "worker": self.worker}
+
+
+ProvinceOf = Callable[[str], Awaitable[str]]
+
+
+async def _no_province(camera: str) -> str:
+    return ""
+
+
+class QueueBoard:
+    def __init__(self, bus: Bus | None, alert_waiting: int = 0,
+                 province_of: ProvinceOf = _no_province) -> None:
+        """bus: where readings go (set later when the bus opens after us); alert_waiting:
+        ALERT above this many people (0 = never); province_of: a camera's province."""
+        self.bus = bus
+        self.alert_waiting = alert_waiting
+        self.province_of = province_of
+        self.states: dict[tuple[str, str], QueueState] = {}
+        self._publishing: set[asyncio.Task[None]] = set()
+
+    def update(self, result: Result) -> None:
+        for count in result.zones:
+            key = (result.camera, count.zone)
+            old = self.states.get(key)
+            state = QueueState(result.camera, count.zone, count.waiting, count.wait_estimate_s,
+                               count.served_per_hour, result.capture_ts, result.counted_ts,
+                               result.worker)
+            if old is not None:
+                state.published, state.alerting = old.published, old.alerting
+            self.states[key] = state
+            changed = old is None or old.waiting != state.waiting
+            if changed or time.monotonic() - state.published > REPUBLISH_S:
+                state.published = time.monotonic()
+                self._publish(EventKind.STATE, state)
+            self._check_alert(state)
+
+    def _check_alert(self, state: QueueState) -> None:
+        if not self.alert_waiting:
+            return
+        over = state.waiting > self.alert_waiting
+        if over != state.alerting:
+            state.alerting = over
+            self._publish(EventKind.ALERT, state, {"over": over, "threshold": self.alert_waiting})
+
+    def _publish(self, kind: EventKind, state: QueueState, extra: dict | None = None) -> None:
+        if self.bus is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._send(kind, state, extra or {}))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _send(self, kind: EventKind, state: QueueState, extra: dict) -> None:
+        try:
+            province = await self.province_of(state.camera)
+            if kind is EventKind.ALERT:
+                topic = ALERT_TOPIC.format(camera=state.camera)
+                event = Event(topic, kind, {**state.to_json(), "province": province, **extra})
+            else:
+                wait = state.wait_estimate_s
+                event = QueueReading(state.camera, state.zone, state.waiting,
+                                     None if wait is None else round(wait / 60, 2), province,
+                                     iso_from_epoch(state.captured),
+                                     state.served_per_hour).event()
+            await self.bus.publish(event.topic, event)  # type: ignore[union-attr]
+        except Exception as exc:           # a bus hiccup loses one update, never the board
+            log.warning("queue event for %s/%s not published: %s", state.camera, state.zone, exc)
+
+    def rows(self, camera: str | None = None) -> list[dict]:
+        return [s.to_json() for (cam, _), s in sorted(self.states.items())
+                if camera is None or cam == camera]
+
+
+def routes(board: QueueBoard) -> list[BaseRoute]:
+    async def list_queues(request: Request) -> Response:
+        camera = request.query_params.get("camera") or None
+        return JSONResponse(board.rows(camera))
+
+    return [route("/api/queues", list_queues, roles=READERS, methods=["GET"])]

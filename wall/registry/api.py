@@ -1,0 +1,258 @@
+"""The registry's HTTP API: profiles, cameras (create/edit/delete/test), discovery, checklist.
+
+GET /api/cameras and the playback routes stay in wall/media_api.py (scoped the same way).
+Credentials are write-only: no response, audit entry or error carries them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from iocwall.wall.access import ANY_USER, Role, route
+from iocwall.wall.api.common import Body, audited, caller, read_body, services
+from iocwall.wall.errors import ApiError
+from iocwall.wall.registry import onboarding, provinces, validation, verify
+from iocwall.wall.registry.bulk import import_rows, read_table
+from iocwall.wall.registry.model import CameraIn, CameraPatch, Profile
+from iocwall.wall.registry.scope import may_read_province, may_write, province_of, visible_camera
+
+EDITORS = frozenset({Role.ADMIN, Role.OPERATOR, Role.REGISTRAR})
+TESTERS = EDITORS | {Role.TECHNICIAN}
+READERS = TESTERS | {Role.LEADER}
+MAX_IMPORT_BYTES = 4 * 1024 * 1024
+
+
+class DiscoverBody(Body):
+    interface: str = Field(min_length=1, max_length=40)
+    timeout_s: float | None = Field(None, gt=0, le=10)
+
+
+class ProbeBody(Body):
+    address: str = Field(min_length=1, max_length=300)
+    timeout_s: float | None = Field(None, gt=0, le=10)
+
+
+class OnvifBody(Body):
+    onvif: str = Field(min_length=1, max_length=300)
+    username: str = Field("", max_length=128)
+    password: str = Field("", max_length=256)
+
+
+def _province_param(request: Request) -> str:
+    try:
+        return provinces.resolve(request.path_params["province"]).code
+    except provinces.UnknownProvince as exc:
+        raise ApiError(404, "not_found", str(exc), "province") from None
+
+
+async def list_provinces(request: Request) -> Response:
+    return JSONResponse([{"code": p.code, "name": p.name, "kind": p.kind}
+                         for p in provinces.all_units()])
+
+
+async def list_profiles(request: Request) -> Response:
+    limit = province_of(caller(request))
+    found = await services(request).registry.profiles()
+    return JSONResponse([p for p in found if limit is None or p["province"] == limit])
+
+
+async def get_profile(request: Request) -> Response:
+    province = _province_param(request)
+    may_read_province(caller(request), province)
+    profile = await services(request).registry.profile(province)
+    if profile is None:
+        raise ApiError(404, "not_found", "no profile yet / chưa có hồ sơ", "province")
+    return JSONResponse(profile)
+
+
+async def put_profile(request: Request) -> Response:
+    province = _province_param(request)
+    may_write(caller(request), province)
+    body = await read_body(request, Profile)
+    if body.province != province:
+        raise ApiError(422, "invalid", "province: the body names another province than the "
+                       "URL / tỉnh không khớp", "province")
+    registry = services(request).registry
+    before = await registry.profile(province)
+    after = await registry.save_profile(body, caller(request).name)
+    await audited(request, "registry.profile", f"province:{province}", before, after)
+    return JSONResponse(after)
+
+
+async def create_camera(request: Request) -> Response:
+    svc = services(request)
+    body = await read_body(request, CameraIn)
+    may_write(caller(request), body.province)
+    if not body.rtsp_main:
+        form = (await onboarding.read_device(body.onvif, body.username, body.password,
+                                             svc.config.registry.test_timeout_s))["form"]
+        body = body.model_copy(update={"rtsp_main": form["rtsp_main"],
+                                       "rtsp_sub": body.rtsp_sub or form["rtsp_sub"]})
+        if not body.rtsp_main:
+            raise ApiError(422, "invalid", "onvif: the device reports no stream URI "
+                           "/ thiết bị không báo địa chỉ luồng", "onvif")
+    cam = await svc.registry.add(body)
+    await audited(request, "camera.create", f"camera:{cam.id}", None,
+                  {**cam.public(), "credentials_set": cam.has_credentials})
+    return JSONResponse(await _with_media(request, cam.public()), status_code=201)
+
+
+async def update_camera(request: Request) -> Response:
+    registry = services(request).registry
+    who = caller(request)
+    camera_id = request.path_params["camera"]
+    current = await visible_camera(registry, who, camera_id)
+    if current is None:
+        raise ApiError(404, "not_found", "no such camera in the registry / không có camera này")
+    body = await read_body(request, CameraPatch)
+    may_write(who, current.province)
+    if body.province is not None:
+        may_write(who, body.province)
+    before, after = await registry.update(camera_id, body)
+    changed = body.username is not None or body.password is not None
+    await audited(request, "camera.update", f"camera:{camera_id}", before.public(),
+                  {**after.public(), "credentials_changed": changed})
+    return JSONResponse(await _with_media(request, after.public()))
+
+
+async def delete_camera(request: Request) -> Response:
+    registry = services(request).registry
+    who = caller(request)
+    current = await visible_camera(registry, who, request.path_params["camera"])
+    if current is None:
+        raise ApiError(404, "not_found", "no such camera in the registry / không có camera này")
+    may_write(who, current.province)
+    before = await registry.remove(current.id)
+    await audited(request, "camera.delete", f"camera:{current.id}", before.public(), None)
+    return JSONResponse({"ok": True, "id": current.id, "state": "removed"})
+
+
+async def test_camera(request: Request) -> Response:
+    svc = services(request)
+    registry = svc.registry
+    cam = await visible_camera(registry, caller(request), request.path_params["camera"])
+    if cam is None:
+        raise ApiError(404, "not_found", "no such camera in the registry / không có camera này")
+    profile = await registry.profile(cam.province) or {}
+    declared = (profile.get("transmission") or {}).get("bandwidth") or ""
+    declared_bps = validation.bandwidth(declared) if declared else None
+    cfg = svc.config.registry
+    report, summary = await verify.run_test(cam, await registry.credentials(cam.id),
+                                            declared_bps, cfg.test_seconds, cfg.test_timeout_s)
+    when = await registry.record_test(cam.id, summary["status"],
+                                      {"summary": summary, "report": report.as_dict()})
+    result = {"camera": cam.id, "time": when, **summary, "report": report.as_dict()}
+    await audited(request, "camera.test", f"camera:{cam.id}", None,
+                  {"status": summary["status"], "time": when})
+    return JSONResponse(result)
+
+
+async def checklist(request: Request) -> Response:
+    svc = services(request)
+    who = caller(request)
+    wanted = request.query_params.get("province", "")
+    limit = province_of(who)
+    if wanted:
+        try:
+            wanted = provinces.resolve(wanted).code
+        except provinces.UnknownProvince as exc:
+            raise ApiError(422, "invalid", f"province: {exc}", "province") from None
+        may_read_province(who, wanted)
+    province = limit or wanted or None
+    media: Any = svc.media          # the MediaServer (Services holds it as a plain object)
+    rows = []
+    for cam in await svc.registry.cameras(province):
+        status = media.camera(cam.id) if media is not None else None
+        rows.append({"province": cam.province,
+                     **verify.checklist_row(cam, status.state.value if status else None)})
+    totals = {k: sum(1 for r in rows if r[k] is True)
+              for k in ("registered", "reachable", "streaming")}
+    return JSONResponse({"province": province, "cameras": rows, "totals": totals})
+
+
+async def list_interfaces(request: Request) -> Response:
+    return JSONResponse(onboarding.discovery.interfaces())
+
+
+async def discover(request: Request) -> Response:
+    body = await read_body(request, DiscoverBody)
+    timeout = body.timeout_s or services(request).config.registry.discovery_timeout_s
+    return JSONResponse({"devices": await onboarding.discover(body.interface, timeout)})
+
+
+async def probe(request: Request) -> Response:
+    body = await read_body(request, ProbeBody)
+    timeout = body.timeout_s or services(request).config.registry.discovery_timeout_s
+    return JSONResponse({"devices": await onboarding.probe_one(body.address, timeout)})
+
+
+async def read_onvif(request: Request) -> Response:
+    body = await read_body(request, OnvifBody)
+    timeout = services(request).config.registry.test_timeout_s
+    return JSONResponse(await onboarding.read_device(body.onvif, body.username, body.password,
+                                                     timeout))
+
+
+async def import_cameras(request: Request) -> Response:
+    """{"format": "csv"|"xlsx", "content": text (csv) or base64 (xlsx)}: all or nothing."""
+    svc = services(request)
+    raw = await request.body()
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise ApiError(413, "too_large", "import over 4 MB / tệp quá lớn")
+    rows = read_table(raw)
+    report, cams = import_rows(rows, caller(request))
+    # rows that failed validation have no camera: match the taken ids by the row's id
+    taken = {cam.id for cam in cams if cam.id and await svc.registry.get(cam.id) is not None}
+    for line in report:
+        if line["id"] in taken:
+            line["ok"] = False
+            line["errors"].append({"field": "id", "message": f"camera id '{line['id']}' is "
+                                   "taken / mã camera đã tồn tại"})
+    if any(not r["ok"] for r in report):
+        return JSONResponse({"imported": 0, "rows": report,
+                             "error": {"code": "invalid", "field": "rows",
+                                       "message": "nothing imported: fix the rows marked "
+                                       "with errors / chưa nhập dòng nào: hãy sửa các dòng lỗi"}},
+                            status_code=422)
+    added = await svc.registry.add_many(cams, "import")
+    for n, made in enumerate(added):
+        report[n]["id"] = made.id
+        await audited(request, "camera.create", f"camera:{made.id}", None,
+                      {**made.public(), "credentials_set": made.has_credentials})
+    await audited(request, "registry.import", "cameras", None,
+                  {"imported": len(added), "ids": [c.id for c in added]})
+    return JSONResponse({"imported": len(added), "rows": report}, status_code=201)
+
+
+async def _with_media(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    media: Any = services(request).media
+    status = media.camera(data["id"]) if media is not None else None
+    data["state"] = status.state.value if status else "unregistered_media"
+    data["whep"] = {s: f"/api/cameras/{data['id']}/whep/{s}" for s in ("main", "sub")
+                    if data.get(f"rtsp_{s}")}
+    return data
+
+
+def routes() -> list[BaseRoute]:
+    cam = "/api/cameras/{camera}"
+    reg = "/api/registry"
+    return [
+        route(f"{reg}/provinces", list_provinces, roles=ANY_USER, methods=["GET"]),
+        route(f"{reg}/profiles", list_profiles, roles=READERS, methods=["GET"]),
+        route(f"{reg}/profiles/{{province}}", get_profile, roles=READERS, methods=["GET"]),
+        route(f"{reg}/profiles/{{province}}", put_profile, roles=EDITORS, methods=["PUT"]),
+        route(f"{reg}/checklist", checklist, roles=READERS, methods=["GET"]),
+        route(f"{reg}/interfaces", list_interfaces, roles=TESTERS, methods=["GET"]),
+        route(f"{reg}/discover", discover, roles=TESTERS, methods=["POST"]),
+        route(f"{reg}/probe", probe, roles=TESTERS, methods=["POST"]),
+        route(f"{reg}/onvif", read_onvif, roles=TESTERS, methods=["POST"]),
+        route(f"{reg}/import", import_cameras, roles=EDITORS, methods=["POST"]),
+        route("/api/cameras", create_camera, roles=EDITORS, methods=["POST"]),
+        route(cam, update_camera, roles=EDITORS, methods=["PATCH"]),
+        route(cam, delete_camera, roles=EDITORS, methods=["DELETE"]),
+        route(f"{cam}/test", test_camera, roles=TESTERS, methods=["POST"]),
+    ]

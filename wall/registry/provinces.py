@@ -1,0 +1,83 @@
+"""The 34 provincial units since 1 July 2025, their codes, and the 63 earlier names.
+
+A province is stored by a short ASCII code (``HA-NOI``) that is also a registrar's
+``unit``; people type names with or without diacritics ("Hà Nội", "ha noi", "HA-NOI").
+The 63 earlier units are accepted only where historical data is meant
+(``resolve(..., historical=True)``) and map onto today's unit.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA = Path(__file__).with_name("provinces_2025.csv")   # copy of shared/data/provinces_2025.csv
+
+
+@dataclass(frozen=True)
+class Province:
+    code: str                       # e.g. HA-NOI: the registrar's unit
+    name: str                       # e.g. Hà Nội
+    kind: str                       # city | province
+    members_before_2025: tuple[str, ...]
+
+
+class UnknownProvince(ValueError):
+    """A name that is none of the 34 units (nor, for historical data, of the 63)."""
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII without diacritics or punctuation: 'Hà Nội' -> 'ha noi'."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text.lower()).split())
+
+
+def code_of(name: str) -> str:
+    return fold(name).upper().replace(" ", "-")
+
+
+@functools.cache
+def all_units() -> tuple[Province, ...]:
+    lines = [ln for ln in DATA.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    return tuple(Province(code_of(r["province"]), r["province"], r["kind"],
+                          tuple(m.strip() for m in r["members_before_2025"].split(";")))
+                 for r in csv.DictReader(lines))
+
+
+@functools.cache
+def _index() -> tuple[dict[str, Province], dict[str, Province]]:
+    today: dict[str, Province] = {}
+    earlier: dict[str, Province] = {}
+    for p in all_units():
+        today[fold(p.name)] = today[fold(p.code)] = p
+        for member in p.members_before_2025:
+            earlier[fold(member)] = p
+    for alias, name in (("tp hcm", "Hồ Chí Minh"), ("thanh pho ho chi minh", "Hồ Chí Minh"),
+                        ("thua thien hue", "Huế")):
+        today.setdefault(alias, today[fold(name)])
+    return today, earlier
+
+
+def resolve(text: str, historical: bool = False) -> Province:
+    """Today's unit for ``text``; raises UnknownProvince with a message saying what to type."""
+    key = fold(text or "")
+    key = re.sub(r"^(tinh|thanh pho|tp) ", "", key)
+    today, earlier = _index()
+    if key in today:
+        return today[key]
+    if key in earlier:
+        if historical:
+            return earlier[key]
+        unit = earlier[key]
+        raise UnknownProvince(f"'{text}' was merged into {unit.name} on 1 July 2025: use "
+                              f"'{unit.name}' / đã sáp nhập vào {unit.name}")
+    raise UnknownProvince(f"'{text}' is not one of the 34 provincial units (e.g. Hà Nội, "
+                          "Huế, Đà Nẵng) / không phải tỉnh, thành phố hiện hành")
+
+
+def by_code(code: str) -> Province | None:
+    return next((p for p in all_units() if p.code == code), None)

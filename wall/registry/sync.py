@@ -1,0 +1,69 @@
+"""The media server follows the registry: a camera added is playable at once, an edited one
+reconnects, a deleted one ends its viewers. ``streams`` knows nothing of the registry; this
+module hands it cameras through MediaServer.add_camera / update_camera / remove_camera.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from iocwall.streams.server import Camera
+from iocwall.wall.registry.model import RegisteredCamera
+from iocwall.wall.registry.store import Change, ChangeKind, Registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MediaCamera:
+    """A registered camera in the shape the media server reads (``CameraLike``)."""
+    id: str
+    name: str
+    main_url: str
+    sub_url: str
+    username: str
+    password: str
+    location: str
+    transport: str
+
+    def __repr__(self) -> str:
+        return f"MediaCamera({self.id!r})"     # never the password
+
+
+class MediaSync:
+    def __init__(self, registry: Registry, media: Any) -> None:
+        self._registry = registry
+        self._media = media
+        registry.listen(self.apply)
+
+    async def _camera(self, cam: RegisteredCamera) -> Camera | None:
+        if not cam.rtsp_main:
+            return None                          # ONVIF address not resolved yet
+        creds = await self._registry.credentials(cam.id)
+        return Camera.from_config(MediaCamera(cam.id, cam.name, cam.rtsp_main, cam.rtsp_sub,
+                                              creds.username, creds.password, cam.location,
+                                              cam.transport.value))
+
+    async def load(self) -> int:
+        """Give the media server every registered camera (at start)."""
+        count = 0
+        for cam in await self._registry.cameras():
+            media_cam = await self._camera(cam)
+            if media_cam is not None and self._media.camera(cam.id) is None:
+                self._media.add_camera(media_cam)
+                count += 1
+        log.info("media server follows the registry: %d cameras", count)
+        return count
+
+    async def apply(self, change: Change) -> None:
+        if change.kind is ChangeKind.REMOVED or change.camera is None:
+            await self._media.remove_camera(change.camera_id)
+            return
+        media_cam = await self._camera(change.camera)
+        if media_cam is None:
+            await self._media.remove_camera(change.camera_id)
+        elif self._media.camera(change.camera_id) is None:
+            self._media.add_camera(media_cam)
+        else:
+            await self._media.update_camera(media_cam)

@@ -1,0 +1,257 @@
+"""HTTP API of the walls: walls, layouts (push), presets, displays, pairing, alarm rules.
+
+Operators and admins push; leaders and technicians only look. Every change is audited.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from iocwall.layouts import Layout, LayoutError, Preset, validate, validate_preset
+from iocwall.wall.access import PUBLIC, Role, route
+from iocwall.wall.api.common import Body, audited, caller, read_body, services
+from iocwall.wall.errors import ApiError
+from iocwall.wall.walls.pairing import COOKIE, SESSION_MAX_AGE_S
+from iocwall.wall.walls.service import WallService
+
+VIEW = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN})
+PUSH = frozenset({Role.ADMIN, Role.OPERATOR})
+ADMIN = frozenset({Role.ADMIN})
+MAX_WAIT_S = 10.0
+
+
+def wall_service(request: Request) -> WallService:
+    return services(request).wall  # type: ignore[no-any-return]
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > 256 * 1024:
+        raise ApiError(413, "too_large", "body too large / dữ liệu quá lớn")
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        raise ApiError(400, "bad_json", "body is not valid JSON / không phải JSON") from None
+
+
+def _layout_error(exc: LayoutError) -> ApiError:
+    return ApiError(422, exc.code, exc.message, exc.field)
+
+
+def _wait(request: Request) -> float:
+    try:
+        return min(MAX_WAIT_S, max(0.0, float(request.query_params.get("wait", "0"))))
+    except ValueError:
+        raise ApiError(422, "invalid", "wait: seconds to wait for acks", "wait") from None
+
+
+class WallBody(Body):
+    id: str
+    name: str = Field(min_length=1, max_length=100)
+    columns: int = Field(ge=1, le=16)
+    rows: int = Field(ge=1, le=16)
+    monitors: list[str]
+
+
+class ApproveBody(Body):
+    wall: str
+    monitors: dict[str, str]
+
+
+class PairBody(Body):
+    name: str = Field("", max_length=100)
+
+
+class PollBody(Body):
+    secret: str = Field(max_length=200)
+
+
+async def list_walls(request: Request) -> Response:
+    return JSONResponse([w.public() for w in await wall_service(request).walls.walls()])
+
+
+async def create_wall(request: Request) -> Response:
+    body = await read_body(request, WallBody)
+    wall = await wall_service(request).walls.create_wall(body.id, body.name, body.columns,
+                                                         body.rows, body.monitors)
+    await audited(request, "wall.create", f"wall:{wall.id}", None, wall.public())
+    return JSONResponse(wall.public(), status_code=201)
+
+
+async def get_wall(request: Request) -> Response:
+    ws = wall_service(request)
+    wall = await ws.walls.wall(request.path_params["wall"])
+    out = wall.public()
+    out["presets"] = await ws.walls.presets(wall.id)
+    out["nodes"] = [n.public() for n in ws.controller.presence.all(wall.id)]
+    out["alarms"] = await ws.alarms.open_alarms(wall.id)
+    return JSONResponse(out)
+
+
+async def get_layout(request: Request) -> Response:
+    ws, p = wall_service(request), request.path_params
+    who = caller(request)
+    if who.role is Role.DISPLAY and (p["wall"], p["monitor"]) not in \
+            await ws.display_monitors(who):
+        raise ApiError(403, "forbidden", "not this display's monitor / không phải màn hình này")
+    layout = await ws.walls.layout(p["wall"], p["monitor"])
+    return JSONResponse(layout.to_json() if layout else None)
+
+
+async def push_layout(request: Request) -> Response:
+    ws, p = wall_service(request), request.path_params
+    await ws.walls.monitor(p["wall"], p["monitor"])
+    try:
+        layout = validate(Layout.from_json(await _json(request)), ws.camera_ids())
+    except LayoutError as exc:
+        raise _layout_error(exc) from None
+    before = await ws.walls.layout(p["wall"], p["monitor"])
+    result = await ws.controller.push(p["wall"], {p["monitor"]: layout}, caller(request).name,
+                                      _wait(request))
+    await audited(request, "wall.push", f"wall:{p['wall']}/{p['monitor']}",
+                  {"version": before.version} if before else None,
+                  {"version": result.versions[p["monitor"]], "tiles": len(layout.tiles)})
+    return JSONResponse(result.public())
+
+
+async def list_presets(request: Request) -> Response:
+    ws = wall_service(request)
+    wall = await ws.walls.wall(request.path_params["wall"])
+    return JSONResponse([(await ws.walls.preset(wall.id, n)).to_json()
+                         for n in await ws.walls.presets(wall.id)])
+
+
+async def save_preset(request: Request) -> Response:
+    ws, p = wall_service(request), request.path_params
+    wall = await ws.walls.wall(p["wall"])
+    data = await _json(request)
+    if isinstance(data, dict):
+        data = {**data, "name": p["name"]}
+    try:
+        preset = validate_preset(Preset.from_json(data), {m.id for m in wall.monitors},
+                                 ws.camera_ids())
+    except LayoutError as exc:
+        raise _layout_error(exc) from None
+    await ws.walls.save_preset(wall.id, preset, caller(request).name)
+    await audited(request, "wall.preset.save", f"wall:{wall.id}/preset:{preset.name}", None,
+                  {"monitors": sorted(preset.monitors)})
+    return JSONResponse(preset.to_json())
+
+
+async def recall_preset(request: Request) -> Response:
+    ws, p = wall_service(request), request.path_params
+    preset = await ws.walls.preset(p["wall"], p["name"])
+    result = await ws.controller.push(p["wall"], preset.monitors, caller(request).name,
+                                      _wait(request))
+    await audited(request, "wall.preset.recall", f"wall:{p['wall']}/preset:{preset.name}",
+                  None, {"versions": result.versions})
+    return JSONResponse(result.public())
+
+
+async def list_rules(request: Request) -> Response:
+    rules = await wall_service(request).alarms.rules(request.path_params["wall"])
+    return JSONResponse([r.public() for r in rules])
+
+
+async def add_rule(request: Request) -> Response:
+    data = await _json(request)
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_json", "body must be a JSON object")
+    rule = await wall_service(request).alarms.add_rule(request.path_params["wall"], data)
+    await audited(request, "wall.rule.create", f"wall:{rule.wall}/rule:{rule.id}", None,
+                  rule.public())
+    return JSONResponse(rule.public(), status_code=201)
+
+
+async def list_alarms(request: Request) -> Response:
+    return JSONResponse(await wall_service(request).alarms.open_alarms(
+        request.path_params["wall"]))
+
+
+async def clear_alarm(request: Request) -> Response:
+    alarm = request.path_params["alarm"]
+    if not alarm.isdigit():
+        raise ApiError(404, "not_found", "no such alarm")
+    await wall_service(request).alarms.clear(int(alarm), caller(request).name)
+    return JSONResponse({"cleared": int(alarm)})
+
+
+async def pair_start(request: Request) -> Response:
+    body = await read_body(request, PairBody)
+    started = await _pairing(request).start(body.name)
+    return JSONResponse({"node": started.node, "code": started.code, "secret": started.secret},
+                        status_code=201)
+
+
+async def pair_poll(request: Request) -> Response:
+    body = await read_body(request, PollBody)
+    pairing = _pairing(request)
+    state, token = await pairing.poll(request.path_params["node"], body.secret)
+    wall, monitors = await pairing.bound(request.path_params["node"])
+    return JSONResponse({"state": state, "token": token, "wall": wall,
+                         "monitors": [{"id": m, "output": o} for m, o in monitors]})
+
+
+async def pairings(request: Request) -> Response:
+    return JSONResponse(await _pairing(request).pending())
+
+
+async def approve(request: Request) -> Response:
+    body = await read_body(request, ApproveBody)
+    node = await _pairing(request).approve(request.path_params["code"], body.wall,
+                                           body.monitors, caller(request).name)
+    await audited(request, "display.approve", f"display:{node}", None,
+                  {"wall": body.wall, "monitors": body.monitors})
+    return JSONResponse({"node": node})
+
+
+async def revoke(request: Request) -> Response:
+    node = request.path_params["node"]
+    await _pairing(request).revoke(node)
+    await audited(request, "display.revoke", f"display:{node}")
+    return JSONResponse({"revoked": node})
+
+
+async def display_session(request: Request) -> Response:
+    """A display token (bearer) in, an HttpOnly display-session cookie out."""
+    cookie = await _pairing(request).exchange(caller(request))
+    response = JSONResponse({"ok": True})
+    response.set_cookie(COOKIE, cookie, max_age=SESSION_MAX_AGE_S, httponly=True,
+                        samesite="strict", secure=services(request).config.auth.cookie_secure)
+    return response
+
+
+def _pairing(request: Request):  # type: ignore[no-untyped-def]
+    pairing = wall_service(request).pairing
+    if pairing is None:
+        raise ApiError(503, "not_ready", "wall service not started")
+    return pairing
+
+
+def routes() -> list[BaseRoute]:
+    w, m = "/api/walls/{wall}", "/api/walls/{wall}/monitors/{monitor}"
+    return [
+        route("/api/walls", list_walls, roles=VIEW, methods=["GET"]),
+        route("/api/walls", create_wall, roles=ADMIN, methods=["POST"]),
+        route(w, get_wall, roles=VIEW, methods=["GET"]),
+        route(m + "/layout", get_layout, roles=VIEW | {Role.DISPLAY}, methods=["GET"]),
+        route(m + "/layout", push_layout, roles=PUSH, methods=["PUT"]),
+        route(w + "/presets", list_presets, roles=VIEW, methods=["GET"]),
+        route(w + "/presets/{name}", save_preset, roles=PUSH, methods=["PUT"]),
+        route(w + "/presets/{name}/recall", recall_preset, roles=PUSH, methods=["POST"]),
+        route(w + "/rules", list_rules, roles=VIEW, methods=["GET"]),
+        route(w + "/rules", add_rule, roles=ADMIN, methods=["POST"]),
+        route(w + "/alarms", list_alarms, roles=VIEW, methods=["GET"]),
+        route(w + "/alarms/{alarm}/clear", clear_alarm, roles=PUSH, methods=["POST"]),
+        route("/api/display/pair", pair_start, roles=PUBLIC, methods=["POST"]),
+        route("/api/display/pair/{node}/poll", pair_poll, roles=PUBLIC, methods=["POST"]),
+        route("/api/display/pairings", pairings, roles=ADMIN, methods=["GET"]),
+        route("/api/display/pairings/{code}/approve", approve, roles=ADMIN, methods=["POST"]),
+        route("/api/display/nodes/{node}/revoke", revoke, roles=ADMIN, methods=["POST"]),
+        route("/api/display/session", display_session, roles={Role.DISPLAY}, methods=["POST"]),
+    ]

@@ -1,0 +1,204 @@
+"""The wall controller: pushes layouts to displays, collects acks, tracks their health.
+
+Each process runs one controller. A push is saved in the store, then announced on
+the bus (``wall.push``); every controller forwards it to the displays connected to
+it, and their acks travel back on the bus (``wall.ack``) to the controller that
+pushed. So a display on controller A sees a push made on controller B.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from iocwall.layouts import Layout, diff
+from iocwall.wall.bus import Bus, Event, EventKind, Subscription
+from iocwall.wall.walls.presence import NodeState, NodeStatus, Presence
+from iocwall.wall.walls.protocol import (
+    TOPIC_ACK,
+    TOPIC_ALARM,
+    TOPIC_NODE,
+    TOPIC_PUSH,
+    Health,
+    Incoming,
+    MessageType,
+    layout_message,
+)
+from iocwall.wall.walls.store import WallStore
+
+log = logging.getLogger(__name__)
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class DisplayLink:
+    """One connected display page (a WebSocket), as the controller sees it."""
+    conn: str
+    node: str
+    wall: str
+    monitor: str
+    send: Send
+    version: int = 0             # last layout version sent to it
+
+
+@dataclass
+class PushResult:
+    push_id: str
+    versions: dict[str, int]
+    expected: set[str]
+    acked: set[str] = field(default_factory=set)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def public(self) -> dict[str, Any]:
+        return {"push_id": self.push_id, "versions": self.versions,
+                "expected": len(self.expected), "acked": len(self.acked & self.expected),
+                "complete": self.expected <= self.acked}
+
+
+class WallController:
+    def __init__(self, walls: WallStore, bus: Bus, heartbeat_timeout_s: float = 5.0) -> None:
+        self.walls = walls
+        self.bus = bus
+        self.presence = Presence(heartbeat_timeout_s)
+        self._links: dict[str, DisplayLink] = {}
+        self._pending: dict[str, PushResult] = {}
+        self._sub: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.alarm_state: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
+
+    async def start(self) -> None:
+        self._sub = await self.bus.subscribe("wall.*", maxsize=4096)
+        self._tasks = [asyncio.create_task(self._read(), name="wall-bus"),
+                       asyncio.create_task(self._watch(), name="wall-presence")]
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    # -- displays
+
+    async def attach(self, link: DisplayLink) -> None:
+        """A display connected: register it and send it what its monitor shows now."""
+        self._links[link.conn] = link
+        await self._announce(link, Health())
+        layout = await self.walls.layout(link.wall, link.monitor)
+        await self._send_layout(link, "", layout)
+
+    async def detach(self, link: DisplayLink) -> None:
+        self._links.pop(link.conn, None)
+        with contextlib.suppress(Exception):
+            await self.bus.publish(TOPIC_NODE, Event(TOPIC_NODE, EventKind.DELETED,
+                                                     {"conn": link.conn}))
+
+    async def receive(self, link: DisplayLink, message: Incoming) -> None:
+        if message.type is MessageType.ACK:
+            await self.bus.publish(TOPIC_ACK, Event(TOPIC_ACK, EventKind.STATE, {
+                "push_id": message.push_id, "conn": link.conn, "version": message.version}))
+        elif message.type is MessageType.HEARTBEAT and message.health is not None:
+            await self._announce(link, message.health)
+
+    async def _announce(self, link: DisplayLink, health: Health) -> None:
+        await self.bus.publish(TOPIC_NODE, Event(TOPIC_NODE, EventKind.STATE, {
+            "conn": link.conn, "node": link.node, "wall": link.wall, "monitor": link.monitor,
+            "health": health.to_json()}))
+
+    def links(self) -> list[DisplayLink]:
+        return list(self._links.values())
+
+    # -- pushes
+
+    async def push(self, wall: str, layouts: dict[str, Layout], by: str,
+                   wait_s: float = 0.0) -> PushResult:
+        """Save ``layouts`` (monitor -> layout) as new versions and send them to the displays.
+
+        Waits up to ``wait_s`` for an ack from every display up on those monitors.
+        """
+        saved = await self.walls.save_layouts(wall, layouts, by)
+        return await self.announce(wall, saved, wait_s)
+
+    async def announce(self, wall: str, layouts: dict[str, Layout],
+                       wait_s: float = 0.0) -> PushResult:
+        """Send already-current layouts to the displays (used by push, recall, alarms)."""
+        push_id = uuid.uuid4().hex[:16]
+        result = PushResult(push_id, {m: lay.version for m, lay in layouts.items()},
+                            self.presence.up(wall, set(layouts)))
+        self._pending[push_id] = result
+        try:
+            for monitor, layout in layouts.items():
+                await self.bus.publish(TOPIC_PUSH, Event(TOPIC_PUSH, EventKind.COMMAND, {
+                    "push_id": push_id, "wall": wall, "monitor": monitor,
+                    "layout": layout.to_json()}))
+            if wait_s > 0 and result.expected:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(result.done.wait(), wait_s)
+        finally:
+            if wait_s > 0:
+                self._pending.pop(push_id, None)
+            else:
+                asyncio.get_running_loop().call_later(30, self._pending.pop, push_id, None)
+        return result
+
+    async def _send_layout(self, link: DisplayLink, push_id: str, layout: Layout | None) -> None:
+        old = await self.walls.layout(link.wall, link.monitor, link.version) \
+            if link.version else None
+        alarms = await self.alarm_state(link.wall) if self.alarm_state else []
+        message = layout_message(push_id, link.wall, link.monitor, layout,
+                                 diff(old, layout) if layout else None, alarms)
+        link.version = layout.version if layout else 0
+        try:
+            await link.send(message)
+        except Exception as exc:  # noqa: BLE001  (a closing socket: its handler detaches it)
+            log.info("display %s: send failed: %s", link.conn, exc)
+
+    # -- bus
+
+    async def _read(self) -> None:
+        assert self._sub is not None
+        async for event in self._sub:
+            try:
+                await self._on_event(event)
+            except Exception:
+                log.exception("wall event %s failed", event.topic)
+
+    async def _on_event(self, event: Event) -> None:
+        p = event.payload
+        if event.topic == TOPIC_PUSH:
+            layout = Layout.from_json(p["layout"])
+            for link in self.links():
+                if (link.wall, link.monitor) == (p["wall"], p["monitor"]):
+                    await self._send_layout(link, p["push_id"], layout)
+        elif event.topic == TOPIC_ACK:
+            pending = self._pending.get(p["push_id"])
+            if pending is not None:
+                pending.acked.add(p["conn"])
+                if pending.expected <= pending.acked:
+                    pending.done.set()
+        elif event.topic == TOPIC_NODE:
+            if event.kind is EventKind.DELETED:
+                self.presence.gone(p["conn"])
+            else:
+                self.presence.seen(NodeState(p["conn"], p["node"], p["wall"], p["monitor"],
+                                             event.origin, NodeStatus.UP,
+                                             health=Health.from_json(p["health"])))
+        elif event.topic == TOPIC_ALARM:
+            for link in self.links():
+                if link.wall == p.get("wall"):
+                    with contextlib.suppress(Exception):
+                        await link.send({"type": MessageType.ALARM.value, **p})
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            for state in self.presence.expire():
+                log.warning("display %s (%s/%s) missed its heartbeats: down",
+                            state.node, state.wall, state.monitor)

@@ -1,0 +1,102 @@
+"""The display WebSocket protocol and the bus events between controllers (see README).
+
+Controller -> display:  ``layout`` (full layout + what changed), ``alarm``.
+Display -> controller:  ``ack`` (a layout applied), ``heartbeat`` (health, every second).
+Every message is one JSON object with a ``type``; unknown types are refused.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from iocwall.layouts import Layout, LayoutDiff
+
+
+class MessageType(str, enum.Enum):
+    LAYOUT = "layout"
+    ALARM = "alarm"
+    ACK = "ack"
+    HEARTBEAT = "heartbeat"
+    ERROR = "error"
+
+
+class ProtocolError(ValueError):
+    pass
+
+
+# Bus topics shared by every controller process.
+TOPIC_PUSH = "wall.push"          # a monitor's layout changed: displays apply it
+TOPIC_ACK = "wall.ack"            # a display applied a push
+TOPIC_NODE = "wall.node"          # a display connected, beat or left
+TOPIC_ALARM = "wall.alarm"        # an alarm was raised or cleared
+TOPIC_QUEUE = "analytics.queue.*"  # queue counts: QueueReading (wall/bus/queue.py)
+
+
+@dataclass(frozen=True)
+class TileHealth:
+    fps: float = 0.0
+    dropped: int = 0
+    stream: str = ""
+    playing: bool = False
+
+
+@dataclass(frozen=True)
+class Health:
+    """What a display reports each heartbeat."""
+    tiles: dict[str, TileHealth] = field(default_factory=dict)
+    memory_mb: float = 0.0
+    uptime_s: float = 0.0
+    version: int = 0              # the layout version it shows
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tiles": {k: vars(v) for k, v in self.tiles.items()},
+                "memory_mb": self.memory_mb, "uptime_s": self.uptime_s, "version": self.version}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Health:
+        if not isinstance(data, dict):
+            raise ProtocolError("health must be an object")
+        try:
+            tiles = {str(k): TileHealth(float(v.get("fps", 0)), int(v.get("dropped", 0)),
+                                        str(v.get("stream", "")), bool(v.get("playing", False)))
+                     for k, v in dict(data.get("tiles", {})).items()}
+            return cls(tiles, float(data.get("memory_mb", 0)), float(data.get("uptime_s", 0)),
+                       int(data.get("version", 0)))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ProtocolError(f"bad health: {exc}") from None
+
+
+def layout_message(push_id: str, wall: str, monitor: str, layout: Layout | None,
+                   change: LayoutDiff | None, alarms: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": MessageType.LAYOUT.value, "push_id": push_id, "wall": wall,
+            "monitor": monitor, "layout": layout.to_json() if layout else None,
+            "changed": None if change is None else {
+                "added": list(change.added), "removed": list(change.removed),
+                "changed": list(change.changed), "grid": change.grid_changed},
+            "alarms": alarms}
+
+
+@dataclass(frozen=True)
+class Incoming:
+    type: MessageType
+    push_id: str = ""
+    version: int = 0
+    health: Health | None = None
+
+
+def parse_incoming(data: Any) -> Incoming:
+    if not isinstance(data, dict):
+        raise ProtocolError("a message is a JSON object")
+    try:
+        kind = MessageType(data.get("type"))
+    except ValueError:
+        raise ProtocolError(f"unknown message type {data.get('type')!r}") from None
+    if kind is MessageType.ACK:
+        push_id, version = data.get("push_id"), data.get("version", 0)
+        if not isinstance(push_id, str) or not isinstance(version, int):
+            raise ProtocolError("ack needs push_id (string) and version (integer)")
+        return Incoming(kind, push_id=push_id, version=version)
+    if kind is MessageType.HEARTBEAT:
+        return Incoming(kind, health=Health.from_json(data.get("health", {})))
+    raise ProtocolError(f"a display does not send {kind.value!r}")

@@ -1,0 +1,82 @@
+"""Everything the wall part holds in one process: store, controller, pairing, alarms.
+
+Created and stopped by ``Services`` (wall/services.py); the routes reach it as
+``services.wall``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from iocwall.wall.access import Principal, Role
+from iocwall.wall.auth import session_secret
+from iocwall.wall.walls.alarms import AlarmEngine
+from iocwall.wall.walls.controller import WallController
+from iocwall.wall.walls.pairing import Pairing, node_of
+from iocwall.wall.walls.store import WallStore
+
+DEMO_WALL = "demo"
+DEMO_NODE = "demo"
+
+
+class WallService:
+    def __init__(self, services: Any) -> None:
+        """``services``: the process's Services, already started up to the bus."""
+        self._services = services
+        self.config = services.config.wall
+        self.walls = WallStore(services.store)
+        self.controller = WallController(self.walls, services.bus,
+                                         self.config.heartbeat_timeout_s)
+        self.alarms = AlarmEngine(services.store, services.bus, self.controller,
+                                  services.audit)
+        self.pairing: Pairing | None = None
+
+    async def start(self) -> None:
+        secret = await session_secret(self._services.config.auth, self._services.config.data_path)
+        self.pairing = Pairing(self._services.store, self.walls, self._services.tokens, secret)
+        self.controller.alarm_state = self.alarms.open_alarms
+        await self.controller.start()
+        await self.alarms.start()
+        await self.ensure_demo()
+
+    async def ensure_demo(self) -> None:
+        """The demo wall, once the demo's cameras exist (they arrive through the registry)."""
+        if self.config.demo_open_display:
+            from iocwall.wall.walls.demo import ensure_demo_wall
+            await ensure_demo_wall(self.walls, sorted(self.camera_ids()))
+
+    async def stop(self) -> None:
+        await self.alarms.stop()
+        await self.controller.stop()
+
+    def camera_ids(self) -> set[str]:
+        media = self._services.media
+        return {c.id for c in media.cameras()} if media is not None else set()
+
+    async def display_monitors(self, who: Principal | None) -> set[tuple[str, str]]:
+        """(wall, monitor) pairs a display principal is bound to."""
+        node = node_of(who)
+        if node is None:
+            return set()
+        if node == DEMO_NODE:
+            wall = await self.walls.find_wall(DEMO_WALL)
+            return {(DEMO_WALL, m.id) for m in wall.monitors} if wall else set()
+        rows = await self._services.store.fetchall(
+            "SELECT wall, id FROM monitors WHERE node = ?", (node,))
+        return {(r["wall"], r["id"]) for r in rows}
+
+    async def camera_allowed(self, who: Principal | None, camera: str) -> bool:
+        """Users with a viewer role see every camera; a display only those on its layouts."""
+        if who is None:
+            return False
+        if who.role is not Role.DISPLAY:
+            return True
+        for wall, monitor in await self.display_monitors(who):
+            layout = await self.walls.layout(wall, monitor)
+            if layout is not None and camera in layout.cameras():
+                return True
+        return False
+
+
+def demo_principal() -> Principal:
+    """Who a loopback demo display page is, when [wall] demo_open_display is on."""
+    return Principal(name=f"display:{DEMO_NODE}", role=Role.DISPLAY, via="demo")
