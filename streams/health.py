@@ -42,6 +42,12 @@ class HealthSnapshot:
     height: int
     transcoding: bool
     error: str
+    # packet-level counts of the RTP ingest (defaults: built positionally elsewhere)
+    rtp_lost: int = 0        # RTP packets that never came (UDP)
+    rtp_late: int = 0        # came too late or twice: dropped (UDP)
+    rtp_reordered: int = 0   # came out of order, put back (UDP)
+    rtp_corrupt: int = 0     # not RTP, bad payloads, oversized units, not from the camera
+    transport: str = ""      # how RTP comes: "tcp" or "udp"; "" before the first session
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -64,6 +70,8 @@ class Health:
         self.packets = 0
         self.bytes = 0
         self.invalid_units = 0
+        self.rtp_lost = self.rtp_late = self.rtp_reordered = self.rtp_corrupt = 0
+        self.transport = ""
         self.codec, self.width, self.height = "", 0, 0
         self.error = ""
         self._last_packet: float | None = None
@@ -78,8 +86,9 @@ class Health:
             self.state = StreamState.CONNECTING
             self._since = time.monotonic()
 
-    def opened(self, codec: str, width: int, height: int) -> None:
+    def opened(self, codec: str, width: int, height: int, transport: str = "tcp") -> None:
         self.codec, self.width, self.height = codec, width, height
+        self.transport = transport
         self._connected_at = time.monotonic()
         self.error = ""
 
@@ -90,6 +99,13 @@ class Health:
         self.bytes += size
         self._window.append((now, size))
         self.state = StreamState.LIVE
+
+    def packet_counts(self, lost: int, late: int, reordered: int, corrupt: int) -> None:
+        """Packet-level trouble reported by the RTP ingest (added up over sessions)."""
+        self.rtp_lost += lost
+        self.rtp_late += late
+        self.rtp_reordered += reordered
+        self.rtp_corrupt += corrupt
 
     def failed(self, reason: str) -> None:
         """The session ended or could not start; the puller will retry."""
@@ -141,4 +157,6 @@ class Health:
             bitrate_bps=bps, last_packet_age_s=age, reconnects=self.reconnects,
             viewers=viewers, drops=drops, invalid_units=self.invalid_units,
             packets=self.packets, bytes=self.bytes, codec=self.codec, width=self.width,
-            height=self.height, transcoding=transcoding, error=self.error)
+            height=self.height, transcoding=transcoding, error=self.error,
+            rtp_lost=self.rtp_lost, rtp_late=self.rtp_late, rtp_reordered=self.rtp_reordered,
+            rtp_corrupt=self.rtp_corrupt, transport=self.transport)

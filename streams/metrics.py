@@ -60,6 +60,19 @@ def render(streams: list[HealthSnapshot], counters: ServerCounters) -> str:
     lines += _series("iocwall_stream_invalid_units_total",
                      "Access units refused as corrupt", "counter",
                      per_stream(lambda h: h.invalid_units))
+    lines += _series("iocwall_stream_rtp_lost_total",
+                     "RTP packets that never arrived (UDP; given up by the reorder buffer)",
+                     "counter", per_stream(lambda h: h.rtp_lost))
+    lines += _series("iocwall_stream_rtp_late_total",
+                     "RTP packets dropped for arriving after their turn or twice (UDP)",
+                     "counter", per_stream(lambda h: h.rtp_late))
+    lines += _series("iocwall_stream_rtp_reordered_total",
+                     "RTP packets that arrived out of order and were put back (UDP)",
+                     "counter", per_stream(lambda h: h.rtp_reordered))
+    lines += _series("iocwall_stream_rtp_corrupt_total",
+                     "Corrupt packets: not RTP, bad H.264 payloads, oversized units, "
+                     "datagrams not from the camera", "counter",
+                     per_stream(lambda h: h.rtp_corrupt))
     lines += _series("iocwall_stream_packets_total", "Access units received", "counter",
                      per_stream(lambda h: h.packets))
     lines += _series("iocwall_stream_bytes_total", "Bytes received", "counter",

@@ -8,9 +8,11 @@ when the RTP timestamp changes.
 
 ``RtpPuller`` has the PyAV ``Puller``'s interface and reports to the same
 listener, but runs as a task on the event loop (asyncio I/O, no thread): RTSP
-over TCP interleaved, Basic/Digest auth, GET_PARAMETER keep-alive, a read
-timeout, and the same capped, jittered reconnect backoff. A stream that is
-not H.264 is handed to the PyAV puller (it knows every codec FFmpeg knows).
+over TCP interleaved or UDP (per camera: ``auto`` tries TCP, then UDP when the
+camera refuses it), Basic/Digest auth, GET_PARAMETER keep-alive, RTCP receiver
+reports, a read timeout, and the same capped, jittered reconnect backoff. Over
+UDP a small reorder buffer puts packets back in order; loss is counted, not
+fatal. A stream that is not H.264 is handed to the PyAV puller.
 """
 from __future__ import annotations
 
@@ -22,26 +24,31 @@ import time
 
 from iocwall.streams import h264
 from iocwall.streams.fanout import AccessUnit
+from iocwall.streams.rtsp import rtcp
 from iocwall.streams.rtsp.errors import RtspError
-from iocwall.streams.rtsp.rtp import AccessUnit as RtpUnit
-from iocwall.streams.rtsp.rtp import H264Depacketizer, RtpError, parse_rtp
+from iocwall.streams.rtsp.reorder import ReorderBuffer
+from iocwall.streams.rtsp.rtp import H264Depacketizer, RtpError, RtpFrame, RtpPacket, parse_rtp
 from iocwall.streams.rtsp.rtsp_client import RtspClient, Transport
 from iocwall.streams.rtsp.sdp import VideoTrack
 from iocwall.streams.rtsp.sps import SpsError, parse_sps
 from iocwall.streams.source import (
     HEALTHY_SESSION_S,
+    PacketCounts,
     Puller,
     PullerListener,
     PullSettings,
     SourceInfo,
     backoff_delay,
 )
-from iocwall.streams.urls import CameraUrl, redact
+from iocwall.streams.urls import CameraUrl, TransportMode, redact
 
 log = logging.getLogger(__name__)
 
 WATCH_S = 0.25                 # how often the session checks its read timeout
 KEEPALIVE_MIN_S = 5.0
+PUNCH_EVERY_S = 15.0           # re-open the NAT pinhole of the RTP port (UDP), < NAT timeouts
+# A refusal of TCP that UDP may cure; 401/403/404/454 would fail the same over UDP.
+_NOT_TRANSPORT = {401, 403, 404, 454}
 _VCL = range(1, 6)             # NAL types of coded slices: a unit without one is no picture
 
 
@@ -56,6 +63,7 @@ class RtpPuller:
         self._fallback: Puller | None = None
         self._stopping = False
         self._generation = 0
+        self._udp_learned = False   # auto: this camera refused TCP, go straight to UDP
 
     def start(self) -> None:
         self._task = self._loop.create_task(self._run(), name=f"rtp-pull-{self.name}")
@@ -100,6 +108,7 @@ class RtpPuller:
         s = self._settings
         session = _Session(self)
         client = RtspClient(self._url, s.open_timeout_s, session.on_packet)
+        client.on_rtcp = session.on_rtcp
         started = time.monotonic()
         try:
             try:
@@ -109,38 +118,77 @@ class RtpPuller:
                     self._hand_over(track.encoding)
                     return False
                 session.track = track
-                await client.setup(track, Transport.TCP)
+                transport = await self._setup(client, track)
+                session.use(client, transport)
+                client.punch(rtcp.rtp_probe(track.payload_type, session.ssrc), session.report())
                 await client.play()
             except RtspError as exc:
                 self._fail(f"cannot open {self._url.public()}: {exc}")
                 return False
             info = session.open(self._next_generation())
-            log.info("%s: opened %s (h264 %dx%d, RTP ingest) in %.2f s", self.name,
-                     self._url.public(), info.width, info.height, time.monotonic() - started)
+            log.info("%s: opened %s (h264 %dx%d, RTP over %s) in %.2f s", self.name,
+                     self._url.public(), info.width, info.height, transport.value,
+                     time.monotonic() - started)
             self._listener.on_open(info)
             reason = await self._watch(client, session)
         finally:
+            session.close()
+            session.flush_counts()
             await client.close()
         if not self._stopping:
             self._fail(f"{self._url.public()}: {reason}")
         first = session.first_unit
         return first is not None and time.monotonic() - first >= HEALTHY_SESSION_S
 
+    async def _setup(self, client: RtspClient, track: VideoTrack) -> Transport:
+        """SETUP with the camera's transport; ``auto``: TCP, then UDP if TCP is refused."""
+        mode = self._url.transport
+        if mode is TransportMode.TCP:
+            order = [Transport.TCP]
+        elif mode is TransportMode.UDP or self._udp_learned:
+            order = [Transport.UDP]
+        else:
+            order = [Transport.TCP, Transport.UDP]
+        for transport in order:
+            try:
+                await client.setup(track, transport)
+                return transport
+            except RtspError as exc:
+                refused = exc.status is not None and exc.status not in _NOT_TRANSPORT
+                if transport is Transport.UDP and self._udp_learned:
+                    self._udp_learned = False      # UDP failed too: try TCP first next time
+                if transport is Transport.UDP or not refused or len(order) == 1:
+                    raise
+                log.info("%s: the camera refused RTP over TCP (%s): trying UDP", self.name,
+                         exc.status)
+                self._udp_learned = True
+        raise AssertionError("unreachable")
+
     async def _watch(self, client: RtspClient, session: _Session) -> str:
         """Wait until the session ends; why it ended. Sends keep-alives meanwhile."""
         timeout = self._settings.read_timeout_s
         keepalive_s = max(KEEPALIVE_MIN_S, client.session_timeout / 2)
         next_keepalive = time.monotonic() + keepalive_s
+        next_report = time.monotonic() + rtcp.REPORT_INTERVAL_S
+        next_punch = time.monotonic() + PUNCH_EVERY_S
         pending: set[asyncio.Task[None]] = set()
         try:
             while True:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(client.closed.wait(), WATCH_S)
+                session.flush_counts()
                 if client.closed.is_set():
                     return "the camera closed the connection"
                 now = time.monotonic()
                 if now - session.last_packet > timeout:
                     return f"no data for {timeout:g} s"
+                if now >= next_report:           # RTCP RR: a live receiver, and its loss
+                    client.send_rtcp(session.report())
+                    next_report = now + rtcp.REPORT_INTERVAL_S
+                if now >= next_punch and session.track is not None:
+                    client.punch(rtcp.rtp_probe(session.track.payload_type, session.ssrc),
+                                 session.report())
+                    next_punch = now + PUNCH_EVERY_S
                 if now >= next_keepalive:
                     task = asyncio.create_task(client.keepalive())
                     pending.add(task)
@@ -167,11 +215,20 @@ class RtpPuller:
 
 
 class _Session:
-    """The per-session state: depacketizer, parameter sets, timestamp unwrapping."""
+    """The per-session state: reorder buffer (UDP), depacketizer, parameter sets,
+    timestamp unwrapping, reception counts for RTCP and health."""
 
     def __init__(self, owner: RtpPuller) -> None:
         self._owner = owner
         self.track: VideoTrack | None = None
+        self.ssrc = rtcp.new_ssrc()          # ours, in receiver reports
+        self._transport = Transport.TCP
+        self._client: RtspClient | None = None
+        self._reorder: ReorderBuffer | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+        self._stats = rtcp.ReceptionStats()
+        self._invalid = 0                    # packets that are not RTP
+        self._reported = PacketCounts()
         self._depack = H264Depacketizer()
         self._sets = h264.ParameterSets()
         self._prefix: list[bytes] = []      # NAL units of a marked unit without a picture
@@ -205,24 +262,91 @@ class _Session:
                 width, height = parsed.width, parsed.height
         return SourceInfo(codec="h264", width=width, height=height,
                           extradata=self._sets.annexb(), parameter_sets=self._sets,
-                          profile_level_id=plid, generation=self._generation)
+                          profile_level_id=plid, generation=self._generation,
+                          transport=self._transport.value.lower())
+
+    def use(self, client: RtspClient, transport: Transport) -> None:
+        """SETUP agreed on ``transport``: over UDP, packets go through the reorder buffer."""
+        self._client, self._transport = client, transport
+        if transport is Transport.UDP:
+            self._reorder = ReorderBuffer()
+        if self.track is not None:
+            self._stats = rtcp.ReceptionStats(self.track.clock_rate or 90000)
 
     def on_packet(self, data: bytes, at: float) -> None:
-        """One RTP packet from the interleaved channel (on the loop, in arrival order)."""
+        """One RTP packet from the interleaved channel or the UDP socket (on the loop)."""
         if self.track is None:
             return
         try:
             pkt = parse_rtp(data)
         except RtpError:
-            self._owner._listener.on_invalid()
+            self._invalid += 1
             return
         if pkt.payload_type != self.track.payload_type:
             return
         self.last_packet = at
+        if self._reorder is None:
+            self._take(pkt, at)
+            return
+        for ready in self._reorder.push(pkt, at):
+            self._take(ready, at)
+        self._arm_expiry()
+
+    def on_rtcp(self, data: bytes, at: float) -> None:
+        self._stats.sender_report(data, at)
+
+    def _take(self, pkt: RtpPacket, at: float) -> None:
+        self._stats.add(pkt, at)
         for unit in self._depack.push(pkt):
             self._emit(unit, at)
 
-    def _emit(self, unit: RtpUnit, at: float) -> None:
+    def _arm_expiry(self) -> None:
+        """A gap is waiting: come back when the reorder buffer gives it up."""
+        assert self._reorder is not None
+        deadline = self._reorder.deadline()
+        if deadline is None or self._expiry is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_at(loop.time() + max(0.0, deadline - time.monotonic()),
+                                    self._expire)
+
+    def _expire(self) -> None:
+        self._expiry = None
+        if self._reorder is None:
+            return
+        now = time.monotonic()
+        for ready in self._reorder.expire(now):
+            self._take(ready, now)
+        self._arm_expiry()
+
+    def close(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    def report(self) -> bytes:
+        """Our RTCP receiver report (+ SDES) as it stands now."""
+        return rtcp.receiver_report(self.ssrc, self._stats, time.monotonic())
+
+    def counts(self) -> PacketCounts:
+        """Totals of this session so far."""
+        r = self._reorder.stats if self._reorder is not None else None
+        foreign = self._client.foreign_datagrams if self._client is not None else 0
+        return PacketCounts(
+            lost=r.lost if r else 0, late=r.late if r else 0,
+            reordered=r.reordered if r else 0,
+            corrupt=self._invalid + self._depack.corrupt + self._depack.oversized + foreign)
+
+    def flush_counts(self) -> None:
+        """Hand the listener what changed since the last call."""
+        now, before = self.counts(), self._reported
+        delta = PacketCounts(now.lost - before.lost, now.late - before.late,
+                             now.reordered - before.reordered, now.corrupt - before.corrupt)
+        self._reported = now
+        if delta:
+            self._owner._listener.on_packets(delta)
+
+    def _emit(self, unit: RtpFrame, at: float) -> None:
         nals = self._prefix + unit.nals
         if not any(h264.nal_type(n) in _VCL for n in nals):
             # SPS/PPS/SEI sent with the marker bit set: they belong to the next picture

@@ -64,7 +64,10 @@ class Camera:
         for stream, url in (("main", cam.main_url), ("sub", getattr(cam, "sub_url", ""))):
             if url:
                 urls[stream] = parse(url, getattr(cam, "username", "") or None,
-                                     getattr(cam, "password", "") or None)
+                                     getattr(cam, "password", "") or None,
+                                     transport=getattr(cam, "transport", "auto"),
+                                     allow_basic_auth=bool(getattr(cam, "allow_basic_auth",
+                                                                   False)))
         return cls(cam.id, cam.name, getattr(cam, "location", ""), urls)
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from iocwall.streams import h264
 from iocwall.streams.fanout import AccessUnit
-from iocwall.streams.urls import CameraUrl, redact
+from iocwall.streams.urls import CameraUrl, TransportMode, redact
 
 if TYPE_CHECKING:                  # av is imported where a source opens (heavy import)
     import av
@@ -62,6 +62,19 @@ class SourceInfo:
     parameter_sets: h264.ParameterSets
     profile_level_id: str | None
     generation: int
+    transport: str = "tcp"       # how RTP comes: "tcp" (interleaved) or "udp"
+
+
+@dataclass(frozen=True)
+class PacketCounts:
+    """Packet-level trouble since the last report (the RTP ingest sends these)."""
+    lost: int = 0          # sequence numbers that never came (UDP)
+    late: int = 0          # came after their turn, or twice: dropped (UDP)
+    reordered: int = 0     # came out of order, put back in time (UDP)
+    corrupt: int = 0       # not RTP, bad payloads, oversized units, not from the camera
+
+    def __bool__(self) -> bool:
+        return bool(self.lost or self.late or self.reordered or self.corrupt)
 
 
 class PullerListener(Protocol):
@@ -70,6 +83,7 @@ class PullerListener(Protocol):
     def on_unit(self, unit: AccessUnit) -> None: ...
     def on_invalid(self) -> None: ...
     def on_fail(self, reason: str) -> None: ...
+    def on_packets(self, counts: PacketCounts) -> None: ...
 
 
 def backoff_delay(attempt: int, low: float, high: float, rand: Callable[[], float]) -> float:
@@ -94,7 +108,9 @@ def demux_options(url: CameraUrl, read_timeout_s: float) -> dict[str, str]:
         "timeout": str(int(read_timeout_s * 1_000_000)),   # socket I/O, microseconds
     }
     if url.scheme in ("rtsp", "rtsps"):
-        opts["rtsp_transport"] = "tcp"
+        # FFmpeg has no "TCP, then UDP if refused": auto stays TCP here (the RTP ingest,
+        # used for every H.264 camera, does fall back); udp is honoured.
+        opts["rtsp_transport"] = "udp" if url.transport is TransportMode.UDP else "tcp"
     return opts
 
 

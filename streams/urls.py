@@ -4,8 +4,9 @@ Every place that prints, logs or returns a camera URL goes through ``redact``.
 """
 from __future__ import annotations
 
+import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 _SCHEMES = {"rtsp", "rtsps", "onvif", "http", "https"}
@@ -16,14 +17,26 @@ class UrlError(ValueError):
     """A camera URL that cannot be used; the message says what to fix."""
 
 
+class TransportMode(str, enum.Enum):
+    """How RTP travels from a camera: ``auto`` tries TCP interleaved, then UDP if refused."""
+    AUTO = "auto"
+    TCP = "tcp"
+    UDP = "udp"
+
+
 @dataclass(frozen=True)
 class CameraUrl:
+    """Where a stream is and how to log in to it; ``repr`` never shows the password."""
     scheme: str
     host: str
     port: int
     path: str
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
+    transport: TransportMode = TransportMode.AUTO
+    # Basic auth sends the password in clear: only to cameras whose profile allows it,
+    # so a spoofed camera that asks for Basic learns nothing.
+    allow_basic_auth: bool = False
 
     def with_credentials(self) -> str:
         """The URL to hand to a client library (never log this)."""
@@ -43,7 +56,9 @@ class CameraUrl:
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "onvif": 80, "http": 80, "https": 443}
 
 
-def parse(url: str, username: str | None = None, password: str | None = None) -> CameraUrl:
+def parse(url: str, username: str | None = None, password: str | None = None, *,
+          transport: TransportMode | str = TransportMode.AUTO,
+          allow_basic_auth: bool = False) -> CameraUrl:
     """Parse and check a camera URL; explicit credentials override those in the URL."""
     if not isinstance(url, str) or not url.strip():
         raise UrlError("empty URL: expected something like rtsp://host:554/path")
@@ -63,7 +78,11 @@ def parse(url: str, username: str | None = None, password: str | None = None) ->
     user = username if username is not None else _unq(parts.username)
     pw = password if password is not None else _unq(parts.password)
     path = parts.path + (("?" + parts.query) if parts.query else "")
-    return CameraUrl(scheme, parts.hostname, port, path or "/", user, pw)
+    try:
+        mode = TransportMode(transport)
+    except ValueError:
+        raise UrlError(f"transport '{transport}': use auto, tcp or udp") from None
+    return CameraUrl(scheme, parts.hostname, port, path or "/", user, pw, mode, allow_basic_auth)
 
 
 def redact(text: str) -> str:

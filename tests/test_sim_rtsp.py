@@ -22,7 +22,7 @@ class RawRtsp:
         self.buffer = b""
 
     def url(self, path: str) -> str:
-        return f"rtsp://{self.sim.host}:{self.sim.rtsp_port}{path}"
+        return "*" if path == "*" else f"rtsp://{self.sim.host}:{self.sim.rtsp_port}{path}"
 
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
@@ -132,7 +132,7 @@ def test_basic_auth_and_sdp(raw):
     sdp = body.decode()
     assert status == 200 and headers["content-type"] == "application/sdp"
     assert "a=rtpmap:96 H264/90000" in sdp and "packetization-mode=1" in sdp
-    assert re.search(r"profile-level-id=(64|4D)[0-9A-F]{4}", sdp)
+    assert re.search(r"profile-level-id=(64|4d)[0-9a-f]{4}", sdp)   # one case, as streams.h264
     assert "sprop-parameter-sets=Z" in sdp and "a=control:trackID=0" in sdp
 
 
@@ -152,6 +152,34 @@ def test_full_session_tcp_with_rtp_info_pause_teardown(raw):
     assert c.read_media(1.5) < 2000
     assert c.request("TEARDOWN", "/cam2/sub/", {"Session": session})[0] == 200
     assert c.request("PLAY", "/cam2/sub/", {"Session": session})[0] == 454
+
+
+@pytest.mark.parametrize("target", ["/", "*", ""])
+def test_pause_and_teardown_by_session_on_the_aggregate_url(raw, target: str):
+    """Clients end a session with PAUSE then TEARDOWN sent to the aggregate URL (or '*'):
+    the Session header names the stream."""
+    c = raw()
+    status, headers, _ = c.request("SETUP", "/cam3/sub/trackID=0",
+                                   {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
+    session = headers["session"].split(";")[0]
+    assert c.request("PLAY", target, {"Session": session})[0] == 200
+    assert c.read_media(1.0) > 2000
+    assert c.request("PAUSE", target, {"Session": session})[0] == 200
+    c.read_media(0.5)  # drain what was in flight
+    assert c.read_media(1.0) < 2000
+    assert c.request("PAUSE", target, {"Session": session})[0] == 200       # twice: still fine
+    assert c.request("TEARDOWN", target, {"Session": session})[0] == 200
+    assert c.request("PAUSE", target, {"Session": session})[0] in (404, 454)  # gone
+    assert c.request("PAUSE", target, {"Session": session}, basic=False)[0] in (404, 454)
+    assert raw().request("PAUSE", "/", {"Session": "nope"})[0] == 404
+
+
+def test_session_requests_on_the_aggregate_url_still_need_auth(raw):
+    c = raw()
+    status, headers, _ = c.request("SETUP", "/cam3/sub/trackID=0",
+                                   {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
+    session = headers["session"].split(";")[0]
+    assert c.request("PAUSE", "*", {"Session": session}, basic=False)[0] == 401
 
 
 def test_many_clients_share_a_stream(simulator):

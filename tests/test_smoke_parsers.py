@@ -58,7 +58,7 @@ def test_sps_and_depacketizer_agree_with_ffmpeg(size: str, profile: str, idc: in
     depack, seq, units = H264Depacketizer(), SequenceTracker(), []
     for data in packets:
         pkt = parse_rtp(data)
-        seq.add(pkt.sequence)
+        seq.add(pkt.sequence_number)
         units += depack.push(pkt)
     assert seq.lost == 0 and depack.corrupt == 0
     assert len(units) == 20
@@ -85,7 +85,7 @@ def test_damaged_packets_are_counted_not_fatal() -> None:
             continue
         units += depack.push(parse_rtp(data))
     assert depack.corrupt > 0
-    forbidden = RtpPacket(96, True, 1, 1, 1, b"\x85garbage")
+    forbidden = RtpPacket(96, True, 1, 1, 1, b"\x85garbage")   # aiortc's packet class
     assert depack.push(forbidden) == [] and depack.corrupt > 1
 
 

@@ -11,9 +11,10 @@ import pytest
 
 from iocwall.streams import h264
 from iocwall.streams.channel import Channel
+from iocwall.streams.fanout import AccessUnit
 from iocwall.streams.rtp_ingest import RtpPuller, _Session
 from iocwall.streams.rtsp.sdp import VideoTrack
-from iocwall.streams.source import Ingest, PullSettings
+from iocwall.streams.source import Ingest, PacketCounts, PullSettings, SourceInfo
 from iocwall.streams.urls import parse
 from tests.fixtures.ports import free_port
 
@@ -25,12 +26,16 @@ PPS = bytes.fromhex("68ebc3cb22c0")
 
 class Recorder:
     def __init__(self) -> None:
-        self.infos, self.units, self.fails, self.invalid = [], [], [], 0
+        self.infos: list[SourceInfo] = []
+        self.units: list[AccessUnit] = []
+        self.fails: list[str] = []
+        self.invalid = 0
+        self.counts: list[PacketCounts] = []
 
-    def on_open(self, info) -> None:  # noqa: ANN001
+    def on_open(self, info) -> None:
         self.infos.append(info)
 
-    def on_unit(self, unit) -> None:  # noqa: ANN001
+    def on_unit(self, unit) -> None:
         self.units.append(unit)
 
     def on_invalid(self) -> None:
@@ -38,6 +43,16 @@ class Recorder:
 
     def on_fail(self, reason: str) -> None:
         self.fails.append(reason)
+
+    def on_packets(self, counts) -> None:
+        self.counts.append(counts)
+
+    @property
+    def transports(self) -> set[str]:
+        return {info.transport for info in self.infos}
+
+    def total(self, name: str) -> int:
+        return sum(getattr(c, name) for c in self.counts)
 
 
 def rtp(seq: int, ts: int, payload: bytes, marker: bool) -> bytes:
@@ -54,7 +69,7 @@ def session_with(recorder: Recorder) -> _Session:
     return session
 
 
-async def wait_for(predicate, timeout: float) -> None:  # noqa: ANN001
+async def wait_for(predicate, timeout: float) -> None:
     end = time.monotonic() + timeout
     while not predicate() and time.monotonic() < end:
         await asyncio.sleep(0.02)
@@ -97,7 +112,8 @@ def test_garbage_is_counted_not_forwarded():
     s.on_packet(b"\x00\x01garbage", 0.0)                              # not RTP v2
     s.on_packet(rtp(1, 10, bytes([0x9C, 0x85, 1, 2, 3]), True), 0.0)  # forbidden bit set
     s.on_packet(rtp(2, 20, bytes([0x7F, 1, 2]), True), 0.0)           # reserved NAL type 31
-    assert rec.units == [] and rec.invalid == 1
+    s.flush_counts()
+    assert rec.units == [] and rec.total("corrupt") == 3     # counted, for /metrics
 
 
 async def test_pulls_the_simulator_with_digest_or_basic_auth_and_units_decode(simulator):

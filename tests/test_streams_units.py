@@ -299,6 +299,7 @@ async def test_after_a_stall_viewers_resume_at_the_next_keyframe():
     from iocwall.streams.channel import Channel
     ch = Channel("cam", "sub", parse("rtsp://127.0.0.1:1/x"), PullSettings(), 2.0, 1.0)
     ch._puller = object()     # as if pulling; on_unit ignores units of a stopped puller
+    ch._session_generation = 0   # ... and its session 0 open (units of others are ignored)
     sub = ch.fanout.subscribe("v")
     ch.on_unit(unit(0, key=True))
     ch.on_unit(unit(1, key=False))

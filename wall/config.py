@@ -199,8 +199,12 @@ class CameraConfig(_Section):
     main_url: str = Field(..., description="RTSP URL of the main stream")
     sub_url: str = Field("", description="RTSP URL of the sub stream; empty = main only")
     username: str = Field("", description="RTSP user (overrides the URL's)")
-    password: str = Field("", description="Prefer IOCWALL_CAMERA_<ID>_PASSWORD")
+    password: str = Field("", repr=False, description="Prefer IOCWALL_CAMERA_<ID>_PASSWORD")
     location: str = Field("", description="Counter or hall the camera looks at")
+    transport: Literal["auto", "tcp", "udp"] = Field(
+        "auto", description="RTP transport: auto = TCP interleaved, UDP if the camera refuses")
+    allow_basic_auth: bool = Field(
+        False, description="Send the password as Basic auth (clear text) if the camera asks")
     province: str = Field("", description="Province (one of the 34); empty = [registry] "
                           "seed_province")
     centre: str = Field("", description="Service centre; empty = [registry] seed_centre")

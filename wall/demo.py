@@ -183,7 +183,8 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
     sim = Simulator(SimOptions(cameras=args.cameras, host="127.0.0.1", rtsp_port=ports.rtsp,
                                onvif_port=ports.onvif, http_port=ports.http,
                                discovery_port=ports.discovery, user=SIM_USER,
-                               password=cam_password, cache_dir=default_cache_dir()))
+                               password=cam_password, cache_dir=default_cache_dir(),
+                               progress=_progress_line))
     try:
         print("iocwall demo: starting the camera simulator / đang khởi động camera mô phỏng…",
               file=sys.stderr, flush=True)
@@ -215,6 +216,11 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         print("iocwall demo: stopped / đã dừng", file=sys.stderr, flush=True)
+
+
+def _progress_line(line: str) -> None:
+    """The simulator's first-start encoding progress (from its encoder threads)."""
+    print(f"iocwall demo: {line}", file=sys.stderr, flush=True)
 
 
 def _demo_analytics(config: Any, cameras: int) -> Any:

@@ -12,6 +12,8 @@ import logging
 import os
 import struct
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +24,14 @@ from .scene import Scene
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 6  # bump when the scene or x264 settings change (6: cut-out people)
 _MAGIC = b"IOCWLOOP"
+PROGRESS_STEP = 10        # percent between two progress lines
+PROGRESS_EVERY_S = 5.0    # ... or this long, whichever comes first
+
+ProgressSink = Callable[[str], None]
+
+
+class EncodeCancelled(Exception):
+    """The simulator stopped while a loop was still being encoded."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +92,39 @@ def encode_frame(codec, bgr, pts: int) -> list[bytes]:  # type: ignore[no-untype
     return [bytes(p) for p in codec.encode(frame)]
 
 
-def encode_loop(scene: Scene, spec: StreamSpec) -> Loop:
+class _Progress:
+    """One readable line every PROGRESS_STEP percent (or PROGRESS_EVERY_S) while encoding."""
+
+    def __init__(self, label: str, total: int, sink: ProgressSink | None) -> None:
+        self.label, self.total, self.sink = label, max(1, total), sink
+        self._next_percent = 0
+        self._next_time = 0.0
+
+    def __call__(self, done: int) -> None:
+        percent = 100 * done // self.total
+        now = time.monotonic()
+        if percent < self._next_percent and now < self._next_time and done < self.total:
+            return
+        self._next_percent = percent - percent % PROGRESS_STEP + PROGRESS_STEP
+        self._next_time = now + PROGRESS_EVERY_S
+        line = f"encoding {self.label} once (cached for the next start): {percent} %"
+        log.info("%s", line)
+        if self.sink is not None:
+            self.sink(line)
+
+
+def encode_loop(scene: Scene, spec: StreamSpec, label: str = "",
+                progress: ProgressSink | None = None,
+                cancel: threading.Event | None = None) -> Loop:
     codec = open_encoder(spec)
     packets: list[bytes] = []
+    report = _Progress(label or _default_label(scene, spec), spec.frames, progress)
     for i in range(spec.frames):
+        if cancel is not None and cancel.is_set():   # Ctrl+C during a first start
+            raise EncodeCancelled(label)
+        report(i)
         packets += encode_frame(codec, scene.render(i / spec.fps, spec.width, spec.height), i)
+    report(spec.frames)
     packets += [bytes(p) for p in codec.encode(None)]
     if len(packets) != spec.frames:
         raise RuntimeError(f"encoder returned {len(packets)} frames, expected {spec.frames}")
@@ -122,8 +160,7 @@ def _write(path: Path, packets: list[bytes]) -> None:
     with open(tmp, "wb") as f:
         f.write(_MAGIC + struct.pack("!I", len(packets)))
         f.write(struct.pack(f"!{len(packets)}I", *(len(p) for p in packets)))
-        for p in packets:
-            f.write(p)
+        f.writelines(packets)
     tmp.replace(path)  # atomic: a half-written cache is never read
 
 
@@ -140,7 +177,14 @@ def _read(path: Path) -> list[bytes] | None:
     return out if pos == len(data) else None
 
 
-def load_or_encode(scene: Scene, spec: StreamSpec, cache_dir: Path | None) -> Loop:
+def _default_label(scene: Scene, spec: StreamSpec) -> str:
+    return f"scene {scene.seed} at {spec.width}x{spec.height}"
+
+
+def load_or_encode(scene: Scene, spec: StreamSpec, cache_dir: Path | None, label: str = "",
+                   progress: ProgressSink | None = None,
+                   cancel: threading.Event | None = None) -> Loop:
+    """The loop from the cache, or encoded now (``progress`` gets a line every 10 %)."""
     path = cache_dir / _cache_name(scene.seed, spec, scene.loop_s) if cache_dir else None
     if path is not None and path.exists():
         try:
@@ -149,9 +193,7 @@ def load_or_encode(scene: Scene, spec: StreamSpec, cache_dir: Path | None) -> Lo
                 return _index(spec, packets)
         except (OSError, struct.error, RuntimeError) as exc:
             log.warning("ignoring unreadable loop cache %s: %s", path.name, exc)
-    log.info("encoding scene %d at %dx%d (%d frames), once", scene.seed, spec.width,
-             spec.height, spec.frames)
-    loop = encode_loop(scene, spec)
+    loop = encode_loop(scene, spec, label, progress, cancel)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         _write(path, loop.frames)

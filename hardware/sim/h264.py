@@ -1,18 +1,18 @@
 """Just enough H.264 bitstream handling (ITU-T H.264 7.3) for the simulator:
-Annex B splitting, emulation prevention, exp-Golomb bits, SPS/PPS fields and
-the slice header length (so a slice's data can be rewritten, see stamp_patch).
+emulation prevention, PPS fields and the slice header length (so a slice's data
+can be rewritten, see stamp_patch). Annex B splitting and the SPS come from the
+one protocol layer in ``iocwall.streams`` (h264, rtsp.sps), shared with the ingest.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from iocwall.streams.bitstream import BitReader, BitstreamError, unescape
+from iocwall.streams.h264 import split_annexb as annexb_units
+from iocwall.streams.rtsp.sps import Sps, parse_sps  # noqa: F401 - the one SPS parser
 
 NAL_SLICE, NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS, NAL_AUD = 1, 5, 6, 7, 8, 9
 SLICE_P, SLICE_B, SLICE_I = 0, 1, 2
-_START = re.compile(b"\x00\x00\x01")
-_HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 
 
 class H264Error(BitstreamError):
@@ -20,15 +20,8 @@ class H264Error(BitstreamError):
 
 
 def split_annexb(data: bytes) -> list[bytes]:
-    """NAL units of an Annex B byte stream, without start codes."""
-    starts = [m.end() for m in _START.finditer(data)]
-    nals = []
-    for i, begin in enumerate(starts):
-        end = starts[i + 1] - 3 if i + 1 < len(starts) else len(data)
-        nal = data[begin:end].rstrip(b"\x00") if i + 1 < len(starts) else data[begin:end]
-        if nal:
-            nals.append(nal)
-    return nals
+    """NAL units of an Annex B byte stream, without start codes (streams.h264's splitter)."""
+    return list(annexb_units(data))
 
 
 def escape(rbsp: bytes) -> bytes:
@@ -47,20 +40,6 @@ def escape(rbsp: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
-class Sps:
-    profile_idc: int
-    level_idc: int
-    width_mbs: int
-    height_mbs: int
-    log2_max_frame_num: int
-    poc_type: int
-    log2_max_poc_lsb: int
-    delta_pic_order_always_zero: bool
-    frame_mbs_only: bool
-    separate_colour_plane: bool
-
-
-@dataclass(frozen=True)
 class Pps:
     cabac: bool
     bottom_field_pic_order: bool
@@ -69,37 +48,6 @@ class Pps:
     weighted_bipred: int
     deblocking_control: bool
     redundant_pic_cnt: bool
-
-
-def parse_sps(nal: bytes) -> Sps:
-    r = BitReader(unescape(nal[1:]))
-    profile = r.u(8)
-    r.u(8)
-    level = r.u(8)
-    r.ue()
-    separate = False
-    if profile in _HIGH_PROFILES:
-        if r.ue() == 3:
-            separate = bool(r.u(1))
-        r.ue(), r.ue(), r.u(1)
-        if r.u(1):
-            raise H264Error("SPS scaling matrices are not supported")
-    log2_frame = r.ue() + 4
-    poc_type = r.ue()
-    log2_poc, always_zero = 0, False
-    if poc_type == 0:
-        log2_poc = r.ue() + 4
-    elif poc_type == 1:
-        always_zero = bool(r.u(1))
-        r.se(), r.se()
-        for _ in range(r.ue()):
-            r.se()
-    r.ue(), r.u(1)
-    width = r.ue() + 1
-    height_units = r.ue() + 1
-    frame_only = bool(r.u(1))
-    return Sps(profile, level, width, height_units * (1 if frame_only else 2), log2_frame,
-               poc_type, log2_poc, always_zero, frame_only, separate)
 
 
 def parse_pps(nal: bytes) -> Pps:

@@ -9,6 +9,8 @@ import os
 import struct
 import time
 
+from aiortc.rtp import RtcpSdesPacket, RtcpSenderInfo, RtcpSourceInfo, RtcpSrPacket
+
 from . import h264
 
 MTU_PAYLOAD = 1400
@@ -74,14 +76,14 @@ class RtpStream:
         return out
 
     def sender_report(self, cname: str = "iocwall-sim") -> bytes:
-        """RTCP compound packet: SR (NTP time of the last frame <-> its RTP time) + SDES CNAME."""
+        """RTCP compound packet: SR (NTP time of the last frame <-> its RTP time) + SDES CNAME,
+        built with aiortc's RTCP classes (the ingest's receiver reports use them too)."""
         wall = self.last_wall or time.time()
-        seconds = int(wall) + NTP_EPOCH_OFFSET
+        seconds = (int(wall) + NTP_EPOCH_OFFSET) & 0xFFFFFFFF
         fraction = int((wall % 1.0) * (1 << 32)) & 0xFFFFFFFF
-        sr = struct.pack("!BBHIIIIII", 0x80, 200, 6, self.ssrc, seconds & 0xFFFFFFFF, fraction,
-                         self.last_ts, self.packets & 0xFFFFFFFF, self.octets & 0xFFFFFFFF)
-        name = cname.encode()[:255]
-        item = bytes([1, len(name)]) + name + b"\x00"
-        item += b"\x00" * (-(4 + len(item)) % 4)
-        sdes = struct.pack("!BBHI", 0x81, 202, (4 + len(item)) // 4, self.ssrc) + item
-        return sr + sdes
+        info = RtcpSenderInfo(ntp_timestamp=(seconds << 32) | fraction,
+                              rtp_timestamp=self.last_ts, packet_count=self.packets & 0xFFFFFFFF,
+                              octet_count=self.octets & 0xFFFFFFFF)
+        sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=self.ssrc,
+                                                     items=[(1, cname.encode()[:255])])])
+        return bytes(RtcpSrPacket(ssrc=self.ssrc, sender_info=info)) + bytes(sdes)

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from iocwall.streams.rtsp.message import HeadError, parse_head
+
 _METHOD = re.compile(r"[A-Za-z_]{1,32}")
 MAX_HEADER_BYTES = 8192
 MAX_BODY_BYTES = 65536
@@ -88,8 +90,7 @@ def take_request(buffer: bytearray) -> Request | None:
         return None
     if end > MAX_HEADER_BYTES:
         raise RtspError(400, "request header too large", close=True)
-    head = bytes(buffer[:end]).decode("utf-8", "replace").split("\r\n")
-    request = _parse_head(head)
+    request = _parse_head(bytes(buffer[:end]).decode("utf-8", "replace"))
     try:
         length = int(request.headers.get("content-length", "0"))
     except ValueError:
@@ -103,17 +104,16 @@ def take_request(buffer: bytearray) -> Request | None:
     return request
 
 
-def _parse_head(lines: list[str]) -> Request:
-    parts = lines[0].split(" ")
+def _parse_head(text: str) -> Request:
+    parts = text.split("\r\n", 1)[0].split(" ")
     if len(parts) != 3 or not _METHOD.fullmatch(parts[0]):
         raise RtspError(400, "malformed request line", close=True)
     method, url, version = parts
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip():
-            raise RtspError(400, "malformed header line")
-        headers[name.strip().lower()] = value.strip()
+    try:
+        _, lists = parse_head(text, strict=True)
+    except HeadError:
+        raise RtspError(400, "malformed header line") from None
+    headers = {name: values[-1] for name, values in lists.items()}
     request = Request(method.upper(), url, headers)
     if not version.startswith("RTSP/"):
         raise RtspError(400, "not an RTSP request", close=True)

@@ -11,6 +11,8 @@ import re
 import time
 from typing import Protocol
 
+from iocwall.streams.rtsp.transport import parse_transport, port_pair
+
 from . import sdp
 from .faults import CameraFaults
 from .media import StreamSource
@@ -21,6 +23,9 @@ from .session import Session, State, TcpInterleaved, UdpUnicast
 log = logging.getLogger(__name__)
 _PATH = re.compile(r"^/cam(\d+)/(main|sub)(?:/(trackID=0)?)?$")
 PUBLIC = ", ".join(m for m in METHODS if m != "SET_PARAMETER")
+# Requests that name their session: clients send them to the aggregate URL, to "*" or to
+# the URL they started from (some send PAUSE, then TEARDOWN, that way at the end).
+_SESSION_METHODS = ("PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER")
 MAX_CONNECTIONS = 512
 
 
@@ -195,11 +200,15 @@ class RtspServer:
         return response
 
     def _target(self, request: Request) -> tuple[int, str]:
-        if request.url == "*":
-            return 0, ""
-        match = _PATH.match(request.path.rstrip("/") if request.path != "/" else "/")
+        match = None
+        if request.url != "*":
+            match = _PATH.match(request.path.rstrip("/") if request.path != "/" else "/")
         if not match:
-            if request.method in ("OPTIONS", "GET_PARAMETER", "SET_PARAMETER"):
+            session = self.sessions.get(request.header("Session").split(";")[0].strip())
+            if session is not None and request.method in _SESSION_METHODS:
+                return session.camera, session.stream   # its camera's auth applies
+            if request.url == "*" or request.method in ("OPTIONS", "GET_PARAMETER",
+                                                        "SET_PARAMETER"):
                 return 0, ""
             raise RtspError(404, f"no such stream {request.path[:64]}; use /camK/main or /camK/sub")
         camera = int(match.group(1))
@@ -259,18 +268,15 @@ class RtspServer:
         source = self._source(camera, stream)
         if request.header("Session"):
             raise RtspError(459, "one stream per session: SETUP without a Session header")
-        spec = request.header("Transport").split(",")[0]
-        fields = [f.strip() for f in spec.split(";")]
-        proto = fields[0].upper() if fields else ""
-        params = dict(f.partition("=")[::2] for f in fields[1:])
+        spec = parse_transport(request.header("Transport"))
         writer = self._connections[conn][0]
-        if "multicast" in fields:
+        if spec.multicast:
             raise RtspError(461, "multicast is not offered; use unicast UDP or TCP")
-        if proto == "RTP/AVP/TCP":
-            channel = _first_number(params.get("interleaved", "0-1"), 0, 254)
+        if spec.tcp:
+            channel = _first_number(spec.get("interleaved") or "0-1", 0, 254)
             transport: TcpInterleaved | UdpUnicast = TcpInterleaved(writer.transport, channel)
-        elif proto in ("RTP/AVP", "RTP/AVP/UDP") and "client_port" in params:
-            rtp_port = _first_number(params["client_port"], 1, 65534)
+        elif spec.udp and "client_port" in spec.params:
+            rtp_port = _first_number(spec.get("client_port"), 1, 65534)
             peer = writer.get_extra_info("peername")[0]
             transport = await UdpUnicast.open(self.host, (peer, rtp_port, rtp_port + 1))
         else:
@@ -302,10 +308,10 @@ class RtspServer:
 
 
 def _first_number(text: str, low: int, high: int) -> int:
-    try:
-        value = int(text.split("-")[0])
-    except ValueError:
-        raise RtspError(461, f"bad port/channel {text[:20]!r}") from None
+    pair = port_pair(text)
+    if pair is None:
+        raise RtspError(461, f"bad port/channel {text[:20]!r}")
+    value = pair[0]
     if not low <= value <= high:
         raise RtspError(461, f"port/channel {value} out of range")
     return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -37,6 +38,13 @@ class Counter:
     label: str
     center_x: int
     zone: tuple[int, int, int, int]   # x, y, w, h of the queue zone (canvas pixels)
+
+
+@dataclass(frozen=True)
+class _Art:
+    """What drawing needs, built once: published whole, so no thread sees half of it."""
+    background: np.ndarray
+    sprites: PersonSprites
 
 
 @dataclass
@@ -98,8 +106,11 @@ class Scene:
         self.loop_s = loop_s
         self.counters = counters()
         self.customers = _schedule(seed, loop_s)
-        self._sprites: PersonSprites | None = None
-        self._background: np.ndarray | None = None
+        # Main and sub streams of one scene are encoded cold in two threads at once: the
+        # art is built into locals and published as one object under a lock, so no thread
+        # can see a background without its sprites (the fresh-clone race of issue 8).
+        self._art: _Art | None = None
+        self._art_lock = threading.Lock()
 
     # --- geometry -------------------------------------------------------
     def _slot(self, person: Customer, t: float) -> float:
@@ -177,24 +188,33 @@ class Scene:
                         cv2.FONT_HERSHEY_SIMPLEX, 1.4, (0, 0, 200), 3, cv2.LINE_AA)
         return img
 
+    def art(self) -> _Art:
+        """The background and sprites, built on first use (once, whatever the threads)."""
+        art = self._art
+        if art is not None:
+            return art
+        with self._art_lock:
+            if self._art is None:
+                background = self._draw_background()
+                background.setflags(write=False)    # shared by every thread: never drawn on
+                self._art = _Art(background, PersonSprites(load_people()))
+            return self._art
+
     def render(self, t: float, width: int = CANVAS_W, height: int = CANVAS_H) -> np.ndarray:
         """BGR frame at scene time ``t`` and the given size; rows 0-31 are the gray stamp band."""
-        if self._background is None:
-            self._background = self._draw_background()
-            self._sprites = PersonSprites(load_people())
-        assert self._sprites is not None
-        img = self._background.copy()
+        art = self.art()
+        img = art.background.copy()
         placed = sorted(self.positions(t), key=lambda p: p[2])  # far ones first
         for _, x, y in placed:  # shadows on the floor first: nobody's shadow falls on a body
             tall = _height(y)
-            shade = self._sprites.shadow(int(tall * SHADOW_W), int(tall * SHADOW_H))
+            shade = art.sprites.shadow(int(tall * SHADOW_W), int(tall * SHADOW_H))
             darken(img, shade, int(x), int(y))
         for person, x, y in placed:
             tall = _height(y)
-            full = self._sprites.full_body(person.sprite)
+            full = art.sprites.full_body(person.sprite)
             # Upper-body photos stand in for people half hidden behind the queue.
             size = tall if full else int(tall * 0.5)
-            sprite, alpha = self._sprites.get(person.sprite, size)
+            sprite, alpha = art.sprites.get(person.sprite, size)
             bottom = y if full else y - tall * 0.4
             # The cut-out's bottom row is the soles: they land on the customer's position.
             paste(img, sprite, alpha, int(x - sprite.shape[1] / 2),

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 import base64
 
+from iocwall.streams.h264 import profile_level_id
+
 TRACK = "trackID=0"
-
-
-def profile_level_id(sps: bytes) -> str:
-    """Three bytes after the NAL header: profile_idc, constraint flags, level_idc."""
-    return sps[1:4].hex().upper()
 
 
 def describe(host: str, session_id: int, title: str, sps: bytes, pps: bytes, fps: int,
@@ -26,8 +23,8 @@ def describe(host: str, session_id: int, title: str, sps: bytes, pps: bytes, fps
         "m=video 0 RTP/AVP 96",
         f"b=AS:{kbps}",
         "a=rtpmap:96 H264/90000",
-        f"a=fmtp:96 packetization-mode=1;profile-level-id={profile_level_id(sps)};"
-        f"sprop-parameter-sets={sprop}",
+        (f"a=fmtp:96 packetization-mode=1;profile-level-id={profile_level_id(sps)};"
+         f"sprop-parameter-sets={sprop}"),
         f"a=framerate:{fps}",
         f"a=x-dimensions:{width},{height}",
         f"a=control:{TRACK}",

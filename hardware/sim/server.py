@@ -12,7 +12,9 @@ import importlib
 import inspect
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,9 @@ class SimOptions:
     faults: list[FaultRequest] = field(default_factory=list)
     session_timeout: float = 60.0
     scenes: int = 4
+    # Where the first start's "encoding ... N %" lines go besides the log (the demo
+    # prints them: its terminal shows warnings only, and a cold start takes a while).
+    progress: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,7 @@ class Simulator:
             people.use_cache_dir(options.cache_dir)
         self._cams: dict[int, _Camera] = {}
         self._scenes = [Scene(i, LOOP_SECONDS) for i in range(max(1, min(options.scenes, 8)))]
-        self._loops: dict[tuple[int, StreamSpec], Loop] = {}
+        self._loops: dict[tuple[int, StreamSpec], asyncio.Future[Loop]] = {}
         self.rtsp = RtspServer(options.host, options.rtsp_port, self,
                                Authenticator(options.user, options.password),
                                options.session_timeout)
@@ -98,6 +103,7 @@ class Simulator:
         self._tasks: list[asyncio.Task[None]] = []
         self._fault_tasks: set[asyncio.Task[None]] = set()
         self._started = time.time()
+        self._cancel = threading.Event()    # tells encoder threads to give up (stop())
 
     # --- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -110,8 +116,8 @@ class Simulator:
             faults = CameraFaults()
             # Cameras that share a scene start at different points of the loop.
             start = origin - ((k - 1) // len(self._scenes)) * 3.7
-            sources = {name: self._new_source(k, name, self._loops[(scene.seed, spec)], start,
-                                              faults)
+            sources = {name: self._new_source(k, name, self._loops[(scene.seed, spec)].result(),
+                                              start, faults)
                        for name, spec in (("main", MAIN), ("sub", SUB))}
             self._cams[k] = _Camera(k, scene, faults, sources)
             for source in sources.values():
@@ -133,6 +139,7 @@ class Simulator:
         return StreamSource(f"cam{k}/{name}", loop, origin, faults)
 
     async def stop(self) -> None:
+        self._cancel.set()
         tasks = self._tasks + list(self._fault_tasks)
         for task in tasks:
             task.cancel()
@@ -147,15 +154,33 @@ class Simulator:
                 await source.stop()
 
     async def _loop(self, scene: Scene, spec: StreamSpec) -> Loop:
+        """The loop of ``scene`` at ``spec``, made once even when asked for twice at once."""
         key = (scene.seed, spec)
         if key not in self._loops:
-            if self.options.live:
-                from .live import probe_loop
-                self._loops[key] = await asyncio.to_thread(probe_loop, scene, spec)
-            else:
-                self._loops[key] = await asyncio.to_thread(load_or_encode, scene, spec,
-                                                           self.options.cache_dir)
-        return self._loops[key]
+            future = asyncio.ensure_future(self._make_loop(scene, spec))
+            # retrieved here too: after stop() nobody may be left to await a cancelled encode
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._loops[key] = future
+        try:
+            return await asyncio.shield(self._loops[key])
+        except Exception:
+            self._loops.pop(key, None)   # a later request tries again
+            raise
+
+    async def _make_loop(self, scene: Scene, spec: StreamSpec) -> Loop:
+        if self.options.live:
+            from .live import probe_loop
+            return await asyncio.to_thread(probe_loop, scene, spec)
+        return await asyncio.to_thread(load_or_encode, scene, spec, self.options.cache_dir,
+                                       self._label(scene, spec), self.options.progress,
+                                       self._cancel)
+
+    def _label(self, scene: Scene, spec: StreamSpec) -> str:
+        """Which cameras and stream a loop is for, e.g. 'cam1, cam5 main (1920x1080)'."""
+        cams = [f"cam{k}" for k in range(1, self.cameras + 1)
+                if (k - 1) % len(self._scenes) == scene.seed]
+        kind = {MAIN: "main", SUB: "sub"}.get(spec, "main (resolution fault)")
+        return f"{', '.join(cams) or f'scene {scene.seed}'} {kind} ({spec.width}x{spec.height})"
 
     async def _start_onvif(self) -> None:
         o = self.options

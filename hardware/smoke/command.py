@@ -7,6 +7,7 @@ Exit codes: 0 when nothing FAILs (PASS or WARN), 1 when a check FAILs,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -25,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transport", choices=("tcp", "udp", "both"), default="both",
                         help="RTP over TCP (interleaved), UDP, or both one after the other "
                              "(default both)")
+    parser.add_argument("--allow-basic", action="store_true",
+                        help="send the password as Basic auth (clear text) if the camera asks "
+                             "for it; without this a camera that offers only Basic fails the "
+                             "auth check and never sees the password")
     parser.add_argument("--seconds", type=_positive, default=5.0,
                         help="measurement window per stream and transport, seconds (default 5)")
     parser.add_argument("--timeout", type=_positive, default=5.0,
@@ -42,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     except TargetError as exc:
         _line(f"iocwall smoke: {exc}")
         return 2
+    if getattr(args, "allow_basic", False):
+        target = dataclasses.replace(
+            target, url=dataclasses.replace(target.url, allow_basic_auth=True))
     secret = target.url.password
     try:
         return run_smoke(target, args)

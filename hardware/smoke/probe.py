@@ -16,9 +16,9 @@ from iocwall.streams.rtsp.rtp import (
     NAL_PPS,
     NAL_SPS,
     START,
-    AccessUnit,
     H264Depacketizer,
     RtpError,
+    RtpFrame,
     RtpPacket,
     SequenceTracker,
     parse_rtp,
@@ -179,7 +179,7 @@ class StreamProbe:
         r.payload_bytes += len(data)
         r.first_packet_at = r.first_packet_at or arrived
         r.last_packet_at = arrived
-        r.sequence.add(pkt.sequence)
+        r.sequence.add(pkt.sequence_number)
         if self._decoder is None:
             self._count_picture(pkt, arrived)
             return
@@ -199,7 +199,7 @@ class StreamProbe:
             if nal[0] & 0x1F == NAL_SPS and (not self.result.sps or self.result.sps[-1] != nal):
                 self.result.sps.append(nal)
 
-    def _with_parameter_sets(self, au: AccessUnit) -> bytes:
+    def _with_parameter_sets(self, au: RtpFrame) -> bytes:
         """Keyframes without in-band SPS/PPS get the latest known ones (many cameras send
         them only in the SDP)."""
         if not au.keyframe:

@@ -102,7 +102,8 @@ def _stream_url(profile: Any, onvif_url: CameraUrl, report: Report) -> CameraUrl
         return None
     try:
         # The ONVIF credentials are the camera's; RTSP on the same camera takes the same ones.
-        return parse(profile.stream_uri, onvif_url.username, onvif_url.password)
+        return parse(profile.stream_uri, onvif_url.username, onvif_url.password,
+                     allow_basic_auth=onvif_url.allow_basic_auth)
     except UrlError as exc:
         report.rows.append(Row(profile.name or profile.token, Check.PROFILE_MATCH, Result.FAIL,
                                "bad URI", f"the device reported an unusable stream URI: {exc}"))

@@ -1,14 +1,15 @@
-"""RTSP authentication as cameras do it: Basic and Digest (RFC 2617, MD5), chosen from the 401."""
+"""RTSP authentication as cameras do it: Basic and Digest (RFC 2617, MD5), chosen from the 401.
+
+The client side; the parsing and the math are ``digest``'s, shared with our servers.
+"""
 from __future__ import annotations
 
 import base64
 import enum
-import hashlib
 import os
-import re
 from dataclasses import dataclass, field
 
-_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
+from .digest import parse_params, response
 
 
 class AuthScheme(enum.Enum):
@@ -28,8 +29,7 @@ def parse_challenges(headers: list[str]) -> list[Challenge]:
     found: list[Challenge] = []
     for value in headers:
         name, _, rest = value.strip().partition(" ")
-        params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-                  for m in _PARAM.finditer(rest)}
+        params = parse_params(rest)
         if name.lower() == "digest":
             found.append(Challenge(AuthScheme.DIGEST, params))
         elif name.lower() == "basic":
@@ -46,6 +46,7 @@ class Authenticator:
         self._password = password
         self.challenge = challenge
         self._count = 0
+        self._cnonce = os.urandom(8).hex()
 
     @property
     def scheme(self) -> AuthScheme:
@@ -59,28 +60,22 @@ class Authenticator:
 
     def _digest(self, method: str, uri: str) -> str:
         p = self.challenge.params
-        realm, nonce = p.get("realm", ""), p.get("nonce", "")
-        ha1 = _md5(f"{self._user}:{realm}:{self._password}")
-        if p.get("algorithm", "").upper() == "MD5-SESS":
-            cnonce = os.urandom(8).hex()
-            ha1 = _md5(f"{ha1}:{nonce}:{cnonce}")
-        ha2 = _md5(f"{method}:{uri}")
+        realm, nonce, algorithm = p.get("realm", ""), p.get("nonce", ""), p.get("algorithm", "")
         parts = [f'username="{self._user}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"']
         qops = [q.strip() for q in p.get("qop", "").split(",") if q.strip()]
-        if "auth" in qops:
+        # One client nonce for the whole session: with MD5-sess it is part of H(A1), so the
+        # H(A1) we hash and the cnonce we send must be the same (RFC 2617 3.2.2.2).
+        qop, nc = ("auth", f"{self._count + 1:08x}") if "auth" in qops else ("", "")
+        if qop:
             self._count += 1
-            nc, cnonce = f"{self._count:08x}", os.urandom(8).hex()
-            response = _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-            parts += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
-        else:
-            response = _md5(f"{ha1}:{nonce}:{ha2}")
-        parts.append(f'response="{response}"')
+            parts += ["qop=auth", f"nc={nc}", f'cnonce="{self._cnonce}"']
+        elif algorithm.upper() == "MD5-SESS":
+            parts.append(f'cnonce="{self._cnonce}"')   # the server needs it for H(A1)
+        digest = response(self._user, realm, self._password, method, uri, nonce,
+                          algorithm=algorithm, qop=qop, nc=nc, cnonce=self._cnonce)
+        parts.append(f'response="{digest}"')
         if "opaque" in p:
             parts.append(f'opaque="{p["opaque"]}"')
-        if "algorithm" in p:
-            parts.append(f"algorithm={p['algorithm']}")
+        if algorithm:
+            parts.append(f"algorithm={algorithm}")
         return "Digest " + ", ".join(parts)
-
-
-def _md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()

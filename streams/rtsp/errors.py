@@ -19,6 +19,7 @@ class Problem(enum.Enum):
     TRANSPORT = "transport"        # 461: transport refused
     STATUS = "status"              # any other RTSP error status
     CLOSED = "closed"              # the camera closed the connection
+    TOO_BIG = "too-big"            # an answer past our size limits (a broken or hostile peer)
 
 
 class RtspError(Exception):
@@ -29,6 +30,7 @@ class RtspError(Exception):
         self.problem = problem
         self.message = message
         self.method: str | None = None  # the RTSP request that failed, when one did
+        self.status: int | None = None  # the camera's RTSP status code, when it sent one
 
     def __str__(self) -> str:
         return self.message

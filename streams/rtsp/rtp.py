@@ -1,4 +1,4 @@
-"""RTP packets and H.264 depacketization (RFC 3550, RFC 6184).
+"""RTP packets (aiortc's ``RtpPacket``) and H.264 depacketization (RFC 3550, RFC 6184).
 
 The depacketizer turns RTP payloads into access units (one picture each, as
 Annex B bytes for the decoder) and counts what a broken camera sends wrong:
@@ -9,50 +9,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from aiortc.rtp import RtpPacket
+
 START = b"\x00\x00\x00\x01"
 NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS = 5, 6, 7, 8
 STAP_A, FU_A = 24, 28
+# One picture is never bigger than this (a 4K keyframe at high quality is ~3 MB) nor made
+# of more NAL units: a camera that never ends a unit or a fragment must not grow memory.
+MAX_UNIT_BYTES = 8 << 20
+MAX_UNIT_NALS = 1024
 
 
 class RtpError(ValueError):
     """A packet that is not RTP version 2 or is cut short."""
 
 
-@dataclass(frozen=True)
-class RtpPacket:
-    payload_type: int
-    marker: bool
-    sequence: int
-    timestamp: int
-    ssrc: int
-    payload: bytes
-
-
 def parse_rtp(data: bytes) -> RtpPacket:
-    if len(data) < 12 or data[0] >> 6 != 2:
-        raise RtpError("not an RTP v2 packet")
-    csrc_count, has_ext, has_pad = data[0] & 0x0F, data[0] & 0x10, data[0] & 0x20
-    offset = 12 + 4 * csrc_count
-    if has_ext:
-        if len(data) < offset + 4:
-            raise RtpError("RTP header extension is cut short")
-        offset += 4 + 4 * int.from_bytes(data[offset + 2:offset + 4], "big")
-    end = len(data) - (data[-1] if has_pad and data[-1] else 0)
-    if offset > end:
-        raise RtpError("RTP packet is cut short")
-    return RtpPacket(
-        payload_type=data[1] & 0x7F,
-        marker=bool(data[1] & 0x80),
-        sequence=int.from_bytes(data[2:4], "big"),
-        timestamp=int.from_bytes(data[4:8], "big"),
-        ssrc=int.from_bytes(data[8:12], "big"),
-        payload=data[offset:end],
-    )
+    """An RTP packet, parsed by aiortc (header, CSRCs, extensions, padding)."""
+    try:
+        return RtpPacket.parse(data)
+    except ValueError as exc:       # not version 2, cut short, bad padding or extension
+        raise RtpError(str(exc)) from None
 
 
 @dataclass
-class AccessUnit:
-    """One picture: its NAL units and the RTP timestamp they share."""
+class RtpFrame:
+    """What the depacketizer makes of the packets of one RTP timestamp: one picture's NAL
+    units (the media server wraps them in ``fanout.AccessUnit`` with pts and generation)."""
     timestamp: int
     nals: list[bytes] = field(default_factory=list)
 
@@ -71,33 +54,52 @@ class AccessUnit:
 class H264Depacketizer:
     """Feed RTP packets in arrival order; collect complete access units."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_unit_bytes: int | None = None,
+                 max_unit_nals: int | None = None) -> None:
         self.corrupt = 0  # malformed payloads and fragments we had to throw away
+        self.oversized = 0  # units thrown away for passing a size bound
+        self.max_unit_bytes = max_unit_bytes or MAX_UNIT_BYTES
+        self.max_unit_nals = max_unit_nals or MAX_UNIT_NALS
+        self._size = 0     # bytes in the current unit, fragment included
+        self._overflow = False  # the current unit passed a bound: drop it to its end
         self.sps: bytes | None = None
         self.pps: bytes | None = None
         self._fragment: bytearray | None = None
-        self._current: AccessUnit | None = None
+        self._current: RtpFrame | None = None
         self._last_seq: int | None = None
 
-    def push(self, pkt: RtpPacket) -> list[AccessUnit]:
+    def push(self, pkt: RtpPacket) -> list[RtpFrame]:
         """Add one packet; return the access units it completed (usually 0 or 1)."""
-        done: list[AccessUnit] = []
+        done: list[RtpFrame] = []
         if self._current is not None and pkt.timestamp != self._current.timestamp:
             done.append(self._finish())  # a marker bit went missing: close by timestamp
-        if self._last_seq is not None and pkt.sequence != (self._last_seq + 1) & 0xFFFF:
+        if self._last_seq is not None and pkt.sequence_number != (self._last_seq + 1) & 0xFFFF:
             self._fragment = None  # a lost packet breaks any fragment in progress
-        self._last_seq = pkt.sequence
+        self._last_seq = pkt.sequence_number
         if self._current is None:
-            self._current = AccessUnit(pkt.timestamp)
-        for nal in self._nals_of(pkt.payload):
-            self._remember(nal)
-            self._current.nals.append(nal)
+            self._current = RtpFrame(pkt.timestamp)
+        if not self._overflow:
+            self._size += len(pkt.payload)
+            for nal in self._nals_of(pkt.payload):
+                self._remember(nal)
+                self._current.nals.append(nal)
+            if self._size > self.max_unit_bytes or len(self._current.nals) > self.max_unit_nals:
+                self._drop_unit()
         if pkt.marker:
             done.append(self._finish())
         return [au for au in done if au.nals]
 
-    def _finish(self) -> AccessUnit:
+    def _drop_unit(self) -> None:
+        """Too big to be a picture: forget it, and ignore its packets until it ends."""
+        assert self._current is not None
+        self.oversized += 1
+        self._overflow = True
+        self._current.nals = []
+        self._fragment = None
+
+    def _finish(self) -> RtpFrame:
         au, self._current = self._current, None
+        self._size, self._overflow = 0, False
         assert au is not None
         return au
 
@@ -172,6 +174,11 @@ class SequenceTracker:
             self._highest += delta
         else:
             self.reordered += 1
+
+    @property
+    def highest(self) -> int:
+        """The highest extended sequence number seen (with its wrap count)."""
+        return self._highest
 
     @property
     def expected(self) -> int:

@@ -20,13 +20,19 @@ from iocwall.streams.urls import CameraUrl
 
 from .auth import Authenticator, AuthScheme, parse_challenges
 from .errors import Problem, RtspError
+from .message import parse_head
 from .sdp import VideoTrack, resolve_control, video_track
+from .transport import parse_transport
 from .udp import UdpPair, open_udp_pair
 
 log = logging.getLogger(__name__)
 
 PacketSink = Callable[[bytes, float], None]
 _USER_AGENT = "iocwall/0.1"
+# A camera's answers are small (an SDP is a few hundred bytes): anything bigger is a
+# broken or hostile peer, and must not make us buffer it.
+MAX_BODY_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 16 * 1024
 
 
 class Transport(enum.Enum):
@@ -55,6 +61,8 @@ class RtspClient:
         self.user_agent = user_agent
         self.timeout = timeout
         self.on_packet = on_packet
+        self.on_rtcp: PacketSink | None = None   # the camera's RTCP (sender reports)
+        self.transport: Transport | None = None  # what SETUP agreed on
         self.auth_scheme = AuthScheme.NONE
         self.closed = asyncio.Event()  # set when the camera closes the control connection
         self.session_timeout = 60.0
@@ -78,7 +86,8 @@ class RtspClient:
         started = time.monotonic()
         try:
             self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.url.host, self.url.port), self.timeout)
+                asyncio.open_connection(self.url.host, self.url.port, limit=MAX_HEADER_BYTES),
+                self.timeout)
         except ConnectionRefusedError:
             raise RtspError(Problem.REFUSED, f"nothing listens on {self.where}: check the port "
                             "(RTSP is usually 554) and that the camera is powered and booted"
@@ -111,20 +120,54 @@ class RtspClient:
         return track
 
     async def setup(self, track: VideoTrack, transport: Transport) -> None:
+        """SETUP over ``transport``; on a refusal the client can SETUP again (auto fallback)."""
         if transport is Transport.TCP:
             spec = "RTP/AVP/TCP;unicast;interleaved=0-1"
         else:
             host = self._writer.get_extra_info("sockname")[0] if self._writer else "0.0.0.0"
-            self._udp = await open_udp_pair(host, self.on_packet)
+            if self._udp is None:
+                self._udp = await open_udp_pair(host, self.on_packet, self._rtcp_in)
             spec = f"RTP/AVP;unicast;client_port={self._udp.rtp_port}-{self._udp.rtp_port + 1}"
         resp = await self._checked("SETUP", track.control, {"Transport": spec}, transport=transport)
-        self._rtp_channel = _interleaved_channel(resp.header("transport"), self._rtp_channel)
+        answer = parse_transport(resp.header("transport"))
+        channels = answer.pair("interleaved")
+        if channels is not None and channels[0] <= 254:
+            self._rtp_channel = channels[0]   # the camera may pick another pair than ours
+        if transport is Transport.UDP and self._udp is not None:
+            peer = self._writer.get_extra_info("peername")[0] if self._writer else self.url.host
+            ports = answer.pair("server_port")
+            self._udp.connect(answer.get("source") or peer,
+                              ports if ports is not None and ports[0] > 0 else None)
+        self.transport = transport
         session = resp.header("session")
         self._session = session.split(";")[0].strip() or None
         for part in session.split(";")[1:]:
             key, _, value = part.strip().partition("=")
             if key.lower() == "timeout" and value.isdigit() and int(value) > 0:
                 self.session_timeout = float(value)
+
+    def punch(self, rtp_probe: bytes, rtcp_probe: bytes) -> None:
+        """UDP only: one packet to each of the camera's ports, so a NAT lets its media in."""
+        if self.transport is Transport.UDP and self._udp is not None:
+            self._udp.punch(rtp_probe, rtcp_probe)
+
+    def send_rtcp(self, data: bytes) -> None:
+        """An RTCP packet to the camera: its UDP port, or the interleaved RTCP channel."""
+        if self.transport is Transport.UDP and self._udp is not None:
+            self._udp.send_rtcp(data)
+        elif self.transport is Transport.TCP and self._writer is not None \
+                and not self._writer.is_closing() and not self.closed.is_set():
+            self._writer.write(b"$" + bytes([(self._rtp_channel + 1) & 0xFF])
+                               + len(data).to_bytes(2, "big") + data)
+
+    @property
+    def foreign_datagrams(self) -> int:
+        """UDP datagrams from someone other than the camera (dropped)."""
+        return self._udp.foreign if self._udp is not None else 0
+
+    def _rtcp_in(self, data: bytes, at: float) -> None:
+        if self.on_rtcp is not None:
+            self.on_rtcp(data, at)
 
     async def play(self) -> None:
         await self._checked("PLAY", self._base, {"Range": "npt=0.000-"})
@@ -166,7 +209,7 @@ class RtspClient:
             raise
         if resp.status >= 300:
             error = _status_error(method, resp, transport, self.url.username)
-            error.method = method
+            error.method, error.status = method, resp.status
             raise error
         return resp
 
@@ -179,6 +222,11 @@ class RtspClient:
         if not challenges:
             raise RtspError(Problem.AUTH_REFUSED, "the camera answered 401 without an auth scheme "
                             "we know (Basic/Digest)")
+        if challenges[0].scheme is AuthScheme.BASIC and not self.url.allow_basic_auth:
+            raise RtspError(Problem.AUTH_REFUSED, "the camera asks for Basic auth, which sends the "
+                            "password in clear text; we did not send it. If this really is the "
+                            "camera, allow Basic auth in its profile (allow_basic_auth; "
+                            "iocwall smoke --allow-basic)")
         self._auth = Authenticator(self.url.username, self.url.password or "", challenges[0])
         self.auth_scheme = self._auth.scheme
         return await self._request(method, uri, headers)
@@ -235,8 +283,10 @@ class RtspClient:
         assert self._reader is not None
         head = await self._reader.readexactly(3)
         data = await self._reader.readexactly(int.from_bytes(head[1:3], "big"))
-        if head[0] == self._rtp_channel:  # the next channel carries RTCP (ignored)
+        if head[0] == self._rtp_channel:
             self.on_packet(data, time.monotonic())
+        elif head[0] == self._rtp_channel + 1 and self.on_rtcp is not None:
+            self.on_rtcp(data, time.monotonic())
 
     async def _read_response(self, first: bytes) -> RtspResponse:
         assert self._reader is not None
@@ -250,8 +300,7 @@ class RtspClient:
             if not head.startswith((b"RTSP/", b"HTTP/")):
                 raise RtspError(Problem.NOT_RTSP, f"{self.where} closed the connection without an "
                                 "RTSP answer: is this the camera's RTSP port?") from None
-        text = head.decode("latin-1")
-        status_line, *header_lines = text.split("\r\n")
+        status_line, headers = parse_head(head.decode("latin-1").removesuffix("\r\n\r\n"))
         if status_line.startswith("HTTP/"):
             raise RtspError(Problem.HTTP, f"{self.where} answers HTTP, not RTSP: is this the web "
                             "port? RTSP is usually on 554")
@@ -259,12 +308,14 @@ class RtspClient:
         if not status_line.startswith("RTSP/") or len(parts) < 2 or not parts[1].isdigit():
             raise RtspError(Problem.NOT_RTSP, f"{self.where} does not speak RTSP: is this the "
                             "camera's RTSP port?")
-        resp = RtspResponse(int(parts[1]), parts[2] if len(parts) > 2 else "")
-        for line in header_lines:
-            name, sep, value = line.partition(":")
-            if sep:
-                resp.headers.setdefault(name.strip().lower(), []).append(value.strip())
-        length = int(resp.header("content-length", "0") or 0)
+        resp = RtspResponse(int(parts[1]), parts[2] if len(parts) > 2 else "", headers)
+        length_text = resp.header("content-length", "0").strip() or "0"
+        if not length_text.isdigit():
+            raise RtspError(Problem.NOT_RTSP, f"{self.where} sent a bad Content-Length")
+        length = int(length_text)
+        if length > MAX_BODY_BYTES:
+            raise RtspError(Problem.TOO_BIG, f"{self.where} announced a {length}-byte answer "
+                            f"(our limit is {MAX_BODY_BYTES}): not a camera we can talk to")
         if length:
             resp.body = await self._reader.readexactly(length)
         return resp
@@ -276,15 +327,6 @@ class RtspClient:
             future = next(iter(self._pending.values()))  # some cameras drop CSeq on errors
         if future is not None and not future.done():
             future.set_result(resp)
-
-
-def _interleaved_channel(transport: str, default: int) -> int:
-    for part in transport.split(";"):
-        key, _, value = part.strip().partition("=")
-        first = value.split("-")[0]
-        if key.lower() == "interleaved" and first.isdigit():
-            return int(first)
-    return default
 
 
 def _status_error(method: str, resp: RtspResponse, transport: Transport | None,

@@ -1,7 +1,10 @@
-"""H.264 sequence parameter set: profile, level and picture size (ITU-T H.264 7.3.2.1).
+"""H.264 sequence parameter set: profile, level, picture size and the fields a slice
+header depends on (ITU-T H.264 7.3.2.1).
 
 Read straight from the bitstream so that the codec row tells what the camera
-*says* it sends, independently of what the decoder later makes of it.
+*says* it sends, independently of what the decoder later makes of it. The one
+SPS parser: the ingest, the smoke test and the simulator (which rewrites slices,
+see hardware/sim/stamp_patch.py) all use it.
 """
 from __future__ import annotations
 
@@ -26,8 +29,16 @@ class Sps:
     profile_idc: int
     constraint_flags: int
     level_idc: int
-    width: int
+    width: int                  # picture size after cropping
     height: int
+    width_mbs: int = 0          # macroblocks across
+    height_mbs: int = 0         # macroblock rows of a frame
+    log2_max_frame_num: int = 4
+    poc_type: int = 0
+    log2_max_poc_lsb: int = 4
+    delta_pic_order_always_zero: bool = False
+    frame_mbs_only: bool = True
+    separate_colour_plane: bool = False
 
     @property
     def profile(self) -> str:
@@ -56,22 +67,24 @@ def parse_sps(nal: bytes) -> Sps:
 def _parse(r: BitReader) -> Sps:
     profile_idc, constraints, level_idc = r.u(8), r.u(8), r.u(8)
     r.ue()  # seq_parameter_set_id
-    chroma_format_idc = 1
+    chroma_format_idc, separate = 1, False
     if profile_idc in _HIGH_FAMILY:
         chroma_format_idc = r.ue()
         if chroma_format_idc == 3:
-            r.u(1)  # separate_colour_plane_flag
+            separate = bool(r.u(1))
         r.ue(), r.ue(), r.u(1)  # bit depths, qpprime_y_zero_transform_bypass
         if r.u(1):  # seq_scaling_matrix_present_flag
             for i in range(8 if chroma_format_idc != 3 else 12):
                 if r.u(1):
                     _skip_scaling_list(r, 16 if i < 6 else 64)
-    r.ue()  # log2_max_frame_num_minus4
+    log2_frame = r.ue() + 4
     poc_type = r.ue()
+    log2_poc, always_zero = 4, False
     if poc_type == 0:
-        r.ue()
+        log2_poc = r.ue() + 4
     elif poc_type == 1:
-        r.u(1), r.se(), r.se()
+        always_zero = bool(r.u(1))
+        r.se(), r.se()
         for _ in range(r.ue()):
             r.se()
     r.ue(), r.u(1)  # max_num_ref_frames, gaps_in_frame_num_allowed
@@ -89,7 +102,9 @@ def _parse(r: BitReader) -> Sps:
         height -= crop_y * (top + bottom)
     if width <= 0 or height <= 0:
         raise SpsError("SPS gives an empty picture size")
-    return Sps(profile_idc, constraints, level_idc, width, height)
+    return Sps(profile_idc, constraints, level_idc, width, height, width_mbs,
+               height_units * (2 - frame_mbs_only), log2_frame, poc_type, log2_poc, always_zero,
+               bool(frame_mbs_only), separate)
 
 
 def _skip_scaling_list(r: BitReader, size: int) -> None:
