@@ -146,13 +146,32 @@ async def test_failed_logins_audit_only_names_that_exist(live_server: LiveServer
 
 
 async def test_password_checks_run_in_a_small_bounded_pool() -> None:
+    import threading
+
     from argon2 import PasswordHasher
-    passwords = Passwords(PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1),
+
+    all_asked = threading.Event()
+
+    class HeldHasher(PasswordHasher):
+        """Real argon2, but each check starts only once all 10 were asked for: on a busy
+        machine a fast check could otherwise end (and free its slot) before the last ask."""
+
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
+            all_asked.wait(10)
+            return super().verify(hash, password)
+
+    passwords = Passwords(HeldHasher(time_cost=2, memory_cost=8192, parallelism=1),
                           workers=2, queue=2)
     stored = await passwords.hash("right-password")
+
+    async def ask() -> bool:
+        return await passwords.verify(stored, "wrong")
+
     try:
-        results = await asyncio.gather(*(passwords.verify(stored, "wrong") for _ in range(10)),
-                                       return_exceptions=True)
+        tasks = [asyncio.ensure_future(ask()) for _ in range(10)]
+        await asyncio.sleep(0)                  # every ask reaches the pool (or is refused)
+        all_asked.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         passwords.close()
     busy = [r for r in results if isinstance(r, ApiError)]
