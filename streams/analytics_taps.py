@@ -45,6 +45,7 @@ class WorkerTaps:
         self._wake = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._ends: set[asyncio.Task[None]] = set()
+        self._why: dict[int, str] = {}                # tap id -> why it was ended here
         self.dropped = 0
 
     def start(self, request: TapRequest) -> None:
@@ -70,6 +71,13 @@ class WorkerTaps:
             return False
         task.cancel()
         return True
+
+    def end_camera(self, camera: str, why: str) -> None:
+        """End the tap of a camera that is going away (its pulls stop, so its frames would
+        just stop coming); the web side hears ``why``."""
+        tap_id = self._cameras.get(camera)
+        if tap_id is not None and self.stop_one(tap_id):
+            self._why[tap_id] = why
 
     async def stop(self) -> None:
         tasks = [*self._tasks.values(), *([self._sender] if self._sender else [])]
@@ -102,13 +110,17 @@ class WorkerTaps:
         self._latest.pop(request.tap_id, None)
         if self._cameras.get(request.camera) == request.tap_id:
             del self._cameras[request.camera]
+        why = self._why.pop(request.tap_id, None)
         if task.cancelled():
-            log.info("analytics tap of %s stopped", request.camera)
-            return
-        error = task.exception()
-        if error is not None and not isinstance(error, WhepError):
-            log.error("analytics tap of %s failed: %r", request.camera, error)
-        reason = getattr(error, "message", None) or (repr(error) if error else "")
+            log.info("analytics tap of %s stopped%s", request.camera, f": {why}" if why else "")
+            if why is None:
+                return                                # stopped by the web process
+            reason = why
+        else:
+            error = task.exception()
+            if error is not None and not isinstance(error, WhepError):
+                log.error("analytics tap of %s failed: %r", request.camera, error)
+            reason = getattr(error, "message", None) or (repr(error) if error else "")
         end = asyncio.ensure_future(self._send(TapEnded(request.tap_id, request.camera, reason)))
         self._ends.add(end)
         end.add_done_callback(self._ends.discard)

@@ -186,6 +186,7 @@ class Worker:
             await media.update_camera(args[0])
             return None
         if call.op is Op.REMOVE:
+            self.taps.end_camera(args[0], "camera removed")
             return await media.remove_camera(args[0])
         if call.op is Op.TAP:
             self.taps.start(args[0])
@@ -205,4 +206,5 @@ class Worker:
             await media.update_camera(camera)        # no-op when nothing changed
         for status in media.cameras():
             if status.id not in wanted:
+                self.taps.end_camera(status.id, "camera removed")
                 await media.remove_camera(status.id)
