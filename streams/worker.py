@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import Coroutine
 from types import SimpleNamespace
 from typing import Any
@@ -43,6 +44,11 @@ log = logging.getLogger(__name__)
 
 def main(settings: WorkerSettings) -> None:
     """Process entry point."""
+    # Ctrl+C in a terminal (and timeout, systemd) signal the whole process group: the web
+    # process then stops its media processes in order (closing the socket ends them); a
+    # media process that died on the signal would be seen as a crash and restarted.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     logging.basicConfig(level=settings.log_level,
                         format=f"%(asctime)s {settings.node} %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aioice").setLevel(max(settings.log_level, logging.WARNING))
