@@ -167,6 +167,7 @@ class MediaServer:
                 session.notify(event)
                 await self.sessions.close(session.id, CloseReason.CAMERA_REMOVED)
         if channel is not None:
+            channel.fanout.end_subscribers()     # taps end too (and restart if it comes back)
             await channel.stop()
 
     def cameras(self) -> list[CameraStatus]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from iocwall.hardware.sim.server import SUB
 from iocwall.streams.cluster import MediaCluster
+from iocwall.streams.fanout import EndOfStream
 from iocwall.wall.demo_analytics import sim_zones
 from tests.analytics_helpers import start_worker, stop_worker
 from tests.fixtures.ports import free_port
@@ -25,6 +27,7 @@ from tests.registry_helpers import (
     registry_config,
     registry_server,
 )
+from tests.streams_helpers import media_server, sim_cameras
 from tests.test_registry_api import camera_body, wait_for
 from tests.test_streams_units import parse_prometheus
 
@@ -141,6 +144,29 @@ async def test_analytics_counts_from_a_camera_in_a_media_process(
             async def untapped() -> bool:
                 return not media._taps._open        # type: ignore[attr-defined]
             await wait_for(untapped, 10, "the tap to end with its camera")
+            # registered again: the waiting tap starts again and counts come back
+            again = await http.post("/api/cameras", json=camera_body(simulator, 1))
+            assert again.json()["id"] == camera
+            mark = time.time()
+
+            async def counted_again() -> bool:
+                return any(r["camera"] == camera and
+                           datetime.fromisoformat(r["updated_at"]).timestamp() > mark
+                           for r in (await http.get("/api/queues")).json())
+            took = await wait_for(counted_again, 30, "counts after the camera came back")
+            print(f"registered again -> counts {took:.1f} s")
     finally:
         out = stop_worker(worker)
     assert "Traceback" not in out, out
+
+
+async def test_a_removed_camera_ends_its_tap_in_process(simulator: SimProcess) -> None:
+    """MediaServer (processes = 1) too: a tap of a deleted camera ends instead of waiting
+    forever on a stream that will never send again (so it can start again if it returns)."""
+    async with media_server(sim_cameras(simulator, 1)) as media:
+        channel, sub = media.subscribe("cam1", "sub", "analytics:cam1")
+        await media.remove_camera("cam1")
+        with pytest.raises(EndOfStream):
+            await asyncio.wait_for(sub.get(), 5)
+        media.unsubscribe(channel, sub)
+        assert channel.users == 0
