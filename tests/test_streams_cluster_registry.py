@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from datetime import datetime
 from pathlib import Path
@@ -14,8 +16,11 @@ from pathlib import Path
 import pytest
 
 from iocwall.hardware.sim.server import SUB
+from iocwall.streams import placement
 from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.fanout import EndOfStream
+from iocwall.streams.server import Camera
+from iocwall.wall.config import WebRTCConfig
 from iocwall.wall.demo_analytics import sim_zones
 from tests.analytics_helpers import start_worker, stop_worker
 from tests.fixtures.ports import free_port
@@ -27,8 +32,9 @@ from tests.registry_helpers import (
     registry_config,
     registry_server,
 )
-from tests.streams_helpers import media_server, sim_cameras
+from tests.streams_helpers import fast_streams, media_server, sim_cameras
 from tests.test_registry_api import camera_body, wait_for
+from tests.test_streams_cluster import play as play_direct
 from tests.test_streams_units import parse_prometheus
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -170,3 +176,36 @@ async def test_a_removed_camera_ends_its_tap_in_process(simulator: SimProcess) -
             await asyncio.wait_for(sub.get(), 5)
         media.unsubscribe(channel, sub)
         assert channel.users == 0
+
+
+async def test_a_camera_added_while_its_process_restarts_plays_when_it_is_back(
+        simulator: SimProcess) -> None:
+    """The process gets its whole camera list when it connects, so a change made while it
+    was down is not lost."""
+    cams = sim_cameras(simulator, 4)
+    cluster = MediaCluster(fast_streams(), WebRTCConfig(ice_addresses=["127.0.0.1"]), [], 2)
+    await cluster.start()
+    viewer = None
+    try:
+        down = "media-0"
+        cam = next(c for c in cams
+                   if placement.place(c.id, {"media-0": 0, "media-1": 0}) == down)
+        pid = cluster.nodes[down].process.pid
+        os.kill(pid, signal.SIGKILL)
+        await wait_for(lambda: _async(not cluster.nodes[down].ready.is_set()), 5, "seen dead")
+        cluster.add_camera(Camera.from_config(cam))
+        assert cluster.owner(cam.id) == down
+        assert cluster.camera(cam.id).state.value == "lost"     # shown, not hidden
+        await wait_for(lambda: _async(cluster.nodes[down].ready.is_set()), 30, "restarted")
+        assert cluster.nodes[down].process.pid != pid
+        viewer = await play_direct(cluster, cam.id)
+        await viewer.first_frame(20)
+        await wait_for(lambda: _async(cluster.camera(cam.id).state.value == "live"), 5, "live")
+    finally:
+        if viewer is not None:
+            await viewer.close()
+        await asyncio.wait_for(cluster.stop(), 30)
+
+
+async def _async(value: bool) -> bool:
+    return value
