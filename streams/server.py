@@ -58,6 +58,9 @@ class Camera:
     location: str
     urls: dict[str, CameraUrl]     # "main"/"sub" -> URL (with credentials: never shown)
 
+    def __repr__(self) -> str:
+        return f"Camera({self.id!r})"  # never the URLs: they carry credentials
+
     @classmethod
     def from_config(cls, cam: CameraLike) -> Camera:
         urls = {}
