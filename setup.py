@@ -52,7 +52,7 @@ def frontend_files() -> list[str]:
             continue
         if parts[0] == "node_modules" and not _vendored(parts):
             continue
-        if len(parts) == 1 and parts[0] in FRONTEND_SKIP:
+        if parts[-1] in FRONTEND_SKIP:        # npm manifests, at any depth (dist/ has some)
             continue
         files.append(escape("/".join(parts)))
     return files
