@@ -51,8 +51,12 @@ POLL_S = 0.5                  # how often camera statuses are fetched from the p
 
 
 def process_count(configured: int) -> int:
-    """``[streams] processes``: 0 = one per core."""
-    return configured if configured > 0 else (os.cpu_count() or 1)
+    """``[streams] processes``: 0 = one per core this process may run on (a container's
+    or taskset's CPU set, not the host's count)."""
+    if configured > 0:
+        return configured
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 class MediaCluster:
