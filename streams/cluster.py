@@ -2,30 +2,44 @@
 
 Signalling still enters through the one web app; MediaCluster answers the same
 questions as an in-process MediaServer (cameras, WHEP offer/delete, snapshot,
-health, metrics) by forwarding each to the media process that owns the camera
-(``placement.assign``: rendezvous hashing with a load bound). Admission limits
-are counted here, across processes; each process runs its own aiortc peers.
+health, metrics, add/update/remove of cameras, the analytics tap) by forwarding
+each to the media process that owns the camera (``placement.assign`` at start,
+``placement.place`` for a camera added later; a placed camera never moves).
+Admission limits are counted here, across processes; each process runs its own
+aiortc peers. ``camera()``/``cameras()`` answer at once, as MediaServer's do,
+from statuses the processes report every ``POLL_S``.
 
 ``Supervisor`` (streams/supervisor.py) runs the processes and restarts one that dies.
-Its viewers' sessions end (``PROCESS_LOST``): each viewer's
-ICE fails and it reconnects, which lands on
-the restarted process (the same node id, so the same cameras). While it
+Its viewers' sessions end (``PROCESS_LOST``): each viewer's ICE fails and it
+reconnects, which lands on the restarted process (the same node id, so the same cameras). While it
 restarts, offers for its cameras get 503 with a short Retry-After.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
 
+from iocwall.analytics.messages import FrameHeader, ZoneSpec
 from iocwall.streams import metrics, placement
+from iocwall.streams.analytics_taps import ClusterTaps
 from iocwall.streams.health import HealthSnapshot, StreamState
 from iocwall.streams.limits import Admission, CloseReason, SessionLimits, WhepError, check_offer
-from iocwall.streams.server import STREAMS, CameraLike, CameraStatus, Snapshot
-from iocwall.streams.supervisor import Node, Supervisor
+from iocwall.streams.server import (
+    REMOVED,
+    STREAMS,
+    Camera,
+    CameraLike,
+    CameraStatus,
+    MediaError,
+    Snapshot,
+)
+from iocwall.streams.supervisor import Node, Supervisor, restarting
+from iocwall.streams.tap import TapOptions
 from iocwall.streams.wire import Op, SessionRef
 
 log = logging.getLogger(__name__)
@@ -33,12 +47,16 @@ log = logging.getLogger(__name__)
 _STREAM_KEYS = ("linger_s", "stall_timeout_s", "lost_timeout_s", "open_timeout_s",
                 "reconnect_min_s", "reconnect_max_s", "snapshot_cache_s", "ingest")
 _WEBRTC_KEYS = ("ice_addresses", "udp_port_min", "udp_port_max")
-_CAMERA_KEYS = ("id", "name", "main_url", "sub_url", "username", "password", "location")
+POLL_S = 0.5                  # how often camera statuses are fetched from the processes
 
 
 def process_count(configured: int) -> int:
-    """``[streams] processes``: 0 = one per core."""
-    return configured if configured > 0 else (os.cpu_count() or 1)
+    """``[streams] processes``: 0 = one per core this process may run on (a container's
+    or taskset's CPU set, not the host's count)."""
+    if configured > 0:
+        return configured
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 class MediaCluster:
@@ -46,10 +64,13 @@ class MediaCluster:
 
     def __init__(self, streams_cfg: object, webrtc_cfg: object, cameras: Iterable[CameraLike],
                  processes: int, *, log_level: int = logging.INFO) -> None:
-        self._cameras = [{k: getattr(c, k, "") for k in _CAMERA_KEYS} for c in cameras]
-        split = placement.assign([c["id"] for c in self._cameras],
-                                 placement.node_ids(processes))
+        listed = [c if isinstance(c, Camera) else Camera.from_config(c) for c in cameras]
+        self._cameras: dict[str, Camera] = {c.id: c for c in listed}   # with credentials
+        split = placement.assign(self._cameras, placement.node_ids(processes))
         self._owner = {cam: node for node, cams in split.items() for cam in cams}
+        self._removed: set[str] = set()      # ids removed at run time: answered 410
+        self._status: dict[str, CameraStatus] = {}
+        self._poller: asyncio.Task[None] | None = None
         # limits are counted here, across processes; the processes themselves admit all
         streams = {k: getattr(streams_cfg, k) for k in _STREAM_KEYS if hasattr(streams_cfg, k)}
         self._streams = {**streams, "max_sessions": 0, "max_sessions_per_user": 0,
@@ -61,9 +82,11 @@ class MediaCluster:
         self.closed: Counter[CloseReason] = Counter()
         self._refused = 0
         self._procs = Supervisor(
-            {n: [c for c in self._cameras if self._owner[c["id"]] == n] for n in split},
+            {n: [self._cameras[c] for c in cams] for n, cams in split.items()},
             self._streams, self._webrtc, log_level,
-            on_closed=lambda m: self._forget(m.session_id, m.reason), on_lost=self._lost)
+            on_closed=lambda m: self._forget(m.session_id, m.reason), on_lost=self._lost,
+            on_tap=lambda m: self._taps.on_message(m))
+        self._taps = ClusterTaps(self._procs.call, self._procs.notify)
 
     @property
     def nodes(self) -> dict[str, Node]:
@@ -72,14 +95,21 @@ class MediaCluster:
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         await self._procs.start()
+        await self._poll()
+        self._poller = asyncio.create_task(self._keep_polling(), name="media-status")
 
     async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
         await self._procs.stop()
         for ref in list(self._sessions.values()):
             self._forget(ref.id, CloseReason.SERVER_STOP)
 
     def _lost(self, node: str) -> None:
-        """A media process died: its viewers' sessions are gone with it."""
+        """A media process died: its viewers' sessions and taps are gone with it."""
+        self._taps.lost(node, restarting(node))
         for ref in [r for r in self._sessions.values() if r.node == node]:
             self._forget(ref.id, CloseReason.PROCESS_LOST)
 
@@ -94,10 +124,53 @@ class MediaCluster:
                      ref.stream, ref.user or "-", reason.value)
     # (the media process logs every other close itself)
 
+    # -- cameras (the registry drives these through MediaSync) ------------------------------
+    def add_camera(self, camera: Camera) -> None:
+        """Place a new camera (it never moves afterwards) and hand it to its process; the
+        process gets it before any later request for it (one ordered socket)."""
+        if camera.id in self._cameras:
+            raise ValueError(f"duplicate camera id '{camera.id}'")
+        load = {n: len(v.cameras) for n, v in self._procs.nodes.items()}
+        node = placement.place(camera.id, load)
+        self._cameras[camera.id] = camera
+        self._owner[camera.id] = node
+        self._removed.discard(camera.id)
+        self._procs.nodes[node].cameras[camera.id] = camera
+        self._procs.notify(node, Op.ADD, camera)     # not ready: it gets it on connect
+        log.info("camera %s placed on %s", camera.id, node)
+
+    async def update_camera(self, camera: Camera) -> None:
+        """An edited camera: a changed URL or credential reconnects it under its viewers."""
+        node = self._owner.get(camera.id)
+        if node is None:
+            self.add_camera(camera)
+            return
+        self._cameras[camera.id] = camera
+        self._procs.nodes[node].cameras[camera.id] = camera
+        with contextlib.suppress(WhepError):         # restarting: it gets it on connect
+            await self._procs.call(node, Op.UPDATE, camera)
+
+    async def remove_camera(self, camera_id: str) -> bool:
+        """Forget a camera: its viewers get a "removed" event and are closed
+        (``camera_removed``); later requests for it are answered 410 "removed"."""
+        node = self._owner.pop(camera_id, None)
+        if node is None:
+            return False
+        del self._cameras[camera_id]
+        self._status.pop(camera_id, None)
+        self._removed.add(camera_id)
+        self._procs.nodes[node].cameras.pop(camera_id, None)
+        with contextlib.suppress(WhepError):         # restarting: its viewers are gone anyway
+            await self._procs.call(node, Op.REMOVE, camera_id)
+        return True
+
     # -- the MediaServer face --------------------------------------------------------------
     def owner(self, camera_id: str) -> str:
         node = self._owner.get(camera_id)
         if node is None:
+            if camera_id in self._removed:
+                raise MediaError(410, REMOVED, f"camera '{camera_id}' was removed from the "
+                                 "registry / camera đã bị xoá khỏi danh sách")
             raise WhepError(404, "not_found", f"no camera '{camera_id}' / không có camera này")
         return node
 
@@ -136,18 +209,41 @@ class MediaCluster:
             return False
         return bool(await self._procs.call(ref.node, Op.DELETE, session_id))
 
-    async def cameras(self) -> list[CameraStatus]:
-        found = {c.id: c for part in await self._procs.each(Op.CAMERAS) for c in part}
-        return [found.get(c["id"]) or _down(c) for c in self._cameras]
+    def cameras(self) -> list[CameraStatus]:
+        return [self._status_of(c) for c in self._cameras.values()]
 
-    async def camera(self, camera_id: str) -> CameraStatus | None:
-        node = self._owner.get(camera_id)
-        if node is None:
-            return None
-        try:
-            return await self._procs.call(node, Op.CAMERA, camera_id)  # type: ignore[no-any-return]
-        except WhepError:
-            return _down(next(c for c in self._cameras if c["id"] == camera_id))
+    def camera(self, camera_id: str) -> CameraStatus | None:
+        cam = self._cameras.get(camera_id)
+        return self._status_of(cam) if cam is not None else None
+
+    def _status_of(self, cam: Camera) -> CameraStatus:
+        node = self._procs.nodes[self._owner[cam.id]]
+        if not node.ready.is_set():
+            return _down(cam, "media process restarting")
+        found = self._status.get(cam.id)
+        if found is None or found.name != cam.name or found.location != cam.location \
+                or set(found.streams) != set(cam.urls):
+            return _down(cam, "", StreamState.IDLE)   # just added or edited: next poll tells
+        return found
+
+    async def _poll(self) -> None:
+        parts = await self._procs.each(Op.CAMERAS)
+        self._status = {c.id: c for part in parts for c in part if c.id in self._cameras}
+
+    async def _keep_polling(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_S)
+            try:
+                await self._poll()
+            except Exception:              # one bad answer must not stop the statuses
+                log.exception("media status poll failed")
+
+    async def tap(self, camera_id: str, stream: str, zones: list[ZoneSpec],
+                  options: TapOptions, sink: Callable[[FrameHeader, bytes], None]) -> None:
+        """Run the analytics tap of a camera in the process that owns it; its frames come
+        back to ``sink`` (TapRouter.offer) here. Returns when the tap's stream ends; raises
+        when it fails or the process restarts; cancel it to stop the tap."""
+        await self._taps.run(self.owner(camera_id), camera_id, stream, zones, options, sink)
 
     async def snapshot(self, camera_id: str, stream: str = "main") -> Snapshot:
         return await self._procs.call(self.owner(camera_id), Op.SNAPSHOT,  # type: ignore[no-any-return]
@@ -174,11 +270,10 @@ class MediaCluster:
         return metrics.render(await self.health(), total)
 
 
-def _down(cam: dict[str, Any]) -> CameraStatus:
-    """A camera whose media process is restarting: shown as lost, not hidden."""
-    streams = [s for s in STREAMS if cam.get(f"{s}_url")]
-    return CameraStatus(cam["id"], cam["name"], cam.get("location", ""),
-                        {s: HealthSnapshot(cam["id"], s, StreamState.LOST, 0.0, 0.0, None, 0, 0,
-                                           0, 0, 0, 0, "", 0, 0, False,
-                                           "media process restarting")
-                         for s in streams})
+def _down(cam: Camera, why: str, state: StreamState = StreamState.LOST) -> CameraStatus:
+    """A camera whose process is restarting (shown as lost, not hidden), or one whose
+    status has not been fetched yet (idle)."""
+    return CameraStatus(cam.id, cam.name, cam.location,
+                        {s: HealthSnapshot(cam.id, s, state, 0.0, 0.0, None, 0, 0,
+                                           0, 0, 0, 0, "", 0, 0, False, why)
+                         for s in STREAMS if s in cam.urls})

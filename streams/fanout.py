@@ -203,6 +203,12 @@ class Fanout:
         self._subscribers.add(sub)
         return sub
 
+    def end_subscribers(self) -> None:
+        """The stream is gone for good (camera or stream removed): every subscriber left
+        (analytics taps) gets EndOfStream at its next read."""
+        for sub in self._subscribers:
+            sub.close()
+
     def unsubscribe(self, sub: Subscriber) -> None:
         if sub in self._subscribers:
             self._subscribers.discard(sub)

@@ -46,6 +46,17 @@ def assign(cameras: Iterable[str], nodes: Sequence[str]) -> dict[str, list[str]]
     return out
 
 
+def place(camera: str, load: dict[str, int]) -> str:
+    """The node for a camera added at run time, given each node's current camera count:
+    the highest-weight node still under the bound ceil((cameras + 1) / nodes). Cameras
+    already placed never move (they may be playing)."""
+    if not load:
+        raise ValueError("no media node to place a camera on")
+    room = -(-(sum(load.values()) + 1) // len(load))
+    ranked = sorted(load, key=lambda node: (weight(node, camera), node), reverse=True)
+    return next(node for node in ranked if load[node] < room)
+
+
 def node_ids(count: int) -> list[str]:
     """Ids of the local media processes: stable across restarts of one process."""
     return [f"media-{k}" for k in range(count)]

@@ -58,6 +58,9 @@ class Camera:
     location: str
     urls: dict[str, CameraUrl]     # "main"/"sub" -> URL (with credentials: never shown)
 
+    def __repr__(self) -> str:
+        return f"Camera({self.id!r})"  # never the URLs: they carry credentials
+
     @classmethod
     def from_config(cls, cam: CameraLike) -> Camera:
         urls = {}
@@ -170,6 +173,7 @@ class MediaServer:
                 session.notify(event)
                 await self.sessions.close(session.id, CloseReason.CAMERA_REMOVED)
         if channel is not None:
+            channel.fanout.end_subscribers()     # taps end too (and restart if it comes back)
             await channel.stop()
 
     def cameras(self) -> list[CameraStatus]:

@@ -3,10 +3,13 @@
 ``Supervisor`` owns the processes (``multiprocessing`` spawn, running
 ``worker.main``) and the Unix socket they connect back to (in a private 0700
 directory). ``call`` sends a ``Call`` to one process and awaits its ``Reply``;
-``SessionClosed`` messages and a lost process are reported through callbacks,
-so the cluster above keeps its own books. A process that dies is restarted
-with the same node id (so the same cameras) after a backoff that grows while
-it keeps dying.
+``notify`` sends one without waiting. ``SessionClosed``, analytics tap messages
+and a lost process are reported through callbacks, so the cluster above keeps
+its own books. ``Node.cameras`` is what a process serves: the cluster edits it
+as the registry changes, and every (re)connecting process is first sent the
+whole list (``Op.SYNC``), so a change made while a process starts or restarts
+is never lost. A process that dies is restarted with the same node id (so the
+same cameras) after a backoff that grows while it keeps dying.
 """
 from __future__ import annotations
 
@@ -30,7 +33,10 @@ from iocwall.streams.wire import (
     Op,
     Reply,
     SessionClosed,
+    TapEnded,
+    TapFrame,
     WorkerSettings,
+    encode,
     receive,
     send,
 )
@@ -46,8 +52,9 @@ RESTART_RETRY_AFTER_S = 2
 class Node:
     """One media process as the web process sees it."""
 
-    def __init__(self, node: str, cameras: list[dict[str, Any]]) -> None:
-        self.node, self.cameras = node, cameras
+    def __init__(self, node: str, cameras: list[Any]) -> None:
+        self.node = node
+        self.cameras: dict[str, Any] = {c.id: c for c in cameras}   # server.Camera by id
         self.process: Any = None                 # multiprocessing.Process (spawn)
         self.writer: asyncio.StreamWriter | None = None
         self.ready = asyncio.Event()
@@ -77,16 +84,18 @@ def restarting(node: str) -> WhepError:
 
 
 class Supervisor:
-    def __init__(self, nodes: dict[str, list[dict[str, Any]]], streams: dict[str, Any],
+    def __init__(self, nodes: dict[str, list[Any]], streams: dict[str, Any],
                  webrtc: dict[str, Any], log_level: int,
                  on_closed: Callable[[SessionClosed], None],
-                 on_lost: Callable[[str], None]) -> None:
+                 on_lost: Callable[[str], None],
+                 on_tap: Callable[[TapFrame | TapEnded], None] | None = None) -> None:
         """``nodes``: node id -> the cameras it serves; ``streams``/``webrtc``: plain settings
         for each process; ``on_closed``: a process ended a session; ``on_lost``: a process
-        died (everything on it is gone)."""
+        died (everything on it is gone); ``on_tap``: an analytics frame or a tap's end."""
         self.nodes = {n: Node(n, cams) for n, cams in nodes.items()}
         self._streams, self._webrtc, self._log_level = streams, webrtc, log_level
         self._on_closed, self._on_lost = on_closed, on_lost
+        self._on_tap = on_tap
         self._ids = itertools.count(1)
         self._dir = ""
         self._server: asyncio.AbstractServer | None = None
@@ -129,7 +138,7 @@ class Supervisor:
 
     def _spawn(self, node: Node) -> None:
         settings = WorkerSettings(node.node, self._path, self._streams, self._webrtc,
-                                  node.cameras, self._log_level)
+                                  [], self._log_level)      # cameras come with Op.SYNC
         ctx = multiprocessing.get_context("spawn")
         node.process = ctx.Process(target=worker.main, args=(settings,), name=node.node,
                                    daemon=True)
@@ -185,6 +194,10 @@ class Supervisor:
                 return
             node = self.nodes[hello.node]
             node.writer = writer
+            # the camera list and ``ready`` in one step: a camera added from now on is
+            # sent after this list, one added before is in it
+            writer.write(encode(Call(next(self._ids), Op.SYNC,
+                                     (list(node.cameras.values()),))))
             node.ready.set()
             log.info("%s ready (pid %d, %d cameras)", node.node, hello.pid, len(node.cameras))
             while True:
@@ -210,6 +223,8 @@ class Supervisor:
             self._on_closed(message)
         elif isinstance(message, LogLine):
             _relog(message)
+        elif isinstance(message, TapFrame | TapEnded) and self._on_tap is not None:
+            self._on_tap(message)
 
     async def call(self, node_id: str, op: Op, *args: object) -> Any:
         """``op`` on one process; raises WhepError (503 while it restarts, or its refusal)."""
@@ -228,6 +243,16 @@ class Supervisor:
                             "/ máy chủ video bận", RESTART_RETRY_AFTER_S) from None
         finally:
             node.pending.pop(call.id, None)
+
+    def notify(self, node_id: str, op: Op, *args: object) -> bool:
+        """Send ``op`` to a ready process without waiting for its answer (the process logs
+        a failure). Written at once, so it arrives before anything sent after it. False
+        when the process is not ready: it gets ``Node.cameras`` when it connects."""
+        node = self.nodes[node_id]
+        if not node.ready.is_set() or node.writer is None:
+            return False
+        node.writer.write(encode(Call(next(self._ids), op, args)))
+        return True
 
     async def each(self, op: Op) -> list[Any]:
         """``op`` on every ready process; a process that is down answers nothing."""

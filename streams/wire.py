@@ -27,6 +27,12 @@ class Op(enum.Enum):
     HEALTH = "health"          # () -> list[HealthSnapshot]
     COUNTERS = "counters"      # () -> ServerCounters
     SNAPSHOT = "snapshot"      # (camera, stream) -> Snapshot
+    SYNC = "sync"              # (list[Camera],) -> None: serve exactly these (sent on connect)
+    ADD = "add"                # (Camera,) -> None
+    UPDATE = "update"          # (Camera,) -> None: a changed URL reconnects under its viewers
+    REMOVE = "remove"          # (camera,) -> bool: viewers closed, later requests 410
+    TAP = "tap"                # (TapRequest,) -> None: start the analytics tap of a camera
+    UNTAP = "untap"            # (tap_id,) -> bool
 
 
 @dataclass(frozen=True)
@@ -86,19 +92,50 @@ class LogLine:
 
 
 @dataclass(frozen=True)
+class TapRequest:
+    """Tap ``camera`` in the media process that owns it (where its frames are)."""
+    tap_id: int
+    camera: str
+    stream: str
+    zones: list[Any]             # analytics.messages.ZoneSpec
+    options: Any                 # tap.TapOptions
+
+
+@dataclass(frozen=True)
+class TapFrame:
+    """A sampled analytics frame, pushed by the media process (header + JPEG)."""
+    tap_id: int
+    header: Any                  # analytics.messages.FrameHeader
+    jpeg: bytes
+
+
+@dataclass(frozen=True)
+class TapEnded:
+    """A media process's tap stopped (stream ended, camera removed, or it failed)."""
+    tap_id: int
+    camera: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     """What a media process is started with (plain values: streams never imports wall)."""
     node: str
     socket_path: str
     streams: dict[str, Any]
     webrtc: dict[str, Any]
-    cameras: list[dict[str, Any]] = field(default_factory=list)
+    cameras: list[Any] = field(default_factory=list)   # server.Camera (with credentials)
     log_level: int = 20
 
 
-async def send(writer: asyncio.StreamWriter, message: object) -> None:
+def encode(message: object) -> bytes:
+    """One framed message (write it whole: messages never interleave)."""
     body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    writer.write(_HEADER.pack(len(body)) + body)
+    return _HEADER.pack(len(body)) + body
+
+
+async def send(writer: asyncio.StreamWriter, message: object) -> None:
+    writer.write(encode(message))
     await writer.drain()
 
 

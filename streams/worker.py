@@ -2,7 +2,10 @@
 
 Started by ``MediaCluster`` (``multiprocessing`` spawn), it connects back to the
 web process's Unix socket, says who it is (``Hello``) and answers ``Call``s;
-it pushes ``SessionClosed`` whenever one of its viewer sessions ends. It runs
+it pushes ``SessionClosed`` whenever one of its viewer sessions ends. Its
+cameras arrive over the socket (``Op.SYNC`` on connect, then add/update/remove
+as the registry changes), and it runs the analytics taps of its own cameras
+(``analytics_taps.WorkerTaps``), pushing sampled frames back. It runs
 its own aiortc peer connections on its own UDP ports, so media work spreads
 over the cores. When the web process goes away (its socket closes) it stops
 everything and exits: no orphan keeps pulling cameras.
@@ -13,12 +16,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import Coroutine
 from types import SimpleNamespace
 from typing import Any
 
+from iocwall.streams.analytics_taps import WorkerTaps
 from iocwall.streams.limits import CloseReason, WhepError
-from iocwall.streams.server import MediaServer
+from iocwall.streams.server import Camera, MediaServer
 from iocwall.streams.whep import WhepSession
 from iocwall.streams.wire import (
     Call,
@@ -39,6 +44,11 @@ log = logging.getLogger(__name__)
 
 def main(settings: WorkerSettings) -> None:
     """Process entry point."""
+    # Ctrl+C in a terminal (and timeout, systemd) signal the whole process group: the web
+    # process then stops its media processes in order (closing the socket ends them); a
+    # media process that died on the signal would be seen as a crash and restarted.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     logging.basicConfig(level=settings.log_level,
                         format=f"%(asctime)s {settings.node} %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aioice").setLevel(max(settings.log_level, logging.WARNING))
@@ -80,8 +90,10 @@ class Worker:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
         self.media = MediaServer(SimpleNamespace(**settings.streams),
-                                 SimpleNamespace(**settings.webrtc),
-                                 [SimpleNamespace(**c) for c in settings.cameras])
+                                 SimpleNamespace(**settings.webrtc), [])
+        for camera in settings.cameras:
+            self.media.add_camera(camera)
+        self.taps = WorkerTaps(self.media, self._push)
         self._writer: asyncio.StreamWriter | None = None
         self._write_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
@@ -102,6 +114,7 @@ class Worker:
         finally:
             for task in list(self._tasks):
                 task.cancel()
+            await self.taps.stop()
             await asyncio.wait_for(self.media.stop(), 15)
 
     def _forward_logs(self) -> None:
@@ -166,4 +179,38 @@ class Worker:
             return media.counters()
         if call.op is Op.SNAPSHOT:
             return await media.snapshot(*args)
+        if call.op is Op.SYNC:
+            await self._sync(args[0])
+            return None
+        if call.op is Op.ADD:
+            if media.camera(args[0].id) is None:
+                media.add_camera(args[0])
+            else:
+                await media.update_camera(args[0])
+            return None
+        if call.op is Op.UPDATE:
+            await media.update_camera(args[0])
+            return None
+        if call.op is Op.REMOVE:
+            self.taps.end_camera(args[0], "camera removed")
+            return await media.remove_camera(args[0])
+        if call.op is Op.TAP:
+            self.taps.start(args[0])
+            return None
+        if call.op is Op.UNTAP:
+            return self.taps.stop_one(args[0])
         raise ValueError(f"unknown call {call.op}")
+
+    async def _sync(self, cameras: list[Camera]) -> None:
+        """Serve exactly ``cameras``: new ones at once (before any later call runs), then
+        edited ones reconnected and dropped ones removed."""
+        media, wanted = self.media, {c.id: c for c in cameras}
+        for camera in cameras:
+            if media.camera(camera.id) is None:
+                media.add_camera(camera)
+        for camera in cameras:
+            await media.update_camera(camera)        # no-op when nothing changed
+        for status in media.cameras():
+            if status.id not in wanted:
+                self.taps.end_camera(status.id, "camera removed")
+                await media.remove_camera(status.id)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from iocwall.streams import placement
-from iocwall.streams.cluster import MediaCluster
+from iocwall.streams.cluster import MediaCluster, process_count
 from iocwall.streams.limits import CloseReason
 from iocwall.wall.config import WebRTCConfig
 from tests.streams_helpers import fast_streams, sim_cameras
@@ -33,6 +33,22 @@ def test_rendezvous_placement_is_stable_and_moves_only_a_lost_nodes_cameras():
     split = placement.assign(["cam1", "cam2", "cam3", "cam4"], placement.node_ids(2))
     assert sorted(len(v) for v in split.values()) == [2, 2]
     assert split == placement.assign(["cam4", "cam3", "cam2", "cam1"], placement.node_ids(2))
+
+
+def test_cameras_added_later_are_placed_under_the_load_bound():
+    nodes = placement.node_ids(3)
+    load = dict.fromkeys(nodes, 0)
+    placed: dict[str, str] = {}
+    for k in range(30):                       # added one by one, as the registry does
+        cam = f"cam{k}"
+        placed[cam] = placement.place(cam, load)
+        load[placed[cam]] += 1
+        assert max(load.values()) - min(load.values()) <= 1
+    # the first camera goes where plain rendezvous hashing would put it
+    assert placed["cam0"] == placement.owner("cam0", nodes)
+    with pytest.raises(ValueError):
+        placement.place("cam", {})
+    assert process_count(3) == 3 and process_count(0) >= 1
 
 
 def two_on_different_nodes(cluster: MediaCluster, cams: list) -> tuple[str, str]:

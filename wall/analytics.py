@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from iocwall.analytics.messages import ZoneSpec
+from iocwall.streams.analytics_taps import TapFailed
+from iocwall.streams.limits import WhepError
 from iocwall.streams.tap import CameraTap, TapOptions
 from iocwall.streams.tap_router import TapRouter
 from iocwall.wall.queues import QueueBoard
@@ -29,7 +31,8 @@ DECODE_THREADS = 2
 
 class AnalyticsService:
     def __init__(self, config: Any, media: Any, board: QueueBoard) -> None:
-        """config: the ``[analytics]`` section; media: the MediaServer; board: where counts go."""
+        """config: the ``[analytics]`` section; media: the MediaServer or MediaCluster;
+        board: where counts go."""
         self.config = config
         self.media = media
         self.board = board
@@ -66,18 +69,29 @@ class AnalyticsService:
                 continue
             waiting_logged = False
             stream = "sub" if "sub" in status.streams else "main"
-            assert self._pool is not None
-            tap = CameraTap(self.media, camera, stream, zones, options, self.router.offer,
-                            self._pool)
             try:
-                await tap.run()
+                await self._tap(camera, stream, zones, options)
             except asyncio.CancelledError:
                 raise
+            except (WhepError, TapFailed) as exc:      # refused, or its media process left
+                log.warning("analytics tap of %s stopped: %s; restarting", camera, exc)
             except Exception:
                 log.exception("analytics tap of %s failed; restarting", camera)
             finally:
                 self.router.forget(camera)
             await asyncio.sleep(RESTART_S)
+
+    async def _tap(self, camera: str, stream: str, zones: list[ZoneSpec],
+                   options: TapOptions) -> None:
+        """Until the tap ends: inside the media process that owns the camera when media is
+        a MediaCluster (its frames come back to the router here), else in this process."""
+        tap = getattr(self.media, "tap", None)
+        if tap is not None:
+            await tap(camera, stream, zones, options, self.router.offer)
+            return
+        assert self._pool is not None
+        await CameraTap(self.media, camera, stream, zones, options, self.router.offer,
+                        self._pool).run()
 
     async def stop(self) -> None:
         for task in self._tasks.values():

@@ -125,10 +125,9 @@ class StreamsConfig(_Section):
     max_sessions_per_camera: int = Field(64, ge=0, description="Viewer sessions of one camera "
                                          "(main + sub); 0 = no limit")
     retry_after_s: int = Field(5, ge=1, description="Retry-After sent with a 503 refusal")
-    processes: int = Field(1, ge=0, le=256, description="Media processes (cameras are spread "
-                           "over them, each runs its own WebRTC); 0 = one per core, 1 = media "
-                           "inside the web process (needed today for live registry changes "
-                           "and the analytics tap)")
+    processes: int = Field(0, ge=0, le=256, description="Media processes (cameras are spread "
+                           "over them, each runs its own WebRTC and analytics taps); 0 = one "
+                           "per core, 1 = media inside the web process")
 
 
 class WallConfig(_Section):

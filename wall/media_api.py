@@ -133,11 +133,13 @@ def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None
         reg = await check(request, camera_id)
         cam = await _resolved(media.camera(camera_id))
         if cam is None:
-            if isinstance(media, MediaServer):
-                try:
-                    media.channel(camera_id, "main")     # 410 "removed" if it was deleted
-                except MediaError as exc:
-                    raise _api_error(exc) from None
+            try:                                         # 410 "removed" if it was deleted
+                if isinstance(media, MediaServer):
+                    media.channel(camera_id, "main")
+                else:
+                    media.owner(camera_id)               # MediaCluster
+            except MediaError as exc:
+                raise _api_error(exc) from None
             raise ApiError(404, "not_found", "no such camera / không có camera này")
         return JSONResponse({**camera_json(cam), **_registered(reg)})
 

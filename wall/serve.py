@@ -50,19 +50,18 @@ class ServerInfo:
 
 
 def build_media(config: Config) -> object:
-    """The media server: in this process when ``[streams] processes`` resolves to 1 (the
-    default), else a cluster of media processes. Registry cameras reach the in-process
-    server at run time; media processes serve the ``[[cameras]]`` of config.toml only
-    (live registry changes and the analytics tap in media processes are not built yet)."""
+    """The media server: a cluster of ``[streams] processes`` media processes (default 0 =
+    one per core), or in this process when that resolves to 1. Either starts empty: the
+    cameras come from the registry (seeded from ``[[cameras]]``), at start and as they
+    change (wall/registry/sync.py), and the analytics tap runs where each camera is."""
     import logging
 
     from iocwall.streams.cluster import MediaCluster, process_count
     from iocwall.streams.server import MediaServer
-    # never more processes than cameras: each costs ~100 MB before it serves anything
-    count = min(process_count(config.streams.processes), max(1, len(config.cameras)))
+    count = process_count(config.streams.processes)
     if count <= 1:
         return MediaServer(config.streams, config.webrtc, [])
-    return MediaCluster(config.streams, config.webrtc, config.cameras, count,
+    return MediaCluster(config.streams, config.webrtc, [], count,
                         log_level=logging.getLevelName(config.logging.level))
 
 
