@@ -19,6 +19,7 @@ from iocwall.wall.errors import ApiError
 from iocwall.wall.walls.controller import PushResult
 from iocwall.wall.walls.pairing import COOKIE, SESSION_MAX_AGE_S
 from iocwall.wall.walls.service import WallService
+from iocwall.wall.walls.tours import tour_audit, tour_changes
 
 VIEW = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN})
 PUSH = frozenset({Role.ADMIN, Role.OPERATOR})
@@ -114,7 +115,13 @@ async def push_layout(request: Request) -> Response:
     before = await ws.walls.layout(p["wall"], p["monitor"])
 
     async def record(result: PushResult) -> None:      # its fsync makes the push durable
-        await audited(request, "wall.push", f"wall:{p['wall']}/{p['monitor']}",
+        target = f"wall:{p['wall']}/{p['monitor']}"
+        tours = tour_changes(before, layout)
+        for tile in tours.stopped:
+            await audited(request, "wall.tour.stop", target, tour_audit(tile), None)
+        for tile in tours.started:
+            await audited(request, "wall.tour.start", target, None, tour_audit(tile))
+        await audited(request, "wall.push", target,
                       {"version": before.version} if before else None,
                       {"version": result.versions[p["monitor"]], "tiles": len(layout.tiles)})
     result = await ws.controller.push(p["wall"], {p["monitor"]: layout}, caller(request).name,
