@@ -63,15 +63,15 @@ def test_console_starts_and_stops_a_tour(chromium, demo) -> None:
         assert (tour["x"], tour["y"]) == (2, 1)
 
         # the display plays cam1, then switches to cam2 by itself within a dwell or two
-        display.wait_for_function(f"() => {{ const s = ({TOUR})('{tile}');"
-                                  " return s && s.camera === 'cam1' && s.playing === '1'"
-                                  " && s.url.includes('cam1'); }}", timeout=30_000)
-        display.wait_for_function(f"() => {{ const s = ({TOUR})('{tile}');"
-                                  " return s && s.camera === 'cam2' && s.playing === '1'"
-                                  " && s.url.includes('cam2') && s.width > 0; }}", timeout=15_000)
-        seen = display.evaluate(f"({TOUR})", tile)
+        display.evaluate(f"() => {{ window.tourState = {TOUR}; }}")
+        shows = ("(cam) => { const s = window.tourState(%r); return !!s && s.camera === cam"
+                 " && s.playing === '1' && s.url.includes(cam) && s.width > 0; }" % tile)
+        display.wait_for_function(shows, arg="cam1", timeout=30_000)
+        display.wait_for_function(shows, arg="cam2", timeout=15_000)
+        seen = display.evaluate("(id) => window.tourState(id)", tile)
         display.wait_for_timeout(800)
-        assert display.evaluate(f"({TOUR})", tile)["frames"] > seen["frames"], "cam2 frozen"
+        now = display.evaluate("(id) => window.tourState(id)", tile)
+        assert now["camera"] == "cam2" and now["frames"] > seen["frames"], "cam2 frozen"
 
         # stop: the tile leaves the display, the others keep playing
         console.click(f"#tour-list li[data-tile='{tile}'] .tour-stop")
