@@ -64,10 +64,10 @@ def test_console_starts_and_stops_a_tour(chromium, demo) -> None:
 
         # the display plays cam1, then switches to cam2 by itself within a dwell or two
         display.evaluate(f"() => {{ window.tourState = {TOUR}; }}")
-        shows = ("(cam) => { const s = window.tourState(%r); return !!s && s.camera === cam"
-                 " && s.playing === '1' && s.url.includes(cam) && s.width > 0; }" % tile)
-        display.wait_for_function(shows, arg="cam1", timeout=30_000)
-        display.wait_for_function(shows, arg="cam2", timeout=15_000)
+        shows = ("([id, cam]) => { const s = window.tourState(id); return !!s && s.camera === cam"
+                 " && s.playing === '1' && s.url.includes(cam) && s.width > 0; }")
+        display.wait_for_function(shows, arg=[tile, "cam1"], timeout=30_000)
+        display.wait_for_function(shows, arg=[tile, "cam2"], timeout=15_000)
         seen = display.evaluate("(id) => window.tourState(id)", tile)
         display.wait_for_timeout(800)
         now = display.evaluate("(id) => window.tourState(id)", tile)
