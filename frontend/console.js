@@ -4,6 +4,7 @@
 
 import { api, ApiError, goLogin, me } from "/static/api.js";
 import { apply, bindToggle, t } from "/static/i18n.js";
+import { Tours } from "/static/console-tours.js";
 
 const GridStack = window.GridStack;
 const params = new URLSearchParams(location.search);
@@ -16,6 +17,11 @@ let wall = null;
 let cameras = new Map();
 let canPush = false;
 let applying = false;          // true while we load a layout into a grid (no push then)
+const tours = new Tours({
+  grids, layoutOf: (m) => layoutOf(m), loadMonitor: (m) => loadMonitor(m), showError: (e) => showError(e),
+  newTileId: () => newTileId(), get wallId() { return wallId; }, get wall() { return wall; },
+  get cameras() { return cameras; }, get canPush() { return canPush; },
+});
 
 function showError(err) {
   banner.hidden = false;
@@ -149,6 +155,7 @@ function loadInto(monitor, layout) {
     applying = false;
   }
   entry.layout = layout;
+  tours.draw();
 }
 
 async function loadMonitor(monitor) {
@@ -319,6 +326,7 @@ async function main() {
   await addIndicators();
   bindPresets();
   if (wallId) await drawWall();
+  tours.bind();
   setInterval(refresh, 2000);
   refreshThumbs();
   setInterval(refreshThumbs, THUMB_EVERY_MS);

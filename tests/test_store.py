@@ -151,3 +151,31 @@ def test_gap_in_migration_numbers_is_refused(tmp_path: Path) -> None:
     (tmp_path / "0003_c.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match="gaps"):
         available(tmp_path)
+
+
+async def test_transaction_without_fsync_commits_and_restores_full(tmp_path: Path) -> None:
+    """durable=False (a wall push): committed and visible to another connection at once;
+    the connection is back to synchronous=FULL after it, also when the work fails."""
+    store = Store(tmp_path / "x.sqlite3")
+    await store.open()
+    try:
+        await store.set_setting("k", "old")
+        await store.transaction(lambda conn: conn.execute(
+            "UPDATE settings SET value = 'new' WHERE key = 'k'"), durable=False)
+        other = connect(tmp_path / "x.sqlite3")
+        try:
+            assert other.execute("SELECT value FROM settings WHERE key = 'k'").fetchone()[0] \
+                == "new"
+        finally:
+            other.close()
+        assert (await store.fetchone("PRAGMA synchronous"))["synchronous"] == 2   # FULL
+
+        def fail(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE settings SET value = 'lost' WHERE key = 'k'")
+            raise ValueError("boom")
+        with pytest.raises(ValueError):
+            await store.transaction(fail, durable=False)
+        assert await store.get_setting("k") == "new"
+        assert (await store.fetchone("PRAGMA synchronous"))["synchronous"] == 2
+    finally:
+        await store.close()

@@ -41,6 +41,7 @@ def _config(data: Path, port: int, redis_url: str = "") -> Path:
                      for c in CAMERAS)
     bus = f'[bus]\nbackend = "redis"\nredis_url = "{redis_url}"\n' if redis_url else ""
     data.mkdir(parents=True, exist_ok=True)
+    data.chmod(0o700)                         # serve refuses a data folder others can read
     path = data / f"config-{port}.toml"
     path.write_text(f'[server]\nhost = "127.0.0.1"\nport = {port}\ndata_dir = "{data}"\n'
                     f'[logging]\nfile = ""\nlevel = "WARNING"\n'

@@ -12,6 +12,13 @@ replayed on open). FULL also fsyncs the WAL on each commit, so an audit entry
 that was reported as written survives a power cut too. Our write rate (logins,
 admin edits, audit) is a few per second at most, so the fsync costs nothing
 that matters; NORMAL would risk losing the last commits on power loss.
+
+One exception, chosen per transaction: ``transaction(fn, durable=False)`` commits
+with ``synchronous=NORMAL`` (no fsync; the commit is visible to every connection and
+survives a kill -9, only a power cut may lose it). The caller then owes a durable
+commit before it tells anyone the change is saved: the next FULL commit fsyncs the
+WAL, and with it the earlier NORMAL frames. A wall push uses this so its fsync (the
+audit entry) runs while the displays apply the layout, not before they see it.
 """
 from __future__ import annotations
 
@@ -115,17 +122,27 @@ class Store:
             return [dict(r) for r in self._require().execute(sql, params).fetchall()]
         return await self._run(work)
 
-    async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK if it raises)."""
+    async def transaction(self, fn: Callable[[sqlite3.Connection], T],
+                          durable: bool = True) -> T:
+        """Run ``fn(conn)`` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK if it raises).
+
+        ``durable=False``: commit without fsync (see the module docstring for what the
+        caller then owes)."""
         def work() -> T:
             conn = self._require()
-            conn.execute("BEGIN IMMEDIATE")
+            if not durable:
+                conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if not durable:
+                    conn.execute("PRAGMA synchronous = FULL")
             return result
         return await self._run(work)
 

@@ -16,8 +16,10 @@ from iocwall.layouts import Layout, LayoutError, Preset, validate, validate_pres
 from iocwall.wall.access import PUBLIC, Role, route
 from iocwall.wall.api.common import Body, audited, caller, read_body, services
 from iocwall.wall.errors import ApiError
+from iocwall.wall.walls.controller import PushResult
 from iocwall.wall.walls.pairing import COOKIE, SESSION_MAX_AGE_S
 from iocwall.wall.walls.service import WallService
+from iocwall.wall.walls.tours import tour_audit, tour_changes
 
 VIEW = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN})
 PUSH = frozenset({Role.ADMIN, Role.OPERATOR})
@@ -111,11 +113,19 @@ async def push_layout(request: Request) -> Response:
     except LayoutError as exc:
         raise _layout_error(exc) from None
     before = await ws.walls.layout(p["wall"], p["monitor"])
+
+    async def record(result: PushResult) -> None:      # its fsync makes the push durable
+        target = f"wall:{p['wall']}/{p['monitor']}"
+        tours = tour_changes(before, layout)
+        for tile in tours.stopped:
+            await audited(request, "wall.tour.stop", target, tour_audit(tile), None)
+        for tile in tours.started:
+            await audited(request, "wall.tour.start", target, None, tour_audit(tile))
+        await audited(request, "wall.push", target,
+                      {"version": before.version} if before else None,
+                      {"version": result.versions[p["monitor"]], "tiles": len(layout.tiles)})
     result = await ws.controller.push(p["wall"], {p["monitor"]: layout}, caller(request).name,
-                                      _wait(request))
-    await audited(request, "wall.push", f"wall:{p['wall']}/{p['monitor']}",
-                  {"version": before.version} if before else None,
-                  {"version": result.versions[p["monitor"]], "tiles": len(layout.tiles)})
+                                      _wait(request), record)
     return JSONResponse(result.public())
 
 
@@ -146,10 +156,12 @@ async def save_preset(request: Request) -> Response:
 async def recall_preset(request: Request) -> Response:
     ws, p = wall_service(request), request.path_params
     preset = await ws.walls.preset(p["wall"], p["name"])
+
+    async def record(result: PushResult) -> None:      # its fsync makes the push durable
+        await audited(request, "wall.preset.recall", f"wall:{p['wall']}/preset:{preset.name}",
+                      None, {"versions": result.versions})
     result = await ws.controller.push(p["wall"], preset.monitors, caller(request).name,
-                                      _wait(request))
-    await audited(request, "wall.preset.recall", f"wall:{p['wall']}/preset:{preset.name}",
-                  None, {"versions": result.versions})
+                                      _wait(request), record)
     return JSONResponse(result.public())
 
 

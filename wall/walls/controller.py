@@ -4,6 +4,11 @@ Each process runs one controller. A push is saved in the store, then announced o
 the bus (``wall.push``); every controller forwards it to the displays connected to
 it, and their acks travel back on the bus (``wall.ack``) to the controller that
 pushed. So a display on controller A sees a push made on controller B.
+
+Latency: sending a push reads nothing from the database (each link keeps the layout
+it was last sent, the push carries the wall's open alarms), so the fsync that makes
+a push durable (``push(..., record=...)``: the audit entry) can run while the
+displays apply it; the operator is answered once both are done.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from iocwall.wall.walls.store import WallStore
 
 log = logging.getLogger(__name__)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Record = Callable[["PushResult"], Awaitable[None]]
 
 
 @dataclass
@@ -43,6 +49,7 @@ class DisplayLink:
     monitor: str
     send: Send
     version: int = 0             # last layout version sent to it
+    layout: Layout | None = None  # ... and that layout (the base of the next diff)
 
 
 @dataclass
@@ -118,29 +125,34 @@ class WallController:
     # -- pushes
 
     async def push(self, wall: str, layouts: dict[str, Layout], by: str,
-                   wait_s: float = 0.0) -> PushResult:
+                   wait_s: float = 0.0, record: Record | None = None) -> PushResult:
         """Save ``layouts`` (monitor -> layout) as new versions and send them to the displays.
 
         Waits up to ``wait_s`` for an ack from every display up on those monitors.
+        Without ``record`` the save is fsynced before anything is sent. With it, the
+        save is committed without fsync (a display or controller that reads it after
+        this sees it; a process crash keeps it), the displays get it at once, and
+        ``record(result)`` (a durable commit: the audit entry, whose fsync takes the
+        layout rows with it) runs meanwhile; push returns when both are done.
         """
-        saved = await self.walls.save_layouts(wall, layouts, by)
-        return await self.announce(wall, saved, wait_s)
+        saved = await self.walls.save_layouts(wall, layouts, by, durable=record is None)
+        return await self.announce(wall, saved, wait_s, record)
 
     async def announce(self, wall: str, layouts: dict[str, Layout],
-                       wait_s: float = 0.0) -> PushResult:
+                       wait_s: float = 0.0, record: Record | None = None) -> PushResult:
         """Send already-current layouts to the displays (used by push, recall, alarms)."""
         push_id = uuid.uuid4().hex[:16]
         result = PushResult(push_id, {m: lay.version for m, lay in layouts.items()},
                             self.presence.up(wall, set(layouts)))
         self._pending[push_id] = result
+        alarms = await self.alarm_state(wall) if self.alarm_state else []
         try:
             for monitor, layout in layouts.items():
                 await self.bus.publish(TOPIC_PUSH, Event(TOPIC_PUSH, EventKind.COMMAND, {
                     "push_id": push_id, "wall": wall, "monitor": monitor,
-                    "layout": layout.to_json()}))
-            if wait_s > 0 and result.expected:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(result.done.wait(), wait_s)
+                    "layout": layout.to_json(), "alarms": alarms}))
+            await asyncio.gather(self._wait_acks(result, wait_s),
+                                 record(result) if record else asyncio.sleep(0))
         finally:
             if wait_s > 0:
                 self._pending.pop(push_id, None)
@@ -148,13 +160,20 @@ class WallController:
                 asyncio.get_running_loop().call_later(30, self._pending.pop, push_id, None)
         return result
 
-    async def _send_layout(self, link: DisplayLink, push_id: str, layout: Layout | None) -> None:
-        old = await self.walls.layout(link.wall, link.monitor, link.version) \
-            if link.version else None
-        alarms = await self.alarm_state(link.wall) if self.alarm_state else []
+    @staticmethod
+    async def _wait_acks(result: PushResult, wait_s: float) -> None:
+        if wait_s > 0 and result.expected:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(result.done.wait(), wait_s)
+
+    async def _send_layout(self, link: DisplayLink, push_id: str, layout: Layout | None,
+                           alarms: list[dict[str, Any]] | None = None) -> None:
+        if alarms is None:
+            alarms = await self.alarm_state(link.wall) if self.alarm_state else []
         message = layout_message(push_id, link.wall, link.monitor, layout,
-                                 diff(old, layout) if layout else None, alarms)
+                                 diff(link.layout, layout) if layout else None, alarms)
         link.version = layout.version if layout else 0
+        link.layout = layout
         try:
             await link.send(message)
         except Exception as exc:  # noqa: BLE001  (a closing socket: its handler detaches it)
@@ -176,7 +195,7 @@ class WallController:
             layout = Layout.from_json(p["layout"])
             for link in self.links():
                 if (link.wall, link.monitor) == (p["wall"], p["monitor"]):
-                    await self._send_layout(link, p["push_id"], layout)
+                    await self._send_layout(link, p["push_id"], layout, p.get("alarms"))
         elif event.topic == TOPIC_ACK:
             pending = self._pending.get(p["push_id"])
             if pending is not None:

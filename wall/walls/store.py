@@ -118,9 +118,13 @@ class WallStore:
         """Store ``layout`` as the monitor's next version and make it current."""
         return (await self.save_layouts(wall_id, {monitor_id: layout}, by))[monitor_id]
 
-    async def save_layouts(self, wall_id: str, layouts: dict[str, Layout], by: str
-                           ) -> dict[str, Layout]:
-        """Several monitors at once (a preset): one transaction, so one disk sync."""
+    async def save_layouts(self, wall_id: str, layouts: dict[str, Layout], by: str,
+                           durable: bool = True) -> dict[str, Layout]:
+        """Several monitors at once (a preset): one transaction, so one disk sync.
+
+        ``durable=False``: committed (every controller and a restarting display read
+        it) but not yet fsynced; the caller makes it durable with its next FULL commit
+        (the push's audit entry) before it answers the operator."""
         for monitor_id in layouts:
             await self.monitor(wall_id, monitor_id)
 
@@ -138,7 +142,7 @@ class WallStore:
                              (version, wall_id, monitor_id))
                 versions[monitor_id] = version
             return versions
-        versions = await self._store.transaction(work)
+        versions = await self._store.transaction(work, durable)
         return {m: lay.with_version(versions[m]) for m, lay in layouts.items()}
 
     async def make_current(self, wall_id: str, monitor_id: str, version: int) -> Layout | None:
