@@ -183,6 +183,7 @@ async function addCamera(ev) {
                  name: v.name.trim(), location: v.location.trim(), onvif: v.onvif.trim(),
                  rtsp_main: v.rtsp_main.trim(), rtsp_sub: v.rtsp_sub.trim(), transport: v.transport,
                  username: v.username, password: v.password,
+                 allow_basic_auth: $("cam-basic").checked,
                  tags: v.tags.split(",").map((s) => s.trim()).filter(Boolean) };
   try {
     const cam = await call("/api/cameras", { method: "POST", body });

@@ -101,8 +101,14 @@ def test_register_a_centre_and_its_cameras_in_the_browser(server: LiveServer,
     page.fill("#cam-username", simulator.user)
     page.fill("#cam-password", simulator.password)
     page.select_option("[name=transport]", "tcp")
+    assert "mật khẩu dạng đọc được" in page.text_content("#cam-basic-hint")
+    page.check("#cam-basic")
     page.click("#add-camera")
     page.wait_for_selector("tr[data-camera-id='ha-noi-2']")
+    assert not page.is_checked("#cam-basic")          # the form is reset after adding
+    saved = page.evaluate("async () => (await fetch('/api/cameras')).json()")
+    assert {c["id"]: c["allow_basic_auth"] for c in saved} == {"ha-noi-1": False,
+                                                               "ha-noi-2": True}
 
     # test connection: stored, shown in the checklist
     page.click("tr[data-camera-id='ha-noi-2'] button.test")
@@ -118,6 +124,7 @@ def test_register_a_centre_and_its_cameras_in_the_browser(server: LiveServer,
     page.click("#lang")
     assert page.text_content("h1") == "Camera registration"
     assert page.text_content(f"{row} td:nth-child(3)") == "Yes"
+    assert "password readable on the network" in page.text_content("#cam-basic-hint")
     assert simulator.password not in page.content()
 
     page.click("tr[data-camera-id='ha-noi-1'] button.delete")

@@ -65,8 +65,8 @@ def _registered(cam: RegisteredCamera | None) -> dict:
     if cam is None:
         return {}
     fields = cam.public()
-    return {k: fields[k] for k in ("province", "centre", "onvif", "transport", "tags",
-                                   "has_credentials", "last_test")}
+    return {k: fields[k] for k in ("province", "centre", "onvif", "transport",
+                                   "allow_basic_auth", "tags", "has_credentials", "last_test")}
 
 
 def _registry(request: Request) -> Registry | None:

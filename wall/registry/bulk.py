@@ -40,6 +40,8 @@ HEADERS = {
     "username": "username", "user": "username", "tai khoan": "username",
     "ten dang nhap": "username",
     "password": "password", "mat khau": "password",
+    "allow basic auth": "allow_basic_auth", "basic auth": "allow_basic_auth",
+    "cho phep basic": "allow_basic_auth", "cho phep xac thuc basic": "allow_basic_auth",
     "tags": "tags", "nhan": "tags",
 }
 
@@ -133,6 +135,8 @@ def import_rows(rows: list[tuple[int, dict[str, str]]], who: Principal
         data: dict[str, Any] = {k: v for k, v in fields.items() if v != ""}
         data["tags"] = [t for t in fields.get("tags", "").replace(";", ",").split(",") if t]
         data["transport"] = (data.get("transport") or "auto").lower()
+        if "allow_basic_auth" in data:
+            data["allow_basic_auth"] = _yes_no(data["allow_basic_auth"])
         data.setdefault("province", "")
         data.setdefault("centre", "")
         data.setdefault("name", "")
@@ -160,6 +164,15 @@ def import_rows(rows: list[tuple[int, dict[str, str]]], who: Principal
         line["ok"] = not problems
         cams.append(cam)
     return report, cams
+
+
+# folded cell text -> bool; anything else is left for the model to refuse with a clear error
+_YES_NO = {"yes": True, "y": True, "true": True, "1": True, "x": True, "co": True,
+           "no": False, "n": False, "false": False, "0": False, "khong": False}
+
+
+def _yes_no(text: str) -> str | bool:
+    return _YES_NO.get(fold(text), text)
 
 
 def _error(error: Any) -> dict[str, str]:

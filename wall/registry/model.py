@@ -126,6 +126,8 @@ class CameraIn(Body):
     transport: Transport = Transport.AUTO
     username: str = Field("", max_length=128)
     password: str = Field("", max_length=256)
+    # Basic sends the password readable by anyone on the path: only when the operator says so
+    allow_basic_auth: bool = False
     tags: list[str] = Field(default_factory=list, max_length=20)
 
     _province = field_validator("province")(lambda cls, v: check.province_code(v))
@@ -163,6 +165,7 @@ class CameraPatch(Body):
     transport: Transport | None = None
     username: str | None = Field(None, max_length=128)
     password: str | None = Field(None, max_length=256)
+    allow_basic_auth: bool | None = None
     tags: list[str] | None = Field(None, max_length=20)
 
     _province = field_validator("province")(
@@ -198,6 +201,7 @@ class RegisteredCamera:
     source: str
     created_at: str
     updated_at: str
+    allow_basic_auth: bool = False
     last_test: dict[str, Any] | None = field(default=None)
 
     def public(self) -> dict[str, Any]:
@@ -205,7 +209,8 @@ class RegisteredCamera:
         return {"id": self.id, "province": self.province, "centre": self.centre,
                 "name": self.name, "location": self.location, "onvif": self.onvif,
                 "rtsp_main": self.rtsp_main, "rtsp_sub": self.rtsp_sub,
-                "transport": self.transport.value, "tags": list(self.tags),
+                "transport": self.transport.value,
+                "allow_basic_auth": self.allow_basic_auth, "tags": list(self.tags),
                 "has_credentials": self.has_credentials, "source": self.source,
                 "created_at": self.created_at, "updated_at": self.updated_at,
                 "last_test": self.last_test}

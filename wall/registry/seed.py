@@ -15,13 +15,15 @@ SEEDED = "registry.seeded"
 
 
 def camera_in(cam: Any, province: str, centre: str) -> CameraIn:
-    """A config-style camera (id, name, main_url, sub_url, username, password, location)."""
+    """A config-style camera (id, name, main_url, sub_url, username, password, location,
+    transport, allow_basic_auth)."""
     return CameraIn(id=cam.id, province=getattr(cam, "province", "") or province,
                     centre=getattr(cam, "centre", "") or centre, name=cam.name,
                     location=cam.location or "", rtsp_main=cam.main_url,
                     rtsp_sub=cam.sub_url or "", username=cam.username or "",
                     password=cam.password or "",
-                    transport=getattr(cam, "transport", "auto") or "auto")
+                    transport=getattr(cam, "transport", "auto") or "auto",
+                    allow_basic_auth=bool(getattr(cam, "allow_basic_auth", False)))
 
 
 async def seed_from_config(registry: Registry, store: Store, cameras: Iterable[Any],

@@ -24,7 +24,8 @@ from iocwall.wall.store import Store
 log = logging.getLogger(__name__)
 
 _COLUMNS = ("id, province, centre, name, location, onvif, rtsp_main, rtsp_sub, transport, "
-            "secret IS NOT NULL AS has_secret, tags, source, created_at, updated_at")
+            "allow_basic_auth, secret IS NOT NULL AS has_secret, tags, source, created_at, "
+            "updated_at")
 
 
 class ChangeKind(str, enum.Enum):
@@ -143,10 +144,11 @@ class Registry:
                 try:
                     conn.execute(
                         "INSERT INTO registry_cameras(id, province, centre, name, location, onvif,"
-                        " rtsp_main, rtsp_sub, transport, secret, tags, source, created_at,"
-                        " updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        " rtsp_main, rtsp_sub, transport, allow_basic_auth, secret, tags, source,"
+                        " created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (camera_id, cam.province, cam.centre, cam.name, cam.location, cam.onvif,
-                         cam.rtsp_main, cam.rtsp_sub, cam.transport.value, secret,
+                         cam.rtsp_main, cam.rtsp_sub, cam.transport.value,
+                         int(cam.allow_basic_auth), secret,
                          json.dumps(cam.tags, ensure_ascii=False), source, now, now))
                 except sqlite3.IntegrityError:
                     raise ApiError(409, "exists", f"camera id '{camera_id}' is taken "
@@ -165,6 +167,8 @@ class Registry:
         values = patch.model_dump(exclude_unset=True, exclude={"username", "password"})
         if "transport" in values and values["transport"] is not None:
             values["transport"] = Transport(values["transport"]).value
+        if values.get("allow_basic_auth") is not None:
+            values["allow_basic_auth"] = int(values["allow_basic_auth"])
         if "tags" in values:
             values["tags"] = json.dumps(values["tags"] or [], ensure_ascii=False)
         values = {k: v for k, v in values.items() if v is not None}
@@ -231,4 +235,4 @@ def _camera(row: dict[str, Any], last_test: dict[str, Any] | None) -> Registered
         rtsp_sub=row["rtsp_sub"], transport=Transport(row["transport"]),
         tags=json.loads(row["tags"]), has_credentials=bool(row["has_secret"]),
         source=row["source"], created_at=row["created_at"], updated_at=row["updated_at"],
-        last_test=last_test)
+        allow_basic_auth=bool(row["allow_basic_auth"]), last_test=last_test)

@@ -26,6 +26,7 @@ class MediaCamera:
     password: str
     location: str
     transport: str
+    allow_basic_auth: bool = False
 
     def __repr__(self) -> str:
         return f"MediaCamera({self.id!r})"     # never the password
@@ -43,7 +44,7 @@ class MediaSync:
         creds = await self._registry.credentials(cam.id)
         return Camera.from_config(MediaCamera(cam.id, cam.name, cam.rtsp_main, cam.rtsp_sub,
                                               creds.username, creds.password, cam.location,
-                                              cam.transport.value))
+                                              cam.transport.value, cam.allow_basic_auth))
 
     async def load(self) -> int:
         """Give the media server every registered camera (at start)."""

@@ -24,7 +24,8 @@ async def run_test(cam: RegisteredCamera, creds: Credentials, declared_bps: int 
         if not url:
             continue
         try:
-            target = Target(TargetKind.RTSP, parse(url, user, password))
+            target = Target(TargetKind.RTSP, parse(url, user, password,
+                                                   allow_basic_auth=cam.allow_basic_auth))
         except UrlError as exc:
             report.rows.append(Row(stream, Check.REACH, Result.FAIL, "bad URL", str(exc)))
             continue
