@@ -2,9 +2,14 @@
 serves their frames to workers over ZeroMQ, and puts the counts on the board.
 
     analytics = AnalyticsService(config.analytics, media, board)
-    await analytics.start(); ...; await analytics.stop()
+    await analytics.start(zones)       # {camera: [ZoneSpec]}, from the zone store
+    await analytics.set_zones("cam1", [...])   # at run time; [] stops tapping cam1
+    ...; await analytics.stop()
 
-Zones come from ``[analytics] zones`` (the demo adds the simulator's counters).
+Zones live in the database (wall/zone_store.py: seeded from ``[[analytics.zones]]``,
+edited through ``/api/cameras/{camera}/zones``); the store calls ``set_zones`` on
+every change. Changed zones reach the worker with the next frame (they travel
+with each frame); the ZeroMQ port is bound only once some camera has zones.
 A zoned camera is tapped once the registry has given it to the media server,
 and again if it comes back after being removed; a tap that fails is restarted
 after a short pause, so one camera's trouble never stops the others.
@@ -37,23 +42,60 @@ class AnalyticsService:
                                 worker_timeout_s=config.worker_timeout_s)
         self._pool: ThreadPoolExecutor | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._taps: dict[str, CameraTap] = {}
+        self._zones: dict[str, list[ZoneSpec]] = {}
+        self._started = False
 
     def zones_by_camera(self) -> dict[str, list[ZoneSpec]]:
-        out: dict[str, list[ZoneSpec]] = {}
-        for zone in self.config.zones:
-            out.setdefault(zone.camera, []).append(ZoneSpec(zone.id, zone.polygon))
-        return out
+        return dict(self._zones)
 
-    async def start(self) -> None:
+    async def start(self, zones: dict[str, list[ZoneSpec]] | None = None) -> None:
+        """Tap the cameras of ``zones`` (None: those of ``config.zones``)."""
         if not self.config.enabled:
             return
-        await self.router.start()
-        self._pool = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="analytics-decode")
-        for camera, zones in self.zones_by_camera().items():
-            self._tasks[camera] = asyncio.create_task(self._keep(camera, zones),
-                                                      name=f"tap {camera}")
+        self._started = True
+        if zones is None:
+            zones = {}
+            for zone in self.config.zones:
+                zones.setdefault(zone.camera, []).append(ZoneSpec(zone.id, zone.polygon))
+        for camera, specs in zones.items():
+            await self.set_zones(camera, specs)
 
-    async def _keep(self, camera: str, zones: list[ZoneSpec]) -> None:
+    async def set_zones(self, camera: str, zones: list[ZoneSpec]) -> None:
+        """New zones for a camera: tap it if it was not, stop when ``zones`` is empty."""
+        if not self._started:
+            return
+        if not zones:
+            await self._untap(camera)
+            return
+        self._zones[camera] = list(zones)
+        tap = self._taps.get(camera)
+        if tap is not None:
+            tap.zones = self._zones[camera]       # the next frame carries them
+        self.board.forget(camera, {z.id for z in zones})
+        if camera not in self._tasks:
+            await self._ensure_router()
+            self._tasks[camera] = asyncio.create_task(self._keep(camera), name=f"tap {camera}")
+
+    async def _untap(self, camera: str) -> None:
+        self._zones.pop(camera, None)
+        task = self._tasks.pop(camera, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._taps.pop(camera, None)
+        self.router.forget(camera)
+        self.board.forget(camera)
+        log.info("analytics: %s has no zones any more; not tapped", camera)
+
+    async def _ensure_router(self) -> None:
+        if self._pool is None:
+            await self.router.start()
+            self._pool = ThreadPoolExecutor(DECODE_THREADS,
+                                            thread_name_prefix="analytics-decode")
+
+    async def _keep(self, camera: str) -> None:
         options = TapOptions(self.config.fps, self.config.keyframes_only, self.config.jpeg_quality)
         waiting_logged = False
         while True:
@@ -67,8 +109,9 @@ class AnalyticsService:
             waiting_logged = False
             stream = "sub" if "sub" in status.streams else "main"
             assert self._pool is not None
-            tap = CameraTap(self.media, camera, stream, zones, options, self.router.offer,
-                            self._pool)
+            tap = CameraTap(self.media, camera, stream, self._zones.get(camera, []), options,
+                            self.router.offer, self._pool)
+            self._taps[camera] = tap
             try:
                 await tap.run()
             except asyncio.CancelledError:
@@ -76,6 +119,7 @@ class AnalyticsService:
             except Exception:
                 log.exception("analytics tap of %s failed; restarting", camera)
             finally:
+                self._taps.pop(camera, None)
                 self.router.forget(camera)
             await asyncio.sleep(RESTART_S)
 
@@ -85,9 +129,10 @@ class AnalyticsService:
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._tasks = {}
-        await self.router.stop()
+        self._tasks, self._taps, self._zones = {}, {}, {}
+        self._started = False
         if self._pool is not None:
+            await self.router.stop()
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
