@@ -71,6 +71,7 @@ const TEXT = {
     "console.readonly": "Chỉ xem: vai trò của bạn không được thay đổi tường video.",
     "console.error": "Lỗi: {msg}",
     "console.remove": "Bỏ ô này",
+    "console.zones": "Vùng xếp hàng",
   },
   en: {
     "app.title": "iocwall — Operations Centre",
@@ -139,6 +140,7 @@ const TEXT = {
     "console.readonly": "View only: your role may not change the wall.",
     "console.error": "Error: {msg}",
     "console.remove": "Remove this tile",
+    "console.zones": "Queue zones",
   },
 };
 

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from iocwall.wall.access import Role
 from iocwall.wall.config import ZoneConfig
 from iocwall.wall.registry.model import CameraIn
+from iocwall.wall.config import Config
 from tests.fixtures.app import USER_PASSWORD, LiveServer, make_config, start_live_server
+from tests.fixtures.ports import free_port
 
 SQUARE = [[10, 10], [200, 10], [200, 150], [10, 150]]
 BOW_TIE = [[10, 10], [200, 150], [200, 10], [10, 60]]   # the edges cross
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> Config:
+    config = make_config(tmp_path / "data")
+    config.analytics.tap_address = f"tcp://127.0.0.1:{free_port()}"    # never the default's
+    return config
 
 
 async def _camera(server: LiveServer, camera_id: str, province: str = "HA-NOI") -> None:
@@ -37,6 +48,12 @@ async def test_put_get_and_audit(live_server: LiveServer) -> None:
         assert entries[0]["before"] == {"zones": []}
         assert entries[0]["after"]["zones"][0]["id"] == "c1"
         assert (await http.get("/api/cameras/nope/zones")).status_code == 404
+        analytics = live_server.services.analytics
+        assert analytics is not None          # the tap now follows cam1 (its camera is down)
+        assert list(analytics.zones_by_camera()) == ["cam1"]  # type: ignore[attr-defined]
+        removed = await http.put("/api/cameras/cam1/zones", json={"zones": []})
+        assert removed.status_code == 200 and removed.json()["zones"] == []
+        assert analytics.zones_by_camera() == {}  # type: ignore[attr-defined]
 
 
 async def test_bad_zones_get_a_clear_422_and_change_nothing(live_server: LiveServer) -> None:
