@@ -52,6 +52,8 @@ let picked = null;           // {zone, point}
 let dragging = false;
 let moved = false;
 let canEdit = false;
+let downOnPoint = false;     // the last press was on a point (redrawing replaces the circles,
+                             // so a double-click's own target cannot tell)
 
 function showError(text) {
   banner.textContent = text;
@@ -134,7 +136,8 @@ function changed() {
 function onPointerDown(ev) {
   if (!canEdit) return;
   const target = ev.target;
-  if (target.tagName === "circle") {
+  downOnPoint = target.tagName === "circle";
+  if (downOnPoint) {
     picked = { zone: Number(target.dataset.zone), point: Number(target.dataset.point) };
     selected = picked.zone;
     dragging = true;
@@ -266,8 +269,8 @@ async function main() {
   svg.addEventListener("pointerdown", onPointerDown);
   svg.addEventListener("pointermove", onPointerMove);
   svg.addEventListener("pointerup", onPointerUp);
-  svg.addEventListener("dblclick", (ev) => {
-    if (ev.target.tagName === "circle") removePicked();
+  svg.addEventListener("dblclick", () => {
+    if (downOnPoint) removePicked();
   });
   document.addEventListener("keydown", (ev) => {
     if ((ev.key === "Delete" || ev.key === "Backspace") && ev.target === document.body) removePicked();

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from iocwall.wall.access import Role
-from iocwall.wall.config import ZoneConfig
+from iocwall.wall.config import Config, ZoneConfig
 from iocwall.wall.registry.model import CameraIn
-from iocwall.wall.config import Config
 from tests.fixtures.app import USER_PASSWORD, LiveServer, make_config, start_live_server
 from tests.fixtures.ports import free_port
 
