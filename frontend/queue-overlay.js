@@ -83,6 +83,7 @@ export class QueueOverlay {
     this.picture = picture;
     this.camera = null;
     this.zones = null;
+    this.shown = false;
     this.svg = document.createElementNS(SVG_NS, "svg");
     this.svg.setAttribute("class", "zone-outlines");
     this.svg.setAttribute("aria-hidden", "true");
@@ -114,7 +115,11 @@ export class QueueOverlay {
   }
 
   render() {
-    if (!this.list.isConnected) { this.destroy(); return; }    // its tile was removed or redrawn
+    if (!this.list.isConnected) {          // not on the page yet, or its tile went / was redrawn
+      if (this.shown) this.destroy();
+      return;
+    }
+    this.shown = true;
     const camera = this.camera;
     const rows = (camera && counts.get(camera)) || [];
     const ids = [...new Set([...((this.zones && this.zones.zones) || []).map((z) => z.id),

@@ -52,8 +52,9 @@ let picked = null;           // {zone, point}
 let dragging = false;
 let moved = false;
 let canEdit = false;
-let downOnPoint = false;     // the last press was on a point (redrawing replaces the circles,
-                             // so a double-click's own target cannot tell)
+let lastDown = 0;            // when a point was last pressed (two presses = remove it)
+const DOUBLE_MS = 450;
+let swallowUp = false;
 
 function showError(text) {
   banner.textContent = text;
@@ -136,16 +137,24 @@ function changed() {
 function onPointerDown(ev) {
   if (!canEdit) return;
   const target = ev.target;
-  downOnPoint = target.tagName === "circle";
-  if (downOnPoint) {
-    picked = { zone: Number(target.dataset.zone), point: Number(target.dataset.point) };
-    selected = picked.zone;
-    dragging = true;
-    moved = false;
-    svg.setPointerCapture(ev.pointerId);
-    draw();
-    ev.preventDefault();
+  if (target.tagName !== "circle") return;
+  const hit = { zone: Number(target.dataset.zone), point: Number(target.dataset.point) };
+  const now = performance.now();
+  const again = picked && picked.zone === hit.zone && picked.point === hit.point &&
+    now - lastDown < DOUBLE_MS;
+  lastDown = now;
+  ev.preventDefault();
+  if (again) {                                     // a double press on a point removes it
+    swallowUp = true;
+    removePicked();
+    return;
   }
+  picked = hit;
+  selected = hit.zone;
+  dragging = true;
+  moved = false;
+  svg.setPointerCapture(ev.pointerId);
+  draw();
 }
 
 function onPointerMove(ev) {
@@ -158,6 +167,7 @@ function onPointerMove(ev) {
 }
 
 function onPointerUp(ev) {
+  if (swallowUp) { swallowUp = false; return; }   // the release of a double press
   if (dragging) {
     dragging = false;
     if (svg.hasPointerCapture(ev.pointerId)) svg.releasePointerCapture(ev.pointerId);
@@ -269,9 +279,6 @@ async function main() {
   svg.addEventListener("pointerdown", onPointerDown);
   svg.addEventListener("pointermove", onPointerMove);
   svg.addEventListener("pointerup", onPointerUp);
-  svg.addEventListener("dblclick", () => {
-    if (downOnPoint) removePicked();
-  });
   document.addEventListener("keydown", (ev) => {
     if ((ev.key === "Delete" || ev.key === "Backspace") && ev.target === document.body) removePicked();
   });

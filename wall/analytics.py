@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from iocwall.analytics.messages import ZoneSpec
+from iocwall.analytics.messages import Result, ZoneSpec
 from iocwall.streams.tap import CameraTap, TapOptions
 from iocwall.streams.tap_router import TapRouter
 from iocwall.wall.queues import QueueBoard
@@ -38,7 +39,7 @@ class AnalyticsService:
         self.config = config
         self.media = media
         self.board = board
-        self.router = TapRouter(config.tap_address, board.update,
+        self.router = TapRouter(config.tap_address, self._result,
                                 worker_timeout_s=config.worker_timeout_s)
         self._pool: ThreadPoolExecutor | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -76,6 +77,14 @@ class AnalyticsService:
         if camera not in self._tasks:
             await self._ensure_router()
             self._tasks[camera] = asyncio.create_task(self._keep(camera), name=f"tap {camera}")
+
+    def _result(self, result: Result) -> None:
+        """Counts to the board, only for the camera's zones now: frames sent before a
+        change still carry the old zones, whose counts must not come back."""
+        wanted = {z.id for z in self._zones.get(result.camera, [])}
+        zones = [c for c in result.zones if c.zone in wanted]
+        if zones:
+            self.board.update(dataclasses.replace(result, zones=zones))
 
     async def _untap(self, camera: str) -> None:
         self._zones.pop(camera, None)
