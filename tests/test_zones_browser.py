@@ -155,3 +155,27 @@ def test_draw_a_zone_save_it_and_see_its_count_on_live(demo, admin: httpx.Client
         assert abs(y3 - (top + polygon[2][1] / 360 * geometry["vh"] * scale)) < 2, geometry
     finally:
         admin.put("/api/cameras/cam4/zones", json={"zones": original})
+
+
+COUNTED = r"/^c[1-4]: \d+ người\/people$/"
+
+
+def test_counts_and_outlines_on_console_and_display_tiles(demo, chromium) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        display = context.new_page()
+        display.goto(demo.base_url + "/display/demo/1")        # loopback: the demo's open display
+        display.wait_for_function(
+            f"""() => [...document.querySelectorAll('.dtile .queue-counts li')]
+                     .filter(li => {COUNTED}.test(li.textContent)).length >= 8""", timeout=45_000)
+        assert display.locator(".dtile .zone-outlines polygon").count() >= 8
+        console = context.new_page()
+        console.set_default_timeout(15_000)
+        login(console, demo, target="/console?wall=demo")
+        console.wait_for_selector("body[data-ready='1']")
+        console.wait_for_function(
+            f"""() => [...document.querySelectorAll('.monitor .queue-counts li')]
+                     .some(li => {COUNTED}.test(li.textContent))""", timeout=45_000)
+        assert console.locator(".monitor .zone-outlines polygon").count() >= 4
+    finally:
+        context.close()
