@@ -3,8 +3,8 @@
 It runs inside AuthMiddleware (which handles user sessions, tokens and CSRF) and
 only acts when no principal was found. In demo mode (``[wall] demo_open_display``)
 an anonymous loopback browser on the demo wall's display pages, their WebSocket,
-the cameras and the queue counts is the demo display: so ``/display/demo/1`` works without pairing, and
-never from another machine.
+the cameras and the queue counts is the demo display: so ``/display/demo/1`` works
+without pairing, and never from another machine.
 """
 from __future__ import annotations
 
