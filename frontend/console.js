@@ -5,6 +5,7 @@
 import { api, ApiError, goLogin, me } from "/static/api.js";
 import { apply, bindToggle, t } from "/static/i18n.js";
 import { Tours } from "/static/console-tours.js";
+import { QueueOverlay } from "/static/queue-overlay.js";
 
 const GridStack = window.GridStack;
 const params = new URLSearchParams(location.search);
@@ -49,6 +50,8 @@ function fillContent(el, spec) {
     img.alt = "";
     img.dataset.camera = spec.camera;
     box.append(img);
+    // people waiting per queue zone, and the zones' outlines on the thumbnail
+    new QueueOverlay(box, () => img).setCamera(spec.camera);
   }
   if (canPush) {
     const remove = document.createElement("button");

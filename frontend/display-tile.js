@@ -4,6 +4,7 @@
 
 import { WhepPlayer } from "/static/whep.js";
 import { vnClock } from "/static/i18n.js";
+import { QueueOverlay } from "/static/queue-overlay.js";
 
 const LOST_AFTER_MS = 3000;
 const NO_DATA = "chưa có dữ liệu / no data";
@@ -102,6 +103,7 @@ export class DisplayTile {
       this.lost.textContent = "Mất tín hiệu / Signal lost";
       this.lost.hidden = true;
       this.root.append(this.name, this.lost);
+      this.queues = new QueueOverlay(this.root, () => (this.source || this.next || {}).video);
       if (k === "tour") {
         this.tourTimer = setInterval(() => { this.tourIndex += 1; this._pickStream(true); },
                                      (this.spec.dwell_s || 10) * 1000);
@@ -177,6 +179,7 @@ export class DisplayTile {
     const cam = this.cameras.get(this.cameraId());
     if (!cam) { this.lost.hidden = false; return; }
     this.name.textContent = cam.name || cam.id;
+    this.queues.setCamera(cam.id);
     const rect = this.root.getBoundingClientRect();
     const dpr = window.devicePixelRatio || 1;
     const stream = chooseStream(Math.round(rect.width * dpr), Math.round(rect.height * dpr),
@@ -228,6 +231,7 @@ export class DisplayTile {
     clearInterval(this.clockTimer);
     clearInterval(this.queueTimer);
     clearInterval(this.tourTimer);
+    if (this.queues) this.queues.destroy();
     if (this.source) this.source.stop();
     if (this.next) this.next.stop();
     this.root.remove();

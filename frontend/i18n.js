@@ -81,6 +81,7 @@ const TEXT = {
     "console.tour.item": "Màn hình {monitor}: {cameras} ({dwell} giây)",
     "console.tour.pick": "Chọn ít nhất một camera",
     "console.tour.full": "Màn hình {monitor} không còn ô trống",
+    "console.zones": "Vùng xếp hàng",
   },
   en: {
     "app.title": "iocwall — Operations Centre",
@@ -159,6 +160,7 @@ const TEXT = {
     "console.tour.item": "Monitor {monitor}: {cameras} ({dwell} s)",
     "console.tour.pick": "Pick at least one camera",
     "console.tour.full": "Monitor {monitor} has no free cell",
+    "console.zones": "Queue zones",
   },
 };
 

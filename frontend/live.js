@@ -7,6 +7,7 @@
 import { api, goLogin, logout, me } from "/static/api.js";
 import { apply, bindToggle, onLangChange, t, vnClock } from "/static/i18n.js";
 import { fitGrid } from "/static/fit.js";
+import { QueueOverlay } from "/static/queue-overlay.js";
 import { CameraView } from "/static/tile.js";
 
 const POLL_MS = 1500;
@@ -47,6 +48,7 @@ function sync(cameras) {
   for (const [id, view] of tiles) {
     if (!seen.has(id)) {
       view.destroy();
+      view.queues.destroy();
       view.root.remove();
       tiles.delete(id);
     }
@@ -73,6 +75,8 @@ function addTile(id) {
   const root = template.content.firstElementChild.cloneNode(true);
   apply(root);
   const view = new CameraView(root, "sub");
+  view.queues = new QueueOverlay(root, () => view.video);
+  view.queues.setCamera(id);
   root.addEventListener("click", () => openFull(view.camera));
   root.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" || ev.key === " ") {

@@ -106,14 +106,19 @@ def camera_configs(count: int, rtsp_port: int, password: str) -> list[Any]:
             for k in range(1, count + 1)]
 
 
-async def register_demo_cameras(services: Any, cameras: list[Any]) -> None:
-    """Through the registry, like a province would: the media server follows it."""
+async def register_demo_cameras(services: Any, cameras: list[Any],
+                                zones: list[Any] | None = None) -> None:
+    """Through the registry, like a province would: the media server follows it. The
+    simulator's counters become queue zones through the zone store, like config.toml's
+    (cameras that never had zones only: an operator's edits stay)."""
     from iocwall.wall.registry.seed import upsert
     wanted = {c.id for c in cameras}
     for old in await services.registry.cameras():
         if old.source == "demo" and old.id not in wanted:   # an earlier demo had more
             await services.registry.remove(old.id)
     await upsert(services.registry, cameras, "demo")
+    if zones:
+        await services.zones.seed(zones, "demo")
     if services.wall is not None:
         await services.wall.ensure_demo()
 
@@ -195,7 +200,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
         config.indicators.demo_data = True          # the real 2024/2019 figures, once
         config.wall.demo_open_display = True        # /display/demo/N from loopback, no pairing
         media = build_media(config)       # its cameras come from the registry
-        worker = _demo_analytics(config, args.cameras)
+        worker, zones = _demo_analytics(config, args.cameras)
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 
         def on_ready(info: Any) -> None:
@@ -205,7 +210,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
 
         try:
             await run_server(config, media=media, on_ready=on_ready, stop=stop,
-                             setup=lambda services: register_demo_cameras(services, cameras),
+                             setup=lambda services: register_demo_cameras(services, cameras, zones),
                              extra_routes=[demo_info_route(ports)])
         finally:
             if worker is not None:
@@ -223,18 +228,17 @@ def _progress_line(line: str) -> None:
     print(f"iocwall demo: {line}", file=sys.stderr, flush=True)
 
 
-def _demo_analytics(config: Any, cameras: int) -> Any:
-    """Queue zones on every simulated camera, and a worker to count them."""
+def _demo_analytics(config: Any, cameras: int) -> tuple[Any, list[Any]]:
+    """Queue zones for every simulated camera, and a worker to count them."""
     from iocwall.hardware.sim.server import SUB
     from iocwall.wall.demo_analytics import DemoWorker, free_tap_address, sim_zones
     cfg = config.analytics
     if not cfg.enabled:
-        return None
-    cfg.zones = sim_zones(cameras, SUB.width, SUB.height)
+        return None, []
     cfg.tap_address = free_tap_address()
     worker = DemoWorker(cfg.tap_address, cfg.detector, cfg.weights)
     worker.start()
-    return worker
+    return worker, sim_zones(cameras, SUB.width, SUB.height)
 
 
 def demo_info_route(ports: SimPorts) -> Any:

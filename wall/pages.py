@@ -1,4 +1,5 @@
-"""HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``.
+"""HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``,
+``/zones`` (queue zones on a camera snapshot).
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -98,4 +99,9 @@ def routes(frontend: Path | None = None) -> list[Route]:
     register = route("/register", _page("register.html", login=readers, frontend=frontend),
                      roles=PUBLIC, methods=["GET"], name="page_register")
     register.roles = readers  # type: ignore[attr-defined]
-    return [login, live, home, leader, register]
+    # /zones: queue zones drawn on a snapshot; the zones API scopes registrars to their province.
+    editors = frozenset({Role.ADMIN, Role.OPERATOR, Role.REGISTRAR})
+    zones = route("/zones", _page("zones.html", login=editors, frontend=frontend),
+                  roles=PUBLIC, methods=["GET"], name="page_zones")
+    zones.roles = editors  # type: ignore[attr-defined]
+    return [login, live, home, leader, register, zones]

@@ -117,6 +117,11 @@ class QueueBoard:
         except Exception as exc:           # a bus hiccup loses one update, never the board
             log.warning("queue event for %s/%s not published: %s", state.camera, state.zone, exc)
 
+    def forget(self, camera: str, keep: set[str] | frozenset[str] = frozenset()) -> None:
+        """Drop the camera's zones other than ``keep`` (zones removed or renamed)."""
+        for key in [k for k in self.states if k[0] == camera and k[1] not in keep]:
+            del self.states[key]
+
     def rows(self, camera: str | None = None) -> list[dict]:
         return [s.to_json() for (cam, _), s in sorted(self.states.items())
                 if camera is None or cam == camera]

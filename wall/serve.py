@@ -71,7 +71,7 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     run_server adds these to every app, and tests/test_routes_roles.py checks
     their declared roles, so a route added here is covered automatically.
     """
-    from iocwall.wall import media_api, pages, queues
+    from iocwall.wall import media_api, pages, queues, zones_api
     from iocwall.wall.indicators import api as indicators_api
     from iocwall.wall.registry import api as registry_api
     from iocwall.wall.walls import api as wall_api
@@ -86,7 +86,8 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     media_routes = (media_api.routes(media, _camera_access(services), analytics_metrics)
                     if media is not None else [])
     return [*pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
-            *wall_api.routes(), *wall_ws.routes(), *queues.routes(services.queues)]
+            *wall_api.routes(), *wall_ws.routes(), *queues.routes(services.queues),
+            *zones_api.routes(_camera_access(services))]
 
 
 def _camera_access(services: Services):  # type: ignore[no-untyped-def]

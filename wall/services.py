@@ -36,6 +36,7 @@ from iocwall.wall.queues import QueueBoard
 from iocwall.wall.registry.crypto import SecretBox
 from iocwall.wall.registry.store import Change, ChangeKind, Registry
 from iocwall.wall.store import Store
+from iocwall.wall.zone_store import ZoneStore
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Services:
         key_file = config.data_path / config.registry.key_file
         self.registry = Registry(self.store, SecretBox(key_file))
         self.queues = QueueBoard(None, config.analytics.alert_waiting, self._camera_province)
+        self.zones = ZoneStore(self.store)
         self.analytics: Startable | None = None
         auth = config.auth
         self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
@@ -113,6 +115,7 @@ class Services:
                                         f"user:{admin.user.username}", None, admin.user.summary())
             self.queues.bus = self._bus
             await self._follow_registry()
+            await self.zones.seed(self.config.analytics.zones, "config")
             from iocwall.wall.walls.service import WallService
             self.wall = WallService(self)           # after the registry: the walls' cameras
             await self.wall.start()
@@ -181,13 +184,16 @@ class Services:
         return found.province if found is not None else ""
 
     async def _start_analytics(self) -> None:
-        """Tap the cameras with queue zones; nothing is bound when there are none."""
+        """Tap the cameras with queue zones, and follow the zones as they change; the
+        ZeroMQ port is bound only once a camera has zones."""
         cfg = self.config.analytics
-        if not (cfg.enabled and cfg.zones):
+        if not cfg.enabled:
             return
         from iocwall.wall.analytics import AnalyticsService
-        self.analytics = AnalyticsService(cfg, self.media, self.queues)
-        await self.analytics.start()
+        analytics = AnalyticsService(cfg, self.media, self.queues)
+        self.analytics = analytics
+        await analytics.start(await self.zones.all())
+        self.zones.listen(analytics.set_zones)
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_at
