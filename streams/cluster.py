@@ -226,6 +226,10 @@ class MediaCluster:
             return _down(cam, "", StreamState.IDLE)   # just added or edited: next poll tells
         return found
 
+    async def refresh(self) -> None:
+        """Ask every process for its streams now (an API answer must not lag a poll)."""
+        await self._poll()
+
     async def _poll(self) -> None:
         parts = await self._procs.each(Op.CAMERAS)
         self._status = {c.id: c for part in parts for c in part if c.id in self._cameras}

@@ -94,6 +94,13 @@ async def _resolved(value: T | Awaitable[T]) -> T:
     return value
 
 
+async def _fresh(media: MediaServer | MediaCluster) -> None:
+    """Media processes report their streams every half second; what the API answers is
+    asked for now (the in-process server always answers current states)."""
+    if isinstance(media, MediaCluster):
+        await media.refresh()
+
+
 def _user(request: Request) -> str:
     who = principal_of(request)
     return who.name if who is not None else ""
@@ -121,6 +128,7 @@ def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None
         registry = _registry(request)
         found = await registry.cameras(limit) if registry is not None else []
         registered = {c.id: c for c in found}
+        await _fresh(media)
         cams = [c for c in await _resolved(media.cameras())
                 if limit is None or c.id in registered]
         if access is not None and who is not None and who.role is Role.DISPLAY:
@@ -131,6 +139,7 @@ def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None
     async def get_camera(request: Request) -> Response:
         camera_id = request.path_params["camera"]
         reg = await check(request, camera_id)
+        await _fresh(media)
         cam = await _resolved(media.camera(camera_id))
         if cam is None:
             try:                                         # 410 "removed" if it was deleted
