@@ -60,7 +60,9 @@ async def _accuracy(extra: tuple[str, ...]) -> dict:
             scene, epoch, seq = Scene(seed, 12.0), time.time(), 0
             for t in np.arange(0.0, SCENE_SECONDS, 0.5):
                 seq += 1
-                header, jpeg = frame(scene, f"cam{seed}", seq, float(t % 12.0), epoch + t)
+                # the scene loops every 12 s; capture times keep rising (tracking goes forward)
+                loop_start = epoch + t - t % 12.0
+                header, jpeg = frame(scene, f"cam{seed}", seq, float(t % 12.0), loop_start)
                 want = len(results) + 1
                 offered = time.time()              # this frame's "capture" on this path
                 router.offer(header, jpeg)
