@@ -197,7 +197,10 @@ async def test_a_whole_1080p_keyframe_stays_in_the_nack_history(simulator):
         sender = next(t.sender for t in viewer.session.pc.getTransceivers())
         history = sender._RTCRtpSender__rtp_history
         print(f"1080p keyframe: {packets} RTP packets; sender history holds {len(history)}")
-        assert packets > 128                             # more than aiortc keeps by default
+        # aiortc keeps 128 packets by default; the simulator's 1080p keyframes are 120-165
+        # packets, depending on the scene (a fresh cache encodes anew): the enlarged history
+        # is in use and holds a whole keyframe, whatever its size here
+        assert len(history) > 128
         assert len(history) >= packets                   # all of it can be retransmitted
         assert viewer.session.pacer.waits == 0           # and it went out unpaced
         # a NACK is answered from that history (the lean send loop keeps aiortc's)
