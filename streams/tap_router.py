@@ -79,6 +79,7 @@ class TapRouter:
         self._sock: zmq.asyncio.Socket | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._kick = asyncio.Event()
+        self._closing = False
 
     async def start(self) -> None:
         ctx = zmq.asyncio.Context.instance()
@@ -92,11 +93,13 @@ class TapRouter:
             sock.close(0)
             raise OSError(f"analytics tap cannot listen on {self.bind}: {exc}") from None
         self._sock = sock
+        self._closing = False
         self._tasks = [asyncio.create_task(self._receive(), name="tap receive"),
                        asyncio.create_task(self._dispatch(), name="tap dispatch")]
         log.info("analytics tap listening on %s", self.bind)
 
     async def stop(self) -> None:
+        self._closing = True                 # the dispatch loop ends even if a cancel is lost
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -167,9 +170,13 @@ class TapRouter:
 
     # -- dispatching -------------------------------------------------------------------
     async def _dispatch(self) -> None:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), TICK_S)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+        # that lands as the wait completes, and stop() then waited on this loop forever
+        # (seen once in CI).
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(TICK_S):
+                    await self._kick.wait()
             self._kick.clear()
             self._expire()
             self._assign()
