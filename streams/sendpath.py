@@ -158,6 +158,28 @@ class Pacer:
                 now += delay
         sent.append(now)
 
+    def would_wait(self, count: int) -> bool:
+        """Would sending ``count`` packets now, back to back, have to wait?"""
+        sent, window = self._sent, self._sent.maxlen or 0
+        newest_needed = len(sent) + count - 1 - window   # the entry packet #count waits on
+        if newest_needed < 0:
+            return False
+        if newest_needed >= len(sent):
+            return True
+        return sent[newest_needed] + self.window_s > time.monotonic()
+
+    def note(self, count: int) -> None:
+        """``count`` packets left now without waiting (the caller checked would_wait)."""
+        self._sent.extend([time.monotonic()] * count)
+
+
+_PACER = "_iocwall_pacer"
+
+
+def pacer_of(dtls: object) -> Pacer | None:
+    """The pacer ``pace`` put on this transport, if any."""
+    return getattr(dtls, _PACER, None)
+
 
 def pace(dtls: RTCDtlsTransport, pacer: Pacer) -> None:
     """Route the RTP (not RTCP) a DTLS transport sends through ``pacer``."""
@@ -169,6 +191,7 @@ def pace(dtls: RTCDtlsTransport, pacer: Pacer) -> None:
         await send(data)
 
     dtls._send_rtp = paced  # type: ignore[method-assign]
+    setattr(dtls, _PACER, pacer)     # for rtploop's direct sends, which bypass the wrapper
 
 
 def prepare(unit: AccessUnit, cache: PayloadCache, pts: int) -> PreparedFrame:
