@@ -7,7 +7,9 @@ from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.nodes import NodeState, NodeTable, Restart, metrics_text
 from iocwall.streams.watchdog import FAILURES, STABLE_S, WINDOW_S, Watchdog
 from iocwall.streams.wire import Heartbeat
+from iocwall.wall.access import Role
 from iocwall.wall.config import StreamsConfig, WebRTCConfig
+from tests.test_streams_api import client
 from tests.test_streams_units import parse_prometheus
 
 
@@ -92,3 +94,16 @@ def test_node_metrics_carry_a_node_label_and_the_config_reaches_the_watchdog():
     assert cluster.watchdog.memory_limit_bytes == 512 << 20
     assert cluster.node_table.timeout_s == 3.0
     assert StreamsConfig().node_memory_mb == 1024 and StreamsConfig().node_timeout_s == 5.0
+
+
+async def test_the_media_api_lists_the_nodes_to_monitors_only():
+    cluster = MediaCluster(StreamsConfig(), WebRTCConfig(), [], 2)       # not started
+    async with client(cluster, Role.TECHNICIAN) as c:
+        listed = await c.get("/api/streams/nodes")
+        assert listed.status_code == 200
+        assert [(n["node"], n["state"], n["pid"]) for n in listed.json()] == [
+            ("media-0", "starting", None), ("media-1", "starting", None)]
+    async with client(cluster, Role.DISPLAY) as c:
+        assert (await c.get("/api/streams/nodes")).status_code == 403
+    async with client(cluster, None) as c:
+        assert (await c.get("/api/streams/nodes")).status_code == 401
