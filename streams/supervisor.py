@@ -211,19 +211,9 @@ class Supervisor:
 
     def _kill(self, node: Node, reason: Restart) -> None:
         """SIGKILL: a stopped or stuck process cannot be asked to leave."""
-        info = self.table.get(node.node)
-        hb = info.last
-        if reason is Restart.HUNG:
-            log.warning("%s hung: no heartbeat for %.1f s (limit %.1f s): killing pid %d",
-                        node.node, time.monotonic() - info.received_at, self.table.timeout_s,
-                        node.process.pid, extra={"reason": reason.value})
-        elif reason is Restart.MEMORY and hb is not None:
-            log.warning("%s over the memory cap: %d MiB > %d MiB: restarting", node.node,
-                        hb.rss_bytes >> 20, self.watchdog.memory_limit_bytes >> 20,
-                        extra={"reason": reason.value})
-        else:
-            log.warning("%s did not say hello within %.0f s: killing", node.node,
-                        self.watchdog.start_timeout_s, extra={"reason": reason.value})
+        log.warning("%s: killing pid %d: %s", node.node, node.process.pid,
+                    self.watchdog.explain(node.node, reason, time.monotonic()),
+                    extra={"reason": reason.value})
         node.kill_reason = reason
         if self.table.state(node.node) is not NodeState.DOWN:
             self.table.set_state(node.node, NodeState.HUNG if reason is Restart.HUNG
@@ -245,17 +235,11 @@ class Supervisor:
         reason = node.kill_reason or (Restart.EXITED if node.up_since is not None
                                       else Restart.START_FAILED)
         node.kill_reason = None
-        info = self.table.get(node.node)
-        info.restarts[reason] += 1
-        down = self.watchdog.ended(node.node, now, node.up_since)
-        if down and info.state is not NodeState.DOWN:
+        if self.watchdog.restarting(node.node, reason, now, node.up_since):
             log.error("%s down: %d failed starts within %.0f s", node.node,
                       self.watchdog.failed_starts(node.node), WINDOW_S)
-            self.table.set_state(node.node, NodeState.DOWN)
             if self._on_down is not None:
                 self._on_down(node.node)
-        elif info.state not in (NodeState.DOWN, NodeState.HUNG):
-            self.table.set_state(node.node, NodeState.RESTARTING)
         if now - node.started_at > 60:
             node.restarts = 0                     # it ran a good while: not a crash loop
         delay = min(RESTART_MAX_S, RESTART_MIN_S * 2 ** min(node.restarts, 5))

@@ -46,6 +46,21 @@ class Watchdog:
             return Restart.START_FAILED
         return None
 
+    def restarting(self, node: str, reason: Restart, now: float,
+                   up_since: float | None) -> bool:
+        """A process of ``node`` ended for ``reason`` and is restarted: counted, and the
+        node's state set (a hung or down one stays so until it is up again). True when
+        the node has just become down."""
+        info = self.table.get(node)
+        info.restarts[reason] += 1
+        failing = self.ended(node, now, up_since)
+        if failing and info.state is not NodeState.DOWN:
+            self.table.set_state(node, NodeState.DOWN, now)
+            return True
+        if info.state not in (NodeState.DOWN, NodeState.HUNG):
+            self.table.set_state(node, NodeState.RESTARTING, now)
+        return False
+
     def ended(self, node: str, now: float, up_since: float | None) -> bool:
         """A process of ``node`` ended (it was up since ``up_since``, or never); True when
         its starts have now failed FAILURES times within WINDOW_S: the node is down."""
@@ -60,3 +75,14 @@ class Watchdog:
 
     def failed_starts(self, node: str) -> int:
         return len(self._failed.get(node, ()))
+
+    def explain(self, node: str, reason: Restart, now: float) -> str:
+        """The log line's words for a kill."""
+        info = self.table.get(node)
+        if reason is Restart.HUNG:
+            return (f"hung, no heartbeat for {info.age(now) or 0.0:.1f} s "
+                    f"(node_timeout_s {self.table.timeout_s:g})")
+        if reason is Restart.MEMORY and info.last is not None:
+            return (f"over the memory cap, {info.last.rss_bytes >> 20} MiB > "
+                    f"{self.memory_limit_bytes >> 20} MiB (node_memory_mb)")
+        return f"no hello within {self.start_timeout_s:g} s of its start"

@@ -59,6 +59,14 @@ def test_the_watchdog_kills_hung_and_oversized_nodes_and_marks_crash_loops_down(
     results = [dog.ended("media-0", 200.0 + k, up_since=None if k else 199.0)
                for k in range(FAILURES)]
     assert results == [False] * (FAILURES - 1) + [True]
+    assert "hung, no heartbeat for 3.1 s" in dog.explain("media-0", Restart.HUNG, 46.1)
+    # restarted: counted by reason; the third quick failure makes the node down, once
+    table.add("media-2")
+    became = [dog.restarting("media-2", Restart.START_FAILED, 300.0 + k, None)
+              for k in range(FAILURES + 1)]
+    assert became == [False] * (FAILURES - 1) + [True, False]
+    assert table.state("media-2") is NodeState.DOWN
+    assert table.get("media-2").restarts[Restart.START_FAILED] == FAILURES + 1
     # spread wider than the window they never add up
     assert not any(dog.ended("media-1", k * (WINDOW_S + 1), None) for k in range(FAILURES + 2))
 
