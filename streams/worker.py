@@ -160,9 +160,13 @@ class Worker:
         due = time.monotonic()
         while True:
             now = time.monotonic()
-            await self._push(Heartbeat(self.settings.node, os.getpid(), len(self.media.cameras()),
-                                       len(self.media.sessions), rss_bytes(),
-                                       max(0.0, now - due), now))
+            try:
+                cameras, sessions = len(self.media.cameras()), len(self.media.sessions)
+            except Exception:          # a figure that fails must not stop the heartbeat
+                log.exception("%s: heartbeat figures failed", self.settings.node)
+                cameras = sessions = 0
+            await self._push(Heartbeat(self.settings.node, os.getpid(), cameras, sessions,
+                                       rss_bytes(), max(0.0, now - due), now))
             due = time.monotonic() + HEARTBEAT_S
             await asyncio.sleep(HEARTBEAT_S)
 
