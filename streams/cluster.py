@@ -12,7 +12,12 @@ from statuses the processes report every ``POLL_S``.
 ``Supervisor`` (streams/supervisor.py) runs the processes and restarts one that dies.
 Its viewers' sessions end (``PROCESS_LOST``): each viewer's ICE fails and it
 reconnects, which lands on the restarted process (the same node id, so the same cameras). While it
-restarts, offers for its cameras get 503 with a short Retry-After.
+restarts, offers for its cameras get 503 with a short Retry-After. A process that stops
+sending heartbeats is killed and restarted the same way (its sessions end ``node_hung``),
+one over ``node_memory_mb`` too (``node_memory``). A node that keeps failing to start is
+down: its cameras move to the other nodes (``placement.fail_over``), and offers for them go
+to their new owner. When it is back it takes new cameras only: the moved ones may be
+playing and stay where they are.
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ from iocwall.streams import metrics, placement
 from iocwall.streams.analytics_taps import ClusterTaps
 from iocwall.streams.health import HealthSnapshot, StreamState
 from iocwall.streams.limits import Admission, CloseReason, SessionLimits, WhepError, check_offer
+from iocwall.streams.nodes import NodeState, NodeTable
+from iocwall.streams.nodes import metrics_text as node_metrics
 from iocwall.streams.server import (
     REMOVED,
     STREAMS,
@@ -40,6 +47,7 @@ from iocwall.streams.server import (
 )
 from iocwall.streams.supervisor import Node, Supervisor, restarting
 from iocwall.streams.tap import TapOptions
+from iocwall.streams.watchdog import Watchdog
 from iocwall.streams.wire import Op, SessionRef
 
 log = logging.getLogger(__name__)
@@ -48,6 +56,8 @@ _STREAM_KEYS = ("linger_s", "stall_timeout_s", "lost_timeout_s", "open_timeout_s
                 "reconnect_min_s", "reconnect_max_s", "snapshot_cache_s", "ingest")
 _WEBRTC_KEYS = ("ice_addresses", "udp_port_min", "udp_port_max")
 POLL_S = 0.5                  # how often camera statuses are fetched from the processes
+# the sessions this process ends itself when a media process dies or is killed
+_LOST = (CloseReason.PROCESS_LOST, CloseReason.NODE_HUNG, CloseReason.NODE_MEMORY)
 
 
 def process_count(configured: int) -> int:
@@ -85,7 +95,10 @@ class MediaCluster:
             {n: [self._cameras[c] for c in cams] for n, cams in split.items()},
             self._streams, self._webrtc, log_level,
             on_closed=lambda m: self._forget(m.session_id, m.reason), on_lost=self._lost,
-            on_tap=lambda m: self._taps.on_message(m))
+            on_tap=lambda m: self._taps.on_message(m), on_down=self._fail_over,
+            on_up=self._back,
+            node_timeout_s=float(getattr(streams_cfg, "node_timeout_s", 5.0)),
+            memory_limit_bytes=int(getattr(streams_cfg, "node_memory_mb", 0)) << 20)
         self._taps = ClusterTaps(self._procs.call, self._procs.notify)
 
     @property
@@ -107,11 +120,56 @@ class MediaCluster:
         for ref in list(self._sessions.values()):
             self._forget(ref.id, CloseReason.SERVER_STOP)
 
-    def _lost(self, node: str) -> None:
-        """A media process died: its viewers' sessions and taps are gone with it."""
+    @property
+    def node_table(self) -> NodeTable:
+        return self._procs.table
+
+    @property
+    def watchdog(self) -> Watchdog:
+        return self._procs.watchdog
+
+    def node_states(self) -> list[dict[str, object]]:
+        """Each media node: state and its newest heartbeat's figures (the media API)."""
+        return self._procs.table.to_json()
+
+    def _lost(self, node: str, reason: CloseReason) -> None:
+        """A media process died or was killed: its viewers' sessions and taps are gone."""
         self._taps.lost(node, restarting(node))
         for ref in [r for r in self._sessions.values() if r.node == node]:
-            self._forget(ref.id, CloseReason.PROCESS_LOST)
+            self._forget(ref.id, reason)
+
+    def _placeable(self) -> list[str]:
+        """Nodes a camera may go to: those not down (all of them when every one is)."""
+        table = self._procs.table
+        ok = [n for n in self._procs.nodes if table.state(n) is not NodeState.DOWN]
+        return ok or list(self._procs.nodes)
+
+    def _fail_over(self, down: str) -> None:
+        """``down`` kept failing to start: its cameras go to the nodes that are not down
+        (rendezvous with the load bound; the others' cameras stay). With no other node
+        there is nowhere to go: it keeps its cameras and keeps being restarted."""
+        survivors = [n for n in self._placeable() if n != down]
+        moving = self._procs.nodes[down].cameras
+        if not survivors:
+            log.error("%s down and no other media node is up: its %d cameras wait for it",
+                      down, len(moving))
+            return
+        load = {n: len(self._procs.nodes[n].cameras) for n in survivors}
+        for camera_id, target in placement.fail_over(moving, load).items():
+            camera = moving.pop(camera_id)
+            self._owner[camera_id] = target
+            self._procs.nodes[target].cameras[camera_id] = camera
+            self._procs.notify(target, Op.ADD, camera)   # not ready: it gets it on connect
+            log.warning("camera %s moved from %s (down) to %s", camera_id, down, target)
+
+    def _back(self, node: str) -> None:
+        """A node that was down is up again: it takes new cameras (the moved ones may be
+        playing, so they stay), and those of any node still down that had nowhere to go."""
+        log.info("%s is back up: it takes cameras added from now on", node)
+        table = self._procs.table
+        for other, info in self._procs.nodes.items():
+            if other != node and info.cameras and table.state(other) is NodeState.DOWN:
+                self._fail_over(other)
 
     def _forget(self, session_id: str, reason: CloseReason) -> None:
         ref = self._sessions.pop(session_id, None)
@@ -119,7 +177,7 @@ class MediaCluster:
             return
         self.closed[reason] += 1
         self.admission.remove(ref.user, ref.camera)
-        if reason is CloseReason.PROCESS_LOST:
+        if reason in _LOST:
             log.info("closed viewer session %s (%s/%s, user %s): %s", ref.id, ref.camera,
                      ref.stream, ref.user or "-", reason.value)
     # (the media process logs every other close itself)
@@ -130,7 +188,7 @@ class MediaCluster:
         process gets it before any later request for it (one ordered socket)."""
         if camera.id in self._cameras:
             raise ValueError(f"duplicate camera id '{camera.id}'")
-        load = {n: len(v.cameras) for n, v in self._procs.nodes.items()}
+        load = {n: len(self._procs.nodes[n].cameras) for n in self._placeable()}
         node = placement.place(camera.id, load)
         self._cameras[camera.id] = camera
         self._owner[camera.id] = node
@@ -259,7 +317,7 @@ class MediaCluster:
     async def metrics_text(self) -> str:
         parts: list[metrics.ServerCounters] = await self._procs.each(Op.COUNTERS)
         closed: Counter[str] = Counter({r.value: n for r, n in self.closed.items()
-                                        if r is CloseReason.PROCESS_LOST})
+                                        if r in _LOST})
         for part in parts:
             closed.update(part.sessions_closed)
         total = metrics.ServerCounters(
@@ -271,7 +329,7 @@ class MediaCluster:
             sessions_closed={r.value: closed[r.value] for r in CloseReason},
             late_drops_total=sum(p.late_drops_total for p in parts),
             paced_packets_total=sum(p.paced_packets_total for p in parts))
-        return metrics.render(await self.health(), total)
+        return metrics.render(await self.health(), total) + node_metrics(self._procs.table)
 
 
 def _down(cam: Camera, why: str, state: StreamState = StreamState.LOST) -> CameraStatus:

@@ -40,6 +40,8 @@ class CloseReason(enum.Enum):
     CAMERA_REMOVED = "camera_removed"
     SERVER_STOP = "server_stop"
     PROCESS_LOST = "process_lost"         # the media process serving it died
+    NODE_HUNG = "node_hung"               # its media process stopped sending heartbeats: killed
+    NODE_MEMORY = "node_memory"           # its media process went over [streams] node_memory_mb
 
 
 @dataclass(frozen=True)

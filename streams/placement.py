@@ -57,6 +57,18 @@ def place(camera: str, load: dict[str, int]) -> str:
     return next(node for node in ranked if load[node] < room)
 
 
+def fail_over(cameras: Iterable[str], load: dict[str, int]) -> dict[str, str]:
+    """camera -> its new node, for the cameras of a node that is down. ``load``: each
+    surviving node's camera count. Each camera (in id order) goes where ``place`` puts it,
+    so every process computes the same moves; the survivors' own cameras never move."""
+    load = dict(load)
+    moved: dict[str, str] = {}
+    for camera in sorted(set(cameras)):
+        moved[camera] = place(camera, load)
+        load[moved[camera]] += 1
+    return moved
+
+
 def node_ids(count: int) -> list[str]:
     """Ids of the local media processes: stable across restarts of one process."""
     return [f"media-{k}" for k in range(count)]

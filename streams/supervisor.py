@@ -10,6 +10,13 @@ as the registry changes, and every (re)connecting process is first sent the
 whole list (``Op.SYNC``), so a change made while a process starts or restarts
 is never lost. A process that dies is restarted with the same node id (so the
 same cameras) after a backoff that grows while it keeps dying.
+
+Each process sends a heartbeat every second; they feed ``table`` (streams/nodes.py).
+The ``Watchdog`` (streams/watchdog.py) decides: a process whose heartbeats stop
+(stopped, loop stuck) is killed (SIGKILL) and restarted, its sessions ended as
+``node_hung``; one over the memory cap likewise (``node_memory``); a node whose
+starts keep failing is marked down and ``on_down`` lets the cluster move its
+cameras. It is still retried; ``on_up`` says when it is back.
 """
 from __future__ import annotations
 
@@ -25,9 +32,12 @@ from collections.abc import Callable
 from typing import Any
 
 from iocwall.streams import worker
-from iocwall.streams.limits import WhepError
+from iocwall.streams.limits import CloseReason, WhepError
+from iocwall.streams.nodes import NodeState, NodeTable, Restart
+from iocwall.streams.watchdog import WINDOW_S, Watchdog
 from iocwall.streams.wire import (
     Call,
+    Heartbeat,
     Hello,
     LogLine,
     Op,
@@ -47,6 +57,8 @@ START_TIMEOUT_S = 60.0          # a spawned process imports aiortc/av before it 
 CALL_TIMEOUT_S = 30.0
 RESTART_MIN_S, RESTART_MAX_S = 0.5, 10.0
 RESTART_RETRY_AFTER_S = 2
+TICK_S = 0.25                   # how often processes are checked
+_CLOSE = {Restart.HUNG: CloseReason.NODE_HUNG, Restart.MEMORY: CloseReason.NODE_MEMORY}
 
 
 class Node:
@@ -61,6 +73,9 @@ class Node:
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.restarts = 0
         self.started_at = 0.0
+        self.up_since: float | None = None       # its hello, for this process
+        self.kill_reason: Restart | None = None  # why the watchdog killed it
+        self.restart_task: asyncio.Task[None] | None = None
 
     def fail_pending(self) -> None:
         for future in self.pending.values():
@@ -87,12 +102,22 @@ class Supervisor:
     def __init__(self, nodes: dict[str, list[Any]], streams: dict[str, Any],
                  webrtc: dict[str, Any], log_level: int,
                  on_closed: Callable[[SessionClosed], None],
-                 on_lost: Callable[[str], None],
-                 on_tap: Callable[[TapFrame | TapEnded], None] | None = None) -> None:
+                 on_lost: Callable[[str, CloseReason], None],
+                 on_tap: Callable[[TapFrame | TapEnded], None] | None = None, *,
+                 on_down: Callable[[str], None] | None = None,
+                 on_up: Callable[[str], None] | None = None,
+                 node_timeout_s: float = 5.0, memory_limit_bytes: int = 0) -> None:
         """``nodes``: node id -> the cameras it serves; ``streams``/``webrtc``: plain settings
         for each process; ``on_closed``: a process ended a session; ``on_lost``: a process
-        died (everything on it is gone); ``on_tap``: an analytics frame or a tap's end."""
+        died or was killed (everything on it is gone; the reason its sessions end with);
+        ``on_tap``: an analytics frame or a tap's end; ``on_down``: a node kept failing to
+        start (move its cameras); ``on_up``: a node that was down is back."""
         self.nodes = {n: Node(n, cams) for n, cams in nodes.items()}
+        self.table = NodeTable(node_timeout_s)
+        for node in self.nodes:
+            self.table.add(node)
+        self.watchdog = Watchdog(self.table, memory_limit_bytes, START_TIMEOUT_S)
+        self._on_down, self._on_up = on_down, on_up
         self._streams, self._webrtc, self._log_level = streams, webrtc, log_level
         self._on_closed, self._on_lost = on_closed, on_lost
         self._on_tap = on_tap
@@ -125,7 +150,12 @@ class Supervisor:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        tasks = [n.restart_task for n in self.nodes.values() if n.restart_task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for node in self.nodes.values():
+            node.restart_task = None
             if node.writer is not None:
                 node.writer.close()           # the process sees EOF, stops its media, exits
         await asyncio.gather(*(self._reap(n, 15.0) for n in self.nodes.values()))
@@ -144,6 +174,7 @@ class Supervisor:
                                    daemon=True)
         node.process.start()
         node.started_at = time.monotonic()
+        node.up_since = None
 
     async def _reap(self, node: Node, wait_s: float) -> None:
         process = node.process
@@ -156,34 +187,79 @@ class Supervisor:
         node.process = None
 
     async def _supervise(self) -> None:
-        """Restart media processes that died, with a growing delay."""
+        """Restart processes that died (each on its own, with a growing delay) and kill
+        the ones the watchdog condemns."""
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(TICK_S)
+            now = time.monotonic()
+            # this loop itself woke late (the web process was busy): heartbeats may be
+            # waiting unread, so judge nobody on this tick
+            judge = now - last < 1.0
+            last = now
             for node in self.nodes.values():
+                if node.restart_task is not None:
+                    continue
                 if node.process is None or not node.process.is_alive():
-                    await self._restart(node)
+                    node.restart_task = asyncio.create_task(self._restart(node),
+                                                            name=f"restart-{node.node}")
+                elif judge:
+                    reason = self.watchdog.verdict(node.node, now, node.started_at,
+                                                   node.up_since is not None)
+                    if reason is not None:
+                        self._kill(node, reason)
+
+    def _kill(self, node: Node, reason: Restart) -> None:
+        """SIGKILL: a stopped or stuck process cannot be asked to leave."""
+        log.warning("%s: killing pid %d: %s", node.node, node.process.pid,
+                    self.watchdog.explain(node.node, reason, time.monotonic()),
+                    extra={"reason": reason.value})
+        node.kill_reason = reason
+        if self.table.state(node.node) is not NodeState.DOWN:
+            self.table.set_state(node.node, NodeState.HUNG if reason is Restart.HUNG
+                                 else NodeState.RESTARTING)
+        node.process.kill()
+        self._lost(node, _CLOSE.get(reason, CloseReason.PROCESS_LOST))
 
     async def _restart(self, node: Node) -> None:
+        try:
+            await self._restart_once(node)
+        finally:
+            node.restart_task = None
+
+    async def _restart_once(self, node: Node) -> None:
         code = node.process.exitcode if node.process is not None else None
-        self._lost(node)
+        self._lost(node, CloseReason.PROCESS_LOST)
         await self._reap(node, 1.0)
-        if time.monotonic() - node.started_at > 60:
+        now = time.monotonic()
+        reason = node.kill_reason or (Restart.EXITED if node.up_since is not None
+                                      else Restart.START_FAILED)
+        node.kill_reason = None
+        if self.watchdog.restarting(node.node, reason, now, node.up_since):
+            log.error("%s down: %d failed starts within %.0f s", node.node,
+                      self.watchdog.failed_starts(node.node), WINDOW_S)
+            if self._on_down is not None:
+                self._on_down(node.node)
+        if now - node.started_at > 60:
             node.restarts = 0                     # it ran a good while: not a crash loop
         delay = min(RESTART_MAX_S, RESTART_MIN_S * 2 ** min(node.restarts, 5))
-        log.warning("%s died (exit %s): restarting in %.1f s", node.node, code, delay)
+        log.warning("%s ended (%s, exit %s): restarting in %.1f s", node.node, reason.value,
+                    code, delay, extra={"reason": reason.value})
         node.restarts += 1
         await asyncio.sleep(delay)
         self._spawn(node)
 
-    def _lost(self, node: Node) -> None:
+    def _lost(self, node: Node, reason: CloseReason = CloseReason.PROCESS_LOST) -> None:
         if node.writer is None and not node.ready.is_set():
             return                                # already handled (socket closed first)
         node.ready.clear()
+        if self.table.state(node.node) is NodeState.UP:
+            self.table.set_state(node.node, NodeState.RESTARTING)
         if node.writer is not None:
             node.writer.close()
             node.writer = None
         node.fail_pending()
-        self._on_lost(node.node)
+        self._on_lost(node.node, reason)
 
     async def _on_connect(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
@@ -199,15 +275,25 @@ class Supervisor:
             writer.write(encode(Call(next(self._ids), Op.SYNC,
                                      (list(node.cameras.values()),))))
             node.ready.set()
+            node.up_since = time.monotonic()
+            was = self.table.state(node.node)
+            self.table.set_state(node.node, NodeState.UP, node.up_since)
             log.info("%s ready (pid %d, %d cameras)", node.node, hello.pid, len(node.cameras))
+            if was is NodeState.DOWN and self._on_up is not None:
+                self._on_up(node.node)
             while True:
-                self._on_message(node, await receive(reader))
+                message = await receive(reader)
+                if isinstance(message, Heartbeat):
+                    if node.writer is writer and message.node == node.node:
+                        self.table.beat(message)
+                    continue
+                self._on_message(node, message)
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             pass
         finally:
             writer.close()
             if node is not None and node.writer is writer:
-                self._lost(node)
+                self._lost(node, CloseReason.PROCESS_LOST)
 
     def _on_message(self, node: Node, message: object) -> None:
         if isinstance(message, Reply):

@@ -43,6 +43,20 @@ class Hello:
 
 
 @dataclass(frozen=True)
+class Heartbeat:
+    """Sent by a media node every ``nodes.HEARTBEAT_S``: that it is alive and how loaded.
+    The node table (streams/nodes.py) expires a node whose heartbeats stop; a bus
+    announcer across machines would carry the same fields."""
+    node: str
+    pid: int
+    cameras: int                 # cameras it serves
+    sessions: int                # open viewer sessions
+    rss_bytes: int               # resident memory of the process
+    loop_lag_s: float            # how late its event loop woke for this heartbeat
+    sent_at: float               # time.monotonic() of the sender (one clock on one machine)
+
+
+@dataclass(frozen=True)
 class Call:
     id: int
     op: Op

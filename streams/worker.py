@@ -8,7 +8,10 @@ as the registry changes), and it runs the analytics taps of its own cameras
 (``analytics_taps.WorkerTaps``), pushing sampled frames back. It runs
 its own aiortc peer connections on its own UDP ports, so media work spreads
 over the cores. When the web process goes away (its socket closes) it stops
-everything and exits: no orphan keeps pulling cameras.
+everything and exits: no orphan keeps pulling cameras. Every ``HEARTBEAT_S`` it
+sends a ``Heartbeat`` (cameras, sessions, memory, loop lag): the web process's
+watchdog kills and restarts a process whose heartbeats stop (stopped, or its
+loop stuck) or whose memory is over the cap.
 """
 from __future__ import annotations
 
@@ -17,17 +20,20 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Coroutine
 from types import SimpleNamespace
 from typing import Any
 
 from iocwall.streams.analytics_taps import WorkerTaps
 from iocwall.streams.limits import CloseReason, WhepError
+from iocwall.streams.nodes import HEARTBEAT_S
 from iocwall.streams.server import Camera, MediaServer
 from iocwall.streams.whep import WhepSession
 from iocwall.streams.wire import (
     Call,
     Failure,
+    Heartbeat,
     Hello,
     LogLine,
     Op,
@@ -41,9 +47,25 @@ from iocwall.streams.wire import (
 
 log = logging.getLogger(__name__)
 
+# Fault drill: media nodes listed here (comma-separated ids) exit at start, as a node that
+# cannot come back would (its cameras then move to the others). Read at each start.
+FAIL_START_ENV = "IOCWALL_MEDIA_FAIL_START"
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now (Linux /proc; 0 where there is none)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
 
 def main(settings: WorkerSettings) -> None:
     """Process entry point."""
+    if settings.node in os.environ.get(FAIL_START_ENV, "").split(","):
+        raise SystemExit(f"{settings.node}: start refused ({FAIL_START_ENV})")
     # Ctrl+C in a terminal (and timeout, systemd) signal the whole process group: the web
     # process then stops its media processes in order (closing the socket ends them); a
     # media process that died on the signal would be seen as a crash and restarted.
@@ -105,6 +127,7 @@ class Worker:
             reader, self._writer = await asyncio.open_unix_connection(self.settings.socket_path)
             await self._send(Hello(self.settings.node, os.getpid()))
             self._forward_logs()
+            self._spawn(self._heartbeats())
             while True:
                 message = await receive(reader)
                 if isinstance(message, Call):
@@ -130,6 +153,22 @@ class Worker:
                 await self._push(await handler.queue.get())
 
         self._spawn(pump())
+
+    async def _heartbeats(self) -> None:
+        """Tell the web process every HEARTBEAT_S that this loop still runs, and how loaded
+        the process is; the lag is how late the loop woke (a busy loop is late)."""
+        due = time.monotonic()
+        while True:
+            now = time.monotonic()
+            try:
+                cameras, sessions = len(self.media.cameras()), len(self.media.sessions)
+            except Exception:          # a figure that fails must not stop the heartbeat
+                log.exception("%s: heartbeat figures failed", self.settings.node)
+                cameras = sessions = 0
+            await self._push(Heartbeat(self.settings.node, os.getpid(), cameras, sessions,
+                                       rss_bytes(), max(0.0, now - due), now))
+            due = time.monotonic() + HEARTBEAT_S
+            await asyncio.sleep(HEARTBEAT_S)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

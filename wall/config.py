@@ -128,6 +128,10 @@ class StreamsConfig(_Section):
     processes: int = Field(0, ge=0, le=256, description="Media processes (cameras are spread "
                            "over them, each runs its own WebRTC and analytics taps); 0 = one "
                            "per core, 1 = media inside the web process")
+    node_timeout_s: float = Field(5.0, gt=0, le=120, description="A media process silent "
+                                  "(no heartbeat) this long is killed and restarted")
+    node_memory_mb: int = Field(1024, ge=0, description="A media process whose memory is "
+                                "over this is restarted; 0 = no cap")
 
 
 class WallConfig(_Section):

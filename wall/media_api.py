@@ -193,6 +193,12 @@ def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None
     async def stream_health(request: Request) -> Response:
         return JSONResponse([h.to_json() for h in await _resolved(media.health())])
 
+    async def media_nodes(request: Request) -> Response:
+        """The media processes (nodes): state and newest heartbeat; [] when media runs
+        inside the web process."""
+        nodes = media.node_states() if isinstance(media, MediaCluster) else []
+        return JSONResponse(nodes)
+
     async def metrics(request: Request) -> Response:
         text = await _resolved(media.metrics_text()) + (extra_metrics() if extra_metrics else "")
         return Response(text, headers={"Content-Type": METRICS_TYPE})
@@ -207,5 +213,6 @@ def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None
               methods=["DELETE"]),
         route(base + "/snapshot.jpg", snapshot, roles=VIEWERS, methods=["GET"]),
         route("/api/streams/health", stream_health, roles=MONITORS, methods=["GET"]),
+        route("/api/streams/nodes", media_nodes, roles=MONITORS, methods=["GET"]),
         route("/metrics", metrics, roles=MONITORS, methods=["GET"]),
     ]
