@@ -35,6 +35,7 @@ class AccessUnit:
     keyframe: bool
     generation: int = 0      # bumps on every reconnect: pts restart with a new source
     received: float = 0.0    # time.monotonic() when the puller read it
+    nals: tuple[bytes, ...] = ()   # the NAL units of ``data`` when the ingest had them split
 
 
 class EndOfStream(Exception):

@@ -8,7 +8,7 @@ converted to Annex-B first; it would otherwise send nothing.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 START = b"\x00\x00\x00\x01"
@@ -93,7 +93,8 @@ def parameter_sets(extradata: bytes | None) -> tuple[ParameterSets, int]:
     return _parse_avcc(extradata)
 
 
-def _collect(nals: list[bytes]) -> ParameterSets:
+def _collect(nals: Iterable[bytes]) -> ParameterSets:
+    nals = list(nals)
     sps = tuple(n for n in nals if nal_type(n) == NAL_SPS)
     pps = tuple(n for n in nals if nal_type(n) == NAL_PPS)
     return ParameterSets(sps, pps)
@@ -155,9 +156,20 @@ def looks_valid(data: bytes) -> bool:
     Garbage from a broken camera shows up as NAL units with the forbidden bit set
     or reserved types; such units are counted and dropped instead of forwarded.
     """
+    return nals_look_valid(split_annexb(data))
+
+
+def nals_look_valid(nals: Iterable[bytes]) -> bool:
+    """``looks_valid`` for NAL units already split (RTP ingest has them so)."""
     seen = False
-    for nal in split_annexb(data):
+    for nal in nals:
         seen = True
-        if nal[0] & 0x80 or nal_type(nal) == 0 or nal_type(nal) in range(24, 32):
+        if not nal or nal[0] & 0x80 or nal[0] & 0x1F == 0 or nal[0] & 0x1F >= 24:
             return False
     return seen
+
+
+def learn_from_nals(nals: Sequence[bytes], known: ParameterSets) -> ParameterSets:
+    """``learn_parameter_sets`` for NAL units already split."""
+    found = _collect(n for n in nals if nal_type(n) in (NAL_SPS, NAL_PPS))
+    return found if found else known

@@ -347,28 +347,33 @@ class _Session:
             self._owner._listener.on_packets(delta)
 
     def _emit(self, unit: RtpFrame, at: float) -> None:
+        # Works on the NAL list the depacketizer made: checking, finding the IDR and
+        # learning SPS/PPS on it saves splitting the joined bytes again (three scans a
+        # frame before), and the list travels on so the send path packs it unsplit.
         nals = self._prefix + unit.nals
-        if not any(h264.nal_type(n) in _VCL for n in nals):
+        kinds = [nal[0] & 0x1F for nal in nals]
+        if not any(kind in _VCL for kind in kinds):
             # SPS/PPS/SEI sent with the marker bit set: they belong to the next picture
             self._prefix = nals[-16:]
             return
         self._prefix = []
-        data = b"".join(h264.START + n for n in nals)
-        if not h264.looks_valid(data):
+        if not h264.nals_look_valid(nals):
             self._owner._listener.on_invalid()
             return
-        keyframe = any(h264.nal_type(n) == h264.NAL_IDR for n in nals)
+        keyframe = h264.NAL_IDR in kinds
         if keyframe:
-            self._sets = h264.learn_parameter_sets(data, self._sets)
-            data = h264.with_parameter_sets(data, self._sets)
+            self._sets = h264.learn_from_nals(nals, self._sets)
+            if h264.NAL_SPS not in kinds and self._sets:
+                nals = [*self._sets.sps, *self._sets.pps, *nals]
             if not self._described and self._sets:
                 # no sprop-parameter-sets in the SDP: the size and profile come in-band
                 self._described = True
                 self._owner._listener.on_open(self._info())
         self.first_unit = self.first_unit or at
         self._owner._listener.on_unit(AccessUnit(
-            data=data, pts=self._unwrap(unit.timestamp), time_base=self._time_base,
-            keyframe=keyframe, generation=self._generation, received=at))
+            data=b"".join(h264.START + n for n in nals), pts=self._unwrap(unit.timestamp),
+            time_base=self._time_base, keyframe=keyframe, generation=self._generation,
+            received=at, nals=tuple(nals)))
 
     def _unwrap(self, ts: int) -> int:
         """RTP timestamps start anywhere and wrap at 2^32; pts start at 0 and do not."""

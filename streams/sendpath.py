@@ -74,9 +74,13 @@ class PayloadCache:
         if found is not None:
             self.reused += 1
             return found
-        packet = av.Packet(unit.data)
-        packet.pts, packet.time_base = 0, TIME_BASE
-        payloads, _ = self._packer.pack(packet)
+        nals = getattr(unit, "nals", ())
+        if nals:           # split already (RTP ingest): aiortc's packer minus its split
+            payloads = H264Encoder._packetize(nals)
+        else:
+            packet = av.Packet(unit.data)
+            packet.pts, packet.time_base = 0, TIME_BASE
+            payloads, _ = self._packer.pack(packet)
         self._store(unit, payloads)
         self.packed += 1
         return payloads
