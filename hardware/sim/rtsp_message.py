@@ -53,5 +53,3 @@ def reply(status: int, cseq: str, headers: list[tuple[str, str]] | None = None,
     return Response(status, REASONS.get(status, "Error"),
                     [("CSeq", cseq), ("Server", SERVER), *(headers or [])], body)
 
-
-__all__ = ["METHODS", "REASONS", "Request", "Response", "RtspError", "reply", "request_reader"]

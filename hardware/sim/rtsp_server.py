@@ -11,14 +11,20 @@ import re
 import time
 from typing import Protocol
 
-from iocwall.streams.rtsp.message import Interleaved, MessageError, MessageReader
+from iocwall.streams.rtsp.message import (
+    Interleaved,
+    MessageError,
+    MessageReader,
+    Request,
+    Response,
+)
 from iocwall.streams.rtsp.transport import parse_transport, port_pair
 
 from . import sdp
 from .faults import CameraFaults
 from .media import StreamSource
 from .rtsp_auth import Authenticator
-from .rtsp_message import METHODS, Request, Response, RtspError, reply, request_reader
+from .rtsp_message import METHODS, RtspError, reply, request_reader
 from .session import Session, State, TcpInterleaved, UdpUnicast
 
 log = logging.getLogger(__name__)
