@@ -3,7 +3,8 @@
 aiortc's RTCRtpSender packs every frame it sends: split the Annex-B bytes into
 NAL units and cut them into STAP-A/FU-A payloads, in Python, once per viewer.
 Twenty viewers of one camera did the same work twenty times. Here each access
-unit is packed once (``PayloadCache``, with aiortc's own ``H264Encoder.pack``)
+unit is packed once (``PayloadCache``, with ``rtsp.rtp.packetize_annexb``: aiortc's own
+packer, the one the simulator uses too)
 and every viewer's sender reuses the payloads (``PrepackedEncoder``); what
 stays per viewer is what must: SSRC, sequence numbers, timestamps, SRTP.
 
@@ -21,22 +22,19 @@ Ordinary frames and keyframes up to ~380 packets are not delayed at all.
 from __future__ import annotations
 
 import asyncio
-import fractions
 import time
 import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import av
 from aiortc import RTCDtlsTransport, rtcrtpsender
-from aiortc.codecs.h264 import H264Encoder
 from aiortc.rtp import RTP_HISTORY_SIZE, is_rtcp
 
 from iocwall.streams.fanout import AccessUnit
+from iocwall.streams.rtsp.rtp import packetize, packetize_annexb
 
 CLOCK = 90_000
-TIME_BASE = fractions.Fraction(1, CLOCK)
 HISTORY_PACKETS = max(512, RTP_HISTORY_SIZE)
 # leave a quarter of the history for the frames sent while a NACK travels back
 PACE_PACKETS = HISTORY_PACKETS * 3 // 4
@@ -65,7 +63,6 @@ class PayloadCache:
         self._weak: weakref.WeakKeyDictionary[AccessUnit, list[bytes]] | None = \
             weakref.WeakKeyDictionary()
         self._lru: OrderedDict[int, tuple[AccessUnit, list[bytes]]] = OrderedDict()
-        self._packer = H264Encoder()
         self.packed = 0      # units packed (once each)
         self.reused = 0      # units served from the cache
 
@@ -74,13 +71,8 @@ class PayloadCache:
         if found is not None:
             self.reused += 1
             return found
-        nals = getattr(unit, "nals", ())
-        if nals:           # split already (RTP ingest): aiortc's packer minus its split
-            payloads = H264Encoder._packetize(nals)
-        else:
-            packet = av.Packet(unit.data)
-            packet.pts, packet.time_base = 0, TIME_BASE
-            payloads, _ = self._packer.pack(packet)
+        nals = getattr(unit, "nals", ())      # split already when the RTP ingest made it
+        payloads = packetize(nals) if nals else packetize_annexb(unit.data)
         self._store(unit, payloads)
         self.packed += 1
         return payloads

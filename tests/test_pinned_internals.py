@@ -168,3 +168,21 @@ def test_ultralytics_internals_the_worker_uses() -> None:
         "BYTETracker(args)", user, f"parameters {_params(BYTETracker.__init__)}")
     assert _params(BYTETracker.update)[:2] == ["self", "results"], _moved(
         "BYTETracker.update(results)", user, f"parameters {_params(BYTETracker.update)}")
+
+
+def test_aiortc_h264_payload_code_the_protocol_layer_uses() -> None:
+    """streams/rtsp/rtp.py packs with H264Encoder's private steps (the media server's send
+    path and the simulator) and parses with H264PayloadDescriptor (the ingest)."""
+    from aiortc.codecs.h264 import H264Encoder, H264PayloadDescriptor
+
+    user = "streams/rtsp/rtp.py"
+    units = list(H264Encoder._split_bitstream(b"\x00\x00\x00\x01\x67\x01\x00\x00\x01\x68\x02"))
+    assert units == [b"\x67\x01", b"\x68\x02"], _moved(
+        "aiortc.codecs.h264.H264Encoder._split_bitstream", user, f"gave {units!r}")
+    packed = H264Encoder._packetize(iter(units))
+    assert packed == [b"\x78\x00\x02\x67\x01\x00\x02\x68\x02"], _moved(
+        "aiortc.codecs.h264.H264Encoder._packetize", user, f"gave {packed!r} (no STAP-A)")
+    descriptor, data = H264PayloadDescriptor.parse(b"\x7c\x85\x01\x02")
+    assert descriptor.first_fragment and data == b"\x00\x00\x00\x01\x65\x01\x02", _moved(
+        "aiortc.codecs.h264.H264PayloadDescriptor.parse", user,
+        "an FU-A start no longer gives a start code and the rebuilt NAL header")

@@ -140,6 +140,12 @@ def _receive_aus(sim, path: str, seconds: float,
                         header = (payload[0] & 0xE0) | (payload[1] & 0x1F)
                         current += b"\x00\x00\x00\x01" + bytes([header])
                     current += payload[2:]
+                elif kind == 24:  # STAP-A: 16-bit size, unit, ... (SPS + PPS, aggregated)
+                    pos = 1
+                    while pos + 2 <= len(payload):
+                        size = int.from_bytes(payload[pos:pos + 2], "big")
+                        current += b"\x00\x00\x00\x01" + payload[pos + 2:pos + 2 + size]
+                        pos += 2 + size
                 else:
                     current += b"\x00\x00\x00\x01" + payload
                 if packet[1] & 0x80:  # marker: the access unit is complete

@@ -12,8 +12,11 @@ import pytest
 from iocwall.hardware import stamp
 from iocwall.hardware.sim import h264, rtp
 from iocwall.hardware.sim.rtsp_auth import REALM, Authenticator
-from iocwall.hardware.sim.rtsp_message import RtspError, take_request
+from iocwall.hardware.sim.rtsp_message import RtspError, request_reader
 from iocwall.hardware.sim.stamp_patch import BitWriter
+from iocwall.streams.rtsp import rtcp
+from iocwall.streams.rtsp.message import MessageError, Request
+from iocwall.streams.rtsp.rtp import PACKET_MAX, packetize
 
 
 def test_escape_round_trip_and_emulation_prevention():
@@ -33,11 +36,13 @@ def test_bitwriter_exp_golomb_read_back():
 
 
 def test_fu_a_fragments_reassemble_to_the_nal():
+    """The one packetizer (aiortc's, shared with the media server's send path)."""
     nal = bytes([0x65]) + bytes(range(256)) * 20
-    payloads = rtp.packetize([bytes([0x67, 1, 2]), nal, bytes([0x09, 0x10])])  # AUD dropped
-    assert payloads[0] == bytes([0x67, 1, 2]) and len(payloads) > 2
-    frags = payloads[1:]
-    assert all(len(p) <= rtp.MTU_PAYLOAD for p in frags)
+    payloads = packetize([bytes([0x67, 1, 2]), nal, b"", bytes([0x41, 0x9A, 0x10])])
+    assert payloads[0] == bytes([0x67, 1, 2]) and len(payloads) > 3   # alone: no STAP-A of 1
+    assert payloads[-1] == bytes([0x41, 0x9A, 0x10])                  # the empty unit skipped
+    frags = payloads[1:-1]
+    assert all(len(p) <= PACKET_MAX for p in frags)
     assert frags[0][1] & 0x80 and frags[-1][1] & 0x40 and all(p[0] & 0x1F == 28 for p in frags)
     rebuilt = bytes([(frags[0][0] & 0xE0) | (frags[0][1] & 0x1F)]) + b"".join(p[2:] for p in frags)
     assert rebuilt == nal
@@ -52,19 +57,24 @@ def test_rtp_headers_and_sender_report():
     sr = stream.sender_report()
     assert sr[1] == 200 and struct.unpack("!I", sr[4:8])[0] == ssrc
     ntp_s, _, rtp_ts = struct.unpack("!III", sr[8:20])
-    assert ntp_s == 1_700_000_000 + rtp.NTP_EPOCH_OFFSET and rtp_ts == ts
+    assert ntp_s == 1_700_000_000 + rtcp.NTP_EPOCH_OFFSET and rtp_ts == ts
     assert sr[28 + 1] == 202 and len(sr) % 4 == 0
 
 
 def test_rtsp_parser_waits_for_the_body_and_bounds_headers():
-    buf = bytearray(b"ANNOUNCE rtsp://h/x RTSP/1.0\r\nCSeq: 5\r\nContent-Length: 4\r\n\r\nab")
-    assert take_request(buf) is None
-    buf += b"cdOPTIONS"
-    req = take_request(buf)
-    assert req is not None and req.body == b"abcd" and req.cseq == "5" and buf == b"OPTIONS"
-    with pytest.raises(RtspError) as err:
-        take_request(bytearray(b"X" * 9000))
-    assert err.value.status == 400 and err.value.close
+    reader = request_reader()
+    reader.feed(b"ANNOUNCE rtsp://h/x RTSP/1.0\r\nCSeq: 5\r\nContent-Length: 4\r\n\r\nab")
+    assert reader.take() is None
+    reader.feed(b"cdOPTIONS")
+    req = reader.take()
+    assert isinstance(req, Request) and req.body == b"abcd" and req.cseq == "5"
+    assert reader.take() is None and reader.unfinished_head() == "OPTIONS"
+    flood = request_reader()
+    flood.feed(b"X" * 9000)
+    with pytest.raises(MessageError) as err:
+        flood.take()
+    error = RtspError.of(err.value)
+    assert error.status == 400 and error.close
 
 
 def test_digest_and_basic_checks():

@@ -8,10 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from iocwall.streams.bitstream import BitReader, BitstreamError, unescape
+from iocwall.streams.h264 import (  # noqa: F401 - the one set of NAL unit types
+    NAL_AUD,
+    NAL_IDR,
+    NAL_PPS,
+    NAL_SEI,
+    NAL_SLICE,
+    NAL_SPS,
+)
 from iocwall.streams.h264 import split_annexb as annexb_units
 from iocwall.streams.rtsp.sps import Sps, parse_sps  # noqa: F401 - the one SPS parser
 
-NAL_SLICE, NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS, NAL_AUD = 1, 5, 6, 7, 8, 9
 SLICE_P, SLICE_B, SLICE_I = 0, 1, 2
 
 

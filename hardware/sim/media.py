@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from . import h264, rtp
+from iocwall.streams.rtsp.rtp import packetize
+
+from . import h264
 from .encoder import Loop
 from .stamp_patch import StampPatcher
 
@@ -121,7 +123,9 @@ class StreamSource:
         self._produce(n)
 
     def _send(self, n: int, nals: list[bytes], wall: float, keyframe: bool) -> None:
-        payloads = rtp.packetize(nals)
+        # the one H.264 packetizer (aiortc's, as the media server sends), once per frame;
+        # access unit delimiters are not sent (the encoder makes none: aud=0)
+        payloads = packetize(n for n in nals if n[0] & 0x1F != h264.NAL_AUD)
         if self.faults.corrupting():
             payloads = _corrupt(payloads)
         frame = Frame(payloads, n * 90000 // self.spec.fps, wall, keyframe)

@@ -11,13 +11,20 @@ import re
 import time
 from typing import Protocol
 
+from iocwall.streams.rtsp.message import (
+    Interleaved,
+    MessageError,
+    MessageReader,
+    Request,
+    Response,
+)
 from iocwall.streams.rtsp.transport import parse_transport, port_pair
 
 from . import sdp
 from .faults import CameraFaults
 from .media import StreamSource
 from .rtsp_auth import Authenticator
-from .rtsp_message import METHODS, Request, Response, RtspError, take_interleaved, take_request
+from .rtsp_message import METHODS, RtspError, reply, request_reader
 from .session import Session, State, TcpInterleaved, UdpUnicast
 
 log = logging.getLogger(__name__)
@@ -120,13 +127,13 @@ class RtspServer:
     # --- connections -----------------------------------------------------------
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._connections) >= MAX_CONNECTIONS:
-            writer.write(Response(503, "0", [("Retry-After", "5")]).encode())
+            writer.write(reply(503, "0", [("Retry-After", "5")]).encode())
             writer.close()
             return
         conn = next(self._ids)
         cams: set[int] = set()
         self._connections[conn] = (writer, cams)
-        buffer = bytearray()
+        messages = request_reader()
         try:
             while True:
                 # A connection without a session that sends nothing useful (a half-sent
@@ -138,8 +145,8 @@ class RtspServer:
                     break
                 if not chunk:
                     break
-                buffer += chunk
-                if not await self._drain(buffer, conn, cams, writer):
+                messages.feed(chunk)
+                if not await self._drain(messages, conn, cams, writer):
                     break
         except (ConnectionError, _Close):
             pass
@@ -152,28 +159,28 @@ class RtspServer:
                     self._end(session)
             writer.transport.abort()
 
-    async def _drain(self, buffer: bytearray, conn: int, cams: set[int],
+    async def _drain(self, reader: MessageReader[Request], conn: int, cams: set[int],
                      writer: asyncio.StreamWriter) -> bool:
-        """Handle every complete message in the buffer; False closes the connection."""
-        while buffer:
-            if buffer[0] == 0x24:  # '$': interleaved RTCP from the client, a sign of life
-                if take_interleaved(buffer) is None:
-                    return True
+        """Handle every complete message read so far; False closes the connection."""
+        while True:
+            try:
+                item = reader.take()
+            except MessageError as exc:
+                error = RtspError.of(exc)
+                writer.write(reply(error.status, "0", [("Content-Type", "text/plain")],
+                                   (str(error) + "\r\n").encode()).encode())
+                if error.close:
+                    return False
+                continue
+            if item is None:
+                return True
+            if isinstance(item, Interleaved):  # RTCP from the client: a sign of life
                 for s in self.sessions.values():
                     if s.connection_id == conn:
                         s.touch()
                 continue
-            try:
-                request = take_request(buffer)
-            except RtspError as exc:
-                writer.write(Response(exc.status, "0", [("Content-Type", "text/plain")],
-                                      (str(exc) + "\r\n").encode()).encode())
-                return not exc.close
-            if request is None:
-                return True
-            response = await self._answer(request, conn, cams)
+            response = await self._answer(item, conn, cams)
             writer.write(response.encode())
-        return True
 
     async def _answer(self, request: Request, conn: int, cams: set[int]) -> Response:
         try:
@@ -181,7 +188,7 @@ class RtspServer:
         except RtspError as exc:
             headers = [("Public", PUBLIC)] if exc.status in (405, 501) else []
             headers.append(("Content-Type", "text/plain"))
-            return Response(exc.status, request.cseq, headers, (str(exc) + "\r\n").encode())
+            return reply(exc.status, request.cseq, headers, (str(exc) + "\r\n").encode())
 
     async def _handle(self, request: Request, conn: int, cams: set[int]) -> Response:
         if request.method not in METHODS:
@@ -222,7 +229,7 @@ class RtspServer:
             return None
         if not rejecting and self.auth.check(request.method, request.header("Authorization")):
             return None
-        return Response(401, request.cseq, self.auth.challenges())
+        return reply(401, request.cseq, self.auth.challenges())
 
     def _session(self, request: Request) -> Session:
         sid = request.header("Session").split(";")[0].strip()
@@ -234,13 +241,13 @@ class RtspServer:
 
     # --- methods ----------------------------------------------------------------
     async def _options(self, request: Request, conn: int, camera: int, stream: str) -> Response:
-        return Response(200, request.cseq, [("Public", PUBLIC)])
+        return reply(200, request.cseq, [("Public", PUBLIC)])
 
     async def _get_parameter(self, request: Request, conn: int, camera: int,
                              stream: str) -> Response:
         if request.header("Session"):
             self._session(request)
-        return Response(200, request.cseq)
+        return reply(200, request.cseq)
 
     async def _set_parameter(self, request: Request, conn: int, camera: int,
                              stream: str) -> Response:
@@ -261,7 +268,7 @@ class RtspServer:
                             loop.pps,
                             loop.spec.fps, loop.spec.width, loop.spec.height, kbps).encode()
         base = f"rtsp://{self.host}:{self.port}/cam{camera}/{stream}/"
-        return Response(200, request.cseq, [("Content-Type", "application/sdp"),
+        return reply(200, request.cseq, [("Content-Type", "application/sdp"),
                                             ("Content-Base", base)], body)
 
     async def _setup(self, request: Request, conn: int, camera: int, stream: str) -> Response:
@@ -286,25 +293,25 @@ class RtspServer:
         self.sessions[session.id] = session
         headers = [("Transport", f"{transport.describe()};ssrc={session.rtp.ssrc:08X}"),
                    ("Session", f"{session.id};timeout={int(self.session_timeout)}")]
-        return Response(200, request.cseq, headers)
+        return reply(200, request.cseq, headers)
 
     async def _play(self, request: Request, conn: int, camera: int, stream: str) -> Response:
         session = self._session(request)
         session.connection_id = conn
         seq, rtptime = session.play()
         url = f"rtsp://{self.host}:{self.port}/cam{session.camera}/{session.stream}/{sdp.TRACK}"
-        return Response(200, request.cseq, [("Session", session.id), ("Range", "npt=now-"),
+        return reply(200, request.cseq, [("Session", session.id), ("Range", "npt=now-"),
                                             ("RTP-Info", f"url={url};seq={seq};rtptime={rtptime}")])
 
     async def _pause(self, request: Request, conn: int, camera: int, stream: str) -> Response:
         session = self._session(request)
         session.pause()
-        return Response(200, request.cseq, [("Session", session.id)])
+        return reply(200, request.cseq, [("Session", session.id)])
 
     async def _teardown(self, request: Request, conn: int, camera: int, stream: str) -> Response:
         session = self._session(request)
         self._end(session)
-        return Response(200, request.cseq, [("Session", session.id)])
+        return reply(200, request.cseq, [("Session", session.id)])
 
 
 def _first_number(text: str, low: int, high: int) -> int:

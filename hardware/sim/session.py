@@ -14,6 +14,8 @@ import secrets
 import time
 from typing import Protocol
 
+from iocwall.streams.rtsp.message import interleaved
+
 from . import rtp
 from .media import Frame, StreamSource
 
@@ -46,18 +48,15 @@ class TcpInterleaved:
         self.writer = writer
         self.channel = channel
 
-    def _frame(self, channel: int, packet: bytes) -> bytes:
-        return b"$" + bytes([channel]) + len(packet).to_bytes(2, "big") + packet
-
     def send_rtp(self, packets: list[bytes]) -> bool:
         if self.writer.is_closing() or self.writer.get_write_buffer_size() > TCP_BUFFER_LIMIT:
             return False
-        self.writer.write(b"".join(self._frame(self.channel, p) for p in packets))
+        self.writer.write(b"".join(interleaved(self.channel, p) for p in packets))
         return True
 
     def send_rtcp(self, data: bytes) -> None:
         if not self.writer.is_closing():
-            self.writer.write(self._frame(self.channel + 1, data))
+            self.writer.write(interleaved(self.channel + 1, data))
 
     def describe(self) -> str:
         return f"RTP/AVP/TCP;unicast;interleaved={self.channel}-{self.channel + 1}"

@@ -1,4 +1,5 @@
-"""RTCP receiver side (RFC 3550 6.4.2, A.3, A.8): what we report back to a camera.
+"""RTCP (RFC 3550 6.4): the receiver side, what we report back to a camera (6.4.2, A.3,
+A.8), and the sender reports the simulator sends as a camera does (6.4.1).
 
 Cameras and restreamers drop a UDP session they hear nothing from (our own
 simulator does after its session timeout), and some throttle a receiver that
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 
 from aiortc.rtp import (
     RtcpPacket,
     RtcpReceiverInfo,
     RtcpRrPacket,
     RtcpSdesPacket,
+    RtcpSenderInfo,
     RtcpSourceInfo,
     RtcpSrPacket,
 )
@@ -23,6 +26,7 @@ from aiortc.rtp import (
 from .rtp import RtpPacket, SequenceTracker
 
 REPORT_INTERVAL_S = 2.0     # well inside any session timeout we have met (>= 30 s)
+NTP_EPOCH_OFFSET = 2208988800   # seconds from 1900 (NTP) to 1970 (Unix)
 _CNAME = 1
 
 
@@ -102,6 +106,25 @@ def receiver_report(own_ssrc: int, stats: ReceptionStats, now: float,
     sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=own_ssrc,
                                                  items=[(_CNAME, cname.encode())])])
     return bytes(rr) + bytes(sdes)
+
+
+def ntp_time(wall: float) -> int:
+    """64-bit NTP timestamp (seconds since 1900 . fraction) of a Unix time."""
+    seconds = (int(wall) + NTP_EPOCH_OFFSET) & 0xFFFFFFFF
+    fraction = int((wall % 1.0) * (1 << 32)) & 0xFFFFFFFF
+    return (seconds << 32) | fraction
+
+
+def sender_report(ssrc: int, wall: float, rtp_timestamp: int, packets: int, octets: int,
+                  cname: str) -> bytes:
+    """A compound RTCP packet: SR (``wall``, the Unix time of the frame sent last, paired
+    with its RTP timestamp; 0 means now) + SDES CNAME."""
+    info = RtcpSenderInfo(ntp_timestamp=ntp_time(wall or time.time()),
+                          rtp_timestamp=rtp_timestamp, packet_count=packets & 0xFFFFFFFF,
+                          octet_count=octets & 0xFFFFFFFF)
+    sdes = RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=ssrc,
+                                                 items=[(_CNAME, cname.encode()[:255])])])
+    return bytes(RtcpSrPacket(ssrc=ssrc, sender_info=info)) + bytes(sdes)
 
 
 def rtp_probe(payload_type: int, ssrc: int) -> bytes:

@@ -1,23 +1,59 @@
-"""RTP packets (aiortc's ``RtpPacket``) and H.264 depacketization (RFC 3550, RFC 6184).
+"""RTP packets (aiortc's ``RtpPacket``) and the H.264 payload format both ways (RFC 3550,
+RFC 6184): the one packetizer (the media server's send path and the simulator) and the
+one depacketizer (the ingest and the smoke test).
 
-The depacketizer turns RTP payloads into access units (one picture each, as
+The packetizer is aiortc's (``H264Encoder``'s single NAL / STAP-A / FU-A packing), called
+once per access unit by whoever shares the payloads among its viewers.
+The depacketizer parses each payload with aiortc's ``H264PayloadDescriptor`` and keeps
+the state aiortc does not: the fragment being reassembled, bounded, and the picture it
+belongs to. It turns RTP payloads into access units (one picture each, as
 Annex B bytes for the decoder) and counts what a broken camera sends wrong:
 fragments that arrive without their start, NAL units with the forbidden bit,
 packet types we do not know. Those counts feed the "corrupt packets" figure.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from aiortc.codecs.h264 import PACKET_MAX, H264Encoder, H264PayloadDescriptor
 from aiortc.rtp import RtpPacket
 
-START = b"\x00\x00\x00\x01"
-NAL_IDR, NAL_SEI, NAL_SPS, NAL_PPS = 5, 6, 7, 8
+from iocwall.streams.h264 import NAL_IDR, NAL_PPS, NAL_SPS, START, split_annexb
+
 STAP_A, FU_A = 24, 28
+__all__ = ["FU_A", "MAX_UNIT_BYTES", "MAX_UNIT_NALS", "NAL_IDR", "NAL_PPS", "NAL_SPS",
+           "PACKET_MAX", "STAP_A", "START", "H264Depacketizer", "RtpError", "RtpFrame",
+           "RtpPacket", "SequenceTracker", "packetize", "packetize_annexb", "parse_rtp"]
 # One picture is never bigger than this (a 4K keyframe at high quality is ~3 MB) nor made
 # of more NAL units: a camera that never ends a unit or a fragment must not grow memory.
 MAX_UNIT_BYTES = 8 << 20
 MAX_UNIT_NALS = 1024
+
+
+def _aiortc_packer() -> tuple[Callable[[Iterable[bytes]], list[bytes]],
+                             Callable[[bytes], Iterator[bytes]]]:
+    """aiortc 1.16's packing steps (private, pinned in pyproject.toml; checked here and in
+    tests/test_pinned_internals.py so an upgrade that moves them fails at import)."""
+    pack = getattr(H264Encoder, "_packetize", None)
+    split = getattr(H264Encoder, "_split_bitstream", None)
+    if not callable(pack) or not callable(split):
+        raise ImportError("aiortc changed: H264Encoder has no _packetize/_split_bitstream")
+    return pack, split
+
+
+_pack, _split = _aiortc_packer()
+
+
+def packetize(nals: Iterable[bytes]) -> list[bytes]:
+    """RTP payloads (at most ``PACKET_MAX`` bytes) for one access unit's NAL units, in
+    order: small units aggregated (STAP-A), big ones fragmented (FU-A), others alone."""
+    return _pack(n for n in nals if n)      # aiortc's packer fails on an empty unit
+
+
+def packetize_annexb(data: bytes) -> list[bytes]:
+    """``packetize`` for an Annex-B access unit, split at start codes as aiortc splits it."""
+    return packetize(_split(data))
 
 
 class RtpError(ValueError):
@@ -112,44 +148,42 @@ class H264Depacketizer:
 
     def _nals_of(self, payload: bytes) -> list[bytes]:
         if not payload or payload[0] & 0x80:  # forbidden_zero_bit set: damaged
-            self.corrupt += 1
+            self.corrupt += 1                 # (aiortc's parse does not look at it)
             return []
         kind = payload[0] & 0x1F
-        if 1 <= kind <= 23:
-            return [payload]
-        if kind == STAP_A:
-            return self._stap_a(payload)
-        if kind == FU_A:
-            return self._fu_a(payload)
-        self.corrupt += 1  # STAP-B, MTAP, FU-B: not allowed in packetization-mode 1
-        return []
-
-    def _stap_a(self, payload: bytes) -> list[bytes]:
-        nals: list[bytes] = []
-        pos = 1
-        while pos + 2 <= len(payload):
-            size = int.from_bytes(payload[pos:pos + 2], "big")
-            pos += 2
-            if size == 0 or pos + size > len(payload):
-                self.corrupt += 1
-                return nals
-            nals.append(payload[pos:pos + size])
-            pos += size
-        return nals
-
-    def _fu_a(self, payload: bytes) -> list[bytes]:
-        if len(payload) < 3:
+        if len(payload) == 1:
+            # aiortc refuses a one-byte NAL unit, but end of sequence and end of stream
+            # (types 10, 11) are exactly one byte: a lone header stays ours
+            if 1 <= kind <= 23:
+                return [payload]
             self.corrupt += 1
             return []
-        indicator, header = payload[0], payload[1]
-        start, end = header & 0x80, header & 0x40
-        if start:
-            self._fragment = bytearray([(indicator & 0xE0) | (header & 0x1F)])
+        if kind == FU_A:
+            return self._fu_a(payload)
+        try:
+            _, annexb = H264PayloadDescriptor.parse(payload)
+        except ValueError:   # STAP-B, MTAP, FU-B (not in packetization-mode 1), cut short
+            self.corrupt += 1
+            return []
+        if kind != STAP_A:
+            return [annexb[4:]]
+        # aiortc joins the aggregated units as Annex B: split them again (a truncated
+        # STAP-A raised above and is dropped whole; an empty unit simply vanishes here)
+        return list(split_annexb(annexb))
+
+    def _fu_a(self, payload: bytes) -> list[bytes]:
+        if len(payload) < 3:                  # a fragment with no data (aiortc takes it)
+            self.corrupt += 1
+            return []
+        descriptor, data = H264PayloadDescriptor.parse(payload)
+        if descriptor.first_fragment:         # data: start code, rebuilt NAL header, bytes
+            self._fragment = bytearray(data[4:])
         elif self._fragment is None:
             self.corrupt += 1  # a middle or end without its start
             return []
-        self._fragment += payload[2:]
-        if not end:
+        else:
+            self._fragment += data
+        if not payload[1] & 0x40:             # aiortc's descriptor has no end flag: read it
             return []
         nal, self._fragment = bytes(self._fragment), None
         return [nal]

@@ -14,13 +14,22 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from iocwall.streams.urls import CameraUrl
 
 from .auth import Authenticator, AuthScheme, parse_challenges
 from .errors import Problem, RtspError
-from .message import parse_head
+from .message import (
+    Fault,
+    Interleaved,
+    MessageError,
+    MessageReader,
+    Request,
+    Response,
+    interleaved,
+    parse_response,
+    split_head,
+)
 from .sdp import VideoTrack, resolve_control, video_track
 from .transport import parse_transport
 from .udp import UdpPair, open_udp_pair
@@ -33,23 +42,12 @@ _USER_AGENT = "iocwall/0.1"
 # broken or hostile peer, and must not make us buffer it.
 MAX_BODY_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 16 * 1024
+READ_BYTES = 65536
 
 
 class Transport(enum.Enum):
     TCP = "TCP"
     UDP = "UDP"
-
-
-@dataclass
-class RtspResponse:
-    status: int
-    reason: str
-    headers: dict[str, list[str]] = field(default_factory=dict)
-    body: bytes = b""
-
-    def header(self, name: str, default: str = "") -> str:
-        values = self.headers.get(name.lower())
-        return values[0] if values else default
 
 
 class RtspClient:
@@ -69,7 +67,7 @@ class RtspClient:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._read_task: asyncio.Task[None] | None = None
-        self._pending: dict[int, asyncio.Future[RtspResponse]] = {}
+        self._pending: dict[int, asyncio.Future[Response]] = {}
         self._cseq = 0
         self._auth: Authenticator | None = None
         self._session: str | None = None
@@ -106,7 +104,7 @@ class RtspClient:
         self._read_task = asyncio.create_task(self._read_loop(), name=f"rtsp-read {self.where}")
         return time.monotonic() - started
 
-    async def options(self) -> RtspResponse:
+    async def options(self) -> Response:
         return await self._checked("OPTIONS", self._base)
 
     async def describe(self) -> VideoTrack:
@@ -157,8 +155,7 @@ class RtspClient:
             self._udp.send_rtcp(data)
         elif self.transport is Transport.TCP and self._writer is not None \
                 and not self._writer.is_closing() and not self.closed.is_set():
-            self._writer.write(b"$" + bytes([(self._rtp_channel + 1) & 0xFF])
-                               + len(data).to_bytes(2, "big") + data)
+            self._writer.write(interleaved((self._rtp_channel + 1) & 0xFF, data))
 
     @property
     def foreign_datagrams(self) -> int:
@@ -195,7 +192,7 @@ class RtspClient:
             self._udp.close()
 
     async def _checked(self, method: str, uri: str, headers: dict[str, str] | None = None,
-                       transport: Transport | None = None) -> RtspResponse:
+                       transport: Transport | None = None) -> Response:
         try:
             resp = await self._request(method, uri, headers)
             if resp.status == 401:
@@ -213,9 +210,9 @@ class RtspClient:
             raise error
         return resp
 
-    async def _retry_with_auth(self, resp: RtspResponse, method: str, uri: str,
-                               headers: dict[str, str] | None) -> RtspResponse:
-        challenges = parse_challenges(resp.headers.get("www-authenticate", []))
+    async def _retry_with_auth(self, resp: Response, method: str, uri: str,
+                               headers: dict[str, str] | None) -> Response:
+        challenges = parse_challenges(resp.header_values("www-authenticate"))
         if self.url.username is None:
             raise RtspError(Problem.AUTH_NEEDED, "the camera wants a user name and password (401): "
                             "put user:pass@ in the URL or use --user/--password")
@@ -232,20 +229,20 @@ class RtspClient:
         return await self._request(method, uri, headers)
 
     async def _request(self, method: str, uri: str,
-                       headers: dict[str, str] | None = None) -> RtspResponse:
+                       headers: dict[str, str] | None = None) -> Response:
         if self._writer is None or self.closed.is_set():
             raise RtspError(Problem.CLOSED, f"the camera closed the connection before {method}")
         self._cseq += 1
         cseq = self._cseq
-        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {cseq}", f"User-Agent: {self.user_agent}"]
+        request = Request(method, uri, [("CSeq", str(cseq)), ("User-Agent", self.user_agent)])
         if self._auth is not None:
-            lines.append(f"Authorization: {self._auth.header(method, uri)}")
+            request.headers.append(("Authorization", self._auth.header(method, uri)))
         if self._session:
-            lines.append(f"Session: {self._session}")
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        future: asyncio.Future[RtspResponse] = asyncio.get_running_loop().create_future()
+            request.headers.append(("Session", self._session))
+        request.headers += (headers or {}).items()
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._pending[cseq] = future
-        self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self._writer.write(request.encode())
         try:
             await self._writer.drain()
             return await asyncio.wait_for(future, self.timeout)
@@ -261,17 +258,27 @@ class RtspClient:
 
     async def _read_loop(self) -> None:
         assert self._reader is not None
+        # the one bounded reader (shared with the simulator's server side); answers are
+        # read as latin-1, so any byte a camera sends in a header survives
+        messages = MessageReader(parse_response, MAX_HEADER_BYTES, MAX_BODY_BYTES, "latin-1")
         error: RtspError | None = None
         try:
             while True:
-                first = await self._reader.readexactly(1)
-                if first == b"$":
-                    await self._read_interleaved()
-                else:
-                    self._deliver(await self._read_response(first))
+                data = await self._reader.read(READ_BYTES)
+                if not data:
+                    self._ended(messages)
+                messages.feed(data)
+                now = time.monotonic()
+                while (item := messages.take()) is not None:
+                    if isinstance(item, Interleaved):
+                        self._interleaved(item, now)
+                    else:
+                        self._deliver(item)
+        except MessageError as exc:
+            error = self._refused(exc)
         except RtspError as exc:
             error = exc
-        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+        except (ConnectionError, OSError):
             error = RtspError(Problem.CLOSED, "the camera closed the connection")
         finally:
             self.closed.set()
@@ -279,48 +286,40 @@ class RtspClient:
                 if not future.done():
                     future.set_exception(error or RtspError(Problem.CLOSED, "connection closed"))
 
-    async def _read_interleaved(self) -> None:
-        assert self._reader is not None
-        head = await self._reader.readexactly(3)
-        data = await self._reader.readexactly(int.from_bytes(head[1:3], "big"))
-        if head[0] == self._rtp_channel:
-            self.on_packet(data, time.monotonic())
-        elif head[0] == self._rtp_channel + 1 and self.on_rtcp is not None:
-            self.on_rtcp(data, time.monotonic())
+    def _interleaved(self, frame: Interleaved, at: float) -> None:
+        if frame.channel == self._rtp_channel:
+            self.on_packet(frame.data, at)
+        elif frame.channel == self._rtp_channel + 1 and self.on_rtcp is not None:
+            self.on_rtcp(frame.data, at)
 
-    async def _read_response(self, first: bytes) -> RtspResponse:
-        assert self._reader is not None
-        try:
-            head = first + await self._reader.readuntil(b"\r\n\r\n")
-        except asyncio.LimitOverrunError:
-            raise RtspError(Problem.NOT_RTSP, f"{self.where} sends something that is not RTSP: "
-                            "is this the camera's RTSP port?") from None
-        except asyncio.IncompleteReadError as exc:
-            head = first + exc.partial
-            if not head.startswith((b"RTSP/", b"HTTP/")):
-                raise RtspError(Problem.NOT_RTSP, f"{self.where} closed the connection without an "
-                                "RTSP answer: is this the camera's RTSP port?") from None
-        status_line, headers = parse_head(head.decode("latin-1").removesuffix("\r\n\r\n"))
-        if status_line.startswith("HTTP/"):
-            raise RtspError(Problem.HTTP, f"{self.where} answers HTTP, not RTSP: is this the web "
-                            "port? RTSP is usually on 554")
-        parts = status_line.split(" ", 2)
-        if not status_line.startswith("RTSP/") or len(parts) < 2 or not parts[1].isdigit():
-            raise RtspError(Problem.NOT_RTSP, f"{self.where} does not speak RTSP: is this the "
-                            "camera's RTSP port?")
-        resp = RtspResponse(int(parts[1]), parts[2] if len(parts) > 2 else "", headers)
-        length_text = resp.header("content-length", "0").strip() or "0"
-        if not length_text.isdigit():
-            raise RtspError(Problem.NOT_RTSP, f"{self.where} sent a bad Content-Length")
-        length = int(length_text)
-        if length > MAX_BODY_BYTES:
-            raise RtspError(Problem.TOO_BIG, f"{self.where} announced a {length}-byte answer "
-                            f"(our limit is {MAX_BODY_BYTES}): not a camera we can talk to")
-        if length:
-            resp.body = await self._reader.readexactly(length)
-        return resp
+    def _ended(self, messages: MessageReader[Response]) -> None:
+        """The camera closed the connection: an answer it cut short is still read (an HTTP
+        server's is how we know it is one); anything else left was not RTSP."""
+        head = messages.unfinished_head()
+        if head is not None and not head.startswith(("RTSP/", "HTTP/")):
+            raise RtspError(Problem.NOT_RTSP, f"{self.where} closed the connection without an "
+                            "RTSP answer: is this the camera's RTSP port?")
+        if head is not None:
+            self._deliver(parse_response(*split_head(head)))
+        raise RtspError(Problem.CLOSED, "the camera closed the connection")
 
-    def _deliver(self, resp: RtspResponse) -> None:
+    def _refused(self, exc: MessageError) -> RtspError:
+        if exc.fault is Fault.HTTP:
+            return RtspError(Problem.HTTP, f"{self.where} answers HTTP, not RTSP: is this the "
+                             "web port? RTSP is usually on 554")
+        if exc.fault is Fault.HEAD_TOO_LARGE:
+            return RtspError(Problem.NOT_RTSP, f"{self.where} sends something that is not RTSP: "
+                             "is this the camera's RTSP port?")
+        if exc.fault is Fault.BAD_LENGTH:
+            return RtspError(Problem.NOT_RTSP, f"{self.where} sent a bad Content-Length")
+        if exc.fault is Fault.BODY_TOO_LARGE:
+            size = f"{exc.length}-byte" if exc.length is not None else "huge"
+            return RtspError(Problem.TOO_BIG, f"{self.where} announced a {size} answer "
+                             f"(our limit is {MAX_BODY_BYTES}): not a camera we can talk to")
+        return RtspError(Problem.NOT_RTSP, f"{self.where} does not speak RTSP: is this the "
+                         "camera's RTSP port?")
+
+    def _deliver(self, resp: Response) -> None:
         cseq = resp.header("cseq")
         future = self._pending.get(int(cseq)) if cseq.isdigit() else None
         if future is None and len(self._pending) == 1:
@@ -329,7 +328,7 @@ class RtspClient:
             future.set_result(resp)
 
 
-def _status_error(method: str, resp: RtspResponse, transport: Transport | None,
+def _status_error(method: str, resp: Response, transport: Transport | None,
                   user: str | None) -> RtspError:
     code = f"{resp.status} {resp.reason}".strip()
     if resp.status == 401:
