@@ -112,6 +112,7 @@ class Probe:
         self._fanout = media.channel(camera, "sub").fanout
         self._sub = self._fanout.subscribe(f"probe-{camera}", replay=False)
         self.seen: list[tuple[float, float]] = []     # (monotonic at delivery, pts seconds)
+        self._reference: float | None = None
         self._task = asyncio.ensure_future(self._read())
 
     async def _read(self) -> None:
@@ -123,10 +124,13 @@ class Probe:
                     self.seen.append((time.monotonic(), unit.pts * unit.time_base))
 
     def delays_ms(self, start: float, end: float) -> list[float]:
-        """Delivery delay of the window's units, relative to the window's median (jitter)."""
+        """Delivery delays of the window's units, relative to the median of the first window
+        asked for (the camera's pts clock runs on; only a good camera's reconnect moves it),
+        so a delay added to every unit counts as well as a spike does."""
         raw = [at - pts for at, pts in self.seen if start <= at < end]
-        middle = _p(raw, 0.5)
-        return [(d - middle) * 1000 for d in raw]
+        if self._reference is None:
+            self._reference = _p(raw, 0.5)
+        return [(d - self._reference) * 1000 for d in raw]
 
     async def close(self) -> None:
         self._task.cancel()
@@ -139,7 +143,7 @@ class Window:
     seconds: float
     frames: list[list]        # per good camera, the frames its viewer decoded in the window
     sent: list[int]           # per good camera, units the server handed to its viewer
-    jitter_ms: list[float]    # pooled delivery delays relative to each camera's median
+    jitter_ms: list[float]    # pooled delivery delays, against each camera's baseline median
     lags_ms: list[float]      # how late each 10 ms timer of the shared event loop fired
 
     @property
