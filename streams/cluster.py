@@ -48,7 +48,7 @@ from iocwall.streams.server import (
 from iocwall.streams.supervisor import Node, Supervisor, restarting
 from iocwall.streams.tap import TapOptions
 from iocwall.streams.watchdog import Watchdog
-from iocwall.streams.wire import Op, SessionRef
+from iocwall.streams.wire import NodeStatus, Op, SessionRef
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ class MediaCluster:
         self._owner = {cam: node for node, cams in split.items() for cam in cams}
         self._removed: set[str] = set()      # ids removed at run time: answered 410
         self._status: dict[str, CameraStatus] = {}
+        self._node_counters: dict[str, metrics.NodeCounters] = {}   # from the status poll
         self._poller: asyncio.Task[None] | None = None
         # limits are counted here, across processes; the processes themselves admit all
         streams = {k: getattr(streams_cfg, k) for k in _STREAM_KEYS if hasattr(streams_cfg, k)}
@@ -289,8 +290,10 @@ class MediaCluster:
         await self._poll()
 
     async def _poll(self) -> None:
-        parts = await self._procs.each(Op.CAMERAS)
-        self._status = {c.id: c for part in parts for c in part if c.id in self._cameras}
+        parts: list[NodeStatus] = await self._procs.each(Op.CAMERAS)
+        self._status = {c.id: c for part in parts for c in part.cameras if c.id in self._cameras}
+        # a restarting process keeps its last figures until it answers again
+        self._node_counters.update({part.node: part.counters for part in parts})
 
     async def _keep_polling(self) -> None:
         while True:
@@ -329,7 +332,8 @@ class MediaCluster:
             sessions_closed={r.value: closed[r.value] for r in CloseReason},
             late_drops_total=sum(p.late_drops_total for p in parts),
             paced_packets_total=sum(p.paced_packets_total for p in parts))
-        return metrics.render(await self.health(), total) + node_metrics(self._procs.table)
+        return (metrics.render(await self.health(), total)
+                + metrics.render_nodes(self._node_counters) + node_metrics(self._procs.table))
 
 
 def _down(cam: Camera, why: str, state: StreamState = StreamState.LOST) -> CameraStatus:

@@ -21,6 +21,17 @@ class ServerCounters:
     paced_packets_total: int = 0
 
 
+@dataclass(frozen=True)
+class NodeCounters:
+    """What one media process counts of its own losses; /metrics shows them per process
+    (label ``node``) and summed. They ride on the half-second status poll (wire.NodeStatus)."""
+    dropped_units: int = 0        # access units its streams dropped for slow subscribers
+    late_dropped_units: int = 0   # of those, dropped for being over 500 ms old
+    corrupt: int = 0              # corrupt packets and refused access units, all its streams
+    tap_dropped_frames: int = 0   # analytics frames replaced before the socket took them
+    sessions_closed: dict[str, int] = field(default_factory=dict)   # reason -> count
+
+
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -99,4 +110,32 @@ def render(streams: list[HealthSnapshot], counters: ServerCounters) -> str:
     lines += _series("iocwall_paced_packets_total",
                      "RTP packets held back to keep large keyframes within the NACK history",
                      "counter", [("", counters.paced_packets_total)])
+    return "\n".join(lines) + "\n"
+
+
+_NODE_SERIES = (
+    ("dropped_units", "Access units dropped for slow subscribers (viewers, analytics taps)"),
+    ("late_dropped_units", "Access units dropped because a viewer fell over 500 ms behind"),
+    ("corrupt", "Corrupt packets and access units refused as corrupt"),
+    ("tap_dropped_frames", "Analytics frames replaced by a newer one before they were sent"),
+)
+
+
+def render_nodes(nodes: dict[str, NodeCounters]) -> str:
+    """Per media process (label ``node``) and summed (``iocwall_media_*``): what each
+    process dropped or refused, and why its sessions closed."""
+    lines: list[str] = []
+    for key, help_text in _NODE_SERIES:
+        rows = [(f'{{node="{_label(n)}"}}', float(getattr(c, key)))
+                for n, c in sorted(nodes.items())]
+        lines += _series(f"iocwall_node_{key}_total", f"{help_text}, per media process",
+                         "counter", rows)
+        lines += _series(f"iocwall_media_{key}_total", f"{help_text}, all media processes",
+                         "counter", [("", sum(v for _, v in rows))])
+    reasons = sorted({r for c in nodes.values() for r in c.sessions_closed})
+    lines += _series("iocwall_node_sessions_closed_total",
+                     "Viewer sessions closed, by media process and reason", "counter",
+                     [(f'{{node="{_label(n)}",reason="{_label(r)}"}}',
+                       float(c.sessions_closed.get(r, 0)))
+                      for n, c in sorted(nodes.items()) for r in reasons])
     return "\n".join(lines) + "\n"

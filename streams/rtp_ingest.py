@@ -173,9 +173,12 @@ class RtpPuller:
         next_punch = time.monotonic() + PUNCH_EVERY_S
         pending: set[asyncio.Task[None]] = set()
         try:
-            while True:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(client.closed.wait(), WATCH_S)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that lands as the wait completes, and this loop would then pull on after stop()
+            while not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(WATCH_S):
+                        await client.closed.wait()
                 session.flush_counts()
                 if client.closed.is_set():
                     return "the camera closed the connection"
@@ -194,6 +197,7 @@ class RtpPuller:
                     pending.add(task)
                     task.add_done_callback(pending.discard)
                     next_keepalive = now + keepalive_s
+            return "stopped"
         finally:
             for task in pending:
                 task.cancel()

@@ -347,6 +347,17 @@ class MediaServer:
     def metrics_text(self) -> str:
         return metrics.render(self.health(), self.counters())
 
+    def node_counters(self, tap_dropped_frames: int = 0) -> metrics.NodeCounters:
+        """This process's losses, for the web process's /metrics (label ``node``)."""
+        channels = list(self._channels.values())
+        health = [ch.health for ch in channels]
+        return metrics.NodeCounters(
+            dropped_units=sum(ch.fanout.drops() for ch in channels),
+            late_dropped_units=sum(ch.fanout.late_drops() for ch in channels),
+            corrupt=sum(h.rtp_corrupt + h.invalid_units for h in health),
+            tap_dropped_frames=tap_dropped_frames,
+            sessions_closed={r.value: n for r, n in self.sessions.closed.items() if n})
+
     def counters(self) -> metrics.ServerCounters:
         keyframe_requests = sum(getattr(s.track, "keyframe_requests", 0)
                                 for s in self.sessions.all())

@@ -322,7 +322,8 @@ class Supervisor:
         node.pending[call.id] = future
         try:
             await send(node.writer, call)
-            return await asyncio.wait_for(asyncio.shield(future), CALL_TIMEOUT_S)
+            async with asyncio.timeout(CALL_TIMEOUT_S):   # not wait_for: see tap_router.py
+                return await asyncio.shield(future)
         except (TimeoutError, ConnectionError):
             log.warning("%s: no answer to %s within %.0f s", node_id, op.value, CALL_TIMEOUT_S)
             raise WhepError(503, "media_busy", f"{node_id} does not answer; try again "

@@ -22,7 +22,7 @@ _HEADER = struct.Struct("!I")
 class Op(enum.Enum):
     OFFER = "offer"            # (camera, stream, sdp, user) -> (SessionRef, answer)
     DELETE = "delete"          # (session_id,) -> bool
-    CAMERAS = "cameras"        # () -> list[CameraStatus]
+    CAMERAS = "cameras"        # () -> NodeStatus (statuses + counters: the 0.5 s poll)
     CAMERA = "camera"          # (camera,) -> CameraStatus | None
     HEALTH = "health"          # () -> list[HealthSnapshot]
     COUNTERS = "counters"      # () -> ServerCounters
@@ -103,6 +103,16 @@ class LogLine:
     message: str
     created: float
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """A media process's answer to Op.CAMERAS, which the web process asks every 0.5 s:
+    its camera statuses, and its own counters of dropped and corrupt units and of closed
+    sessions (metrics.NodeCounters), shown per process in /metrics."""
+    node: str
+    cameras: list[Any]           # server.CameraStatus
+    counters: Any                # metrics.NodeCounters
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from iocwall.streams.wire import (
     Heartbeat,
     Hello,
     LogLine,
+    NodeStatus,
     Op,
     Reply,
     SessionClosed,
@@ -209,7 +210,8 @@ class Worker:
         if call.op is Op.DELETE:
             return await media.whep_delete(args[0])
         if call.op is Op.CAMERAS:
-            return media.cameras()
+            return NodeStatus(self.settings.node, media.cameras(),
+                              media.node_counters(self.taps.dropped))
         if call.op is Op.CAMERA:
             return media.camera(args[0])
         if call.op is Op.HEALTH:

@@ -142,6 +142,11 @@ async def test_slow_viewer_drops_by_age_while_a_fast_one_stays_smooth(simulator)
             viewing(media, "cam1", "sub") as slow:
         await fast.first_frame(15)
         await slow.first_frame(15)
+        # the fast viewer's own baseline on this machine, in this run: a loaded machine
+        # slows its decoding whether or not the other viewer is congested
+        base = await fast.count_during(2.0)
+        fast_sub = fast.session.track.subscriber
+        sent0, dropped0 = fast_sub.delivered, fast_sub.dropped
         sub = slow.session.track.subscriber
         ages: list[float] = []
         get = sub.get
@@ -155,14 +160,23 @@ async def test_slow_viewer_drops_by_age_while_a_fast_one_stays_smooth(simulator)
 
         sub.get = congested_get
         frames = await fast.count_during(4.0)
-        fps = len(frames) / 4.0
+        fps, base_fps = len(frames) / 4.0, len(base) / 2.0
+        sent_fps = (fast_sub.delivered - sent0) / 4.0
         gaps = [b.at - a.at for a, b in itertools.pairwise(frames)]
+        base_gaps = [b.at - a.at for a, b in itertools.pairwise(base)]
         latency = [f.latency_ms for f in frames if f.latency_ms is not None]
-        print(f"fast viewer: {fps:.1f} fps, max gap {max(gaps) * 1000:.0f} ms, stamp latency "
-              f"p95 {_p95(latency):.0f} ms; slow viewer: {sub.dropped_late} late drops, "
+        base_latency = [f.latency_ms for f in base if f.latency_ms is not None]
+        print(f"fast viewer: sent {sent_fps:.1f} fps, decoded {fps:.1f} fps ({base_fps:.1f} "
+              f"before), max gap {max(gaps) * 1000:.0f} ms ({max(base_gaps) * 1000:.0f} before), "
+              f"stamp latency p95 {_p95(latency):.0f} ms ({_p95(base_latency):.0f} before); "
+              f"slow viewer: {sub.dropped_late} late drops, "
               f"oldest unit sent {max(ages) * 1000:.0f} ms after it arrived")
-        assert fps >= 13.5 and max(gaps) < 0.3
-        assert _p95(latency) < 400
+        # the server hands the fast viewer every unit, none dropped for it
+        assert sent_fps >= 13.5 and fast_sub.dropped == dropped0
+        # and it plays as smoothly as it did just before (judged against itself)
+        assert fps >= 0.9 * base_fps
+        assert max(gaps) < max(0.3, 2 * max(base_gaps))
+        assert _p95(latency) < 1.5 * _p95(base_latency) + 100
         assert sub.dropped_late > 0
         # what the slow viewer still gets is never much older than the age bound
         assert max(ages) < sub.max_age_s + 0.2

@@ -132,8 +132,13 @@ async def serve_health(agent: Agent, host: str, port: int) -> asyncio.Server:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
+            while True:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that lands as a line arrives, and this loop would read on
+                async with asyncio.timeout(5):
+                    line = await reader.readline()
+                if line in (b"\r\n", b"\n", b""):
+                    break
             if request.split(b" ")[:2] == [b"GET", b"/health"]:
                 body, status = json.dumps(await agent.health()).encode(), "200 OK"
             else:

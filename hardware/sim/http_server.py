@@ -124,7 +124,8 @@ class HttpServer:
             return b"", True  # answer at once; the connection closes after the 413
         left = length
         while left:  # drain so the client can read our 413 instead of a reset
-            chunk = await asyncio.wait_for(reader.read(min(left, 65536)), READ_TIMEOUT_S)
+            async with asyncio.timeout(READ_TIMEOUT_S):   # not wait_for: see rtsp_server
+                chunk = await reader.read(min(left, 65536))
             if not chunk:
                 raise asyncio.IncompleteReadError(b"", left)
             left -= len(chunk)

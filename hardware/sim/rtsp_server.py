@@ -140,7 +140,10 @@ class RtspServer:
                 # request held open) is closed after the session timeout.
                 idle = None if self._has_session(conn) else self.session_timeout
                 try:
-                    chunk = await asyncio.wait_for(reader.read(65536), idle)
+                    # not wait_for: on Python 3.11 it can swallow a cancellation that lands
+                    # as the read completes, and this loop would serve on after stop()
+                    async with asyncio.timeout(idle):
+                        chunk = await reader.read(65536)
                 except TimeoutError:
                     break
                 if not chunk:

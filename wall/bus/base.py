@@ -100,7 +100,10 @@ class Subscription:
                 return None
             self._wakeup.clear()
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                # not wait_for: on Python 3.11 it can swallow a cancellation that lands as
+                # the wait completes, and a consumer's loop would never end
+                async with asyncio.timeout(timeout):
+                    await self._wakeup.wait()
             except TimeoutError:
                 return None
         self.delivered += 1

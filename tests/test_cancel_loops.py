@@ -1,0 +1,99 @@
+"""Loops that must end when cancelled, cancelled at random moments many times.
+
+Python 3.11's ``asyncio.wait_for`` can swallow a cancellation that arrives just as the
+awaitable it wraps finishes: the caller's loop then goes round again and ``stop()`` waits
+forever (it hung the analytics tap router once in CI). These loops wait with
+``asyncio.timeout`` instead; each cancel here must end its loop within a second.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from iocwall.streams import urls
+from iocwall.streams.rtp_ingest import RtpPuller
+from iocwall.streams.source import PullSettings
+from iocwall.wall.bus import Event, EventKind, MemoryBus
+
+CANCELS = 200
+
+
+async def _ends(task: asyncio.Task, why: str) -> None:
+    done, _ = await asyncio.wait({task}, timeout=1.0)
+    assert done, f"{why}: the loop went on after its cancellation"
+
+
+async def test_a_bus_consumer_loop_ends_on_every_cancel() -> None:
+    """A consumer waits with a timeout, and events keep arriving: the cancellation is sent
+    0-3 loop turns after an event, so it often lands exactly as the wait completes."""
+    rand = random.Random(8)
+    bus = MemoryBus(node_id="node-a")
+    sub = await bus.subscribe("cam.*")
+
+    async def consume() -> None:
+        while True:                      # a consumer that only a cancellation stops
+            await sub.get(timeout=0.5)
+
+    got_through = 0
+    for n in range(CANCELS):
+        task = asyncio.create_task(consume())
+        for _ in range(rand.randint(1, 4)):
+            await bus.publish("cam.1", Event("cam.1", EventKind.UPDATED, {"n": n}))
+            await asyncio.sleep(0)
+        await bus.publish("cam.1", Event("cam.1", EventKind.UPDATED, {"n": n}))
+        for _ in range(rand.randint(0, 3)):
+            await asyncio.sleep(0)
+        task.cancel()
+        await _ends(task, f"cancel {n}")
+        got_through += task.cancelled()
+    assert got_through == CANCELS
+    assert sub.delivered > CANCELS       # the consumer really was taking events
+    await bus.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_an_rtp_pull_ends_on_every_cancel(simulator) -> None:  # noqa: ANN001
+    """A real RTP pull of the simulator, cancelled at a random moment of its life 40 times
+    (half while opening, half while playing in its watch loop): its task always ends."""
+    rand = random.Random(11)
+    url = urls.parse(simulator.url(1, "sub", auth=False), simulator.user, simulator.password)
+    settings = PullSettings(open_timeout_s=4.0, read_timeout_s=4.0, reconnect_min_s=0.2,
+                            reconnect_max_s=2.0)
+    loop = asyncio.get_running_loop()
+
+    class Listener:
+        def __init__(self) -> None:
+            self.units = 0
+
+        def on_open(self, info: object) -> None: ...
+        def on_unit(self, unit: object) -> None:
+            self.units += 1
+
+        def on_invalid(self) -> None: ...
+        def on_packets(self, counts: object) -> None: ...
+        def on_fail(self, reason: str) -> None: ...
+
+    played = 0
+    for n in range(40):
+        listener = Listener()
+        puller = RtpPuller("cam1/sub", url, settings, listener, loop)
+        puller.start()
+        if n % 2:                        # somewhere in the opening (or just after it)
+            await asyncio.sleep(rand.uniform(0.0, 0.5))
+        else:                            # playing: inside the watch loop
+            for _ in range(250):
+                if listener.units:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(rand.uniform(0.0, 0.3))
+        played += listener.units > 0
+        task = puller._task
+        assert task is not None
+        task.cancel()
+        await _ends(task, f"pull {n}")
+        await puller.stop()
+    print(f"{played} of 40 pulls were playing when cancelled")
+    assert played >= 20              # half the cancels at least landed in the watch loop
