@@ -31,7 +31,7 @@ from tests.benchmarks import bench_media_latency as latency
 from tests.benchmarks import bench_media_ttff as ttff
 from tests.benchmarks.common import ServerProc, isize, ratio, size, table, write_results
 from tests.fixtures import netns
-from tests.fixtures.simulator import SimProcess, start_simulator
+from tests.fixtures.simulator import SimProcess
 
 pytestmark = pytest.mark.timeout(900)   # a benchmark is bounded by its own sizes
 
@@ -43,14 +43,6 @@ LOSS_PCT = size("transport_loss_pct", 1, 1)
 CASES = (("tcp", 0.0), ("udp", 0.0), ("tcp", LOSS_PCT), ("udp", LOSS_PCT))
 TARGET_ADDED_P95_MS, TARGET_TTFF_P95_MS = 10, 300
 COUNTS = ("rtp_lost", "rtp_late", "rtp_reordered", "rtp_corrupt", "invalid_units", "drops")
-
-
-def start_camera(tmp: Path, link: netns.Link) -> SimProcess:
-    """The simulator on the camera end of the link (call inside the camera namespace)."""
-    sim = start_simulator(tmp, ttff.CAMERAS, ["--host", link.camera_addr], user="",
-                          password="")
-    sim.host = link.camera_addr     # start_simulator assumes 127.0.0.1; the URLs use this
-    return sim
 
 
 def reference_read(camera_ns: str, url: str, until: float, out: list) -> None:
@@ -92,7 +84,7 @@ def test_media_transport_and_loss(tmp_path):
         pytest.skip(f"no lossy camera link here: {reason}")
     results = []
     with netns.linked_namespaces() as link:
-        sim = netns.run_in(link.camera_ns, start_camera, tmp_path, link)
+        sim = netns.start_camera(link, tmp_path, ttff.CAMERAS)
         try:
             for transport, loss in CASES:
                 netns.set_loss(link, loss)
