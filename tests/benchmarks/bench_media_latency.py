@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import av
 import httpx
@@ -56,7 +57,13 @@ def read_direct(url: str, until: float, out: list[tuple[float, int | None]]) -> 
                 break
 
 
-async def measure(server: ServerProc, url: str, stream: str) -> dict:
+Reader = Callable[[str, float, list[tuple[float, int | None]]], None]
+
+
+async def measure(server: ServerProc, url: str, stream: str, seconds: float = SECONDS,
+                  reader: Reader = read_direct) -> dict:
+    """Latency figures of ``stream`` of cam1 for ``seconds`` after the warm-up; ``reader``
+    reads ``url`` directly (the reference) in a thread of its own."""
     direct: list[tuple[float, int | None]] = []
     async with httpx.AsyncClient(base_url=server.base, timeout=15) as http:
         viewer = BenchViewer(decode=True, read_stamps=True)
@@ -64,8 +71,8 @@ async def measure(server: ServerProc, url: str, stream: str) -> dict:
             await viewer.play(http, f"/api/cameras/cam1/whep/{stream}")
             await viewer.first_frame_s(15)
             start = time.time()
-            until = start + WARMUP_S + SECONDS
-            thread = threading.Thread(target=read_direct, args=(url, until, direct), daemon=True)
+            until = start + WARMUP_S + seconds
+            thread = threading.Thread(target=reader, args=(url, until, direct), daemon=True)
             thread.start()
             while thread.is_alive():
                 await asyncio.sleep(0.2)
@@ -83,10 +90,15 @@ def figures(stream: str, direct: list, via: list) -> dict:
 
     seen_direct = {ms: at for at, ms in direct if ms is not None}
     paired = [(at - seen_direct[ms]) * 1000 for at, ms in via if ms in seen_direct]
+    via_ms = {ms for _, ms in via if ms is not None}
+    # frames the direct read decoded while the viewer was playing that the viewer never got
+    missed = sum(min(via_ms) <= ms <= max(via_ms) and ms not in via_ms
+                 for ms in seen_direct) if via_ms else 0
     return {"stream": stream, "direct_ms": summary(lat(direct)),
             "via_iocwall_ms": summary(lat(via)),
             "added_paired_ms": summary(paired),
             "frames": {"direct": len(direct), "via": len(via), "paired": len(paired),
+                       "missed_via": missed,
                        "unreadable_stamps": sum(ms is None for _, ms in direct + via)}}
 
 

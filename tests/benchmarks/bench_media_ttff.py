@@ -73,12 +73,13 @@ async def wait_idle(http: httpx.AsyncClient, camera: str, stream: str, timeout: 
     raise RuntimeError(f"{camera}/{stream} still pulled after {timeout} s")
 
 
-async def measure(server: ServerProc, sim, stream: str) -> dict:  # noqa: ANN001
+async def measure(server: ServerProc, sim, stream: str,  # noqa: ANN001
+                  warm_viewers: int = WARM_VIEWERS, cold_viewers: int = COLD_VIEWERS) -> dict:
     direct = [await asyncio.to_thread(direct_first_frame_ms, sim.url(1 + i % CAMERAS, stream))
-              for i in range(COLD_VIEWERS)]
+              for i in range(cold_viewers)]
     async with httpx.AsyncClient(base_url=server.base, timeout=15) as http:
         cold = []
-        for i in range(COLD_VIEWERS):
+        for i in range(cold_viewers):
             camera = f"cam{2 + i % (CAMERAS - 1)}"
             await wait_idle(http, camera, stream)
             cold.append(await one_viewer(http, camera, stream))
@@ -88,7 +89,7 @@ async def measure(server: ServerProc, sim, stream: str) -> dict:  # noqa: ANN001
             await holder.first_frame_s(15)
             await asyncio.sleep(1.5)
             warm = []
-            for _ in range(WARM_VIEWERS):
+            for _ in range(warm_viewers):
                 warm.append(await one_viewer(http, "cam1", stream))
                 await asyncio.sleep(0.1)
         finally:

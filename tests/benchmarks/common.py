@@ -167,16 +167,18 @@ def simulator(tmp: Path, cameras: int, live: bool = False) -> SimProcess:
 class ServerProc:
     """tests/benchmarks/media_proc.py: a MediaServer behind HTTP, in its own process."""
 
-    def __init__(self, sim: SimProcess, cameras: int, tmp: Path, processes: int = 1) -> None:
+    def __init__(self, sim: SimProcess, cameras: int, tmp: Path, processes: int = 1,
+                 transport: str = "auto") -> None:
         """``processes`` > 1: media in that many media processes (MediaCluster) behind
-        this one; measure it with ``CpuMeter(pid, tree=True)``."""
+        this one; measure it with ``CpuMeter(pid, tree=True)``. ``transport``: how every
+        camera sends RTP (auto | tcp | udp)."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"media-{self.port}.log"
         self.processes = processes
         args = [sys.executable, str(SERVER_SCRIPT), "--port", str(self.port),
                 "--rtsp", f"rtsp://{sim.host}:{sim.rtsp_port}", "--cameras", str(cameras),
-                "--processes", str(processes)]
+                "--processes", str(processes), "--transport", transport]
         err = open(self.log, "w")
         self.process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=err,
                                         text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -1,6 +1,7 @@
 """The media server under benchmark, as its own process (so its CPU is measured alone).
 
     python tests/benchmarks/media_proc.py --port P --rtsp rtsp://127.0.0.1:R --cameras N
+        [--transport auto|tcp|udp]
 
 env BENCH_INGEST=pyav|rtp picks the ingest (default: the config default).
 
@@ -52,6 +53,7 @@ class Cam:
     username: str = ""
     password: str = ""
     location: str = ""
+    transport: str = "auto"    # RTP from the camera: auto | tcp | udp
 
 
 class Ordinary:
@@ -132,8 +134,8 @@ def build(media: MediaServer | MediaCluster, ordinary: Ordinary):  # noqa: ANN20
 
 
 async def serve(args: argparse.Namespace) -> None:
-    cams = [Cam(f"cam{k}", f"cam{k}", f"{args.rtsp}/cam{k}/main", f"{args.rtsp}/cam{k}/sub")
-            for k in range(1, args.cameras + 1)]
+    cams = [Cam(f"cam{k}", f"cam{k}", f"{args.rtsp}/cam{k}/main", f"{args.rtsp}/cam{k}/sub",
+                transport=args.transport) for k in range(1, args.cameras + 1)]
     streams = StreamsConfig(linger_s=args.linger, stall_timeout_s=2.0, lost_timeout_s=6.0,
                             open_timeout_s=5.0, reconnect_min_s=0.2, reconnect_max_s=2.0,
                             **({"ingest": os.environ["BENCH_INGEST"]}      # pyav | rtp
@@ -173,6 +175,8 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=1)
     parser.add_argument("--linger", type=float, default=1.0)
     parser.add_argument("--processes", type=int, default=1, help="media processes (1 = here)")
+    parser.add_argument("--transport", choices=("auto", "tcp", "udp"), default="auto",
+                        help="RTP transport of every camera")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
