@@ -175,3 +175,23 @@ def test_depacketizer_cases_aiortcs_parse_does_not_judge_for_us() -> None:
                                    bytes([0xE1, 0x00])], start=2):   # forbidden bit
         assert depack.push(RtpPacket(96, True, seq, seq, 7, payload)) == []
     assert depack.corrupt == 4
+
+
+def test_fragments_cut_off_by_a_lost_packet_are_loss_not_corruption() -> None:
+    depack = H264Depacketizer()
+    nal = bytes([0x65]) + os.urandom(4000)
+    fragments = packetize([nal])
+    assert len(fragments) >= 4 and all(f[0] & 0x1F == 28 for f in fragments)   # FU-A
+    kept = [f for i, f in enumerate(fragments) if i != 0]        # the start is lost
+    for seq, payload in enumerate(kept, start=2):
+        assert depack.push(RtpPacket(96, seq == len(kept) + 1, seq, 3000, 7, payload)) == []
+    assert depack.orphaned == len(kept) and depack.corrupt == 0
+    # after another gap, a whole single-NAL picture and a whole fragmented one come out
+    units = [f.nals for f in depack.push(RtpPacket(96, True, 100, 6000, 7, bytes([0x41, 1])))]
+    assert units == [[bytes([0x41, 1])]]
+    whole = [depack.push(RtpPacket(96, i == len(fragments) - 1, 101 + i, 9000, 7, f))
+             for i, f in enumerate(fragments)]
+    assert [u.nals for u in whole[-1]] == [[nal]]
+    # a middle fragment with nothing lost before it: the camera sent it so, corrupt
+    depack.push(RtpPacket(96, True, 101 + len(fragments), 12000, 7, fragments[1]))
+    assert depack.corrupt == 1 and depack.orphaned == len(kept)

@@ -94,6 +94,10 @@ class H264Depacketizer:
                  max_unit_nals: int | None = None) -> None:
         self.corrupt = 0  # malformed payloads and fragments we had to throw away
         self.oversized = 0  # units thrown away for passing a size bound
+        # fragments thrown away because an earlier one was lost: a consequence of loss
+        # (already counted as lost), not corruption, so /metrics does not blame the camera
+        self.orphaned = 0
+        self._after_gap = True   # joining mid-stream is like a gap: a fragment may be cut
         self.max_unit_bytes = max_unit_bytes or MAX_UNIT_BYTES
         self.max_unit_nals = max_unit_nals or MAX_UNIT_NALS
         self._size = 0     # bytes in the current unit, fragment included
@@ -111,6 +115,7 @@ class H264Depacketizer:
             done.append(self._finish())  # a marker bit went missing: close by timestamp
         if self._last_seq is not None and pkt.sequence_number != (self._last_seq + 1) & 0xFFFF:
             self._fragment = None  # a lost packet breaks any fragment in progress
+            self._after_gap = True
         self._last_seq = pkt.sequence_number
         if self._current is None:
             self._current = RtpFrame(pkt.timestamp)
@@ -178,8 +183,12 @@ class H264Depacketizer:
         descriptor, data = H264PayloadDescriptor.parse(payload)
         if descriptor.first_fragment:         # data: start code, rebuilt NAL header, bytes
             self._fragment = bytearray(data[4:])
-        elif self._fragment is None:
-            self.corrupt += 1  # a middle or end without its start
+            self._after_gap = False
+        elif self._fragment is None:          # a middle or end without its start:
+            if self._after_gap:               # its start was lost
+                self.orphaned += 1
+            else:                             # nothing was lost: the camera sent it so
+                self.corrupt += 1
             return []
         else:
             self._fragment += data
