@@ -8,6 +8,7 @@
 
 const POLL_MS = 2000;
 const ZONES_TTL_MS = 10000;
+const RETRY_MS = 2000;
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 const overlays = new Set();
@@ -65,10 +66,12 @@ async function zonesOf(camera) {
   if (cached && (cached.then || performance.now() - cached.at < ZONES_TTL_MS)) return cached;
   const loading = fetch(`/api/cameras/${encodeURIComponent(camera)}/zones`,
                         { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then((r) => (r.ok ? r.json() : { zones: [], size: null }))
-    .catch(() => ({ zones: [], size: null }))
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null)
     .then((data) => {
-      const entry = { at: performance.now(), zones: data.zones || [], size: data.size };
+      // a failed answer (server busy, restarting) is retried after RETRY_MS, not kept a TTL
+      const at = data ? performance.now() : performance.now() - ZONES_TTL_MS + RETRY_MS;
+      const entry = { at, zones: (data && data.zones) || [], size: data && data.size };
       zoneCache.set(camera, entry);
       return entry;
     });

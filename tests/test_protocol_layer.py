@@ -195,3 +195,19 @@ def test_fragments_cut_off_by_a_lost_packet_are_loss_not_corruption() -> None:
     # a middle fragment with nothing lost before it: the camera sent it so, corrupt
     depack.push(RtpPacket(96, True, 101 + len(fragments), 12000, 7, fragments[1]))
     assert depack.corrupt == 1 and depack.orphaned == len(kept)
+
+
+def test_a_slice_cut_short_by_loss_goes_on_truncated_never_with_a_hole() -> None:
+    depack = H264Depacketizer()
+    nal = bytes([0x41]) + os.urandom(5000)
+    fragments = packetize([nal])
+    lost = 2
+    out = []
+    for i, payload in enumerate(fragments):
+        if i != lost:
+            out += depack.push(RtpPacket(96, i == len(fragments) - 1, 10 + i, 3000, 7, payload))
+    assert len(out) == 1 and len(out[0].nals) == 1
+    truncated = out[0].nals[0]
+    assert nal.startswith(truncated) and 2 < len(truncated) < len(nal)
+    assert depack.salvaged == 1 and depack.corrupt == 0
+    assert depack.orphaned == len(fragments) - lost - 1

@@ -169,7 +169,11 @@ def test_counts_and_outlines_on_console_and_display_tiles(demo, chromium) -> Non
         display.wait_for_function(
             f"""() => [...document.querySelectorAll('.dtile .queue-counts li')]
                      .filter(li => {COUNTED}.test(li.textContent)).length >= 8""", timeout=45_000)
-        assert display.locator(".dtile .zone-outlines polygon").count() >= 8
+        # outlines need the video's own size (letterbox), which comes with its first frame:
+        # counts can be on a tile before its picture, so wait for them too
+        display.wait_for_function(
+            "() => document.querySelectorAll('.dtile .zone-outlines polygon').length >= 8",
+            timeout=45_000)
         console = context.new_page()
         console.set_default_timeout(15_000)
         login(console, demo, target="/console?wall=demo")
@@ -177,6 +181,8 @@ def test_counts_and_outlines_on_console_and_display_tiles(demo, chromium) -> Non
         console.wait_for_function(
             f"""() => [...document.querySelectorAll('.monitor .queue-counts li')]
                      .some(li => {COUNTED}.test(li.textContent))""", timeout=45_000)
-        assert console.locator(".monitor .zone-outlines polygon").count() >= 4
+        console.wait_for_function(
+            "() => document.querySelectorAll('.monitor .zone-outlines polygon').length >= 4",
+            timeout=45_000)
     finally:
         context.close()

@@ -97,6 +97,7 @@ class H264Depacketizer:
         # fragments thrown away because an earlier one was lost: a consequence of loss
         # (already counted as lost), not corruption, so /metrics does not blame the camera
         self.orphaned = 0
+        self.salvaged = 0        # slices cut short by loss and forwarded truncated
         self._after_gap = True   # joining mid-stream is like a gap: a fragment may be cut
         self.max_unit_bytes = max_unit_bytes or MAX_UNIT_BYTES
         self.max_unit_nals = max_unit_nals or MAX_UNIT_NALS
@@ -111,11 +112,11 @@ class H264Depacketizer:
     def push(self, pkt: RtpPacket) -> list[RtpFrame]:
         """Add one packet; return the access units it completed (usually 0 or 1)."""
         done: list[RtpFrame] = []
+        if self._last_seq is not None and pkt.sequence_number != (self._last_seq + 1) & 0xFFFF:
+            self._salvage()        # a lost packet ends any fragment in progress
+            self._after_gap = True
         if self._current is not None and pkt.timestamp != self._current.timestamp:
             done.append(self._finish())  # a marker bit went missing: close by timestamp
-        if self._last_seq is not None and pkt.sequence_number != (self._last_seq + 1) & 0xFFFF:
-            self._fragment = None  # a lost packet breaks any fragment in progress
-            self._after_gap = True
         self._last_seq = pkt.sequence_number
         if self._current is None:
             self._current = RtpFrame(pkt.timestamp)
@@ -129,6 +130,20 @@ class H264Depacketizer:
         if pkt.marker:
             done.append(self._finish())
         return [au for au in done if au.nals]
+
+    def _salvage(self) -> None:
+        """Keep what arrived of a slice cut short by loss, as a shorter NAL unit.
+
+        A decoder decodes a truncated slice up to its end and conceals only the
+        rest (FFmpeg, browsers); dropping the whole slice left its whole region
+        stale until the next keyframe. Only whole bytes before the gap are kept:
+        never a slice with a hole in its middle.
+        """
+        fragment, self._fragment = self._fragment, None
+        if fragment is None or self._current is None or self._overflow or len(fragment) < 2:
+            return
+        self.salvaged += 1
+        self._current.nals.append(bytes(fragment))
 
     def _drop_unit(self) -> None:
         """Too big to be a picture: forget it, and ignore its packets until it ends."""
