@@ -186,3 +186,27 @@ def test_aiortc_h264_payload_code_the_protocol_layer_uses() -> None:
     assert descriptor.first_fragment and data == b"\x00\x00\x00\x01\x65\x01\x02", _moved(
         "aiortc.codecs.h264.H264PayloadDescriptor.parse", user,
         "an FU-A start no longer gives a start code and the rebuilt NAL header")
+
+
+def test_the_direct_send_path_finds_what_it_reads() -> None:
+    """streams/rtploop.py sends a frame's packets straight to the nominated ICE pair's
+    socket; if aiortc/aioice moved any of these it would fall back to the slow path
+    silently, so name what moved here."""
+    from aiortc import rtcdtlstransport
+    from aiortc.rtcrtpsender import RTCRtpSender as Sender
+
+    dtls_source = inspect.getsource(rtcdtlstransport.RTCDtlsTransport)
+    for needle in ("self._tx_srtp", "self.__tx_bytes", "self.__tx_packets", "self._state"):
+        assert needle in dtls_source, _moved(f"aiortc.RTCDtlsTransport {needle}",
+                                             "streams/rtploop.py", "gone")
+    assert hasattr(rtcdtlstransport.State, "CONNECTED")
+    connection = ice.Connection(ice_controlling=True)
+    assert isinstance(getattr(connection, "_nominated", None), dict), _moved(
+        "aioice.ice.Connection._nominated", "streams/rtploop.py", "missing or not a dict")
+    pair = ice.CandidatePair(None, None)  # type: ignore[arg-type]
+    assert hasattr(pair, "protocol") and hasattr(type(pair), "remote_addr"), _moved(
+        "aioice.ice.CandidatePair.protocol/remote_addr", "streams/rtploop.py", "gone")
+    retransmit = inspect.getsource(Sender._retransmit)
+    assert "self.__rtp_history.get(" in retransmit, _moved(
+        "aiortc.RTCRtpSender._retransmit", "streams/rtploop.py (LazyHistory)",
+        "no longer reads its history with .get()")

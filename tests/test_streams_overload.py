@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from iocwall.streams import rtploop
 from iocwall.streams.health import StreamState
 from iocwall.streams.limits import CloseReason, WhepError
 from iocwall.streams.server import MediaServer
@@ -218,6 +219,8 @@ async def test_a_whole_1080p_keyframe_stays_in_the_nack_history(simulator):
         assert len(history) >= packets                   # all of it can be retransmitted
         assert viewer.session.pacer.waits == 0           # and it went out unpaced
         # a NACK is answered from that history (the lean send loop keeps aiortc's)
+        # the frames went the direct way (a silent fall-back would cost CPU, not fail)
+        assert rtploop.counts.direct > 10 * max(1, rtploop.counts.awaited)
         dtls = sender.transport
         sent = dtls._RTCDtlsTransport__tx_packets
         kept = [history.get(key) for key in list(history)]     # the lazy history's packets
