@@ -5,6 +5,7 @@ namespace finds it on the interface it is told, reads it over ONVIF, registers i
 and plays it; then a person does the same in Chromium (run inside that namespace too)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,71 +13,42 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from tests.fixtures.browser import CHROMIUM
+from tests.fixtures.netns import CAMERA_ADDR, Link, NetnsUnavailable, linked_namespaces
 from tests.fixtures.simulator import CACHE, REPO, _command
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-SIM_ADDR, WALL_ADDR = "10.231.0.1", "10.231.0.2"
+SIM_ADDR = CAMERA_ADDR
 USER, PASSWORD = "admin", "Netns-pass-7"
 
 
-@dataclass
-class Netns:
-    sim: str
-    wall: str
-    sim_if: str
-    wall_if: str
-
-
-def _ip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False,
-                          timeout=20)
-
-
 @pytest.fixture
-def netns() -> Iterator[Netns]:
+def netns() -> Iterator[Link]:
+    """The two namespaces and their veth pair, from the shared fixture (also the lossy
+    camera link's); removed at the end."""
     if shutil.which("ip") is None:
         pytest.skip("iproute2 ('ip') is not installed: cannot make network namespaces")
-    tag = str(os.getpid() % 100000)
-    ns = Netns(f"iocw-sim-{tag}", f"iocw-wall-{tag}", f"vsim{tag}", f"vwall{tag}")
-    made = _ip("netns", "add", ns.sim)
-    if made.returncode != 0:
-        pytest.skip(f"cannot create a network namespace here (needs root/CAP_SYS_ADMIN): "
-                    f"{made.stderr.strip()}")
-    try:
-        steps = [
-            ("netns", "add", ns.wall),
-            ("link", "add", ns.sim_if, "type", "veth", "peer", "name", ns.wall_if),
-            ("link", "set", ns.sim_if, "netns", ns.sim),
-            ("link", "set", ns.wall_if, "netns", ns.wall),
-            ("-n", ns.sim, "addr", "add", f"{SIM_ADDR}/24", "dev", ns.sim_if),
-            ("-n", ns.wall, "addr", "add", f"{WALL_ADDR}/24", "dev", ns.wall_if),
-            ("-n", ns.sim, "link", "set", ns.sim_if, "up"),
-            ("-n", ns.wall, "link", "set", ns.wall_if, "up"),
-            ("-n", ns.sim, "link", "set", "lo", "up"),
-            ("-n", ns.wall, "link", "set", "lo", "up"),
-        ]
-        for step in steps:
-            done = _ip(*step)
-            assert done.returncode == 0, f"ip {' '.join(step)}: {done.stderr}"
-        yield ns
-    finally:
-        for name in (ns.sim, ns.wall):          # deleting a namespace removes its veth end
-            _ip("netns", "del", name)
+    with contextlib.ExitStack() as stack:
+        try:
+            link = stack.enter_context(linked_namespaces())
+        except NetnsUnavailable as exc:
+            if not str(exc).startswith("cannot create a network namespace"):
+                raise                  # namespaces work here: a later step failing is a bug
+            pytest.skip(f"{exc} (needs root/CAP_SYS_ADMIN)")
+        yield link
 
 
 def _in_ns(ns: str, argv: list[str]) -> list[str]:
     return ["ip", "netns", "exec", ns, *argv]
 
 
-def test_the_simulator_is_found_by_multicast_and_registered(netns: Netns) -> None:
+def test_the_simulator_is_found_by_multicast_and_registered(netns: Link) -> None:
     sim = subprocess.Popen(
-        _in_ns(netns.sim, [*_command(), "sim", "--host", SIM_ADDR, "--cameras", "2",
+        _in_ns(netns.camera_ns, [*_command(), "sim", "--host", SIM_ADDR, "--cameras", "2",
                            "--rtsp-port", "8554", "--onvif-port", "8000", "--http-port", "8001",
                            "--discovery-port", "3702", "--user", USER, "--password", PASSWORD,
                            "--cache-dir", str(CACHE)]),
@@ -95,8 +67,8 @@ def test_the_simulator_is_found_by_multicast_and_registered(netns: Netns) -> Non
     try:
         assert ready.wait(180), "simulator did not start:\n" + "\n".join(lines[-30:])
         client = subprocess.run(
-            _in_ns(netns.wall, [sys.executable, "-m", "tests.registry_netns_client",
-                                "--interface", netns.wall_if, "--user", USER,
+            _in_ns(netns.server_ns, [sys.executable, "-m", "tests.registry_netns_client",
+                                "--interface", netns.server_if, "--user", USER,
                                 "--password", PASSWORD,
                                 *(["--browser"] if os.path.exists(CHROMIUM) else [])]),
             cwd=REPO, capture_output=True, text=True, timeout=150, check=False)
