@@ -138,9 +138,7 @@ def with_parameter_sets(data: bytes, sets: ParameterSets) -> bytes:
 
 def learn_parameter_sets(data: bytes, known: ParameterSets) -> ParameterSets:
     """Parameter sets carried in-band by an access unit, or ``known`` if it has none."""
-    nals = [n for n in split_annexb(data) if nal_type(n) in (NAL_SPS, NAL_PPS)]
-    found = _collect(nals)
-    return found if found else known
+    return learn_from_nals(list(split_annexb(data)), known)
 
 
 def profile_level_id(sps: bytes) -> str | None:
