@@ -114,6 +114,10 @@ async def test_moving_a_camera_to_another_host_drops_its_credentials(tmp_path: P
             assert len(cleared) == 1 and cleared[0]["actor"] == "reg-hn"
             assert cleared[0]["after"] == {"has_credentials": False, "fields": ["rtsp_main"],
                                            "reason": "address_changed"}
+        # nor can a URL carry credentials of its own (they go in their own fields)
+        embedded = await reg.patch(f"/api/cameras/{cam_d}", json={
+            "rtsp_main": f"rtsp://{USER}:x@127.0.0.1:{digest_port}/steal"})
+        assert embedded.status_code == 422 and embedded.json()["error"]["field"] == "rtsp_main"
         received = bytes(basic.received + digest.received).decode("latin-1")
         assert STORED_BASIC not in received and USER not in received
 
