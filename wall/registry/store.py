@@ -209,7 +209,9 @@ class Registry:
                                   [*values.values(), camera_id])
         after = await self.require(camera_id)
         await self._tell([Change(ChangeKind.UPDATED, camera_id, after)])
-        cleared = tuple(moved) if moved and before.has_credentials and not sent else ()
+        # the old password dropped, no new one given (a user name alone keeps no password)
+        cleared = tuple(moved) if moved and before.has_credentials and patch.password is None \
+            else ()
         if cleared:
             log.info("camera %s: stored credentials cleared, address moved (%s)", camera_id,
                      ", ".join(cleared))
