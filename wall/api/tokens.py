@@ -10,12 +10,13 @@ from starlette.routing import Route
 from iocwall.wall.access import Role, require_person, route
 from iocwall.wall.api.common import Body, audited, read_body, services
 from iocwall.wall.audit import AuditAction
+from iocwall.wall.text import Name
 
 ADMIN = {Role.ADMIN}
 
 
 class NewToken(Body):
-    label: str = Field(min_length=1, max_length=100)
+    label: Name = Field(min_length=1, max_length=100)
     role: Role
     unit: str = Field("", max_length=16)
     expires_in_days: int | None = Field(None, description="default [auth] token_ttl_days")

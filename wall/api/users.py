@@ -11,18 +11,19 @@ from iocwall.wall.api.common import Body, audited, read_body, services
 from iocwall.wall.audit import AuditAction
 from iocwall.wall.errors import ApiError
 from iocwall.wall.registry.validation import province_code
+from iocwall.wall.text import Name, OptionalName
 
 ADMIN = {Role.ADMIN}
 
 
 class NewUser(Body):
-    username: str = Field(min_length=1, max_length=64)
+    username: Name = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
     role: Role
     unit: str = Field("", max_length=16)
     province: str = Field("", max_length=100, description="a registrar's province (name or "
                           "code, one of the 34 units): stored as its unit code")
-    display_name: str = Field("", max_length=200)
+    display_name: Name = Field("", max_length=200)
 
     @field_validator("province")
     @classmethod
@@ -33,7 +34,7 @@ class NewUser(Body):
 class UserChange(Body):
     role: Role | None = None
     unit: str | None = Field(None, max_length=16)
-    display_name: str | None = Field(None, max_length=200)
+    display_name: OptionalName = Field(None, max_length=200)
     disabled: bool | None = None
 
 

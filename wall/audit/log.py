@@ -4,7 +4,6 @@ from __future__ import annotations
 import enum
 import json
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +11,7 @@ from iocwall.streams.clock import iso_from_epoch, parse_iso
 from iocwall.wall.access import Principal
 from iocwall.wall.errors import ApiError
 from iocwall.wall.store import Store
+from iocwall.wall.text import clean_text
 
 MAX_LIMIT = 1000
 
@@ -151,23 +151,6 @@ class AuditLog:
         more = following < total
         return AuditPage(entries, total, q.limit, q.offset, following if more else None,
                          entries[-1].id if more and entries else None)
-
-
-_SPACES = {"\t", "\n", "\r", "\v", "\f", "\u0085", "\u2028", "\u2029"}
-
-
-def clean_text(text: str) -> str:
-    """Text safe to show in an audit view: line breaks and tabs become spaces (no forged
-    lines); other control characters and every format character are removed (zero-width
-    spaces and joiners, bidirectional overrides and isolates, BOM), so what is shown is
-    what was stored."""
-    kept = []
-    for char in text:
-        if char in _SPACES:
-            kept.append(" ")
-        elif unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
-            kept.append(char)
-    return "".join(kept).strip()
 
 
 def _clean(value: Any) -> Any:

@@ -12,13 +12,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from iocwall.wall.access import ANY_USER, Role, route
+from iocwall.wall.access import ANY_USER, Principal, Role, route
 from iocwall.wall.api.common import Body, audited, caller, read_body, services
 from iocwall.wall.errors import ApiError
 from iocwall.wall.registry import onboarding, provinces, validation, verify
 from iocwall.wall.registry.bulk import import_rows, read_table
-from iocwall.wall.registry.model import CameraIn, CameraPatch, Profile
-from iocwall.wall.registry.scope import may_read_province, may_write, province_of, visible_camera
+from iocwall.wall.registry.model import CameraIn, CameraPatch, Profile, RegisteredCamera
+from iocwall.wall.registry.scope import (
+    may_ask_if_taken,
+    may_choose_id,
+    may_read_province,
+    may_write,
+    province_of,
+    visible_camera,
+)
 
 EDITORS = frozenset({Role.ADMIN, Role.OPERATOR, Role.REGISTRAR})
 TESTERS = EDITORS | {Role.TECHNICIAN}
@@ -87,6 +94,7 @@ async def create_camera(request: Request) -> Response:
     svc = services(request)
     body = await read_body(request, CameraIn)
     may_write(caller(request), body.province)
+    may_choose_id(caller(request), body.province, body.id)
     if not body.rtsp_main:
         form = (await onboarding.read_device(body.onvif, body.username, body.password,
                                              svc.config.registry.test_timeout_s))["form"]
@@ -112,11 +120,36 @@ async def update_camera(request: Request) -> Response:
     may_write(who, current.province)
     if body.province is not None:
         may_write(who, body.province)
-    before, after = await registry.update(camera_id, body)
+    _may_allow_basic(who, current, body)
+    done = await registry.update(camera_id, body)
+    before, after = done.before, done.after
     changed = body.username is not None or body.password is not None
-    await audited(request, "camera.update", f"camera:{camera_id}", before.public(),
+    target = f"camera:{camera_id}"
+    await audited(request, "camera.update", target, before.public(),
                   {**after.public(), "credentials_changed": changed})
+    if done.credentials_cleared_by:
+        await audited(request, "camera.credentials_cleared", target, {"has_credentials": True},
+                      {"has_credentials": False, "reason": "address_changed",
+                       "fields": list(done.credentials_cleared_by)})
+    if before.allow_basic_auth != after.allow_basic_auth:
+        await audited(request, "camera.allow_basic_auth", target,
+                      {"allow_basic_auth": before.allow_basic_auth},
+                      {"allow_basic_auth": after.allow_basic_auth,
+                       "with_new_password": bool(body.password)})
     return JSONResponse(await _with_media(request, after.public()))
+
+
+def _may_allow_basic(who: Principal, current: RegisteredCamera, body: CameraPatch) -> None:
+    """Basic sends the password in clear to whoever answers at the camera's address: turning
+    it on is for an admin, or for whoever gives the (new) password in the same edit, so an
+    editor never gets to expose a password they were not trusted with."""
+    if not body.allow_basic_auth or current.allow_basic_auth or who.role is Role.ADMIN:
+        return
+    if not body.password:
+        raise ApiError(403, "forbidden", "allow_basic_auth: only an admin may allow Basic "
+                       "authentication, or send the camera's password in the same request "
+                       "/ chỉ quản trị viên được bật xác thực Basic, hoặc gửi kèm mật khẩu",
+                       "allow_basic_auth")
 
 
 async def delete_camera(request: Request) -> Response:
@@ -204,9 +237,12 @@ async def import_cameras(request: Request) -> Response:
     if len(raw) > MAX_IMPORT_BYTES:
         raise ApiError(413, "too_large", "import over 4 MB / tệp quá lớn")
     rows = read_table(raw)
-    report, cams = import_rows(rows, caller(request))
-    # rows that failed validation have no camera: match the taken ids by the row's id
-    taken = {cam.id for cam in cams if cam.id and await svc.registry.get(cam.id) is not None}
+    who = caller(request)
+    report, cams = import_rows(rows, who)
+    # rows that failed validation have no camera: match the taken ids by the row's id; only
+    # ids in the caller's own namespace are looked up (the others are refused by id anyway)
+    taken = {cam.id for cam in cams if cam.id and may_ask_if_taken(who, cam.province, cam.id)
+             and await svc.registry.get(cam.id) is not None}
     for line in report:
         if line["id"] in taken:
             line["ok"] = False

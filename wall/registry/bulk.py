@@ -20,7 +20,7 @@ from iocwall.wall.access import Principal
 from iocwall.wall.errors import ApiError
 from iocwall.wall.registry.model import CameraIn
 from iocwall.wall.registry.provinces import fold
-from iocwall.wall.registry.scope import province_of
+from iocwall.wall.registry.scope import id_problem, province_of
 
 MAX_ROWS = 2000
 HEADER_SEARCH_ROWS = 10
@@ -156,6 +156,8 @@ def import_rows(rows: list[tuple[int, dict[str, str]]], who: Principal
             problems.append({"field": "rtsp_main", "message": "give the RTSP URL; add "
                              "ONVIF-only cameras one by one (they are read from the device) "
                              "/ cần địa chỉ RTSP"})
+        if (problem := id_problem(who, cam.province, cam.id)) is not None:
+            problems.append({"field": "id", "message": problem})
         if cam.id and cam.id in seen:
             problems.append({"field": "id", "message": f"id '{cam.id}' appears twice "
                              "/ mã camera bị trùng"})

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from iocwall.wall.registry import validation as check
+from iocwall.wall.text import Name, OptionalName, checked_name
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
@@ -49,9 +50,9 @@ class Channel(str, enum.Enum):
 
 
 class Contact(Body):
-    name: str = Field(min_length=1, max_length=200)
-    unit: str = Field("", max_length=200)
-    position: str = Field("", max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
+    unit: Name = Field("", max_length=200)
+    position: Name = Field("", max_length=200)
     phone: str
     role: ContactRole
 
@@ -61,11 +62,11 @@ class Contact(Body):
 class CameraSystem(Body):
     camera_type: CameraType = CameraType.IP
     count: int = Field(0, ge=0, le=10_000)
-    vendor: str = Field("", max_length=100)
-    model: str = Field("", max_length=100)
-    resolution: str = Field("", max_length=50)
-    recorder: str = Field("", max_length=200)       # NVR/DVR
-    storage: str = Field("", max_length=200)
+    vendor: Name = Field("", max_length=100)
+    model: Name = Field("", max_length=100)
+    resolution: Name = Field("", max_length=50)
+    recorder: Name = Field("", max_length=200)       # NVR/DVR
+    storage: Name = Field("", max_length=200)
     internet: bool = False
 
 
@@ -84,16 +85,16 @@ class Transmission(Body):
 
 
 class IocSystem(Body):
-    name: str = Field(min_length=1, max_length=200)
-    purpose: str = Field("", max_length=500)
-    data: str = Field("", max_length=500)
+    name: Name = Field(min_length=1, max_length=200)
+    purpose: Name = Field("", max_length=500)
+    data: Name = Field("", max_length=500)
 
 
 class Profile(Body):
     """A province's registration profile; ``province`` is checked against the 34 units."""
     province: str
-    centre: str = Field(min_length=1, max_length=200)
-    address: str = Field("", max_length=300)
+    centre: Name = Field(min_length=1, max_length=200)
+    address: Name = Field("", max_length=300)
     contacts: list[Contact] = Field(default_factory=list, max_length=20)
     system: CameraSystem = Field(default_factory=lambda: CameraSystem.model_validate({}))
     path: list[str] = Field(default_factory=list, max_length=16)
@@ -106,7 +107,7 @@ class Profile(Body):
     @field_validator("path")
     @classmethod
     def _hops(cls, hops: list[str]) -> list[str]:
-        cleaned = [h.strip() for h in hops]
+        cleaned = [checked_name(h).strip() for h in hops]
         if any(not h or len(h) > 80 for h in cleaned):
             raise ValueError("each hop is a short name, e.g. camera, switch, firewall, router, "
                              "Internet / mỗi chặng là một tên ngắn")
@@ -117,9 +118,9 @@ class CameraIn(Body):
     """POST /api/cameras."""
     id: str | None = Field(None, pattern=ID_PATTERN)
     province: str
-    centre: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=200)
-    location: str = Field("", max_length=200)
+    centre: Name = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
+    location: Name = Field("", max_length=200)
     onvif: str = ""
     rtsp_main: str = ""
     rtsp_sub: str = ""
@@ -156,9 +157,9 @@ class CameraIn(Body):
 class CameraPatch(Body):
     """PATCH /api/cameras/{id}: only the given fields change; "" clears a URL."""
     province: str | None = None
-    centre: str | None = Field(None, min_length=1, max_length=200)
-    name: str | None = Field(None, min_length=1, max_length=200)
-    location: str | None = Field(None, max_length=200)
+    centre: OptionalName = Field(None, min_length=1, max_length=200)
+    name: OptionalName = Field(None, min_length=1, max_length=200)
+    location: OptionalName = Field(None, max_length=200)
     onvif: str | None = None
     rtsp_main: str | None = None
     rtsp_sub: str | None = None
@@ -178,7 +179,7 @@ class CameraPatch(Body):
 
 
 def _tags(tags: list[str]) -> list[str]:
-    cleaned = sorted({t.strip() for t in tags if t.strip()})
+    cleaned = sorted({checked_name(t).strip() for t in tags if t.strip()})
     if any(len(t) > 40 for t in cleaned):
         raise ValueError("a tag is at most 40 characters / nhãn tối đa 40 ký tự")
     return cleaned

@@ -17,6 +17,7 @@ from typing import Any
 
 from iocwall.streams.clock import now_iso
 from iocwall.wall.errors import ApiError
+from iocwall.wall.registry import origin
 from iocwall.wall.registry.crypto import Credentials, SecretBox
 from iocwall.wall.registry.model import CameraIn, CameraPatch, Profile, RegisteredCamera, Transport
 from iocwall.wall.store import Store
@@ -32,6 +33,15 @@ class ChangeKind(str, enum.Enum):
     ADDED = "added"
     UPDATED = "updated"
     REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class Updated:
+    """What an edit did: the camera before and after, and the address fields whose move
+    dropped the stored credentials (empty when they were kept or replaced)."""
+    before: RegisteredCamera
+    after: RegisteredCamera
+    credentials_cleared_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,8 +171,10 @@ class Registry:
         await self._tell([Change(ChangeKind.ADDED, c.id, c) for c in added])
         return added
 
-    async def update(self, camera_id: str, patch: CameraPatch
-                     ) -> tuple[RegisteredCamera, RegisteredCamera]:
+    async def update(self, camera_id: str, patch: CameraPatch) -> Updated:
+        """Apply ``patch``. Stored credentials never follow a moved address (origin.py):
+        when an address moves, the old username and password are dropped, and only the
+        credentials sent in ``patch`` (if any) are stored for the new address."""
         before = await self.require(camera_id)
         values = patch.model_dump(exclude_unset=True, exclude={"username", "password"})
         if "transport" in values and values["transport"] is not None:
@@ -172,7 +184,14 @@ class Registry:
         if "tags" in values:
             values["tags"] = json.dumps(values["tags"] or [], ensure_ascii=False)
         values = {k: v for k, v in values.items() if v is not None}
-        if patch.username is not None or patch.password is not None:
+        moved = origin.moved(before, values)
+        sent = patch.username is not None or patch.password is not None
+        if moved:
+            # nothing of the old secret may be combined with a new address (not even the
+            # user name: half of what a Digest guess needs)
+            values["secret"] = self.box.seal(Credentials(patch.username or "",
+                                                         patch.password or ""))
+        elif sent:
             old = await self.credentials(camera_id)
             values["secret"] = self.box.seal(Credentials(
                 old.username if patch.username is None else patch.username,
@@ -190,7 +209,13 @@ class Registry:
                                   [*values.values(), camera_id])
         after = await self.require(camera_id)
         await self._tell([Change(ChangeKind.UPDATED, camera_id, after)])
-        return before, after
+        # the old password dropped, no new one given (a user name alone keeps no password)
+        cleared = tuple(moved) if moved and before.has_credentials and patch.password is None \
+            else ()
+        if cleared:
+            log.info("camera %s: stored credentials cleared, address moved (%s)", camera_id,
+                     ", ".join(cleared))
+        return Updated(before, after, cleared)
 
     async def remove(self, camera_id: str) -> RegisteredCamera:
         before = await self.require(camera_id)

@@ -16,6 +16,7 @@ from iocwall.layouts import Layout, LayoutError, Preset, validate, validate_pres
 from iocwall.wall.access import PUBLIC, Role, route
 from iocwall.wall.api.common import Body, audited, caller, read_body, services
 from iocwall.wall.errors import ApiError
+from iocwall.wall.text import Name, name_problem
 from iocwall.wall.walls.controller import PushResult
 from iocwall.wall.walls.pairing import COOKIE, SESSION_MAX_AGE_S
 from iocwall.wall.walls.service import WallService
@@ -45,6 +46,22 @@ def _layout_error(exc: LayoutError) -> ApiError:
     return ApiError(422, exc.code, exc.message, exc.field)
 
 
+def _check_names(texts: dict[str, object]) -> None:
+    """A 422 naming the first field whose text hides characters (wall/text.py says why)."""
+    for field, text in texts.items():
+        if isinstance(text, str) and (problem := name_problem(text)) is not None:
+            raise ApiError(422, "invalid", f"{field}: {problem}", field)
+
+
+def _layout_names(layout: Layout, where: str = "") -> dict[str, object]:
+    """The texts of ``layout`` that people read: its name, and each tile's text and centre."""
+    texts: dict[str, object] = {f"{where}name": layout.name}
+    for n, tile in enumerate(layout.tiles):
+        texts[f"{where}tiles[{n}].text"] = tile.text
+        texts[f"{where}tiles[{n}].centre"] = tile.centre
+    return texts
+
+
 def _wait(request: Request) -> float:
     try:
         return min(MAX_WAIT_S, max(0.0, float(request.query_params.get("wait", "0"))))
@@ -54,7 +71,7 @@ def _wait(request: Request) -> float:
 
 class WallBody(Body):
     id: str
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     columns: int = Field(ge=1, le=16)
     rows: int = Field(ge=1, le=16)
     monitors: list[str]
@@ -66,7 +83,7 @@ class ApproveBody(Body):
 
 
 class PairBody(Body):
-    name: str = Field("", max_length=100)
+    name: Name = Field("", max_length=100)
 
 
 class PollBody(Body):
@@ -112,6 +129,7 @@ async def push_layout(request: Request) -> Response:
         layout = validate(Layout.from_json(await _json(request)), ws.camera_ids())
     except LayoutError as exc:
         raise _layout_error(exc) from None
+    _check_names(_layout_names(layout))
     before = await ws.walls.layout(p["wall"], p["monitor"])
 
     async def record(result: PushResult) -> None:      # its fsync makes the push durable
@@ -147,6 +165,10 @@ async def save_preset(request: Request) -> Response:
                                  ws.camera_ids())
     except LayoutError as exc:
         raise _layout_error(exc) from None
+    texts: dict[str, object] = {"name": preset.name}
+    for monitor, shown in sorted(preset.monitors.items()):
+        texts.update(_layout_names(shown, f"monitors.{monitor}."))
+    _check_names(texts)
     await ws.walls.save_preset(wall.id, preset, caller(request).name)
     await audited(request, "wall.preset.save", f"wall:{wall.id}/preset:{preset.name}", None,
                   {"monitors": sorted(preset.monitors)})
@@ -174,6 +196,7 @@ async def add_rule(request: Request) -> Response:
     data = await _json(request)
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", "body must be a JSON object")
+    _check_names({"name": data.get("name"), "centre": data.get("centre")})
     rule = await wall_service(request).alarms.add_rule(request.path_params["wall"], data)
     await audited(request, "wall.rule.create", f"wall:{rule.wall}/rule:{rule.id}", None,
                   rule.public())
