@@ -167,6 +167,41 @@ def test_a_sheet_claiming_the_last_cell_is_not_padded_into_millions() -> None:
     assert peak < 64 * 1024 * 1024, peak
 
 
+def test_too_many_xml_tags_are_refused_before_parsing() -> None:
+    import random
+    import string
+    pick = random.Random(7)
+    cells = b"".join(
+        b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>%s</t></is></c></row>'
+        % (n, n, "".join(pick.choices(string.ascii_letters, k=6)).encode())
+        for n in range(3, 60_000))
+    sheet = _cell_sheet(b"Q")[:-len(b"</sheetData></worksheet>")] + cells \
+        + b"</sheetData></worksheet>"
+    assert len(sheet) < 8 * 1024 * 1024
+    started = time.perf_counter()
+    error = _refusal(_body("xlsx", _with_sheet(sheet)))
+    assert (error.status, error.code) == (413, "too_large") and "XML elements" in error.message
+    assert time.perf_counter() - started < 2.0
+
+
+def test_a_full_form_of_2000_cameras_still_imports() -> None:
+    header = [*HEADER, "Vị trí", "RTSP luồng phụ", "Giao thức", "Tài khoản", "Mật khẩu",
+              "Nhãn", "Địa chỉ ONVIF", "Mã camera"]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(header)
+    for n in range(2000):
+        sheet.append(["Hà Nội", "TT PVHCC Hà Nội", f"Quầy {n}", f"rtsp://10.1.{n // 250}.{n % 250}"
+                      f":554/main", f"Sảnh tầng {n % 5}", f"rtsp://10.1.0.{n % 250}:554/sub",
+                      "tcp", "viewer", f"secret-{n}", "sảnh,quầy", f"10.1.0.{n % 250}:80",
+                      f"ha-noi-{n}"])
+    out = io.BytesIO()
+    book.save(out)
+    rows = read_table(_body("xlsx", out.getvalue()))
+    assert len(rows) == 2000 and rows[-1][1]["name"] == "Quầy 1999"
+
+
 def test_too_many_rows_are_refused() -> None:
     text = ",".join(HEADER) + "\n" + "Hà Nội,TT,Q,rtsp://a/b\n" * 2100
     error = _refusal(_body("csv", text))
