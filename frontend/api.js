@@ -52,7 +52,8 @@ export function logout() {
 // /login?next=https://evil.example must not bounce the user off-site. The URL parser drops
 // tabs, CR and LF anywhere and reads "\" as "/", so "/<tab>/evil.example" would become
 // "//evil.example": refuse any such character, then let the parser itself confirm that the
-// result stays on our origin, and hand back only its path, query and fragment.
+// result stays on our origin with a path that does not start with "//", and hand back only its
+// path, query and fragment.
 export function safeNext(raw, fallback = "/live") {
   if (typeof raw !== "string" || !raw.startsWith("/") || /[\u0000-\u0020\u007f\\]/.test(raw)) {
     return fallback;
@@ -64,7 +65,19 @@ export function safeNext(raw, fallback = "/live") {
     return fallback;
   }
   if (url.origin !== window.location.origin || raw.startsWith("//")) return fallback;
-  return url.pathname + url.search + url.hash;
+  // The parser also removes dot segments ("/.//evil", "/%2e//evil", "/x/..//evil"), which
+  // can leave a path starting with "//": handed to location.assign, that is a host. Refuse it,
+  // and confirm the path we hand back means the same path when parsed again.
+  const target = url.pathname + url.search + url.hash;
+  if (url.pathname.startsWith("//")) return fallback;
+  let again;
+  try {
+    again = new URL(target, window.location.origin);
+  } catch (_) {
+    return fallback;
+  }
+  if (again.origin !== window.location.origin || again.pathname !== url.pathname) return fallback;
+  return target;
 }
 
 export function goLogin() {

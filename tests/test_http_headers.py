@@ -133,3 +133,25 @@ async def test_https_public_url_gives_hsts_and_secure_cookies(app_config: Config
     assert "max-age=" in health.headers["strict-transport-security"]
     cookie = login.headers["set-cookie"].lower()
     assert "; secure" in cookie and "httponly" in cookie
+
+
+async def test_security_headers_on_a_500(app_config: Config) -> None:
+    """A handler that fails: Starlette answers its 500 outside every user middleware."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from iocwall.wall.access import PUBLIC, route
+
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    failing = route("/broken", broken, roles=PUBLIC, methods=["GET"])
+    async with start_live_server(app_config, extra_routes=[failing]) as running, \
+            running.client() as http:
+        r = await http.get("/broken")
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal"
+    assert "a bug" not in r.text
+    for name in HEADERS:
+        assert name in r.headers, name
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]

@@ -150,3 +150,63 @@ def test_logging_and_body_limit_keys_are_config(tmp_path: Path) -> None:
     toml.write_text("[logging]\nmax_bytes = 0\n")
     with pytest.raises(ConfigError, match="max_bytes"):
         load(toml, env={})
+
+
+RULE = ('{"name": "Quầy 3", "centre": "hn-01", "counter": "3", "threshold": %s, '
+        '"duration_s": %s, "camera": "cam-1", "monitor": "2"}')
+BAD_RULES = [("1e999", "1"), ("100000000000000000000000000", "1"), ("1e26", "1"),
+             ("5", '"NaN"'), ("5", "NaN"), ("5", "Infinity"), ("5", "1e999"), ("-1", "1"),
+             ("5", '"inf"'), ("5", "-0.5")]
+
+
+async def test_bad_numbers_on_alarm_routes_and_imports_are_4xx_without_a_traceback(
+        live_server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    import base64
+    import io
+
+    from openpyxl import Workbook
+
+    from tests.wall_helpers import make_wall
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Tỉnh/Thành phố", "Tên camera"])
+    sheet.append(["Hà Nội", "ENTITY"])
+    out = io.BytesIO()
+    book.save(out)
+    entity = out.getvalue()           # the cell's text becomes an undefined XML entity
+    import zipfile
+    patched = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(entity)) as src, \
+            zipfile.ZipFile(patched, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            dst.writestr(info.filename, data.replace(b">ENTITY<", b">&undefined;<"))
+    json_type = {"Content-Type": "application/json"}
+    async with live_server.client() as http:
+        await live_server.login(http)
+        await make_wall(http)
+        with caplog.at_level(logging.INFO):
+            for alarm in ("99999999999999999999999", "9223372036854775808", "1e5", "-1"):
+                r = await http.post(f"/api/walls/w1/alarms/{alarm}/clear")
+                assert r.status_code == 404, (alarm, r.status_code, r.text)
+                assert r.json()["error"]["code"] == "not_found"
+            for threshold, duration in BAD_RULES:
+                r = await http.post("/api/walls/w1/rules", content=RULE % (threshold, duration),
+                                    headers=json_type)
+                assert r.status_code == 422, (threshold, duration, r.status_code, r.text)
+                assert set(r.json()["error"]) == {"code", "message", "field"}
+            r = await http.put("/api/walls/w1/monitors/2/layout", headers=json_type,
+                               content='{"name": "l", "grid": {"columns": 2, "rows": 1e999}}')
+            assert r.status_code == 422, r.text
+            csv = "Tỉnh/Thành phố,Tên camera,RTSP luồng chính\rHà Nội,Quầy 1,http://x/y\r"
+            r = await http.post("/api/registry/import", json={"format": "csv", "content": csv})
+            assert r.status_code == 422 and r.json()["rows"][0]["name"] == "Quầy 1", r.text
+            r = await http.post("/api/registry/import", json={
+                "format": "xlsx", "content": base64.b64encode(patched.getvalue()).decode()})
+            assert r.status_code == 422 and r.json()["error"]["field"] == "content", r.text
+            good = await http.post("/api/walls/w1/rules", content=RULE % ("5", "0.5"),
+                                   headers=json_type)
+            assert good.status_code == 201, good.text
+            assert (good.json()["threshold"], good.json()["duration_s"]) == (5, 0.5)
+    assert tracebacks(caplog) == []

@@ -12,7 +12,12 @@ from tests.fixtures.serve_process import ADMIN_PASSWORD, ServeProcess, serve_pro
 
 HOSTILE = ["/%09/evil.example", "/%0d/evil.example", "/%0a/evil.example",
            "/%09%0a/evil.example/x?y=1", "%09//evil.example", "/\\evil.example",
-           "https://evil.example/", "//evil.example", "javascript:alert(1)"]
+           "https://evil.example/", "//evil.example", "javascript:alert(1)",
+           # dot segments the parser removes, leaving "//evil.example" as the path
+           "/.//evil.example", "/..//evil.example", "/%2e//evil.example", "/x/..//evil.example",
+           "/%2E%2E//evil.example", "/x/%2e%2e//evil.example/p?q=1#f", "/./\\evil.example",
+           "\\evil", "/\\evil.example", "%2f%2fevil", "/%2f/evil.example", "/%09/evil",
+           "javascript:", "https://evil"]
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +45,6 @@ def test_next_never_leaves_the_site(browser_page, server: ServeProcess) -> None:
         page.goto(f"{server.url}/login?next={raw}")
         page.wait_for_url(f"{server.url}/live")
     assert off_site == []
-    good = "/live?wall=2#tile-3"
-    page.goto(f"{server.url}/login?next={quote(good)}")
-    page.wait_for_url(f"{server.url}{good}")
+    for good in ("/live?wall=2#tile-3", "/console?x=1#y"):
+        page.goto(f"{server.url}/login?next={quote(good)}")
+        page.wait_for_url(f"{server.url}{good}")

@@ -29,7 +29,7 @@ from iocwall.wall.errors import (
 )
 from iocwall.wall.frontend import frontend_dir as default_frontend_dir
 from iocwall.wall.http.body import BodyLimitMiddleware
-from iocwall.wall.http.headers import SecurityHeadersMiddleware
+from iocwall.wall.http.headers import SecurityHeadersMiddleware, security_headers
 from iocwall.wall.http.hosts import HostCheckMiddleware, HostPolicy
 from iocwall.wall.http.static import static_route
 from iocwall.wall.services import Services
@@ -81,4 +81,5 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.security_headers = security_headers(server.https)    # for 500s: wall/errors.py
     return app

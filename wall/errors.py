@@ -37,5 +37,9 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # Starlette answers a 500 from its outermost layer, outside every user middleware
+    # (the security headers' included), so the headers are set here too: build_app keeps
+    # them on app.state.
+    headers = getattr(request.app.state, "security_headers", None)
     return JSONResponse(error_body("internal", "internal error; see the server log"),
-                        status_code=500)
+                        status_code=500, headers=headers)

@@ -19,7 +19,7 @@ from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.metrics import CONTENT_TYPE as METRICS_TYPE
 from iocwall.streams.server import CameraStatus, MediaError, MediaServer
 from iocwall.wall.access import Principal, Role, principal_of, route
-from iocwall.wall.api.common import caller
+from iocwall.wall.api.common import audited, caller
 from iocwall.wall.errors import ApiError
 from iocwall.wall.http.body import media_type, read_bytes
 from iocwall.wall.registry.model import RegisteredCamera
@@ -102,8 +102,15 @@ async def _fresh(media: MediaServer | MediaCluster) -> None:
 
 
 def _user(request: Request) -> str:
+    """The viewer a WHEP session is recorded under: unique per caller (usernames hold no
+    ':', tokens are "token:<unique label>", display nodes "display:<node id>")."""
     who = principal_of(request)
     return who.name if who is not None else ""
+
+
+def _may_end(who: Principal, viewer: str) -> bool:
+    """May ``who`` end a viewer session opened by ``viewer``? Its owner, or an admin."""
+    return who.role is Role.ADMIN or (viewer != "" and viewer == who.name)
 
 
 def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None,
@@ -173,11 +180,18 @@ def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None
 
     async def whep_delete(request: Request) -> Response:
         p = request.path_params
+        who = caller(request)
         await _visible(request, p["camera"])
         session = await _resolved(media.find_session(p["session"]))
-        if session is None or (session.camera, session.stream) != (p["camera"], p["stream"]):
+        # Only the viewer who opened it (or an admin) ends a session; anyone else gets the
+        # same 404 as for an unknown id, so knowing an id confirms nothing.
+        if session is None or (session.camera, session.stream) != (p["camera"], p["stream"]) \
+                or not _may_end(who, session.user):
             raise ApiError(404, "not_found", "no such viewer session")
         await media.whep_delete(session.id)
+        if session.user != _user(request):
+            await audited(request, "whep.delete", f"camera:{session.camera}/whep:{session.id}",
+                          {"viewer": session.user, "stream": session.stream}, None)
         return Response(status_code=200)
 
     async def snapshot(request: Request) -> Response:

@@ -26,6 +26,7 @@ from iocwall.wall.auth import (
     ensure_admin,
     session_secret,
 )
+from iocwall.wall.bounded_pool import BoundedPool
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
 from iocwall.wall.indicators.demo_data import load_demo
@@ -68,6 +69,10 @@ class Services:
                                            media=media)
         key_file = config.data_path / config.registry.key_file
         self.registry = Registry(self.store, SecretBox(key_file))
+        # Spreadsheet imports parse untrusted files: one at a time, two waiting, the rest 503.
+        self.imports = BoundedPool("import", "too many imports at once; try again in a moment "
+                                   "/ máy chủ đang bận nhập tệp, hãy thử lại sau giây lát",
+                                   workers=1, queue=2)
         self.queues = QueueBoard(None, config.analytics.alert_waiting, self._camera_province)
         self.zones = ZoneStore(self.store)
         self.analytics: Startable | None = None
@@ -177,6 +182,7 @@ class Services:
             await self.store.close()
         if self._own_passwords:
             self.passwords.close()
+        self.imports.close()
 
     async def _camera_province(self, camera: str) -> str:
         """The province a camera is registered in ("" when it is not)."""

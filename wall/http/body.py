@@ -6,14 +6,16 @@ without one (chunked) is counted as it arrives and refused the moment it passes
 the limit, so a 10 MB body is never read, let alone held in memory.
 
 ``read_json`` is how every API endpoint reads its body: an object, at most
-``MAX_DEPTH`` levels deep, whole numbers within int64. ``check_content_type`` (run by
-``access.route`` for each state-changing request) makes a body's type match what the route takes:
-``application/json`` unless the route says otherwise (WHEP takes SDP). A
-cross-site form cannot send JSON without a CORS preflight, which we never grant.
+``MAX_DEPTH`` levels deep, whole numbers within int64, other numbers finite (``parse_json``).
+``check_content_type`` (run by ``access.route`` for each state-changing request) makes a
+body's type match what the route takes: ``application/json`` unless the route says
+otherwise (WHEP takes SDP). A cross-site form cannot send JSON without a CORS preflight,
+which we never grant.
 """
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -108,12 +110,7 @@ async def read_json(request: Request, limit: int | None = None) -> dict[str, Any
     limit: bytes; None = only the app-wide ``[server] max_body_bytes``.
     """
     raw = await (read_bytes(request, limit) if limit is not None else request.body())
-    try:
-        data = json.loads(raw or b"null", parse_int=_int64)
-    except RecursionError:
-        raise _bad_json("JSON nested too deeply / JSON lồng quá sâu") from None
-    except ValueError:
-        raise _bad_json("body is not valid JSON / dữ liệu không phải JSON") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise _bad_json("body must be a JSON object / cần một đối tượng JSON")
     if _depth(data) > MAX_DEPTH:
@@ -121,11 +118,39 @@ async def read_json(request: Request, limit: int | None = None) -> dict[str, Any
     return data
 
 
+def parse_json(raw: bytes) -> Any:
+    """Any JSON value, with every number one the store and the models can take: whole
+    numbers within int64, other numbers finite (``1e999`` is inf), no ``NaN``/``Infinity``
+    literals (Python's json takes them, JSON does not). 400 for bad JSON, 422 for a number."""
+    try:
+        return json.loads(raw or b"null", parse_int=_int64, parse_float=_finite,
+                          parse_constant=_no_constant)
+    except RecursionError:
+        raise _bad_json("JSON nested too deeply / JSON lồng quá sâu") from None
+    except ValueError:
+        raise _bad_json("body is not valid JSON / dữ liệu không phải JSON") from None
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _out_of_range()
+    return number
+
+
+def _no_constant(text: str) -> float:
+    raise _out_of_range()
+
+
+def _out_of_range() -> ApiError:
+    return ApiError(422, "invalid", "number out of range / số ngoài phạm vi")
+
+
 def _int64(text: str) -> int:
     """Whole numbers in a body fit SQLite's int64, like those in the query and path."""
     number = int(text)
     if not INT64_MIN <= number <= INT64_MAX:
-        raise ApiError(422, "invalid", "number out of range / số ngoài phạm vi")
+        raise _out_of_range()
     return number
 
 

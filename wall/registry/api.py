@@ -236,7 +236,7 @@ async def import_cameras(request: Request) -> Response:
     raw = await request.body()
     if len(raw) > MAX_IMPORT_BYTES:
         raise ApiError(413, "too_large", "import over 4 MB / tệp quá lớn")
-    rows = read_table(raw)
+    rows = await svc.imports.run(read_table, raw)     # parsing blocks: off the event loop
     who = caller(request)
     report, cams = import_rows(rows, who)
     # rows that failed validation have no camera: match the taken ids by the row's id; only

@@ -7,10 +7,6 @@ the caller saves nothing unless every row is good (all or nothing).
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import csv
-import io
 import json
 from typing import Any
 
@@ -21,6 +17,7 @@ from iocwall.wall.errors import ApiError
 from iocwall.wall.registry.model import CameraIn
 from iocwall.wall.registry.provinces import fold
 from iocwall.wall.registry.scope import id_problem, province_of
+from iocwall.wall.registry.sheets import csv_cells, xlsx_cells
 
 MAX_ROWS = 2000
 HEADER_SEARCH_ROWS = 10
@@ -47,7 +44,8 @@ HEADERS = {
 
 
 def read_table(raw: bytes) -> list[tuple[int, dict[str, str]]]:
-    """(spreadsheet row number, {field: text}) for each data row. Raises ApiError."""
+    """(spreadsheet row number, {field: text}) for each data row. Raises ApiError.
+    Blocks (parsing, bounded in wall/registry/sheets.py): run it off the event loop."""
     try:
         body = json.loads(raw or b"null")
     except ValueError:
@@ -59,43 +57,9 @@ def read_table(raw: bytes) -> list[tuple[int, dict[str, str]]]:
         raise ApiError(422, "invalid", 'expected {"format": "csv" or "xlsx", "content": ...} '
                        "/ cần định dạng csv hoặc xlsx", "format")
     content = body["content"]
-    cells = _csv(content) if body["format"] == "csv" else _xlsx(content)
+    limit = MAX_ROWS + HEADER_SEARCH_ROWS
+    cells = csv_cells(content, limit) if body["format"] == "csv" else xlsx_cells(content, limit)
     return _rows(cells)
-
-
-def _csv(text: str) -> list[list[str]]:
-    sample = text[:4096]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    return [row for row in csv.reader(io.StringIO(text.lstrip("\ufeff")), dialect)]
-
-
-def _xlsx(encoded: str) -> list[list[str]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise ApiError(422, "invalid", "content: XLSX must be sent as base64 "
-                       "/ tệp XLSX phải mã hoá base64", "content") from None
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
-        raise ApiError(422, "invalid", "content: not an XLSX workbook / không phải tệp XLSX",
-                       "content") from None
-    try:
-        sheet = book.worksheets[0]
-        out = []
-        for n, row in enumerate(sheet.iter_rows(values_only=True)):
-            if n > MAX_ROWS + HEADER_SEARCH_ROWS:
-                break
-            out.append(["" if v is None else str(v) for v in row])
-        return out
-    finally:
-        book.close()
 
 
 def _rows(cells: list[list[str]]) -> list[tuple[int, dict[str, str]]]:

@@ -4,10 +4,9 @@ Operators and admins push; leaders and technicians only look. Every change is au
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
@@ -16,6 +15,7 @@ from iocwall.layouts import Layout, LayoutError, Preset, validate, validate_pres
 from iocwall.wall.access import PUBLIC, Role, route
 from iocwall.wall.api.common import Body, audited, caller, read_body, services
 from iocwall.wall.errors import ApiError
+from iocwall.wall.http.body import parse_json
 from iocwall.wall.text import Name, name_problem
 from iocwall.wall.walls.controller import PushResult
 from iocwall.wall.walls.pairing import COOKIE, SESSION_MAX_AGE_S
@@ -36,10 +36,7 @@ async def _json(request: Request) -> Any:
     raw = await request.body()
     if len(raw) > 256 * 1024:
         raise ApiError(413, "too_large", "body too large / dữ liệu quá lớn")
-    try:
-        return json.loads(raw or b"null")
-    except ValueError:
-        raise ApiError(400, "bad_json", "body is not valid JSON / không phải JSON") from None
+    return parse_json(raw)       # numbers bounded like every other body (int64, finite)
 
 
 def _layout_error(exc: LayoutError) -> ApiError:
@@ -75,6 +72,20 @@ class WallBody(Body):
     columns: int = Field(ge=1, le=16)
     rows: int = Field(ge=1, le=16)
     monitors: list[str]
+
+
+class RuleBody(Body):
+    """An alarm rule: more than ``threshold`` people at ``counter`` of ``centre`` for
+    ``duration_s`` seconds puts ``camera`` on ``monitor``."""
+    model_config = ConfigDict(extra="forbid", str_max_length=200, coerce_numbers_to_str=True)
+    name: str = Field(max_length=100)
+    centre: str = Field(min_length=1)
+    counter: str = Field(min_length=1)
+    threshold: int = Field(ge=0, le=100_000)                      # people
+    duration_s: float = Field(ge=0, le=86_400, allow_inf_nan=False)
+    camera: str = Field(min_length=1)
+    monitor: str = Field(min_length=1)
+    auto_clear: bool = True
 
 
 class ApproveBody(Body):
@@ -193,11 +204,10 @@ async def list_rules(request: Request) -> Response:
 
 
 async def add_rule(request: Request) -> Response:
-    data = await _json(request)
-    if not isinstance(data, dict):
-        raise ApiError(400, "bad_json", "body must be a JSON object")
-    _check_names({"name": data.get("name"), "centre": data.get("centre")})
-    rule = await wall_service(request).alarms.add_rule(request.path_params["wall"], data)
+    body = await read_body(request, RuleBody)
+    _check_names({"name": body.name, "centre": body.centre})
+    rule = await wall_service(request).alarms.add_rule(request.path_params["wall"],
+                                                       body.model_dump())
     await audited(request, "wall.rule.create", f"wall:{rule.wall}/rule:{rule.id}", None,
                   rule.public())
     return JSONResponse(rule.public(), status_code=201)
@@ -209,11 +219,9 @@ async def list_alarms(request: Request) -> Response:
 
 
 async def clear_alarm(request: Request) -> Response:
-    alarm = request.path_params["alarm"]
-    if not alarm.isdigit():
-        raise ApiError(404, "not_found", "no such alarm")
-    await wall_service(request).alarms.clear(int(alarm), caller(request).name)
-    return JSONResponse({"cleared": int(alarm)})
+    alarm: int = request.path_params["alarm"]      # {alarm:int}: an id SQLite can hold
+    await wall_service(request).alarms.clear(alarm, caller(request).name)
+    return JSONResponse({"cleared": alarm})
 
 
 async def pair_start(request: Request) -> Response:
@@ -282,7 +290,7 @@ def routes() -> list[BaseRoute]:
         route(w + "/rules", list_rules, roles=VIEW, methods=["GET"]),
         route(w + "/rules", add_rule, roles=ADMIN, methods=["POST"]),
         route(w + "/alarms", list_alarms, roles=VIEW, methods=["GET"]),
-        route(w + "/alarms/{alarm}/clear", clear_alarm, roles=PUSH, methods=["POST"]),
+        route(w + "/alarms/{alarm:int}/clear", clear_alarm, roles=PUSH, methods=["POST"]),
         route("/api/display/pair", pair_start, roles=PUBLIC, methods=["POST"]),
         route("/api/display/pair/{node}/poll", pair_poll, roles=PUBLIC, methods=["POST"]),
         route("/api/display/pairings", pairings, roles=ADMIN, methods=["GET"]),
