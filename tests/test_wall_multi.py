@@ -95,6 +95,11 @@ async def test_queue_over_threshold_raises_alarm_then_clears(wall_config: Config
         await count(9)
         await display.wait_layouts(4)
         alarm = (await http.get("/api/walls/w1/alarms")).json()[0]
+        # issue 17: a URL naming another wall neither clears nor confirms w1's alarm
+        await make_wall(http, "w2")
+        other = await http.post(f"/api/walls/w2/alarms/{alarm['id']}/clear")
+        assert other.status_code == 404, other.text
+        assert [a["id"] for a in (await http.get("/api/walls/w1/alarms")).json()] == [alarm["id"]]
         assert (await http.post(f"/api/walls/w1/alarms/{alarm['id']}/clear")).status_code == 200
         assert (await http.post(f"/api/walls/w1/alarms/{alarm['id']}/clear")).status_code == 404
         await display.wait_layouts(5)

@@ -157,9 +157,12 @@ class AlarmEngine:
         await self._bus.publish(TOPIC_ALARM, Event(TOPIC_ALARM, EventKind.ALERT,
                                                    {"wall": rule.wall, "state": "raised", **info}))
 
-    async def clear(self, alarm_id: int, by: str) -> None:
-        row = await self._store.fetchone("SELECT rule FROM alarms WHERE id = ? AND"
-                                         " cleared_at IS NULL", (alarm_id,))
+    async def clear(self, wall: str, alarm_id: int, by: str) -> None:
+        """Clear an open alarm of ``wall``; an alarm of another wall is "not found" here, so a
+        URL naming one wall never clears (or confirms) another wall's alarm."""
+        row = await self._store.fetchone(
+            "SELECT a.rule FROM alarms a JOIN alarm_rules r ON r.id = a.rule"
+            " WHERE a.id = ? AND r.wall = ? AND a.cleared_at IS NULL", (alarm_id, wall))
         if row is None:
             raise ApiError(404, "not_found", "no open alarm with this id / không có cảnh báo")
         await self.clear_rule((await self.rules(rule_id=int(row["rule"])))[0], by)

@@ -220,7 +220,8 @@ async def list_alarms(request: Request) -> Response:
 
 async def clear_alarm(request: Request) -> Response:
     alarm: int = request.path_params["alarm"]      # {alarm:int}: an id SQLite can hold
-    await wall_service(request).alarms.clear(alarm, caller(request).name)
+    await wall_service(request).alarms.clear(request.path_params["wall"], alarm,
+                                             caller(request).name)
     return JSONResponse({"cleared": alarm})
 
 
