@@ -21,7 +21,7 @@ import cv2
 from iocwall.hardware import stamp
 from iocwall.streams.clock import iso_from_epoch
 
-from . import people
+from . import onvif_model, people
 from .discovery import DiscoveryResponder
 from .encoder import Loop, StreamSpec, load_or_encode
 from .faults import DEFAULT_SECONDS, CameraFaults, FaultKind, FaultRequest, parse_request
@@ -209,10 +209,11 @@ class Simulator:
                                   sub.height, sub.fps, f"/cam{k}/main", f"/cam{k}/sub"))
         return out
 
-    def profile_info(self) -> list[CameraInfo]:
+    def profile_info(self) -> list[onvif_model.CameraInfo]:
         """What each camera is configured to send (ONVIF profiles), faults aside."""
-        return [CameraInfo(k, f"cam{k}", MAIN.width, MAIN.height, MAIN.fps, SUB.width,
-                           SUB.height, SUB.fps, f"/cam{k}/main", f"/cam{k}/sub")
+        return [onvif_model.CameraInfo(k, f"cam{k}",
+                                       onvif_model.StreamInfo(MAIN.width, MAIN.height, MAIN.fps),
+                                       onvif_model.StreamInfo(SUB.width, SUB.height, SUB.fps))
                 for k in sorted(self._cams)]
 
     def snapshot_jpeg(self, camera: int, stream: str = "main") -> bytes:
