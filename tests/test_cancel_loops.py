@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +170,29 @@ async def test_an_rtp_pull_ends_on_every_cancel(simulator) -> None:  # noqa: ANN
         await puller.stop()
     print(f"{played} of 40 pulls were playing when cancelled")
     assert played >= 20              # half the cancels at least landed in the watch loop
+
+
+PACKAGES = ("streams", "wall", "hardware", "analytics", "onvif", "layouts")
+# A suppress(CancelledError) that is meant: uvicorn's shutdown is waited for in a finally even
+# when serve is cancelled again (the first cancellation is raised after the finally).
+MEANT = {("wall/serve.py", "with contextlib.suppress(Exception, asyncio.CancelledError):")}
+
+
+def test_no_code_waits_in_a_way_that_can_swallow_a_cancellation() -> None:
+    """The two shapes that lost cancellations here, kept out of the product code:
+    ``asyncio.wait_for`` (Python 3.11 returns the result when the cancel lands as the wait
+    completes) and ``await task`` inside ``suppress(CancelledError)`` (it also swallows a
+    cancellation of the awaiting task itself). Use ``asyncio.timeout``, and
+    ``asyncio.gather(task, return_exceptions=True)`` or ``asyncio.wait`` after ``cancel()``."""
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                code = line.split("#", 1)[0].strip()
+                if "asyncio.wait_for(" in code or (
+                        re.search(r"suppress\(.*CancelledError", code)
+                        and (rel, code) not in MEANT):
+                    found.append(f"{rel}:{n}: {code}")
+    assert not found, "\n".join(found)

@@ -87,9 +87,8 @@ class WallController:
             await self._sub.close()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # gather, not `await task` in suppress(CancelledError): that swallows our own cancel
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
     # -- displays
