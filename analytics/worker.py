@@ -14,7 +14,6 @@ stops arriving (the tap moved it to another worker).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -94,8 +93,8 @@ class Worker:
                     await sock.send_multipart(encode(Kind.READY, Ready(len(frames))))
         finally:
             beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            # not `await beat` in suppress(CancelledError): that swallows our own cancel
+            await asyncio.wait({beat})
             sock.close(0)
 
     async def _heartbeats(self, sock: zmq.asyncio.Socket, stop: asyncio.Event) -> None:

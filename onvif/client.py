@@ -97,7 +97,9 @@ class _Prober:
     async def call(self, step: str, awaitable: Awaitable[T]) -> T:
         self.step = step
         try:
-            return await asyncio.wait_for(awaitable, self.timeout)
+            async with asyncio.timeout(self.timeout):
+                result = await awaitable
+            return result
         except TimeoutError:
             raise OnvifTimeout(self.host, self.port, self.timeout, step) from None
 

@@ -168,7 +168,8 @@ class Channel:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._keyframe_waiters.append(waiter)
         try:
-            await asyncio.wait_for(waiter, timeout)
+            async with asyncio.timeout(timeout):
+                await waiter
             return True
         except TimeoutError:
             return False

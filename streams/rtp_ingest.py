@@ -91,17 +91,17 @@ class RtpPuller:
 
     # -- sessions ------------------------------------------------------------------------
     async def _run(self) -> None:
+        # a cancellation ends the task as cancelled: nothing here catches it
         attempt, rand = 0, random.Random()
-        with contextlib.suppress(asyncio.CancelledError):
-            while not self._stopping:
-                good = await self._session()
-                if self._stopping or self._fallback is not None:
-                    return
-                attempt = 0 if good else attempt + 1
-                delay = backoff_delay(attempt, self._settings.reconnect_min_s,
-                                      self._settings.reconnect_max_s, rand.random)
-                log.info("%s: reconnecting in %.2f s", self.name, delay)
-                await asyncio.sleep(delay)
+        while not self._stopping:
+            good = await self._session()
+            if self._stopping or self._fallback is not None:
+                return
+            attempt = 0 if good else attempt + 1
+            delay = backoff_delay(attempt, self._settings.reconnect_min_s,
+                                  self._settings.reconnect_max_s, rand.random)
+            log.info("%s: reconnecting in %.2f s", self.name, delay)
+            await asyncio.sleep(delay)
 
     async def _session(self) -> bool:
         """One RTSP session; True when it delivered units long enough to count as good."""

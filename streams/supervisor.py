@@ -137,8 +137,8 @@ class Supervisor:
         for node in self.nodes.values():
             self._spawn(node)
         try:
-            await asyncio.wait_for(asyncio.gather(*(n.ready.wait() for n in self.nodes.values())),
-                                   START_TIMEOUT_S)
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await asyncio.gather(*(n.ready.wait() for n in self.nodes.values()))
         except BaseException:
             await self.stop()
             raise
@@ -265,7 +265,8 @@ class Supervisor:
                           writer: asyncio.StreamWriter) -> None:
         node: Node | None = None
         try:
-            hello = await asyncio.wait_for(receive(reader), 10)
+            async with asyncio.timeout(10):
+                hello = await receive(reader)
             if not isinstance(hello, Hello) or hello.node not in self.nodes:
                 return
             node = self.nodes[hello.node]

@@ -102,9 +102,8 @@ class TapRouter:
         self._closing = True                 # the dispatch loop ends even if a cancel is lost
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # gather, not `await task` in suppress(CancelledError): that swallows our own cancel
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         if self._sock is not None:
             self._sock.close(0)

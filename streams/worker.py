@@ -139,7 +139,8 @@ class Worker:
             for task in list(self._tasks):
                 task.cancel()
             await self.taps.stop()
-            await asyncio.wait_for(self.media.stop(), 15)
+            async with asyncio.timeout(15):
+                await self.media.stop()
 
     def _forward_logs(self) -> None:
         """From now on this process logs through the web process."""

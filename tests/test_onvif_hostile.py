@@ -118,6 +118,32 @@ async def test_replayed_nonce_and_stale_created_are_refused(http):
     await _still_answers(http)
 
 
+async def test_one_nonce_with_a_new_created_each_time_is_accepted(http):
+    """libonvif (onvif-util) keeps one nonce for a session and sends a new Created each time:
+    common cameras accept that, so must we. The same nonce AND Created is still a replay, and
+    a wrong digest or a stale Created with the reused nonce are still refused."""
+    nonce = os.urandom(16)
+    now = datetime.now(UTC)
+    stamps = [(now + timedelta(seconds=k)).strftime("%Y-%m-%dT%H:%M:%S.000Z") for k in range(3)]
+    for created in stamps:
+        answer = await _post(http, soap("GetDeviceInformation",
+                                        security_header(nonce=nonce, created=created)))
+        assert answer.status_code == 200, answer.text
+        assert "Manufacturer" in answer.text
+    _fault(await _post(http, soap("GetDeviceInformation",
+                                  security_header(nonce=nonce, created=stamps[1]))),
+           400, "Sender", "NotAuthorized")
+    later = (now + timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    _fault(await _post(http, soap("GetDeviceInformation",
+                                  security_header(nonce=nonce, created=later, password="x"))),
+           400, "Sender", "NotAuthorized")
+    old = (now - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    _fault(await _post(http, soap("GetDeviceInformation",
+                                  security_header(nonce=nonce, created=old))),
+           400, "Sender", "NotAuthorized")
+    await _still_answers(http)
+
+
 async def test_missing_or_wrong_credentials_are_not_authorized(http):
     _fault(await _post(http, soap("GetDeviceInformation")), 400, "Sender", "NotAuthorized")
     _fault(await _post(http, soap("GetDeviceInformation", security_header(password="x"))),

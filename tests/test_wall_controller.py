@@ -56,6 +56,34 @@ async def test_push_ack_diff_and_health(wall_config: Config) -> None:
         await display.close()
 
 
+async def test_a_connected_display_late_with_its_heartbeats_still_gets_and_acks_pushes(
+        wall_config: Config) -> None:
+    """A display busy under load beats late and is shown down, but its socket is open: every
+    push still goes to it and counts it (the bench once answered "expected: 24" of 32 nodes
+    that did not beat), and its ack shows it up again."""
+    async with start_live_server(wall_config) as server, server.client() as http:
+        await server.login(http)
+        await make_wall(http)
+        slow = await open_display(server.url, "w1", "1", dict(http.cookies))
+        await slow.wait_layouts(1)
+        slow.beating = False
+
+        async def status() -> str:
+            return (await http.get("/api/walls/w1")).json()["nodes"][0]["status"]
+
+        async with asyncio.timeout(wall_config.wall.heartbeat_timeout_s + 3):
+            while await status() != "down":
+                await asyncio.sleep(0.1)
+        r = await http.put("/api/walls/w1/monitors/1/layout?wait=3", json=layout(tile("a", 0, 0)))
+        assert r.status_code == 200, r.text
+        assert r.json()["expected"] == 1 == r.json()["acked"] and r.json()["complete"], r.json()
+        assert (await slow.wait_layouts(2))["layout"]["tiles"][0]["id"] == "a"
+        async with asyncio.timeout(2):
+            while await status() != "up":
+                await asyncio.sleep(0.05)
+        await slow.close()
+
+
 async def test_bad_layouts_are_refused_and_lose_nothing(wall_config: Config) -> None:
     async with start_live_server(wall_config) as server, server.client() as http:
         await server.login(http)

@@ -20,7 +20,6 @@ after a short pause, so one camera's trouble never stops the others.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -94,8 +93,8 @@ class AnalyticsService:
         task = self._tasks.pop(camera, None)
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            # not `await task` in suppress(CancelledError): that swallows our own cancel
+            await asyncio.gather(task, return_exceptions=True)
 
     def _result(self, result: Result) -> None:
         """Counts to the board, only for the camera's zones now: frames sent before a
@@ -161,9 +160,7 @@ class AnalyticsService:
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
-        for task in self._tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks, self._taps, self._zones = {}, {}, {}
         self._started = False
         if self._pool is not None:

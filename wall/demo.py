@@ -269,7 +269,8 @@ async def _until_stop(work: Any, stop: asyncio.Event) -> bool:
 
 async def _bounded(work: Any, what: str) -> None:
     try:
-        await asyncio.wait_for(work, STOP_TIMEOUT_S)
+        async with asyncio.timeout(STOP_TIMEOUT_S):
+            await work
     except TimeoutError:
         log.warning("%s did not stop within %.0f s", what, STOP_TIMEOUT_S)
     except Exception:

@@ -8,7 +8,6 @@ simulator's ground truth can be compared camera by camera, zone by zone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -75,12 +74,13 @@ class DemoWorker:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # not `await task` in suppress(CancelledError): that swallows our own cancel
+            await asyncio.wait({self._task})
         if self._proc is not None and self._proc.returncode is None:
             self._proc.terminate()
             try:
-                await asyncio.wait_for(self._proc.wait(), 10)
+                async with asyncio.timeout(10):
+                    await self._proc.wait()
             except TimeoutError:
                 self._proc.kill()
                 await self._proc.wait()

@@ -170,7 +170,8 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
         if server is not None and serving is not None and not serving.done():
             server.should_exit = True          # also when we are cancelled: never leak uvicorn
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(serving), 15)
+                async with asyncio.timeout(15):
+                    await asyncio.shield(serving)
         await services.stop()
 
 

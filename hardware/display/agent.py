@@ -131,7 +131,8 @@ async def serve_health(agent: Agent, host: str, port: int) -> asyncio.Server:
     """A tiny HTTP endpoint (GET /health) for ``iocwall smoke display://host:port``."""
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request = await asyncio.wait_for(reader.readline(), 5)
+            async with asyncio.timeout(5):
+                request = await reader.readline()
             while True:
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
                 # cancellation that lands as a line arrives, and this loop would read on

@@ -7,7 +7,6 @@ opens full-screen at its output's position, and is relaunched with a growing del
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import subprocess
 import time
@@ -100,8 +99,8 @@ class Kiosks:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # not `await task` in suppress(CancelledError): that swallows our own cancel
+            await asyncio.wait({self._task})
             self._task = None
         for window in self.windows:
             if window.alive and window.process is not None:

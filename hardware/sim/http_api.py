@@ -44,12 +44,14 @@ class HttpApi:
     async def stop(self) -> None:
         if self._server:
             self._server.close()
-            await asyncio.wait_for(self._server.wait_closed(), 5)
+            async with asyncio.timeout(5):
+                await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             try:
-                method, path, body = await asyncio.wait_for(self._read(reader), 10)
+                async with asyncio.timeout(10):
+                    method, path, body = await self._read(reader)
                 status, payload = 200, self._route(method, path, body)
             except HttpError as exc:
                 status, payload = exc.status, {"error": str(exc)}

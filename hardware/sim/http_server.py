@@ -99,7 +99,8 @@ class HttpServer:
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    local_host: str) -> bool:
         """Serve one request; True to keep the connection open."""
-        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT_S)
+        async with asyncio.timeout(READ_TIMEOUT_S):
+            head = await reader.readuntil(b"\r\n\r\n")
         method, target, version, headers = _parse_head(head)
         keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
         if "transfer-encoding" in headers:
@@ -119,7 +120,9 @@ class HttpServer:
 
     async def _body(self, reader: asyncio.StreamReader, length: int) -> tuple[bytes, bool]:
         if length <= self.max_body:
-            return await asyncio.wait_for(reader.readexactly(length), READ_TIMEOUT_S), False
+            async with asyncio.timeout(READ_TIMEOUT_S):
+                body = await reader.readexactly(length)
+            return body, False
         if length > DRAIN_LIMIT:
             return b"", True  # answer at once; the connection closes after the 413
         left = length
@@ -166,4 +169,5 @@ async def _write(writer: asyncio.StreamWriter, response: Response, keep: bool) -
             f"Connection: {'keep-alive' if keep else 'close'}"]
     head += [f"{k}: {v}" for k, v in response.headers.items()]
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
-    await asyncio.wait_for(writer.drain(), READ_TIMEOUT_S)
+    async with asyncio.timeout(READ_TIMEOUT_S):
+        await writer.drain()

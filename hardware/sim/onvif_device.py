@@ -196,7 +196,7 @@ class OnvifDevice:
             return
         if self._reject_auth:
             raise not_authorized()
-        self._wsse.verify(req.header)
+        self._wsse.verify(req.header, req.operation)
 
     async def _snapshot_response(self, req: Request) -> Response:
         token = (req.query.get("token") or [""])[0]

@@ -20,10 +20,15 @@ class StreamLike(Protocol):
 
 
 class CameraLike(Protocol):
-    index: int  # 1..N; the RTSP paths are /cam{index}/main and /cam{index}/sub
-    name: str
-    main: StreamLike
-    sub: StreamLike
+    # read-only members: a camera with any StreamLike streams (StreamInfo) fits
+    @property
+    def index(self) -> int: ...  # 1..N; the RTSP paths are /cam{index}/main and /cam{index}/sub
+    @property
+    def name(self) -> str: ...
+    @property
+    def main(self) -> StreamLike: ...
+    @property
+    def sub(self) -> StreamLike: ...
 
 
 @dataclass

@@ -76,7 +76,8 @@ class RtspServer:
         for writer, _ in list(self._connections.values()):
             writer.transport.abort()
         if self._server:
-            await asyncio.wait_for(self._server.wait_closed(), 5)
+            async with asyncio.timeout(5):
+                await self._server.wait_closed()
 
     def close_camera(self, camera: int) -> int:
         """End every session and connection that touched ``camera``; returns how many sessions."""

@@ -1,6 +1,5 @@
 """The camera simulator in one object: loops, packet sources, RTSP, HTTP
-control, ground truth, faults, and (when helper modules exist) the ONVIF
-device and WS-Discovery responder.
+control, ground truth, faults, the ONVIF device and its WS-Discovery responder.
 
     sim = Simulator(SimOptions(cameras=4, user="admin", password="sim-pass"))
     await sim.start(); ...; await sim.stop()
@@ -8,8 +7,6 @@ device and WS-Discovery responder.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import inspect
 import json
 import logging
 import threading
@@ -24,11 +21,13 @@ import cv2
 from iocwall.hardware import stamp
 from iocwall.streams.clock import iso_from_epoch
 
-from . import people
+from . import onvif_model, people
+from .discovery import DiscoveryResponder
 from .encoder import Loop, StreamSpec, load_or_encode
 from .faults import DEFAULT_SECONDS, CameraFaults, FaultKind, FaultRequest, parse_request
 from .http_api import HttpApi
 from .media import StreamSource
+from .onvif_device import OnvifDevice
 from .rtsp_auth import Authenticator
 from .rtsp_server import RtspServer
 from .scene import CANVAS_H, CANVAS_W, Scene
@@ -98,8 +97,8 @@ class Simulator:
                                Authenticator(options.user, options.password),
                                options.session_timeout)
         self.http = HttpApi(options.host, options.http_port, self)
-        self.onvif: Any = None
-        self.discovery: Any = None
+        self.onvif: OnvifDevice | None = None
+        self.discovery: DiscoveryResponder | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._fault_tasks: set[asyncio.Task[None]] = set()
         self._started = time.time()
@@ -146,7 +145,7 @@ class Simulator:
         await asyncio.gather(*tasks, return_exceptions=True)
         for part in (self.discovery, self.onvif):
             if part is not None:
-                await _maybe_await(part.stop())
+                await part.stop()
         await self.http.stop()
         await self.rtsp.stop()
         for cam in self._cams.values():
@@ -184,20 +183,14 @@ class Simulator:
 
     async def _start_onvif(self) -> None:
         o = self.options
-        try:
-            device_mod = importlib.import_module("iocwall.hardware.sim.onvif_device")
-        except ImportError as exc:
-            log.info("ONVIF device not available (%s); serving RTSP only", exc)
-            return
         # The profiles are the camera's configuration: a resolution fault (the camera
         # sending another size than configured) must not change them, so a client can
         # see the mismatch.
-        self.onvif = device_mod.OnvifDevice(o.host, o.onvif_port, self.profile_info, o.user,
-                                            o.password, self.snapshot_jpeg, o.rtsp_port)
-        await _maybe_await(self.onvif.start())
-        if hasattr(self.onvif, "discovery_responder"):
-            self.discovery = self.onvif.discovery_responder(o.discovery_port, o.host)
-            await _maybe_await(self.discovery.start())
+        self.onvif = OnvifDevice(o.host, o.onvif_port, self.profile_info, o.user, o.password,
+                                 self.snapshot_jpeg, o.rtsp_port)
+        await self.onvif.start()
+        self.discovery = self.onvif.discovery_responder(o.discovery_port, o.host)
+        await self.discovery.start()
 
     # --- Directory protocol (used by the RTSP server) -----------------------------
     def source(self, camera: int, stream: str) -> StreamSource | None:
@@ -216,10 +209,11 @@ class Simulator:
                                   sub.height, sub.fps, f"/cam{k}/main", f"/cam{k}/sub"))
         return out
 
-    def profile_info(self) -> list[CameraInfo]:
+    def profile_info(self) -> list[onvif_model.CameraInfo]:
         """What each camera is configured to send (ONVIF profiles), faults aside."""
-        return [CameraInfo(k, f"cam{k}", MAIN.width, MAIN.height, MAIN.fps, SUB.width,
-                           SUB.height, SUB.fps, f"/cam{k}/main", f"/cam{k}/sub")
+        return [onvif_model.CameraInfo(k, f"cam{k}",
+                                       onvif_model.StreamInfo(MAIN.width, MAIN.height, MAIN.fps),
+                                       onvif_model.StreamInfo(SUB.width, SUB.height, SUB.fps))
                 for k in sorted(self._cams)]
 
     def snapshot_jpeg(self, camera: int, stream: str = "main") -> bytes:
@@ -309,14 +303,15 @@ class Simulator:
             cam.sources["main"].switch_loop(await self._loop(cam.scene, MAIN))
 
     async def _tell_onvif(self, request: FaultRequest) -> None:
-        if request.kind is FaultKind.REBOOT and hasattr(self.onvif, "reboot"):
+        assert self.onvif is not None
+        if request.kind is FaultKind.REBOOT:
             seconds = request.seconds or DEFAULT_SECONDS[FaultKind.REBOOT]
-            await _maybe_await(self.onvif.reboot(seconds))
+            self.onvif.reboot(seconds)
         switches_auth = request.kind in (FaultKind.REJECT_AUTH, FaultKind.CLEAR)
-        if switches_auth and hasattr(self.onvif, "reject_auth"):
+        if switches_auth:
             # The ONVIF device is one box for all cameras: any camera's reject_auth applies to it.
             rejecting = any(c.faults.rejecting_auth() for c in self._cams.values())
-            await _maybe_await(self.onvif.reject_auth(rejecting))
+            self.onvif.reject_auth(rejecting)
 
     def stats(self) -> dict[str, Any]:
         sources = {s.name: {"frames_sent": s.frames_sent, "frames_skipped": s.frames_skipped,
@@ -341,6 +336,3 @@ def _append(path: Path, line: str) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write(line)
 
-
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value

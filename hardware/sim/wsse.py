@@ -1,8 +1,15 @@
 """WS-Security UsernameToken check, as an ONVIF camera does it.
 
 PasswordDigest = Base64(SHA-1(nonce + created + password)); PasswordText is the password itself.
-A digest whose Created is more than ``max_skew_s`` away from our clock is stale; a nonce seen
+A digest whose Created is more than ``max_skew_s`` away from our clock is stale; a token seen
 before (within the replay window) is a replay. Both are refused like a wrong password.
+
+A replay is the same request sent again with the same nonce and the same Created. libonvif
+(Debian's ``onvif-util``) keeps one nonce for a whole session and sends a new Created with
+each request, and common cameras accept it; its Created has millisecond steps, so two of its
+requests in one millisecond carry the very same token (seen: GetProfile then GetStreamUri).
+A new Created changes the digest, which only the password holder can make, and the same token
+on the same request again is still refused: a captured request cannot be sent twice.
 """
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import hmac
 import time
 from collections import OrderedDict
 from datetime import datetime
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, tostring
 
 from iocwall.hardware.sim.soap import WSSE, WSU, SoapFault, not_authorized
 
@@ -26,10 +33,12 @@ class UsernameTokenVerifier:
         self.user = user
         self.password = password
         self.max_skew_s = max_skew_s
-        self._nonces: OrderedDict[bytes, float] = OrderedDict()
+        self._seen: OrderedDict[tuple[bytes, str, bytes], float] = OrderedDict()
 
-    def verify(self, header: Element | None) -> None:
-        """Return if the header carries valid credentials, else raise the NotAuthorized fault."""
+    def verify(self, header: Element | None, operation: Element | None = None) -> None:
+        """Return if the header carries valid credentials for ``operation`` (the SOAP body's
+        element, the request a token is checked against for replays), else raise the
+        NotAuthorized fault."""
         path = f"{{{WSSE}}}Security/{{{WSSE}}}UsernameToken"
         token = None if header is None else header.find(path)
         if token is None:
@@ -39,11 +48,12 @@ class UsernameTokenVerifier:
         if password_el is None or not hmac.compare_digest(user.encode(), self.user.encode()):
             raise not_authorized()
         if (password_el.get("Type") or "").endswith(_DIGEST):
-            self._check_digest(token, (password_el.text or "").strip())
+            request = b"" if operation is None else tostring(operation)
+            self._check_digest(token, (password_el.text or "").strip(), request)
         elif not hmac.compare_digest((password_el.text or "").encode(), self.password.encode()):
             raise not_authorized()
 
-    def _check_digest(self, token: Element, digest_b64: str) -> None:
+    def _check_digest(self, token: Element, digest_b64: str, request: bytes) -> None:
         created = (token.findtext(f"{{{WSU}}}Created") or "").strip()
         nonce_b64 = (token.findtext(f"{{{WSSE}}}Nonce") or "").strip()
         try:
@@ -56,7 +66,8 @@ class UsernameTokenVerifier:
         expected = hashlib.sha1(nonce + created.encode() + self.password.encode()).digest()
         if not hmac.compare_digest(digest, expected):
             raise not_authorized()
-        self._remember(nonce)  # only after the digest proved the sender knows the password
+        # only after the digest proved the sender knows the password
+        self._remember((nonce, created, hashlib.sha256(request).digest()))
 
     def _fresh(self, created: str) -> bool:
         try:
@@ -67,20 +78,20 @@ class UsernameTokenVerifier:
             return False
         return abs(when.timestamp() - time.time()) <= self.max_skew_s
 
-    def _remember(self, nonce: bytes) -> None:
+    def _remember(self, token: tuple[bytes, str, bytes]) -> None:
         now = time.monotonic()
         self._expire(now)
-        if nonce in self._nonces:
+        if token in self._seen:
             raise SoapFault("Sender", ["NotAuthorized"], "Sender not Authorized (nonce replayed)")
-        self._nonces[nonce] = now
-        while len(self._nonces) > _MAX_NONCES:
-            self._nonces.popitem(last=False)
+        self._seen[token] = now
+        while len(self._seen) > _MAX_NONCES:
+            self._seen.popitem(last=False)
 
     def _expire(self, now: float) -> None:
-        # A nonce older than twice the skew window can no longer pass the Created check.
+        # A token older than twice the skew window can no longer pass the Created check.
         horizon = now - 2 * self.max_skew_s
-        while self._nonces:
-            nonce, seen = next(iter(self._nonces.items()))
+        while self._seen:
+            token, seen = next(iter(self._seen.items()))
             if seen >= horizon:
                 break
-            self._nonces.popitem(last=False)
+            self._seen.popitem(last=False)

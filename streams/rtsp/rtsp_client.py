@@ -83,9 +83,12 @@ class RtspClient:
         """Open the TCP connection; the time it took, in seconds."""
         started = time.monotonic()
         try:
-            self._reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.url.host, self.url.port, limit=MAX_HEADER_BYTES),
-                self.timeout)
+            # asyncio.timeout, never wait_for, in this client: on Python 3.11 wait_for returns
+            # the result when a cancellation lands just as its awaitable completes, and the
+            # pull that was cancelled (its camera removed) would go on playing
+            async with asyncio.timeout(self.timeout):
+                self._reader, self._writer = await asyncio.open_connection(
+                    self.url.host, self.url.port, limit=MAX_HEADER_BYTES)
         except ConnectionRefusedError:
             raise RtspError(Problem.REFUSED, f"nothing listens on {self.where}: check the port "
                             "(RTSP is usually 554) and that the camera is powered and booted"
@@ -177,19 +180,26 @@ class RtspClient:
             pass  # the measurement notices a dead session by itself
 
     async def close(self) -> None:
-        """TEARDOWN politely, then drop everything; never hangs."""
-        if self._writer is not None and self._session and not self.closed.is_set():
-            try:
-                await asyncio.wait_for(self._request("TEARDOWN", self._base), 1.0)
-            except (TimeoutError, RtspError, OSError):
-                pass
+        """TEARDOWN politely, then drop everything; never hangs. A cancellation that lands
+        during the TEARDOWN (a second one, when close runs in a cancelled task's finally)
+        cuts the TEARDOWN short but never the dropping: no reader task or socket outlives it."""
+        try:
+            if self._writer is not None and self._session and not self.closed.is_set():
+                try:
+                    async with asyncio.timeout(1.0):
+                        await self._request("TEARDOWN", self._base)
+                except (TimeoutError, RtspError, OSError):
+                    pass
+        finally:
+            # dropped before any await, so a cancellation here cannot skip it
+            if self._read_task is not None:
+                self._read_task.cancel()
+            if self._writer is not None:
+                self._writer.close()
+            if self._udp is not None:
+                self._udp.close()
         if self._read_task is not None:
-            self._read_task.cancel()
             await asyncio.gather(self._read_task, return_exceptions=True)
-        if self._writer is not None:
-            self._writer.close()
-        if self._udp is not None:
-            self._udp.close()
 
     async def _checked(self, method: str, uri: str, headers: dict[str, str] | None = None,
                        transport: Transport | None = None) -> Response:
@@ -245,7 +255,8 @@ class RtspClient:
         self._writer.write(request.encode())
         try:
             await self._writer.drain()
-            return await asyncio.wait_for(future, self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await future
         except TimeoutError:
             raise RtspError(Problem.NO_ANSWER, f"{self.where} accepted the connection but did not "
                             f"answer {method} within {self.timeout:g} s: is this the camera's "

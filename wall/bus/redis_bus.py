@@ -40,7 +40,8 @@ class RedisBus:
 
     async def start(self) -> None:
         """Connect and start the reader; raises RedisError if Redis is unreachable."""
-        await asyncio.wait_for(self._client.ping(), ACK_TIMEOUT_S)
+        async with asyncio.timeout(ACK_TIMEOUT_S):
+            await self._client.ping()
         # The PubSub connection exists only after a first subscribe: use a private channel.
         await self._pubsub.subscribe(f"{self.prefix}:__node__:{self.node_id}")
         self._reader = asyncio.create_task(self._read_loop(), name="redis-bus-reader")
@@ -67,7 +68,8 @@ class RedisBus:
             self._acks[full] = ack
             try:
                 await self._pubsub.psubscribe(full)
-                await asyncio.wait_for(asyncio.shield(ack), ACK_TIMEOUT_S)
+                async with asyncio.timeout(ACK_TIMEOUT_S):
+                    await asyncio.shield(ack)
             except BaseException:
                 self._subs.pop(full, None)
                 raise
@@ -124,7 +126,9 @@ class RedisBus:
         if self._closed or self._reader is None or self._reader.done():
             return False
         try:
-            return bool(await asyncio.wait_for(self._client.ping(), 2.0))
+            async with asyncio.timeout(2.0):
+                answer = await self._client.ping()
+            return bool(answer)
         except (RedisError, OSError, TimeoutError):
             return False
 
@@ -134,8 +138,8 @@ class RedisBus:
         self._closed = True
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
-                await self._reader
+            # not `await task` in suppress(CancelledError): that swallows our own cancel
+            await asyncio.gather(self._reader, return_exceptions=True)
         for subs in self._subs.values():
             for sub in subs:
                 sub.end()

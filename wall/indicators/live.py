@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -93,8 +92,8 @@ class LiveIndicators:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # not `await task` in suppress(CancelledError): that swallows our own cancel
+            await asyncio.wait({self._task})
             self._task = None
 
     async def _consume(self, subscription) -> None:  # type: ignore[no-untyped-def]

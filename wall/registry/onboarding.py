@@ -73,8 +73,8 @@ async def read_device(onvif: str, username: str, password: str, timeout: float) 
     await _preflight(host, port, timeout)
     try:
         # each exchange is bounded by ``timeout``; the whole probe by a few of them
-        device = await asyncio.wait_for(probe_device(host, port, username, password, timeout),
-                                        timeout * PROBE_STEPS)
+        async with asyncio.timeout(timeout * PROBE_STEPS):
+            device = await probe_device(host, port, username, password, timeout)
     except TimeoutError:
         raise ApiError(422, "onvif_timeout", f"onvif: {host}:{port} did not finish answering "
                        f"within {timeout * PROBE_STEPS:g} s / thiết bị không trả lời kịp",

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-DATA = Path(__file__).with_name("provinces_2025.csv")   # copy of shared/data/provinces_2025.csv
+DATA = Path(__file__).with_name("provinces_2025.csv")   # shipped with the package
 
 
 @dataclass(frozen=True)

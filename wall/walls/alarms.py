@@ -11,7 +11,6 @@ comes back. Several controllers may run the same rules: the store lets one raise
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
@@ -79,8 +78,8 @@ class AlarmEngine:
             await self._sub.close()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            # not `await task` in suppress(CancelledError): that swallows our own cancel
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def add_rule(self, wall: str, data: dict[str, Any]) -> Rule:
         await self._controller.walls.monitor(wall, str(data.get("monitor", "")))

@@ -87,9 +87,8 @@ class WallController:
             await self._sub.close()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # gather, not `await task` in suppress(CancelledError): that swallows our own cancel
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
     # -- displays
@@ -143,7 +142,7 @@ class WallController:
         """Send already-current layouts to the displays (used by push, recall, alarms)."""
         push_id = uuid.uuid4().hex[:16]
         result = PushResult(push_id, {m: lay.version for m, lay in layouts.items()},
-                            self.presence.up(wall, set(layouts)))
+                            self._expected(wall, set(layouts)))
         self._pending[push_id] = result
         alarms = await self.alarm_state(wall) if self.alarm_state else []
         try:
@@ -160,11 +159,21 @@ class WallController:
                 asyncio.get_running_loop().call_later(30, self._pending.pop, push_id, None)
         return result
 
+    def _expected(self, wall: str, monitors: set[str]) -> set[str]:
+        """Who must ack a push: every display up by its heartbeats (on any controller), and
+        every display whose socket is open here, late heartbeats or not. The push is sent to
+        each of those; a display slow to beat under load is still there, and one that is hung
+        shows as an incomplete push instead of being left out of the count."""
+        here = {link.conn for link in self._links.values()
+                if link.wall == wall and link.monitor in monitors}
+        return self.presence.up(wall, monitors) | here
+
     @staticmethod
     async def _wait_acks(result: PushResult, wait_s: float) -> None:
         if wait_s > 0 and result.expected:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(result.done.wait(), wait_s)
+                async with asyncio.timeout(wait_s):   # not wait_for: see tap_router.py
+                    await result.done.wait()
 
     async def _send_layout(self, link: DisplayLink, push_id: str, layout: Layout | None,
                            alarms: list[dict[str, Any]] | None = None) -> None:
@@ -197,6 +206,7 @@ class WallController:
                 if (link.wall, link.monitor) == (p["wall"], p["monitor"]):
                     await self._send_layout(link, p["push_id"], layout, p.get("alarms"))
         elif event.topic == TOPIC_ACK:
+            self.presence.answered(p["conn"])
             pending = self._pending.get(p["push_id"])
             if pending is not None:
                 pending.acked.add(p["conn"])

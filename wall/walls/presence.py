@@ -2,7 +2,9 @@
 
 Every controller keeps this table from the ``wall.node`` events all controllers
 publish, so each one can say which displays must acknowledge a push and which
-have missed their heartbeats (down after ``timeout_s``, checked every 0.5 s).
+have missed their heartbeats (down after ``timeout_s``, checked every 0.5 s). Down is what
+the console shows; a display connected to the pushing controller is still sent every push
+and still expected to ack it (see ``WallController.announce``), and an ack makes it up again.
 """
 from __future__ import annotations
 
@@ -48,6 +50,14 @@ class Presence:
     def seen(self, state: NodeState) -> None:
         state.last_seen, state.last_seen_wall = time.monotonic(), time.time()
         self._nodes[state.conn] = state
+
+    def answered(self, conn: str) -> None:
+        """The display answered (an ack): alive, whatever its heartbeats say. A display busy
+        under load may send its heartbeat late, but one that acks is not down."""
+        state = self._nodes.get(conn)
+        if state is not None and state.status is not NodeStatus.GONE:
+            state.status = NodeStatus.UP
+            state.last_seen, state.last_seen_wall = time.monotonic(), time.time()
 
     def gone(self, conn: str) -> None:
         state = self._nodes.get(conn)

@@ -1,4 +1,4 @@
-"""Walls, monitors, layout versions and presets in SQLite (migration 0006_wall.sql).
+"""Walls, monitors, layout versions, presets in SQLite (wall/store/migrations/0005_wall.sql).
 
 Several controller processes may share one database file: a layout save is one
 transaction that takes the next version number, so two saves never collide.

@@ -1,0 +1,110 @@
+"""Debian's ``onvif-util`` (libonvif, package onvif-tools) against the simulator, for real:
+multicast WS-Discovery inside two network namespaces this test creates and removes (joined
+by a veth pair; nothing leaves them), then a logged-in session that lists the profiles and
+asks for stream URIs, and ffprobe plays the URI it gave. libonvif keeps one WS-Security
+nonce for its whole session (a new Created each request, sometimes two requests in one
+millisecond): the simulator must accept that, as common cameras do."""
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fixtures.netns import CAMERA_ADDR, Link, NetnsUnavailable, linked_namespaces
+from tests.fixtures.simulator import CACHE, REPO, _command
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+USER, PASSWORD = "admin", "Util-pass-9"
+
+
+@pytest.fixture
+def netns() -> Iterator[Link]:
+    if shutil.which("ip") is None:
+        pytest.skip("iproute2 ('ip') is not installed: cannot make network namespaces")
+    with contextlib.ExitStack() as stack:
+        try:
+            link = stack.enter_context(linked_namespaces())
+        except NetnsUnavailable as exc:
+            if not str(exc).startswith("cannot create a network namespace"):
+                raise
+            pytest.skip(f"{exc} (needs root/CAP_SYS_ADMIN)")
+        yield link
+
+
+@pytest.fixture
+def camera(netns: Link) -> Iterator[Link]:
+    """The simulator on the camera end, discovery on the standard port 3702."""
+    sim = subprocess.Popen(
+        ["ip", "netns", "exec", netns.camera_ns, *_command(), "sim", "--host", CAMERA_ADDR,
+         "--cameras", "2", "--rtsp-port", "8554", "--onvif-port", "8000", "--http-port", "8001",
+         "--discovery-port", "3702", "--user", USER, "--password", PASSWORD,
+         "--cache-dir", str(CACHE)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ready = threading.Event()
+    lines: list[str] = []
+
+    def pump() -> None:
+        assert sim.stdout is not None
+        for line in sim.stdout:
+            lines.append(line.rstrip())
+            if line.strip() == "READY":
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        assert ready.wait(180), "simulator did not start:\n" + "\n".join(lines[-30:])
+        yield netns
+    finally:
+        sim.terminate()
+        try:
+            sim.wait(10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+            sim.wait(5)
+
+
+def _in_server_ns(link: Link, argv: list[str], stdin: str | None = None,
+                  timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", "netns", "exec", link.server_ns, *argv], input=stdin,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_onvif_util_discovers_reads_profiles_and_gets_a_uri_that_plays(camera: Link) -> None:
+    assert shutil.which("onvif-util"), "onvif-util is missing: apt-get install onvif-tools"
+    assert shutil.which("ffprobe"), "ffprobe is missing: apt-get install ffmpeg"
+    # the server namespace has no default route: multicast goes out of its veth end only
+    route = _in_server_ns(camera, ["ip", "route", "add", "224.0.0.0/4", "dev",
+                                   camera.server_if])
+    assert route.returncode == 0, route.stderr
+
+    found = _in_server_ns(camera, ["onvif-util", "-a"])
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "Found 1 cameras" in found.stdout, found.stdout
+    assert f"{CAMERA_ADDR} " in found.stdout and "iocwall simulator" in found.stdout
+
+    # one session, one nonce: device information, profiles, two stream URIs
+    session = _in_server_ns(
+        camera, ["onvif-util", "-u", USER, "-p", PASSWORD, CAMERA_ADDR],
+        stdin="get profiles\nget rtsp\nget rtsp pass 1\nquit\n")
+    out = session.stdout
+    assert session.returncode == 0, out + session.stderr
+    assert "successfully connected to host" in out, out
+    assert "ERROR" not in out and "NotAuthorized" not in out, out
+    tokens = re.findall(r"Token \d+: (\S+)", out)
+    assert tokens == ["cam1_main", "cam1_sub", "cam2_main", "cam2_sub"], out
+    assert f"rtsp://{CAMERA_ADDR}:8554/cam1/main" in out, out
+    uri = f"rtsp://{USER}:{PASSWORD}@{CAMERA_ADDR}:8554/cam1/sub"
+    assert uri in out, out
+
+    probe = _in_server_ns(camera, ["ffprobe", "-v", "error", "-rtsp_transport", "tcp",
+                                   "-show_streams", "-of", "json", uri], timeout=30)
+    assert probe.returncode == 0, probe.stderr
+    streams = json.loads(probe.stdout)["streams"]
+    assert [s["codec_name"] for s in streams if s["codec_type"] == "video"] == ["h264"]
