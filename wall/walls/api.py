@@ -109,7 +109,7 @@ async def push_layout(request: Request) -> Response:
     ws, p = wall_service(request), request.path_params
     await ws.walls.monitor(p["wall"], p["monitor"])
     try:
-        layout = validate(Layout.from_json(await _json(request)), ws.camera_ids())
+        layout = validate(Layout.from_json(await _json(request)), await ws.camera_ids())
     except LayoutError as exc:
         raise _layout_error(exc) from None
     before = await ws.walls.layout(p["wall"], p["monitor"])
@@ -144,7 +144,7 @@ async def save_preset(request: Request) -> Response:
         data = {**data, "name": p["name"]}
     try:
         preset = validate_preset(Preset.from_json(data), {m.id for m in wall.monitors},
-                                 ws.camera_ids())
+                                 await ws.camera_ids())
     except LayoutError as exc:
         raise _layout_error(exc) from None
     await ws.walls.save_preset(wall.id, preset, caller(request).name)
