@@ -134,6 +134,10 @@ class MediaCluster:
         """Each media node: state and its newest heartbeat's figures (the media API)."""
         return self.node_states()
 
+    async def node_settings(self, node: str) -> StreamSettings:
+        """The settings a media process runs with (as it received them at start)."""
+        return await self._procs.call(node, Op.SETTINGS)  # type: ignore[no-any-return]
+
     def node_states(self) -> list[dict[str, object]]:
         return self._procs.table.to_json()
 

@@ -34,6 +34,7 @@ class Op(enum.Enum):
     REMOVE = "remove"          # (camera,) -> bool: viewers closed, later requests 410
     TAP = "tap"                # (TapRequest,) -> None: start the analytics tap of a camera
     UNTAP = "untap"            # (tap_id,) -> bool
+    SETTINGS = "settings"      # () -> StreamSettings: what the process's media runs with
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,8 @@ class Worker:
             return await media.camera(args[0])
         if call.op is Op.HEALTH:
             return await media.health()
+        if call.op is Op.SETTINGS:
+            return media.settings
         if call.op is Op.COUNTERS:
             return media.counters()
         if call.op is Op.SNAPSHOT:
