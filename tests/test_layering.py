@@ -38,13 +38,21 @@ ONLY: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
-def imported_modules(source: str) -> list[tuple[int, str]]:
-    """(line, dotted module) of every iocwall import in ``source``."""
+def imported_modules(source: str, package: str = "") -> list[tuple[int, str]]:
+    """(line, dotted module) of every iocwall import in ``source``; ``package`` is the
+    dotted package the module is in (e.g. iocwall.hardware.sim), for relative imports."""
     found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found += [(node.lineno, a.name) for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            parts = package.split(".")
+            base = ".".join(parts[:len(parts) - node.level + 1])
+            if node.module:
+                found.append((node.lineno, f"{base}.{node.module}"))
+            else:                                   # from .. import wall
+                found += [(node.lineno, f"{base}.{a.name}") for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
             if node.module == "iocwall":            # from iocwall import wall
                 found += [(node.lineno, f"iocwall.{a.name}") for a in node.names]
             else:
@@ -58,9 +66,12 @@ def imported_modules(source: str) -> list[tuple[int, str]]:
 
 
 def violations(package: str, module: str, source: str) -> list[str]:
-    """What in ``source`` (a module of ``package``) breaks the rules."""
+    """What in ``source`` (the file ``module``, e.g. hardware/sim/server.py, of ``package``)
+    breaks the rules."""
     bad = []
-    for line, name in imported_modules(source):
+    dotted = ".".join(("iocwall", *Path(module).parent.parts)) if "/" in module \
+        else f"iocwall.{package}"
+    for line, name in imported_modules(source, dotted):
         target = name.split(".")[1]
         if target == package or target not in PACKAGES:
             continue
@@ -98,6 +109,9 @@ def test_the_rules_catch_each_kind_of_back_edge() -> None:
     assert violations("streams", "m.py", "from iocwall.analytics.worker import Worker\n")
     assert violations("hardware", "m.py", "from iocwall.wall.config import Config\n")
     assert violations("onvif", "m.py", "from iocwall.wall.registry import api\n")
+    assert violations("hardware", "hardware/sim/x.py", "from ...wall import config\n")
+    assert violations("hardware", "hardware/sim/x.py", "from ... import wall\n")
+    assert violations("hardware", "hardware/sim/x.py", "from .media import Frame\n") == []
     # and what is allowed stays allowed
     assert violations("streams", "m.py", "from iocwall.analytics.messages import ZoneSpec\n") == []
     assert violations("wall", "m.py", "from iocwall.streams.contract import MediaService\n") == []

@@ -1,4 +1,4 @@
-"""`iocwall serve`: the server (controller + web, media once wired) from config.toml.
+"""`iocwall serve`: the server (media + controller + web) from config.toml.
 
 Reusable in-process (``iocwall demo`` does this)::
 
