@@ -199,7 +199,9 @@ async def test_a_camera_added_while_its_process_restarts_plays_when_it_is_back(
         assert cluster.nodes[down].process.pid != pid
         viewer = await play_direct(cluster, cam.id)
         await viewer.first_frame(20)
-        await wait_for(lambda: _async(cluster.camera(cam.id).state.value == "live"), 5, "live")
+        async def live() -> bool:
+            return (await cluster.camera(cam.id)).state.value == "live"  # type: ignore[union-attr]
+        await wait_for(live, 5, "live")
     finally:
         if viewer is not None:
             await viewer.close()
