@@ -117,3 +117,24 @@ def test_the_rules_catch_each_kind_of_back_edge() -> None:
     assert violations("wall", "m.py", "from iocwall.streams.contract import MediaService\n") == []
     assert violations("streams", "m.py", "from iocwall.streams.server import MediaServer\n") == []
     assert violations("streams", "m.py", "import json\nfrom pathlib import Path\n") == []
+
+
+def test_the_web_side_holds_media_only_through_the_contract() -> None:
+    """wall/ names the media implementations in one place, where it builds one
+    (serve.build_media); everywhere else it holds a streams.contract.MediaService, so a
+    remote media node can stand in without the web side asking which one it has."""
+    builders = {"wall/serve.py"}
+    bad = []
+    for path in sorted((ROOT / "wall").rglob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module in (
+                    "iocwall.streams.server", "iocwall.streams.cluster"):
+                names = [a.name for a in node.names if a.name in ("MediaServer", "MediaCluster")]
+            elif isinstance(node, ast.Attribute) and node.attr == "isawaitable":
+                names = ["inspect.isawaitable"]
+            if names and rel not in builders:
+                bad.append(f"{rel}:{node.lineno}: {', '.join(names)}")
+    assert bad == [], "the web side checks which media it has:\n" + "\n".join(bad)
