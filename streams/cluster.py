@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable
 from iocwall.analytics.messages import FrameHeader, ZoneSpec
 from iocwall.streams import metrics, placement
 from iocwall.streams.analytics_taps import ClusterTaps
+from iocwall.streams.contract import MediaService
 from iocwall.streams.health import HealthSnapshot, StreamState
 from iocwall.streams.limits import Admission, CloseReason, SessionLimits, WhepError, check_offer
 from iocwall.streams.nodes import NodeState, NodeTable
@@ -43,8 +44,10 @@ from iocwall.streams.server import (
     CameraLike,
     CameraStatus,
     MediaError,
+    MediaServer,
     Snapshot,
 )
+from iocwall.streams.settings import StreamSettings
 from iocwall.streams.supervisor import Node, Supervisor, restarting
 from iocwall.streams.tap import TapOptions
 from iocwall.streams.watchdog import Watchdog
@@ -52,9 +55,6 @@ from iocwall.streams.wire import NodeStatus, Op, SessionRef
 
 log = logging.getLogger(__name__)
 
-_STREAM_KEYS = ("linger_s", "stall_timeout_s", "lost_timeout_s", "open_timeout_s",
-                "reconnect_min_s", "reconnect_max_s", "snapshot_cache_s", "ingest")
-_WEBRTC_KEYS = ("ice_addresses", "udp_port_min", "udp_port_max")
 POLL_S = 0.5                  # how often camera statuses are fetched from the processes
 # the sessions this process ends itself when a media process dies or is killed
 _LOST = (CloseReason.PROCESS_LOST, CloseReason.NODE_HUNG, CloseReason.NODE_MEMORY)
@@ -72,8 +72,10 @@ def process_count(configured: int) -> int:
 class MediaCluster:
     """Same public face as MediaServer, backed by ``processes`` media processes."""
 
-    def __init__(self, streams_cfg: object, webrtc_cfg: object, cameras: Iterable[CameraLike],
-                 processes: int, *, log_level: int = logging.INFO) -> None:
+    def __init__(self, settings: StreamSettings, cameras: Iterable[CameraLike], processes: int,
+                 *, log_level: int = logging.INFO) -> None:
+        """settings: the media settings, handed to each process as they are (bar the viewer
+        limits, counted here); processes: how many (``process_count`` resolves 0)."""
         listed = [c if isinstance(c, Camera) else Camera.from_config(c) for c in cameras]
         self._cameras: dict[str, Camera] = {c.id: c for c in listed}   # with credentials
         split = placement.assign(self._cameras, placement.node_ids(processes))
@@ -82,24 +84,23 @@ class MediaCluster:
         self._status: dict[str, CameraStatus] = {}
         self._node_counters: dict[str, metrics.NodeCounters] = {}   # from the status poll
         self._poller: asyncio.Task[None] | None = None
+        self.settings = settings
         # limits are counted here, across processes; the processes themselves admit all
-        streams = {k: getattr(streams_cfg, k) for k in _STREAM_KEYS if hasattr(streams_cfg, k)}
-        self._streams = {**streams, "max_sessions": 0, "max_sessions_per_user": 0,
-                         "max_sessions_per_camera": 0}
-        self._webrtc = {k: getattr(webrtc_cfg, k) for k in _WEBRTC_KEYS if hasattr(webrtc_cfg, k)}
-        self.limits = SessionLimits.from_config(streams_cfg)
+        per_process = dataclasses.replace(settings, max_sessions=0, max_sessions_per_user=0,
+                                          max_sessions_per_camera=0)
+        self.limits = SessionLimits.from_settings(settings)
         self.admission = Admission(self.limits)
         self._sessions: dict[str, SessionRef] = {}
         self.closed: Counter[CloseReason] = Counter()
         self._refused = 0
         self._procs = Supervisor(
             {n: [self._cameras[c] for c in cams] for n, cams in split.items()},
-            self._streams, self._webrtc, log_level,
+            per_process, log_level,
             on_closed=lambda m: self._forget(m.session_id, m.reason), on_lost=self._lost,
             on_tap=lambda m: self._taps.on_message(m), on_down=self._fail_over,
             on_up=self._back,
-            node_timeout_s=float(getattr(streams_cfg, "node_timeout_s", 5.0)),
-            memory_limit_bytes=int(getattr(streams_cfg, "node_memory_mb", 0)) << 20)
+            node_timeout_s=settings.node_timeout_s,
+            memory_limit_bytes=settings.node_memory_mb << 20)
         self._taps = ClusterTaps(self._procs.call, self._procs.notify)
 
     @property
@@ -129,8 +130,15 @@ class MediaCluster:
     def watchdog(self) -> Watchdog:
         return self._procs.watchdog
 
-    def node_states(self) -> list[dict[str, object]]:
+    async def media_nodes(self) -> list[dict[str, object]]:
         """Each media node: state and its newest heartbeat's figures (the media API)."""
+        return self.node_states()
+
+    async def node_settings(self, node: str) -> StreamSettings:
+        """The settings a media process runs with (as it received them at start)."""
+        return await self._procs.call(node, Op.SETTINGS)  # type: ignore[no-any-return]
+
+    def node_states(self) -> list[dict[str, object]]:
         return self._procs.table.to_json()
 
     def _lost(self, node: str, reason: CloseReason) -> None:
@@ -184,7 +192,10 @@ class MediaCluster:
     # (the media process logs every other close itself)
 
     # -- cameras (the registry drives these through MediaSync) ------------------------------
-    def add_camera(self, camera: Camera) -> None:
+    async def add_camera(self, camera: Camera) -> None:
+        self.add(camera)
+
+    def add(self, camera: Camera) -> None:
         """Place a new camera (it never moves afterwards) and hand it to its process; the
         process gets it before any later request for it (one ordered socket)."""
         if camera.id in self._cameras:
@@ -202,7 +213,7 @@ class MediaCluster:
         """An edited camera: a changed URL or credential reconnects it under its viewers."""
         node = self._owner.get(camera.id)
         if node is None:
-            self.add_camera(camera)
+            self.add(camera)
             return
         self._cameras[camera.id] = camera
         self._procs.nodes[node].cameras[camera.id] = camera
@@ -223,7 +234,11 @@ class MediaCluster:
             await self._procs.call(node, Op.REMOVE, camera_id)
         return True
 
-    # -- the MediaServer face --------------------------------------------------------------
+    # -- the MediaService face (streams/contract.py) ---------------------------------------
+    async def check_camera(self, camera_id: str) -> None:
+        self.owner(camera_id)
+        raise MediaError(404, "not_found", f"no camera '{camera_id}' / không có camera này")
+
     def owner(self, camera_id: str) -> str:
         node = self._owner.get(camera_id)
         if node is None:
@@ -268,10 +283,16 @@ class MediaCluster:
             return False
         return bool(await self._procs.call(ref.node, Op.DELETE, session_id))
 
-    def cameras(self) -> list[CameraStatus]:
+    async def cameras(self) -> list[CameraStatus]:
+        return self.known_cameras()
+
+    def known_cameras(self) -> list[CameraStatus]:
         return [self._status_of(c) for c in self._cameras.values()]
 
-    def camera(self, camera_id: str) -> CameraStatus | None:
+    async def camera(self, camera_id: str) -> CameraStatus | None:
+        return self.status(camera_id)
+
+    def status(self, camera_id: str) -> CameraStatus | None:
         cam = self._cameras.get(camera_id)
         return self._status_of(cam) if cam is not None else None
 
@@ -343,3 +364,9 @@ def _down(cam: Camera, why: str, state: StreamState = StreamState.LOST) -> Camer
                         {s: HealthSnapshot(cam.id, s, state, 0.0, 0.0, None, 0, 0,
                                            0, 0, 0, 0, "", 0, 0, False, why)
                          for s in STREAMS if s in cam.urls})
+
+
+# mypy checks both implementations against the contract here (a missing or mistyped
+# method is a type error), so the web side can hold either as a MediaService.
+_IN_PROCESS: type[MediaService] = MediaServer
+_PROCESSES: type[MediaService] = MediaCluster

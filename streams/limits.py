@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from aiortc import sdp as aiortc_sdp
 
+from iocwall.streams.settings import DEFAULTS, StreamSettings
+
 MAX_SDP_BYTES = 64 * 1024
 MAX_MEDIA_SECTIONS = 8
 # what aiortc can send when the viewer refuses H.264 (the transcode fallback)
@@ -46,18 +48,17 @@ class CloseReason(enum.Enum):
 
 @dataclass(frozen=True)
 class SessionLimits:
-    """0 means no limit of that kind."""
-    per_server: int = 256
-    per_user: int = 64
-    per_camera: int = 64
-    retry_after_s: int = 5
+    """0 means no limit of that kind. Defaults: streams/settings.py."""
+    per_server: int = DEFAULTS.max_sessions
+    per_user: int = DEFAULTS.max_sessions_per_user
+    per_camera: int = DEFAULTS.max_sessions_per_camera
+    retry_after_s: int = DEFAULTS.retry_after_s
 
     @classmethod
-    def from_config(cls, cfg: object) -> SessionLimits:
-        return cls(per_server=int(getattr(cfg, "max_sessions", cls.per_server)),
-                   per_user=int(getattr(cfg, "max_sessions_per_user", cls.per_user)),
-                   per_camera=int(getattr(cfg, "max_sessions_per_camera", cls.per_camera)),
-                   retry_after_s=int(getattr(cfg, "retry_after_s", cls.retry_after_s)))
+    def from_settings(cls, settings: StreamSettings) -> SessionLimits:
+        return cls(per_server=settings.max_sessions, per_user=settings.max_sessions_per_user,
+                   per_camera=settings.max_sessions_per_camera,
+                   retry_after_s=settings.retry_after_s)
 
 
 class Admission:

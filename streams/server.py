@@ -1,30 +1,39 @@
 """MediaServer: the cameras, their pulled streams, viewer sessions, snapshots and metrics.
 
-This is the one object the web layer talks to (``iocwall.wall.media_api``).
-It knows cameras only through the small ``CameraLike`` protocol and reads its
-settings by attribute name, so ``streams`` never imports ``wall``.
+It implements the media contract (streams/contract.py: ``MediaService``) inside
+the web process, and is what each media process runs (streams/worker.py). It
+knows cameras only through the small ``CameraLike`` protocol and is built from
+``StreamSettings`` (streams/settings.py), so ``streams`` never imports ``wall``.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from iocwall.streams import ice, metrics, pools
 from iocwall.streams.channel import Channel
 from iocwall.streams.fanout import Subscriber
 from iocwall.streams.health import HealthSnapshot, StreamState
 from iocwall.streams.limits import CloseReason, SessionLimits, check_offer
+from iocwall.streams.settings import StreamSettings
 from iocwall.streams.snapshot import Snapshot, SnapshotCache, SnapshotError
 from iocwall.streams.source import Ingest, PullSettings
+from iocwall.streams.tap import CameraTap, TapOptions
 from iocwall.streams.track import FanoutTrack, PassthroughTrack, TranscodeTrack
 from iocwall.streams.urls import CameraUrl, parse
 from iocwall.streams.whep import WhepError, WhepSession, WhepSessions
 from iocwall.streams.wire import SessionRef
 
+if TYPE_CHECKING:
+    from iocwall.analytics.messages import ZoneSpec
+    from iocwall.streams.contract import FrameSink
+
 log = logging.getLogger(__name__)
+TAP_DECODE_THREADS = 2        # analytics decoders of this process, shared by its taps
 
 STREAMS = ("main", "sub")
 TICK_S = 0.25                 # state re-judged 4x a second: stall seen within stall_s + 0.25
@@ -94,23 +103,24 @@ class CameraStatus:
 class MediaServer:
     """Constructed from the [streams] and [webrtc] config sections and the camera list."""
 
-    def __init__(self, streams_cfg: object, webrtc_cfg: object, cameras: Iterable[CameraLike],
+    def __init__(self, settings: StreamSettings, cameras: Iterable[CameraLike] = (),
                  *, max_sessions: int | None = None) -> None:
+        """settings: the media settings (streams/settings.py); cameras: the cameras to serve
+        from the start (more come from the registry); max_sessions: an explicit override of
+        ``settings.max_sessions`` (tests, benchmarks)."""
+        self.settings = settings
         self._pull = PullSettings(
-            open_timeout_s=float(getattr(streams_cfg, "open_timeout_s", 5.0)),
-            read_timeout_s=float(getattr(streams_cfg, "lost_timeout_s", 6.0)),
-            reconnect_min_s=float(getattr(streams_cfg, "reconnect_min_s", 0.5)),
-            reconnect_max_s=float(getattr(streams_cfg, "reconnect_max_s", 30.0)),
-            ingest=Ingest(str(getattr(streams_cfg, "ingest", "rtp"))))
-        self._stall_s = float(getattr(streams_cfg, "stall_timeout_s", 2.0))
-        self._linger_s = float(getattr(streams_cfg, "linger_s", 10.0))
-        self._ice = ice.IceSettings(
-            addresses=tuple(getattr(webrtc_cfg, "ice_addresses", ()) or ()),
-            port_min=int(getattr(webrtc_cfg, "udp_port_min", 0)),
-            port_max=int(getattr(webrtc_cfg, "udp_port_max", 0)))
-        self._snapshots = SnapshotCache(float(getattr(streams_cfg, "snapshot_cache_s", 1.0)))
-        limits = SessionLimits.from_config(streams_cfg)
-        if max_sessions is not None:      # an explicit override (tests, benchmarks)
+            open_timeout_s=settings.open_timeout_s, read_timeout_s=settings.lost_timeout_s,
+            reconnect_min_s=settings.reconnect_min_s, reconnect_max_s=settings.reconnect_max_s,
+            ingest=Ingest(settings.ingest))
+        self._stall_s = settings.stall_timeout_s
+        self._linger_s = settings.linger_s
+        self._ice = ice.IceSettings(addresses=settings.ice_addresses,
+                                    port_min=settings.udp_port_min,
+                                    port_max=settings.udp_port_max)
+        self._snapshots = SnapshotCache(settings.snapshot_cache_s)
+        limits = SessionLimits.from_settings(settings)
+        if max_sessions is not None:
             limits = SessionLimits(max_sessions, limits.per_user, limits.per_camera,
                                    limits.retry_after_s)
         self.limits = limits
@@ -120,11 +130,16 @@ class MediaServer:
         self._removed: set[str] = set()      # ids removed at run time: answered 410, not 404
         self._monitor: asyncio.Task | None = None
         self._counts = {"sessions": 0, "refused": 0, "transcode": 0}
+        self._tap_pool: ThreadPoolExecutor | None = None
         for cam in cameras:
-            self.add_camera(Camera.from_config(cam))
+            self.add(Camera.from_config(cam))
 
     # -- cameras ------------------------------------------------------------------------
-    def add_camera(self, camera: Camera) -> None:
+    async def add_camera(self, camera: Camera) -> None:
+        self.add(camera)
+
+    def add(self, camera: Camera) -> None:
+        """add_camera for callers outside a loop (construction, the media process's sync)."""
         if camera.id in self._cameras:
             raise ValueError(f"duplicate camera id '{camera.id}'")
         self._cameras[camera.id] = camera
@@ -137,7 +152,7 @@ class MediaServer:
         its viewers; a stream that is gone ends its viewers; a new one becomes playable."""
         old = self._cameras.get(camera.id)
         if old is None:
-            self.add_camera(camera)
+            self.add(camera)
             return
         self._cameras[camera.id] = camera
         for stream in set(old.urls) | set(camera.urls):
@@ -176,12 +191,25 @@ class MediaServer:
             channel.fanout.end_subscribers()     # taps end too (and restart if it comes back)
             await channel.stop()
 
-    def cameras(self) -> list[CameraStatus]:
+    async def refresh(self) -> None:
+        """Nothing to do: this process's states are always current."""
+
+    async def cameras(self) -> list[CameraStatus]:
+        return self.known_cameras()
+
+    def known_cameras(self) -> list[CameraStatus]:
         return [self._status(cam) for cam in self._cameras.values()]
 
-    def camera(self, camera_id: str) -> CameraStatus | None:
+    async def camera(self, camera_id: str) -> CameraStatus | None:
+        return self.status(camera_id)
+
+    def status(self, camera_id: str) -> CameraStatus | None:
         cam = self._cameras.get(camera_id)
         return self._status(cam) if cam else None
+
+    async def check_camera(self, camera_id: str) -> None:
+        self.channel(camera_id, "main")
+        raise MediaError(404, "not_found", f"no camera '{camera_id}' / không có camera này")
 
     def _status(self, cam: Camera) -> CameraStatus:
         return CameraStatus(cam.id, cam.name, cam.location,
@@ -198,8 +226,14 @@ class MediaServer:
             raise MediaError(404, "not_found", f"camera '{camera_id}' has no '{stream}' stream")
         return channel
 
-    def health(self) -> list[HealthSnapshot]:
+    async def health(self) -> list[HealthSnapshot]:
+        return self.health_now()
+
+    def health_now(self) -> list[HealthSnapshot]:
         return [ch.snapshot() for ch in self._channels.values()]
+
+    async def media_nodes(self) -> list[dict[str, object]]:
+        return []                    # media runs inside this process: no media nodes
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
@@ -213,6 +247,9 @@ class MediaServer:
             self._monitor = None
         await self.sessions.close_all(CloseReason.SERVER_STOP)
         await asyncio.gather(*(ch.stop() for ch in self._channels.values()))
+        if self._tap_pool is not None:
+            self._tap_pool.shutdown(wait=False, cancel_futures=True)
+            self._tap_pool = None
         pools.shutdown_all()
 
     async def _watch(self) -> None:
@@ -338,14 +375,23 @@ class MediaServer:
         finally:
             channel.release()
 
-    def find_session(self, session_id: str) -> SessionRef | None:
+    async def find_session(self, session_id: str) -> SessionRef | None:
         session = self.sessions.get(session_id)
         if session is None:
             return None
         return SessionRef(session.id, session.camera, session.stream, user=session.user)
 
-    def metrics_text(self) -> str:
-        return metrics.render(self.health(), self.counters())
+    async def metrics_text(self) -> str:
+        return metrics.render(self.health_now(), self.counters())
+
+    async def tap(self, camera_id: str, stream: str, zones: list[ZoneSpec],
+                  options: TapOptions, sink: FrameSink) -> None:
+        """The camera's analytics tap, in this process (decoding on a small pool of its own
+        threads, shared by the taps, so live video never waits for a decoder)."""
+        if self._tap_pool is None:
+            self._tap_pool = ThreadPoolExecutor(TAP_DECODE_THREADS,
+                                                thread_name_prefix="analytics-decode")
+        await CameraTap(self, camera_id, stream, zones, options, sink, self._tap_pool).run()
 
     def node_counters(self, tap_dropped_frames: int = 0) -> metrics.NodeCounters:
         """This process's losses, for the web process's /metrics (label ``node``)."""

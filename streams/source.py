@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from iocwall.streams import h264
 from iocwall.streams.fanout import AccessUnit
+from iocwall.streams.settings import DEFAULTS
 from iocwall.streams.urls import CameraUrl, TransportMode, redact
 
 if TYPE_CHECKING:                  # av is imported where a source opens (heavy import)
@@ -45,10 +46,11 @@ class Ingest(enum.Enum):
 
 @dataclass(frozen=True)
 class PullSettings:
-    open_timeout_s: float = 5.0
-    read_timeout_s: float = 6.0
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
+    """Built from StreamSettings (whose defaults these are) by MediaServer."""
+    open_timeout_s: float = DEFAULTS.open_timeout_s
+    read_timeout_s: float = DEFAULTS.lost_timeout_s
+    reconnect_min_s: float = DEFAULTS.reconnect_min_s
+    reconnect_max_s: float = DEFAULTS.reconnect_max_s
     ingest: Ingest = Ingest.RTP
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from iocwall.streams import worker
 from iocwall.streams.limits import CloseReason, WhepError
 from iocwall.streams.nodes import NodeState, NodeTable, Restart
+from iocwall.streams.settings import StreamSettings
 from iocwall.streams.watchdog import WINDOW_S, Watchdog
 from iocwall.streams.wire import (
     Call,
@@ -99,16 +100,15 @@ def restarting(node: str) -> WhepError:
 
 
 class Supervisor:
-    def __init__(self, nodes: dict[str, list[Any]], streams: dict[str, Any],
-                 webrtc: dict[str, Any], log_level: int,
+    def __init__(self, nodes: dict[str, list[Any]], settings: StreamSettings, log_level: int,
                  on_closed: Callable[[SessionClosed], None],
                  on_lost: Callable[[str, CloseReason], None],
                  on_tap: Callable[[TapFrame | TapEnded], None] | None = None, *,
                  on_down: Callable[[str], None] | None = None,
                  on_up: Callable[[str], None] | None = None,
                  node_timeout_s: float = 5.0, memory_limit_bytes: int = 0) -> None:
-        """``nodes``: node id -> the cameras it serves; ``streams``/``webrtc``: plain settings
-        for each process; ``on_closed``: a process ended a session; ``on_lost``: a process
+        """``nodes``: node id -> the cameras it serves; ``settings``: what each process's
+        MediaServer is built from; ``on_closed``: a process ended a session; ``on_lost``: a process
         died or was killed (everything on it is gone; the reason its sessions end with);
         ``on_tap``: an analytics frame or a tap's end; ``on_down``: a node kept failing to
         start (move its cameras); ``on_up``: a node that was down is back."""
@@ -118,7 +118,7 @@ class Supervisor:
             self.table.add(node)
         self.watchdog = Watchdog(self.table, memory_limit_bytes, START_TIMEOUT_S)
         self._on_down, self._on_up = on_down, on_up
-        self._streams, self._webrtc, self._log_level = streams, webrtc, log_level
+        self._settings, self._log_level = settings, log_level
         self._on_closed, self._on_lost = on_closed, on_lost
         self._on_tap = on_tap
         self._ids = itertools.count(1)
@@ -167,8 +167,8 @@ class Supervisor:
             self._dir = ""
 
     def _spawn(self, node: Node) -> None:
-        settings = WorkerSettings(node.node, self._path, self._streams, self._webrtc,
-                                  [], self._log_level)      # cameras come with Op.SYNC
+        settings = WorkerSettings(node.node, self._path, self._settings, [],
+                                  self._log_level)      # cameras come with Op.SYNC
         ctx = multiprocessing.get_context("spawn")
         node.process = ctx.Process(target=worker.main, args=(settings,), name=node.node,
                                    daemon=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iocwall.streams.limits import CloseReason
+from iocwall.streams.settings import StreamSettings
 
 MAX_MESSAGE = 8 << 20          # a snapshot JPEG is the largest thing sent
 _HEADER = struct.Struct("!I")
@@ -33,6 +34,7 @@ class Op(enum.Enum):
     REMOVE = "remove"          # (camera,) -> bool: viewers closed, later requests 410
     TAP = "tap"                # (TapRequest,) -> None: start the analytics tap of a camera
     UNTAP = "untap"            # (tap_id,) -> bool
+    SETTINGS = "settings"      # () -> StreamSettings: what the process's media runs with
 
 
 @dataclass(frozen=True)
@@ -143,11 +145,10 @@ class TapEnded:
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """What a media process is started with (plain values: streams never imports wall)."""
+    """What a media process is started with (pickled into it by multiprocessing)."""
     node: str
     socket_path: str
-    streams: dict[str, Any]
-    webrtc: dict[str, Any]
+    media: StreamSettings
     cameras: list[Any] = field(default_factory=list)   # server.Camera (with credentials)
     log_level: int = 20
 

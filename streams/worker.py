@@ -22,7 +22,6 @@ import os
 import signal
 import time
 from collections.abc import Coroutine
-from types import SimpleNamespace
 from typing import Any
 
 from iocwall.streams.analytics_taps import WorkerTaps
@@ -112,10 +111,9 @@ class ForwardingHandler(logging.Handler):
 class Worker:
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
-        self.media = MediaServer(SimpleNamespace(**settings.streams),
-                                 SimpleNamespace(**settings.webrtc), [])
+        self.media = MediaServer(settings.media)
         for camera in settings.cameras:
-            self.media.add_camera(camera)
+            self.media.add(camera)
         self.taps = WorkerTaps(self.media, self._push)
         self._writer: asyncio.StreamWriter | None = None
         self._write_lock = asyncio.Lock()
@@ -163,7 +161,7 @@ class Worker:
         while True:
             now = time.monotonic()
             try:
-                cameras, sessions = len(self.media.cameras()), len(self.media.sessions)
+                cameras, sessions = len(self.media.known_cameras()), len(self.media.sessions)
             except Exception:          # a figure that fails must not stop the heartbeat
                 log.exception("%s: heartbeat figures failed", self.settings.node)
                 cameras = sessions = 0
@@ -211,12 +209,14 @@ class Worker:
         if call.op is Op.DELETE:
             return await media.whep_delete(args[0])
         if call.op is Op.CAMERAS:
-            return NodeStatus(self.settings.node, media.cameras(),
+            return NodeStatus(self.settings.node, media.known_cameras(),
                               media.node_counters(self.taps.dropped))
         if call.op is Op.CAMERA:
-            return media.camera(args[0])
+            return await media.camera(args[0])
         if call.op is Op.HEALTH:
-            return media.health()
+            return await media.health()
+        if call.op is Op.SETTINGS:
+            return media.settings
         if call.op is Op.COUNTERS:
             return media.counters()
         if call.op is Op.SNAPSHOT:
@@ -225,8 +225,8 @@ class Worker:
             await self._sync(args[0])
             return None
         if call.op is Op.ADD:
-            if media.camera(args[0].id) is None:
-                media.add_camera(args[0])
+            if media.status(args[0].id) is None:
+                media.add(args[0])
             else:
                 await media.update_camera(args[0])
             return None
@@ -248,11 +248,11 @@ class Worker:
         edited ones reconnected and dropped ones removed."""
         media, wanted = self.media, {c.id: c for c in cameras}
         for camera in cameras:
-            if media.camera(camera.id) is None:
-                media.add_camera(camera)
+            if media.status(camera.id) is None:
+                media.add(camera)
         for camera in cameras:
             await media.update_camera(camera)        # no-op when nothing changed
-        for status in media.cameras():
+        for status in media.known_cameras():
             if status.id not in wanted:
                 self.taps.end_camera(status.id, "camera removed")
                 await media.remove_camera(status.id)

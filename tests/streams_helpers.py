@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from iocwall.streams.server import MediaServer
-from iocwall.wall.config import StreamsConfig, WebRTCConfig
+from iocwall.streams.settings import StreamSettings
+from iocwall.wall.config import StreamsConfig, WebRTCConfig, stream_settings
 from tests.whep_client import Viewer
 
 
@@ -41,11 +42,17 @@ def fast_streams(**over: object) -> StreamsConfig:
     return StreamsConfig(**values)
 
 
+def fast_settings(streams: StreamsConfig | None = None, **over: object) -> StreamSettings:
+    """The media settings of ``streams`` (default: fast_streams(**over)), ICE on loopback,
+    made the way the server makes them (wall.config.stream_settings)."""
+    return stream_settings(streams or fast_streams(**over),
+                           WebRTCConfig(ice_addresses=["127.0.0.1"]))
+
+
 @contextlib.asynccontextmanager
 async def media_server(cams: list[Cam], streams: StreamsConfig | None = None,
                        **kw: object) -> AsyncIterator[MediaServer]:
-    media = MediaServer(streams or fast_streams(), WebRTCConfig(ice_addresses=["127.0.0.1"]),
-                        cams, **kw)
+    media = MediaServer(fast_settings(streams), cams, **kw)  # type: ignore[arg-type]
     await media.start()
     try:
         yield media

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from iocwall.wall.config import ConfigError, load
+from iocwall.wall.config import ConfigError, load, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,3 +88,17 @@ def test_secret_values_are_not_echoed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load(path, env={})
     assert "12345678" not in str(err.value) and "auth.admin_password" in str(err.value)
+
+
+def test_load_config_takes_the_command_lines_overrides_as_plain_arguments(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, '[server]\nhost = "10.0.0.1"\nport = 9000\ndata_dir = "d"\n')
+    kept = load_config(path, env={})
+    assert (kept.server.host, kept.server.port, kept.server.data_dir) == ("10.0.0.1", 9000, "d")
+    over = load_config(path, host="0.0.0.0", port=0, data_dir="e", env={})
+    assert (over.server.host, over.server.port, over.server.data_dir) == ("0.0.0.0", 0, "e")
+    # no path: ./config.toml when there is one, else the built-in defaults
+    monkeypatch.chdir(tmp_path)
+    assert load_config(env={}).server.port == 9000
+    (tmp_path / "config.toml").unlink()
+    assert load_config(env={}).server.port == 8080

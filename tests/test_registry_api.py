@@ -72,7 +72,7 @@ async def test_added_camera_plays_edit_reconnects_delete_ends_viewers(
             media = server.services.media
 
             async def lost() -> bool:
-                return media.camera(cam["id"]).streams["sub"].state.value == "lost"
+                return (await media.camera(cam["id"])).streams["sub"].state.value == "lost"
             await wait_for(lost, 15, "lost after a wrong password")
             # ... the right one again: the same viewer gets pictures again
             right = await http.patch(f"/api/cameras/{cam['id']}",

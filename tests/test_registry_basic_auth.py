@@ -96,7 +96,7 @@ async def test_registered_camera_sends_basic_only_when_its_entry_allows_it(
         media = server.services.media
 
         async def refused() -> bool:
-            health = media.camera(cam["id"]).streams["sub"]
+            health = (await media.camera(cam["id"])).streams["sub"]
             return health.state.value == "lost" and health.reconnects >= 1
         viewer, answer = await play(http, cam["id"])
         try:

@@ -10,7 +10,6 @@ from starlette.routing import Route
 
 from iocwall.wall.access import Role
 from iocwall.wall.app import build_app
-from iocwall.wall.serve import build_extra_routes
 from tests.fixtures.app import USER_PASSWORD
 from tests.fixtures.simulator import SimProcess
 from tests.registry_helpers import Recorder, play, recording_client, registry_server
@@ -42,7 +41,7 @@ async def test_a_registrar_reaches_only_its_own_province(simulator: SimProcess,
         assert [c["id"] for c in (await http.get("/api/cameras")).json()] == [hue]
         assert (await http.get(f"/api/cameras/{hue}")).status_code == 200
 
-        app = build_app(server.services, build_extra_routes(server.services))
+        app = build_app(server.services)
         checked = 0
         for r in app.routes:
             if not isinstance(r, Route) or "{camera}" not in r.path:

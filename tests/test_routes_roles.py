@@ -7,7 +7,6 @@ from starlette.routing import Route, WebSocketRoute
 
 from iocwall.wall.access import ALL, Role
 from iocwall.wall.app import build_app
-from iocwall.wall.serve import build_extra_routes
 from tests.fixtures.app import USER_PASSWORD, LiveServer
 
 # Routes anyone may call without logging in. Adding one here is a decision: say why.
@@ -29,7 +28,7 @@ def concrete(path: str) -> str:
 
 def all_routes(live_server: LiveServer) -> list[Route]:
     services = live_server.services
-    app = build_app(services, build_extra_routes(services))     # exactly what serve builds
+    app = build_app(services)     # exactly what serve builds: the route table, wall/routes.py
     routes = [r for r in app.routes if isinstance(r, Route)]
     others = [r for r in app.routes if not isinstance(r, Route)]
     sockets = [r for r in others if isinstance(r, WebSocketRoute)]

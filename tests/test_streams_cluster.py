@@ -13,8 +13,7 @@ import pytest
 from iocwall.streams import placement
 from iocwall.streams.cluster import MediaCluster, process_count
 from iocwall.streams.limits import CloseReason
-from iocwall.wall.config import WebRTCConfig
-from tests.streams_helpers import fast_streams, sim_cameras
+from tests.streams_helpers import fast_settings, sim_cameras
 from tests.test_streams_api import client, play_via_api
 from tests.test_streams_units import parse_prometheus
 from tests.whep_client import Viewer
@@ -73,8 +72,7 @@ async def play(cluster: MediaCluster, camera: str) -> Viewer:
 async def test_two_media_processes_play_and_a_killed_one_comes_back(simulator, caplog):
     caplog.set_level(logging.INFO)
     cams = sim_cameras(simulator, 4)
-    cluster = MediaCluster(fast_streams(max_sessions_per_camera=1),
-                           WebRTCConfig(ice_addresses=["127.0.0.1"]), cams, 2)
+    cluster = MediaCluster(fast_settings(max_sessions_per_camera=1), cams, 2)
     await cluster.start()
     viewers: list[Viewer] = []
     try:

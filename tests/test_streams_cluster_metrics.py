@@ -8,8 +8,7 @@ import time
 import pytest
 
 from iocwall.streams.cluster import MediaCluster
-from iocwall.wall.config import WebRTCConfig
-from tests.streams_helpers import fast_streams, sim_cameras
+from tests.streams_helpers import fast_settings, sim_cameras
 from tests.test_streams_api import client
 from tests.test_streams_cluster import two_on_different_nodes
 from tests.test_streams_units import parse_prometheus
@@ -26,7 +25,7 @@ def node(name: str, kind: str) -> str:
 @pytest.mark.timeout(90)
 async def test_a_drop_inside_a_media_process_shows_in_metrics_with_its_node(simulator):
     cams = sim_cameras(simulator, 4)
-    cluster = MediaCluster(fast_streams(), WebRTCConfig(ice_addresses=["127.0.0.1"]), cams, 2)
+    cluster = MediaCluster(fast_settings(), cams, 2)
     await cluster.start()
     stuck = Viewer()
     try:

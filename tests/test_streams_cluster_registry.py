@@ -20,7 +20,6 @@ from iocwall.streams import placement
 from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.fanout import EndOfStream
 from iocwall.streams.server import Camera
-from iocwall.wall.config import WebRTCConfig
 from iocwall.wall.demo_analytics import sim_zones
 from tests.analytics_helpers import start_worker, stop_worker
 from tests.fixtures.ports import free_port
@@ -32,7 +31,7 @@ from tests.registry_helpers import (
     registry_config,
     registry_server,
 )
-from tests.streams_helpers import fast_streams, media_server, sim_cameras
+from tests.streams_helpers import fast_settings, media_server, sim_cameras
 from tests.test_registry_api import camera_body, wait_for
 from tests.test_streams_cluster import play as play_direct
 from tests.test_streams_units import parse_prometheus
@@ -79,7 +78,7 @@ async def test_registry_cameras_play_reconnect_and_end_across_two_processes(
             assert wrong.status_code == 200, wrong.text
 
             async def lost() -> bool:
-                return media.camera(a).streams["sub"].state.value == "lost"
+                return (await media.camera(a)).streams["sub"].state.value == "lost"
             await wait_for(lost, 15, "lost after a wrong password")
             # ... the right one reconnects it under the same viewer
             await http.patch(f"/api/cameras/{a}", json={"password": simulator.password})
@@ -183,7 +182,7 @@ async def test_a_camera_added_while_its_process_restarts_plays_when_it_is_back(
     """The process gets its whole camera list when it connects, so a change made while it
     was down is not lost."""
     cams = sim_cameras(simulator, 4)
-    cluster = MediaCluster(fast_streams(), WebRTCConfig(ice_addresses=["127.0.0.1"]), [], 2)
+    cluster = MediaCluster(fast_settings(), [], 2)
     await cluster.start()
     viewer = None
     try:
@@ -193,14 +192,16 @@ async def test_a_camera_added_while_its_process_restarts_plays_when_it_is_back(
         pid = cluster.nodes[down].process.pid
         os.kill(pid, signal.SIGKILL)
         await wait_for(lambda: _async(not cluster.nodes[down].ready.is_set()), 5, "seen dead")
-        cluster.add_camera(Camera.from_config(cam))
+        await cluster.add_camera(Camera.from_config(cam))
         assert cluster.owner(cam.id) == down
-        assert cluster.camera(cam.id).state.value == "lost"     # shown, not hidden
+        assert (await cluster.camera(cam.id)).state.value == "lost"     # shown, not hidden
         await wait_for(lambda: _async(cluster.nodes[down].ready.is_set()), 30, "restarted")
         assert cluster.nodes[down].process.pid != pid
         viewer = await play_direct(cluster, cam.id)
         await viewer.first_frame(20)
-        await wait_for(lambda: _async(cluster.camera(cam.id).state.value == "live"), 5, "live")
+        async def live() -> bool:
+            return (await cluster.camera(cam.id)).state.value == "live"  # type: ignore[union-attr]
+        await wait_for(live, 5, "live")
     finally:
         if viewer is not None:
             await viewer.close()

@@ -8,7 +8,7 @@ from iocwall.streams.nodes import NodeState, NodeTable, Restart, metrics_text
 from iocwall.streams.watchdog import FAILURES, STABLE_S, WINDOW_S, Watchdog
 from iocwall.streams.wire import Heartbeat
 from iocwall.wall.access import Role
-from iocwall.wall.config import StreamsConfig, WebRTCConfig
+from iocwall.wall.config import StreamsConfig, WebRTCConfig, stream_settings
 from tests.test_streams_api import client
 from tests.test_streams_units import parse_prometheus
 
@@ -97,15 +97,15 @@ def test_node_metrics_carry_a_node_label_and_the_config_reaches_the_watchdog():
     assert series['iocwall_media_node_sessions{node="media-0"}'] == 2
     assert series['iocwall_media_node_heartbeat_age_seconds{node="media-0"}'] == 2.5
     assert series['iocwall_media_node_restarts_total{node="media-1",reason="start_failed"}'] == 3
-    cluster = MediaCluster(StreamsConfig(node_timeout_s=3.0, node_memory_mb=512),
-                           WebRTCConfig(), [], 2)
+    cluster = MediaCluster(stream_settings(StreamsConfig(node_timeout_s=3.0, node_memory_mb=512),
+                                           WebRTCConfig()), [], 2)
     assert cluster.watchdog.memory_limit_bytes == 512 << 20
     assert cluster.node_table.timeout_s == 3.0
     assert StreamsConfig().node_memory_mb == 1024 and StreamsConfig().node_timeout_s == 5.0
 
 
 async def test_the_media_api_lists_the_nodes_to_monitors_only():
-    cluster = MediaCluster(StreamsConfig(), WebRTCConfig(), [], 2)       # not started
+    cluster = MediaCluster(stream_settings(StreamsConfig(), WebRTCConfig()), [], 2)  # not started
     async with client(cluster, Role.TECHNICIAN) as c:
         listed = await c.get("/api/streams/nodes")
         assert listed.status_code == 200

@@ -61,7 +61,7 @@ async def test_past_each_limit_a_new_offer_gets_503_while_the_others_play(simula
             for viewer in (a1, b1, a2):
                 assert await frames_grow(viewer) >= 10
         await refused.close()
-        counters = parse_prometheus(media.metrics_text())
+        counters = parse_prometheus(await media.metrics_text())
         assert counters["iocwall_webrtc_sessions_refused_total"] == 3
         assert counters['iocwall_webrtc_sessions_closed_total{reason="client_delete"}'] == 0
 
@@ -121,7 +121,7 @@ async def test_removing_a_camera_closes_its_viewers_with_that_reason(simulator):
         await gone.first_frame(15)
         await stays.first_frame(15)
         assert await media.remove_camera("cam1")
-        assert media.camera("cam1") is None and len(media.sessions) == 1
+        assert await media.camera("cam1") is None and len(media.sessions) == 1
         closed = media.sessions.closed
         assert closed[CloseReason.CAMERA_REMOVED] == 1 and sum(closed.values()) == 1
         assert await frames_grow(stays) >= 10
@@ -182,7 +182,7 @@ async def test_slow_viewer_drops_by_age_while_a_fast_one_stays_smooth(simulator)
         # what the slow viewer still gets is never much older than the age bound
         assert max(ages) < sub.max_age_s + 0.2
         assert media.channel("cam1", "sub").fanout.late_drops() >= sub.dropped_late
-        assert "iocwall_late_dropped_units_total" in media.metrics_text()
+        assert "iocwall_late_dropped_units_total" in await media.metrics_text()
 
 
 async def test_each_frame_is_packed_once_for_all_viewers(simulator):

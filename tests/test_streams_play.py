@@ -244,7 +244,7 @@ async def test_viewer_without_h264_gets_transcoded_and_counted(sim):
             await asyncio.sleep(1.0)
             assert {(f.width, f.height) for f in viewer.frames} == {(640, 360)}
             assert not viewer.session.passthrough
-            assert "iocwall_transcode_fallback_total 1" in media.metrics_text()
+            assert "iocwall_transcode_fallback_total 1" in await media.metrics_text()
             assert media.channel("cam1", "sub").snapshot().transcoding
         finally:
             await viewer.close()

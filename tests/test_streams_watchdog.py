@@ -18,8 +18,7 @@ from iocwall.streams.limits import CloseReason
 from iocwall.streams.nodes import HEARTBEAT_S, NodeState, Restart
 from iocwall.streams.server import Camera
 from iocwall.streams.worker import FAIL_START_ENV
-from iocwall.wall.config import WebRTCConfig
-from tests.streams_helpers import fast_streams, sim_cameras
+from tests.streams_helpers import fast_settings, sim_cameras
 from tests.test_streams_api import client, play_via_api
 from tests.test_streams_cluster import two_on_different_nodes
 from tests.test_streams_units import parse_prometheus
@@ -43,8 +42,7 @@ async def until(check: Callable[[], bool | Awaitable[bool]], seconds: float, wha
 
 
 def cluster_of(simulator, cameras: int, **streams: object) -> MediaCluster:  # noqa: ANN001
-    return MediaCluster(fast_streams(node_timeout_s=TIMEOUT_S, **streams),
-                        WebRTCConfig(ice_addresses=["127.0.0.1"]),
+    return MediaCluster(fast_settings(node_timeout_s=TIMEOUT_S, **streams),
                         sim_cameras(simulator, cameras), 2)
 
 
@@ -136,8 +134,7 @@ async def test_a_node_that_cannot_start_is_down_and_its_cameras_play_elsewhere(
         simulator, monkeypatch, caplog):
     caplog.set_level(logging.INFO)
     cams = sim_cameras(simulator, 4)
-    cluster = MediaCluster(fast_streams(node_timeout_s=TIMEOUT_S),
-                           WebRTCConfig(ice_addresses=["127.0.0.1"]), cams[:3], 2)
+    cluster = MediaCluster(fast_settings(node_timeout_s=TIMEOUT_S), cams[:3], 2)
     await cluster.start()
     viewers: list[Viewer] = []
     try:
@@ -174,7 +171,7 @@ async def test_a_node_that_cannot_start_is_down_and_its_cameras_play_elsewhere(
             monkeypatch.delenv(FAIL_START_ENV)             # it can start again
             await until(lambda: state(cluster, node_a) is NodeState.UP, 30, f"{node_a} back")
             assert cluster.owner(a) == node_b                # playing cameras do not move back
-            cluster.add_camera(Camera.from_config(cams[3]))  # a new camera goes to it
+            await cluster.add_camera(Camera.from_config(cams[3]))  # a new camera goes to it
             assert cluster.owner(cams[3].id) == node_a
             fresh, _ = await play_via_api(c, f"/api/cameras/{cams[3].id}/whep/sub")
             viewers.append(fresh)
@@ -191,8 +188,7 @@ async def test_a_node_that_cannot_start_is_down_and_its_cameras_play_elsewhere(
 async def test_a_lone_node_that_cannot_start_keeps_its_cameras_and_is_retried(
         simulator, monkeypatch):
     cams = sim_cameras(simulator, 2)
-    cluster = MediaCluster(fast_streams(node_timeout_s=TIMEOUT_S),
-                           WebRTCConfig(ice_addresses=["127.0.0.1"]), cams, 1)
+    cluster = MediaCluster(fast_settings(node_timeout_s=TIMEOUT_S), cams, 1)
     await cluster.start()
     viewers: list[Viewer] = []
     try:
@@ -200,7 +196,7 @@ async def test_a_lone_node_that_cannot_start_keeps_its_cameras_and_is_retried(
         os.kill(cluster.nodes["media-0"].process.pid, signal.SIGKILL)
         await until(lambda: state(cluster, "media-0") is NodeState.DOWN, 30, "down")
         assert set(cluster.nodes["media-0"].cameras) == {c.id for c in cams}   # nowhere to go
-        status = cluster.camera(cams[0].id)
+        status = await cluster.camera(cams[0].id)
         assert status is not None and status.streams["sub"].state.value == "lost"
         monkeypatch.delenv(FAIL_START_ENV)            # it is retried, and comes back
         await until(lambda: state(cluster, "media-0") is NodeState.UP, 30, "back up")

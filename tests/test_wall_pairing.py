@@ -115,5 +115,4 @@ async def test_demo_display_opens_without_pairing_on_loopback_only(wall_config: 
 
 def _app(server):  # type: ignore[no-untyped-def]
     from iocwall.wall.app import build_app
-    from iocwall.wall.serve import build_extra_routes
-    return build_app(server.services, build_extra_routes(server.services))
+    return build_app(server.services)

@@ -8,11 +8,10 @@ serves their frames to workers over ZeroMQ, and puts the counts on the board.
 
 Zones live in the database (wall/zone_store.py: seeded from ``[[analytics.zones]]``,
 edited through ``/api/cameras/{camera}/zones``); the store calls ``set_zones`` on
-every change. Changed zones reach the worker with the next frame (they travel
-with each frame; a tap inside a media process is restarted with them); the
-ZeroMQ port is bound only once some camera has zones. With media processes
-(MediaCluster) a camera's tap runs in the process that owns it and its frames
-come back to the router here.
+every change. A camera's tap runs where its frames are (``MediaService.tap``: in
+this process, or in the media process that owns the camera), and its frames come
+back to the router here; changed zones restart the tap with them (they travel with
+each frame). The ZeroMQ port is bound only once some camera has zones.
 A zoned camera is tapped once the registry has given it to the media server,
 and again if it comes back after being removed; a tap that fails is restarted
 after a short pause, so one camera's trouble never stops the others.
@@ -22,33 +21,31 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from iocwall.analytics.messages import Result, ZoneSpec
 from iocwall.streams.analytics_taps import TapFailed
+from iocwall.streams.contract import MediaService
 from iocwall.streams.limits import WhepError
-from iocwall.streams.tap import CameraTap, TapOptions
+from iocwall.streams.tap import TapOptions
 from iocwall.streams.tap_router import TapRouter
 from iocwall.wall.queues import QueueBoard
 
 log = logging.getLogger(__name__)
 RESTART_S = 2.0
-DECODE_THREADS = 2
 
 
 class AnalyticsService:
-    def __init__(self, config: Any, media: Any, board: QueueBoard) -> None:
-        """config: the ``[analytics]`` section; media: the MediaServer or MediaCluster;
-        board: where counts go."""
+    def __init__(self, config: Any, media: MediaService, board: QueueBoard) -> None:
+        """config: the ``[analytics]`` section; media: the media service; board: where
+        counts go."""
         self.config = config
         self.media = media
         self.board = board
         self.router = TapRouter(config.tap_address, self._result,
                                 worker_timeout_s=config.worker_timeout_s)
-        self._pool: ThreadPoolExecutor | None = None
+        self._router_started = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._taps: dict[str, CameraTap] = {}
         self._zones: dict[str, list[ZoneSpec]] = {}
         self._started = False
 
@@ -76,18 +73,12 @@ class AnalyticsService:
             return
         changed = self._zones.get(camera) != list(zones)
         self._zones[camera] = list(zones)
-        tap = self._taps.get(camera)
-        if tap is not None:
-            tap.zones = self._zones[camera]       # the next frame carries them
         self.board.forget(camera, {z.id for z in zones})
-        if camera in self._tasks and changed and self._remote():
-            await self._cancel(camera)            # a media process's tap has its own copy
+        if camera in self._tasks and changed:
+            await self._cancel(camera)            # the tap has its own copy of the zones
         if camera not in self._tasks:
             await self._ensure_router()
             self._tasks[camera] = asyncio.create_task(self._keep(camera), name=f"tap {camera}")
-
-    def _remote(self) -> bool:
-        return getattr(self.media, "tap", None) is not None
 
     async def _cancel(self, camera: str) -> None:
         task = self._tasks.pop(camera, None)
@@ -107,22 +98,20 @@ class AnalyticsService:
     async def _untap(self, camera: str) -> None:
         self._zones.pop(camera, None)
         await self._cancel(camera)
-        self._taps.pop(camera, None)
         self.router.forget(camera)
         self.board.forget(camera)
         log.info("analytics: %s has no zones any more; not tapped", camera)
 
     async def _ensure_router(self) -> None:
-        if self._pool is None:
+        if not self._router_started:
             await self.router.start()
-            self._pool = ThreadPoolExecutor(DECODE_THREADS,
-                                            thread_name_prefix="analytics-decode")
+            self._router_started = True
 
     async def _keep(self, camera: str) -> None:
         options = TapOptions(self.config.fps, self.config.keyframes_only, self.config.jpeg_quality)
         waiting_logged = False
         while True:
-            status = self.media.camera(camera)
+            status = await self.media.camera(camera)
             if status is None:              # not registered (yet), or removed
                 if not waiting_logged:
                     log.info("analytics: waiting for camera %s to be registered", camera)
@@ -140,33 +129,23 @@ class AnalyticsService:
             except Exception:
                 log.exception("analytics tap of %s failed; restarting", camera)
             finally:
-                self._taps.pop(camera, None)
                 self.router.forget(camera)
             await asyncio.sleep(RESTART_S)
 
     async def _tap(self, camera: str, stream: str, options: TapOptions) -> None:
-        """Until the tap ends: inside the media process that owns the camera when media is
-        a MediaCluster (its frames come back to the router here), else in this process."""
+        """Until the tap ends, wherever the media service runs it."""
         zones = self._zones.get(camera, [])
-        if self._remote():
-            await self.media.tap(camera, stream, zones, options, self.router.offer)
-            return
-        assert self._pool is not None
-        tap = CameraTap(self.media, camera, stream, zones, options, self.router.offer,
-                        self._pool)
-        self._taps[camera] = tap
-        await tap.run()
+        await self.media.tap(camera, stream, zones, options, self.router.offer)
 
     async def stop(self) -> None:
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-        self._tasks, self._taps, self._zones = {}, {}, {}
+        self._tasks, self._zones = {}, {}
         self._started = False
-        if self._pool is not None:
+        if self._router_started:
             await self.router.stop()
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            self._router_started = False
 
     def metrics_text(self) -> str:
         return self.router.metrics_text() if self.config.enabled else ""

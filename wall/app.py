@@ -1,11 +1,12 @@
-"""The web app: Starlette routes, the request guards, JSON errors, static frontend.
+"""The web app: the route table, the request guards, JSON errors, static frontend.
 
     app = build_app(services, extra_routes=[route("/live", live_page, roles=PUBLIC)])
 
-``extra_routes`` is where other parts plug in their pages and APIs (the
-/live page, media endpoints); they come before the static files. Build them
-with ``iocwall.wall.access.route`` so that their roles are declared and tested,
-their path ids fit int64 and their bodies are JSON (see wall/http/).
+The server's routes are listed in one place, wall/routes.py. ``extra_routes`` is
+where a caller adds its own (the demo's pages, a test's probe); they come after the
+table and before the static files. Build them with ``iocwall.wall.access.route`` so
+that their roles are declared and tested, their path ids fit int64 and their bodies
+are JSON (see wall/http/).
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from iocwall.wall.api import audit, health, session, tokens, users
 from iocwall.wall.auth import AuthMiddleware
 from iocwall.wall.auth.proxies import TrustedProxies
 from iocwall.wall.errors import (
@@ -32,13 +32,9 @@ from iocwall.wall.http.body import BodyLimitMiddleware
 from iocwall.wall.http.headers import SecurityHeadersMiddleware, security_headers
 from iocwall.wall.http.hosts import HostCheckMiddleware, HostPolicy
 from iocwall.wall.http.static import static_route
+from iocwall.wall.routes import route_table
 from iocwall.wall.services import Services
 from iocwall.wall.walls.session import DisplaySessionMiddleware
-
-
-def api_routes() -> list[BaseRoute]:
-    return [*health.routes(), *session.routes(), *users.routes(), *tokens.routes(),
-            *audit.routes()]
 
 
 def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
@@ -47,7 +43,8 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
 
     services: the process's Services; started by the lifespan if not started yet
         (and then also stopped by it), otherwise left to its owner.
-    extra_routes: more routes (pages, media APIs), matched before the static files.
+    extra_routes: more routes, after the route table (wall/routes.py) and before the
+        static files.
     frontend_dir: folder behind /static (its allow-list: wall/http/static.py);
         default: frontend/. The pages themselves come from wall/pages.py.
     """
@@ -65,7 +62,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
                 await services.stop()
 
     server = services.config.server
-    routes: list[BaseRoute] = [*api_routes(), *extra_routes, static_route(frontend)]
+    routes: list[BaseRoute] = [*route_table(services), *extra_routes, static_route(frontend)]
     app = Starlette(
         routes=routes,
         # Outermost first: every response gets the headers, a foreign Host or an

@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("iocwall.hardware.sim.command", "camera simulator: RTSP + ONVIF + WS-Discovery"),
     "registry": ("iocwall.wall.registry.command", "camera registry tasks: rotate-key"),
     "smoke": ("iocwall.hardware.smoke.command", "hardware smoke test of a camera or display node"),
-    "worker": ("iocwall.analytics.command", "analytics worker (people counting per counter)"),
+    "worker": ("iocwall.wall.worker_command", "analytics worker (people counting per counter)"),
     "display-agent": ("iocwall.hardware.display_agent", "display PC agent: a kiosk per monitor"),
 }
 

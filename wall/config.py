@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from iocwall.streams.settings import DEFAULTS as D
+from iocwall.streams.settings import Ingest, StreamSettings
 from iocwall.streams.urls import UrlError, parse, redact
 
 
@@ -97,41 +99,62 @@ class AuthConfig(_Section):
 
 
 class WebRTCConfig(_Section):
+    """``[webrtc]``; defaults come from streams/settings.py (the one place they live)."""
     ice_addresses: list[str] = Field(
-        default_factory=list,
+        default_factory=lambda: list(D.ice_addresses),
         description="Host addresses advertised as ICE candidates; empty = 127.0.0.1 and every "
                     "local IPv4; an address not on this machine is treated as a 1:1 NAT address",
     )
-    udp_port_min: int = Field(0, ge=0, le=65535, description="First UDP port for media; 0 = any")
-    udp_port_max: int = Field(0, ge=0, le=65535, description="Last UDP port for media; 0 = any")
+    udp_port_min: int = Field(D.udp_port_min, ge=0, le=65535,
+                              description="First UDP port for media; 0 = any")
+    udp_port_max: int = Field(D.udp_port_max, ge=0, le=65535,
+                              description="Last UDP port for media; 0 = any")
 
 
 class StreamsConfig(_Section):
-    linger_s: float = Field(10.0, ge=0, description="Keep pulling this long after the last viewer")
-    stall_timeout_s: float = Field(2.0, gt=0, description="No packet this long = stalled")
-    lost_timeout_s: float = Field(6.0, gt=0, description="No packet this long = lost")
-    open_timeout_s: float = Field(5.0, gt=0, description="RTSP connect/handshake timeout")
-    reconnect_min_s: float = Field(0.5, gt=0, description="First reconnect delay")
-    reconnect_max_s: float = Field(30.0, gt=0, description="Cap of the reconnect backoff")
-    snapshot_cache_s: float = Field(1.0, ge=0, description="Reuse a snapshot this long")
-    ingest: Literal["pyav", "rtp"] = Field(
-        "rtp", description="How cameras are read: 'pyav' (FFmpeg's demuxer, any codec) or 'rtp' "
+    """``[streams]``; defaults come from streams/settings.py (the one place they live)."""
+    linger_s: float = Field(D.linger_s, ge=0,
+                            description="Keep pulling this long after the last viewer")
+    stall_timeout_s: float = Field(D.stall_timeout_s, gt=0,
+                                   description="No packet this long = stalled")
+    lost_timeout_s: float = Field(D.lost_timeout_s, gt=0,
+                                  description="No packet this long = lost")
+    open_timeout_s: float = Field(D.open_timeout_s, gt=0,
+                                  description="RTSP connect/handshake timeout")
+    reconnect_min_s: float = Field(D.reconnect_min_s, gt=0, description="First reconnect delay")
+    reconnect_max_s: float = Field(D.reconnect_max_s, gt=0,
+                                   description="Cap of the reconnect backoff")
+    snapshot_cache_s: float = Field(D.snapshot_cache_s, ge=0,
+                                    description="Reuse a snapshot this long")
+    ingest: Ingest = Field(
+        D.ingest, description="How cameras are read: 'pyav' (FFmpeg's demuxer, any codec) or 'rtp' "
         "(our RTSP client: an H.264 frame is forwarded as soon as its last packet arrives, one "
         "frame interval sooner; other codecs still go through FFmpeg)")
-    max_sessions: int = Field(256, ge=0, description="Viewer sessions on this server; past it "
-                              "a new WHEP offer gets 503 + Retry-After; 0 = no limit")
-    max_sessions_per_user: int = Field(64, ge=0, description="Viewer sessions of one user (a "
-                                       "display node is a user); 0 = no limit")
-    max_sessions_per_camera: int = Field(64, ge=0, description="Viewer sessions of one camera "
-                                         "(main + sub); 0 = no limit")
-    retry_after_s: int = Field(5, ge=1, description="Retry-After sent with a 503 refusal")
-    processes: int = Field(0, ge=0, le=256, description="Media processes (cameras are spread "
-                           "over them, each runs its own WebRTC and analytics taps); 0 = one "
-                           "per core, 1 = media inside the web process")
-    node_timeout_s: float = Field(5.0, gt=0, le=120, description="A media process silent "
-                                  "(no heartbeat) this long is killed and restarted")
-    node_memory_mb: int = Field(1024, ge=0, description="A media process whose memory is "
-                                "over this is restarted; 0 = no cap")
+    max_sessions: int = Field(D.max_sessions, ge=0, description="Viewer sessions on this server; "
+                              "past it a new WHEP offer gets 503 + Retry-After; 0 = no limit")
+    max_sessions_per_user: int = Field(D.max_sessions_per_user, ge=0, description="Viewer "
+                                       "sessions of one user (a display node is a user); "
+                                       "0 = no limit")
+    max_sessions_per_camera: int = Field(D.max_sessions_per_camera, ge=0, description="Viewer "
+                                         "sessions of one camera (main + sub); 0 = no limit")
+    retry_after_s: int = Field(D.retry_after_s, ge=1,
+                               description="Retry-After sent with a 503 refusal")
+    processes: int = Field(D.processes, ge=0, le=256, description="Media processes (cameras are "
+                           "spread over them, each runs its own WebRTC and analytics taps); 0 = "
+                           "one per core, 1 = media inside the web process")
+    node_timeout_s: float = Field(D.node_timeout_s, gt=0, le=120, description="A media process "
+                                  "silent (no heartbeat) this long is killed and restarted")
+    node_memory_mb: int = Field(D.node_memory_mb, ge=0, description="A media process whose "
+                                "memory is over this is restarted; 0 = no cap")
+
+
+def stream_settings(streams: StreamsConfig, webrtc: WebRTCConfig) -> StreamSettings:
+    """The validated ``[streams]`` and ``[webrtc]`` sections as the media side's one settings
+    model: the only place config becomes StreamSettings. Every field of StreamsConfig and
+    WebRTCConfig is a field of StreamSettings of the same name (a test checks it)."""
+    values: dict[str, Any] = {**streams.model_dump(), **webrtc.model_dump()}
+    values["ice_addresses"] = tuple(values["ice_addresses"])
+    return StreamSettings(**values)
 
 
 class WallConfig(_Section):
@@ -246,6 +269,10 @@ class Config(_Section):
     def data_path(self) -> Path:
         return Path(self.server.data_dir).expanduser()
 
+    def stream_settings(self) -> StreamSettings:
+        """What the media side is built from (see ``stream_settings``)."""
+        return stream_settings(self.streams, self.webrtc)
+
 
 class ConfigError(Exception):
     """One line per problem, ready to print."""
@@ -271,6 +298,23 @@ def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
     except ValidationError as exc:
         raise ConfigError("\n".join(_describe(e, text, name) for e in exc.errors())) from None
     _apply_env(config, env)
+    return config
+
+
+def load_config(path: str | Path | None = None, *, host: str | None = None,
+                port: int | None = None, data_dir: str | None = None,
+                env: dict[str, str] | None = None) -> Config:
+    """config.toml (``path``; None = ./config.toml if present, else the built-in defaults)
+    with the command line's overrides (None = keep the file's). Raises ConfigError."""
+    if path is None and Path("config.toml").is_file():
+        path = "config.toml"
+    config = load(path, env)
+    if host is not None:
+        config.server.host = host
+    if port is not None:
+        config.server.port = port
+    if data_dir is not None:
+        config.server.data_dir = data_dir
     return config
 
 

@@ -287,11 +287,10 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"iocwall demo: cannot start: not built yet: {'; '.join(missing)}", file=sys.stderr)
         return 2
-    from iocwall.wall.config import ConfigError
-    from iocwall.wall.serve import load_config
+    from iocwall.wall.config import ConfigError, load_config
     try:
-        config = load_config(argparse.Namespace(config=args.config, host=args.host,
-                                                port=args.port, data_dir=args.data_dir))
+        config = load_config(args.config, host=args.host, port=args.port,
+                             data_dir=args.data_dir)
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(f"iocwall demo: {line}", file=sys.stderr)

@@ -1,23 +1,21 @@
 """HTTP face of the media server: camera list, WHEP, snapshots, stream health, /metrics.
 
-    app = build_app(services, extra_routes=[*media_api.routes(services.media)])
+    app = build_app(services)      # wall/routes.py adds media_api.routes(services.media)
 
 No response carries a camera URL: cameras are shown by id, name and state,
 and each stream by its WHEP URL on this server.
 """
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from iocwall.streams.cluster import MediaCluster
+from iocwall.streams.contract import MediaService
 from iocwall.streams.metrics import CONTENT_TYPE as METRICS_TYPE
-from iocwall.streams.server import CameraStatus, MediaError, MediaServer
+from iocwall.streams.server import CameraStatus, MediaError
 from iocwall.wall.access import Principal, Role, principal_of, route
 from iocwall.wall.api.common import audited, caller
 from iocwall.wall.errors import ApiError
@@ -26,7 +24,6 @@ from iocwall.wall.registry.model import RegisteredCamera
 from iocwall.wall.registry.scope import province_of, visible_camera
 from iocwall.wall.registry.store import Registry
 
-T = TypeVar("T")
 # Registrars see their own province's cameras only (wall/registry/scope.py).
 VIEWERS = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN, Role.DISPLAY,
                      Role.REGISTRAR})
@@ -86,21 +83,6 @@ async def _visible(request: Request, camera_id: str) -> RegisteredCamera | None:
     return await visible_camera(registry, who, camera_id)
 
 
-async def _resolved(value: T | Awaitable[T]) -> T:
-    """The in-process MediaServer answers at once; MediaCluster (media in other
-    processes) answers the same questions asynchronously."""
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
-async def _fresh(media: MediaServer | MediaCluster) -> None:
-    """Media processes report their streams every half second; what the API answers is
-    asked for now (the in-process server always answers current states)."""
-    if isinstance(media, MediaCluster):
-        await media.refresh()
-
-
 def _user(request: Request) -> str:
     """The viewer a WHEP session is recorded under: unique per caller (usernames hold no
     ':', tokens are "token:<unique label>", display nodes "display:<node id>")."""
@@ -113,7 +95,7 @@ def _may_end(who: Principal, viewer: str) -> bool:
     return who.role is Role.ADMIN or (viewer != "" and viewer == who.name)
 
 
-def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None,
+def routes(media: MediaService, access: CameraAccess | None = None,
            extra_metrics: Callable[[], str] | None = None) -> list[BaseRoute]:
     """The media endpoints, each guarded by its roles.
 
@@ -135,8 +117,8 @@ def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None
         registry = _registry(request)
         found = await registry.cameras(limit) if registry is not None else []
         registered = {c.id: c for c in found}
-        await _fresh(media)
-        cams = [c for c in await _resolved(media.cameras())
+        await media.refresh()
+        cams = [c for c in await media.cameras()
                 if limit is None or c.id in registered]
         if access is not None and who is not None and who.role is Role.DISPLAY:
             cams = [c for c in cams if await access(who, c.id)]
@@ -146,14 +128,11 @@ def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None
     async def get_camera(request: Request) -> Response:
         camera_id = request.path_params["camera"]
         reg = await check(request, camera_id)
-        await _fresh(media)
-        cam = await _resolved(media.camera(camera_id))
+        await media.refresh()
+        cam = await media.camera(camera_id)
         if cam is None:
             try:                                         # 410 "removed" if it was deleted
-                if isinstance(media, MediaServer):
-                    media.channel(camera_id, "main")
-                else:
-                    media.owner(camera_id)               # MediaCluster
+                await media.check_camera(camera_id)
             except MediaError as exc:
                 raise _api_error(exc) from None
             raise ApiError(404, "not_found", "no such camera / không có camera này")
@@ -182,7 +161,7 @@ def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None
         p = request.path_params
         who = caller(request)
         await _visible(request, p["camera"])
-        session = await _resolved(media.find_session(p["session"]))
+        session = await media.find_session(p["session"])
         # Only the viewer who opened it (or an admin) ends a session; anyone else gets the
         # same 404 as for an unknown id, so knowing an id confirms nothing.
         if session is None or (session.camera, session.stream) != (p["camera"], p["stream"]) \
@@ -205,16 +184,15 @@ def routes(media: MediaServer | MediaCluster, access: CameraAccess | None = None
                         headers={"Cache-Control": "no-store"})
 
     async def stream_health(request: Request) -> Response:
-        return JSONResponse([h.to_json() for h in await _resolved(media.health())])
+        return JSONResponse([h.to_json() for h in await media.health()])
 
     async def media_nodes(request: Request) -> Response:
         """The media processes (nodes): state and newest heartbeat; [] when media runs
         inside the web process."""
-        nodes = media.node_states() if isinstance(media, MediaCluster) else []
-        return JSONResponse(nodes)
+        return JSONResponse(await media.media_nodes())
 
     async def metrics(request: Request) -> Response:
-        text = await _resolved(media.metrics_text()) + (extra_metrics() if extra_metrics else "")
+        text = await media.metrics_text() + (extra_metrics() if extra_metrics else "")
         return Response(text, headers={"Content-Type": METRICS_TYPE})
 
     base = "/api/cameras/{camera}"

@@ -1,4 +1,4 @@
-"""`iocwall serve`: the server (controller + web, media once wired) from config.toml.
+"""`iocwall serve`: the server (media + controller + web) from config.toml.
 
 Reusable in-process (``iocwall demo`` does this)::
 
@@ -17,15 +17,14 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:                      # heavy imports stay inside functions: fast --help
     import uvicorn
     from starlette.routing import BaseRoute
     from starlette.types import ASGIApp
 
-    from iocwall.streams.server import MediaServer
+    from iocwall.streams.contract import MediaService
     from iocwall.wall.config import Config
     from iocwall.wall.services import Services
 
@@ -49,7 +48,7 @@ class ServerInfo:
     services: Services
 
 
-def build_media(config: Config) -> object:
+def build_media(config: Config) -> MediaService:
     """The media server: a cluster of ``[streams] processes`` media processes (default 0 =
     one per core), or in this process when that resolves to 1. Either starts empty: the
     cameras come from the registry (seeded from ``[[cameras]]``), at start and as they
@@ -58,59 +57,12 @@ def build_media(config: Config) -> object:
 
     from iocwall.streams.cluster import MediaCluster, process_count
     from iocwall.streams.server import MediaServer
-    count = process_count(config.streams.processes)
+    settings = config.stream_settings()
+    count = process_count(settings.processes)
     if count <= 1:
-        return MediaServer(config.streams, config.webrtc, [])
-    return MediaCluster(config.streams, config.webrtc, [], count,
+        return MediaServer(settings)
+    return MediaCluster(settings, [], count,
                         log_level=logging.getLevelName(config.logging.level))
-
-
-def build_extra_routes(services: Services) -> list[BaseRoute]:
-    """Pages and media APIs every server has.
-
-    run_server adds these to every app, and tests/test_routes_roles.py checks
-    their declared roles, so a route added here is covered automatically.
-    """
-    from iocwall.wall import media_api, pages, queues, zones_api
-    from iocwall.wall.indicators import api as indicators_api
-    from iocwall.wall.registry import api as registry_api
-    from iocwall.wall.walls import api as wall_api
-    from iocwall.wall.walls import ws as wall_ws
-
-    def analytics_metrics() -> str:
-        analytics = services.analytics
-        return analytics.metrics_text() if analytics is not None else ""  # type: ignore[attr-defined]
-
-    # Services keeps media as a plain object (wall/services.py does not import streams/)
-    media = cast("MediaServer | None", services.media)
-    media_routes = (media_api.routes(media, _camera_access(services), analytics_metrics)
-                    if media is not None else [])
-    return [*pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
-            *wall_api.routes(), *wall_ws.routes(), *queues.routes(services.queues),
-            *zones_api.routes(_camera_access(services))]
-
-
-def _camera_access(services: Services):  # type: ignore[no-untyped-def]
-    """A display session may open only the cameras on its layouts (walls decide)."""
-    async def allowed(principal: object, camera: str) -> bool:
-        return services.wall is None or await services.wall.camera_allowed(principal, camera)
-    return allowed
-
-
-def load_config(args: argparse.Namespace) -> Config:
-    """config.toml plus command-line overrides. Raises ConfigError."""
-    from iocwall.wall.config import load
-    path = args.config
-    if path is None and Path("config.toml").is_file():
-        path = "config.toml"
-    config = load(path)
-    if args.host is not None:
-        config.server.host = args.host
-    if args.port is not None:
-        config.server.port = args.port
-    if args.data_dir is not None:
-        config.server.data_dir = args.data_dir
-    return config
 
 
 def print_banner(info: ServerInfo) -> None:
@@ -125,15 +77,15 @@ def print_banner(info: ServerInfo) -> None:
 
 
 async def run_server(config: Config, *, ready: asyncio.Event | None = None,
-                     extra_routes: Sequence[BaseRoute] = (), media: object | None = None,
+                     extra_routes: Sequence[BaseRoute] = (), media: MediaService | None = None,
                      on_ready: Callable[[ServerInfo], None] | None = print_banner,
                      stop: asyncio.Event | None = None,
                      setup: Callable[[Services], Awaitable[object]] | None = None) -> ServerInfo:
     """Start Services + uvicorn, run until a signal or ``stop`` is set, then shut down.
 
     ready: set once the socket is listening (after on_ready ran).
-    extra_routes: pages/APIs added to the app, after build_extra_routes(services).
-    media: the media server (async start/stop); None = build_media(config).
+    extra_routes: pages/APIs added to the app, after the route table (wall/routes.py).
+    media: the media service; None = build_media(config).
     on_ready: called once with ServerInfo when listening (default: print the banner).
     stop: set it to shut the server down from the same process.
     setup: awaited once Services have started, before serving (the demo registers its
@@ -152,7 +104,7 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
     try:
         if setup is not None:
             await setup(services)
-        app = build_app(services, [*build_extra_routes(services), *extra_routes])
+        app = build_app(services, extra_routes)
         # We bind the socket ourselves: "port in use" is then a plain OSError for the
         # caller (uvicorn would sys.exit), and port 0 gives the real port up front.
         sock = bind_socket(config.server.host, config.server.port)
@@ -253,14 +205,15 @@ async def _until_done(serving: asyncio.Task[None], stop: asyncio.Event) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from iocwall.wall.config import ConfigError
+    from iocwall.wall.config import ConfigError, load_config
     from iocwall.wall.errors import ApiError
     from iocwall.wall.logs import setup
     from iocwall.wall.private_files import UnsafeDataDir, private_dir
     from iocwall.wall.store import MigrationError
 
     try:
-        config = load_config(args)
+        config = load_config(args.config, host=args.host, port=args.port,
+                             data_dir=args.data_dir)
     except ConfigError as exc:
         for line in str(exc).splitlines():
             print(f"iocwall serve: {line}", file=sys.stderr)

@@ -5,15 +5,16 @@
     ...                                      # build_app(services) serves it
     await services.stop()                    # never hangs; safe to call twice
 
-``media`` is the media server (streams/), attached by the caller; when it has
-async ``start()``/``stop()`` methods, Services calls them after/before the rest.
+``media`` is the media service (streams/contract.py: ``MediaService``, in this
+process or in media processes), attached by the caller; Services starts it after
+the rest and stops it first.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import time
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from iocwall.wall.audit import AuditAction, AuditLog
 from iocwall.wall.auth import (
@@ -39,6 +40,9 @@ from iocwall.wall.registry.store import Change, ChangeKind, Registry
 from iocwall.wall.store import Store
 from iocwall.wall.zone_store import ZoneStore
 
+if TYPE_CHECKING:
+    from iocwall.streams.contract import MediaService
+
 log = logging.getLogger(__name__)
 
 
@@ -49,7 +53,7 @@ class Startable(Protocol):
 
 
 class Services:
-    def __init__(self, config: Config, *, media: object | None = None,
+    def __init__(self, config: Config, *, media: MediaService | None = None,
                  node_id: str | None = None, passwords: Passwords | None = None) -> None:
         """``config``: validated Config; ``media``: the media server or None; ``node_id``:
         this process's id on the bus (random if None); ``passwords``: a hasher (tests may
@@ -124,7 +128,7 @@ class Services:
             from iocwall.wall.walls.service import WallService
             self.wall = WallService(self)           # after the registry: the walls' cameras
             await self.wall.start()
-            if isinstance(self.media, Startable):
+            if self.media is not None:
                 await self.media.start()
                 self._media_started = True
                 await self._start_analytics()
@@ -144,7 +148,7 @@ class Services:
         self.registry.box.check()
         await seed_from_config(self.registry, self.store, self.config.cameras,
                                reg.seed_province, reg.seed_centre)
-        if self.media is not None and hasattr(self.media, "add_camera"):
+        if self.media is not None:
             await MediaSync(self.registry, self.media).load()
         self.registry.listen(self._announce_camera)
 
@@ -169,7 +173,7 @@ class Services:
             with _logged("wall"):
                 await self.wall.stop()
             self.wall = None
-        if self._media_started and isinstance(self.media, Startable):
+        if self._media_started and self.media is not None:
             self._media_started = False
             with _logged("media"):
                 await self.media.stop()
@@ -193,7 +197,7 @@ class Services:
         """Tap the cameras with queue zones, and follow the zones as they change; the
         ZeroMQ port is bound only once a camera has zones."""
         cfg = self.config.analytics
-        if not cfg.enabled:
+        if not cfg.enabled or self.media is None:
             return
         from iocwall.wall.analytics import AnalyticsService
         analytics = AnalyticsService(cfg, self.media, self.queues)

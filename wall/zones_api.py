@@ -11,9 +11,6 @@ Registrars see only their own province's cameras (404 for others, as media_api).
 """
 from __future__ import annotations
 
-import inspect
-from typing import Any
-
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -42,16 +39,12 @@ class ZonesIn(Body):
     zones: list[ZoneIn] = Field(..., max_length=MAX_ZONES)
 
 
-async def _maybe(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
 async def _stream_size(request: Request, camera: str) -> tuple[bool, dict | None]:
     """(known to the media server, {"width", "height"} of the counted stream or None)."""
     media = services(request).media
-    if media is None or not hasattr(media, "camera"):
+    if media is None:
         return False, None
-    status = await _maybe(media.camera(camera))
+    status = await media.camera(camera)
     if status is None:
         return False, None
     health = status.streams.get("sub") or status.streams.get("main")

@@ -38,7 +38,7 @@ from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.server import MediaServer
 from iocwall.wall import media_api
 from iocwall.wall.access import Principal, Role
-from iocwall.wall.config import StreamsConfig, WebRTCConfig
+from iocwall.wall.config import StreamsConfig, WebRTCConfig, stream_settings
 from iocwall.wall.errors import ApiError, api_error_handler
 
 LOOPBACK = ice.IceSettings(addresses=("127.0.0.1",))
@@ -110,7 +110,7 @@ def build(media: MediaServer | MediaCluster, ordinary: Ordinary):  # noqa: ANN20
             sessions = [{"camera": s.camera, "stream": s.stream, "node": s.node}
                         for s in media.session_refs()]
         else:
-            health = media.health()
+            health = await media.health()
             sessions = [{"camera": s.camera, "stream": s.stream, "passthrough": s.passthrough,
                          "units_sent": getattr(s.track, "units_sent", None)}
                         for s in media.sessions.all()]
@@ -146,9 +146,10 @@ async def serve(args: argparse.Namespace) -> None:
     streams = streams.model_copy(update={"max_sessions": 0, "max_sessions_per_user": 0,
                                          "max_sessions_per_camera": 0})
     if args.processes > 1:
-        media = MediaCluster(streams, webrtc, cams, args.processes, log_level=logging.WARNING)
+        media = MediaCluster(stream_settings(streams, webrtc), cams, args.processes,
+                             log_level=logging.WARNING)
     else:
-        media = MediaServer(streams, webrtc, cams)
+        media = MediaServer(stream_settings(streams, webrtc), cams)
     ordinary = Ordinary(args.rtsp)
     await media.start()
     server = uvicorn.Server(uvicorn.Config(build(media, ordinary), host="127.0.0.1",

@@ -2,5 +2,5 @@
 
     service = IndicatorService(store, audit, registry, media=media)   # Services owns one
     await service.start(bus)          # live queue readings from analytics over the bus
-    api.routes()                      # /api/indicators... (serve.build_extra_routes adds them)
+    api.routes()                      # /api/indicators... (wall/routes.py lists them)
 """

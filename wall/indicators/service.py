@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from iocwall.streams.clock import VN_TZ
 from iocwall.wall.access import Principal
@@ -30,15 +30,18 @@ from iocwall.wall.indicators.tiles import Tile, build_tile, ratio_values, unit_m
 from iocwall.wall.indicators.validation import Submission, check
 from iocwall.wall.store import Store
 
+if TYPE_CHECKING:
+    from iocwall.streams.contract import MediaService
+
 log = logging.getLogger(__name__)
 
 
 class IndicatorService:
     def __init__(self, store: Store, audit: AuditLog, registry: Registry | None = None,
-                 provinces: Provinces | None = None, media: object | None = None,
+                 provinces: Provinces | None = None, media: MediaService | None = None,
                  camera_province: CameraProvince = province_attribute) -> None:
-        """``media``: anything with ``cameras()`` giving objects with ``state`` (the media
-        server); ``camera_province`` maps such a camera to its province."""
+        """``media``: the media service (its cameras' states feed the cameras-online tile);
+        ``camera_province`` maps such a camera to its province."""
         self.registry = registry or Registry.load()
         self.provinces = provinces or Provinces.load()
         self.values = ValueStore(store)
@@ -145,8 +148,8 @@ class IndicatorService:
                     now, {"counters": counters})
 
     def _cameras(self) -> Iterable[object]:
-        cameras = getattr(self.media, "cameras", None)
-        return list(cameras()) if callable(cameras) else []
+        # tiles are rendered without waiting: the statuses as last known
+        return self.media.known_cameras() if self.media is not None else []
 
     def _province_of_camera_id(self, camera_id: str) -> str | None:
         for camera in self._cameras():

@@ -196,10 +196,10 @@ async def checklist(request: Request) -> Response:
             raise ApiError(422, "invalid", f"province: {exc}", "province") from None
         may_read_province(who, wanted)
     province = limit or wanted or None
-    media: Any = svc.media          # the MediaServer (Services holds it as a plain object)
+    media = svc.media
     rows = []
     for cam in await svc.registry.cameras(province):
-        status = media.camera(cam.id) if media is not None else None
+        status = await media.camera(cam.id) if media is not None else None
         rows.append({"province": cam.province,
                      **verify.checklist_row(cam, status.state.value if status else None)})
     totals = {k: sum(1 for r in rows if r[k] is True)
@@ -265,8 +265,8 @@ async def import_cameras(request: Request) -> Response:
 
 
 async def _with_media(request: Request, data: dict[str, Any]) -> dict[str, Any]:
-    media: Any = services(request).media
-    status = media.camera(data["id"]) if media is not None else None
+    media = services(request).media
+    status = await media.camera(data["id"]) if media is not None else None
     data["state"] = status.state.value if status else "unregistered_media"
     data["whep"] = {s: f"/api/cameras/{data['id']}/whep/{s}" for s in ("main", "sub")
                     if data.get(f"rtsp_{s}")}

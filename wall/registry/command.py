@@ -59,13 +59,11 @@ async def rotate(config: object) -> tuple[int, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from iocwall.wall.config import ConfigError
+    from iocwall.wall.config import ConfigError, load_config
     from iocwall.wall.registry.crypto import RegistryKeyError
-    from iocwall.wall.serve import load_config
 
     try:
-        config = load_config(argparse.Namespace(config=args.config, host=None, port=None,
-                                                data_dir=args.data_dir))
+        config = load_config(args.config, data_dir=args.data_dir)
     except ConfigError as exc:
         print(f"iocwall registry: {exc}", file=sys.stderr)
         return 2

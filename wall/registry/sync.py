@@ -1,13 +1,14 @@
 """The media server follows the registry: a camera added is playable at once, an edited one
 reconnects, a deleted one ends its viewers. ``streams`` knows nothing of the registry; this
-module hands it cameras through MediaServer.add_camera / update_camera / remove_camera.
+module hands it cameras through the media contract's add_camera / update_camera /
+remove_camera (streams/contract.py).
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
+from iocwall.streams.contract import MediaService
 from iocwall.streams.server import Camera
 from iocwall.wall.registry.model import RegisteredCamera
 from iocwall.wall.registry.store import Change, ChangeKind, Registry
@@ -33,7 +34,7 @@ class MediaCamera:
 
 
 class MediaSync:
-    def __init__(self, registry: Registry, media: Any) -> None:
+    def __init__(self, registry: Registry, media: MediaService) -> None:
         self._registry = registry
         self._media = media
         registry.listen(self.apply)
@@ -51,8 +52,8 @@ class MediaSync:
         count = 0
         for cam in await self._registry.cameras():
             media_cam = await self._camera(cam)
-            if media_cam is not None and self._media.camera(cam.id) is None:
-                self._media.add_camera(media_cam)
+            if media_cam is not None and await self._media.camera(cam.id) is None:
+                await self._media.add_camera(media_cam)
                 count += 1
         log.info("media server follows the registry: %d cameras", count)
         return count
@@ -64,7 +65,7 @@ class MediaSync:
         media_cam = await self._camera(change.camera)
         if media_cam is None:
             await self._media.remove_camera(change.camera_id)
-        elif self._media.camera(change.camera_id) is None:
-            self._media.add_camera(media_cam)
+        elif await self._media.camera(change.camera_id) is None:
+            await self._media.add_camera(media_cam)
         else:
             await self._media.update_camera(media_cam)

@@ -137,7 +137,7 @@ async def push_layout(request: Request) -> Response:
     ws, p = wall_service(request), request.path_params
     await ws.walls.monitor(p["wall"], p["monitor"])
     try:
-        layout = validate(Layout.from_json(await _json(request)), ws.camera_ids())
+        layout = validate(Layout.from_json(await _json(request)), await ws.camera_ids())
     except LayoutError as exc:
         raise _layout_error(exc) from None
     _check_names(_layout_names(layout))
@@ -173,7 +173,7 @@ async def save_preset(request: Request) -> Response:
         data = {**data, "name": p["name"]}
     try:
         preset = validate_preset(Preset.from_json(data), {m.id for m in wall.monitors},
-                                 ws.camera_ids())
+                                 await ws.camera_ids())
     except LayoutError as exc:
         raise _layout_error(exc) from None
     texts: dict[str, object] = {"name": preset.name}

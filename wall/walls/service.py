@@ -42,15 +42,15 @@ class WallService:
         """The demo wall, once the demo's cameras exist (they arrive through the registry)."""
         if self.config.demo_open_display:
             from iocwall.wall.walls.demo import ensure_demo_wall
-            await ensure_demo_wall(self.walls, sorted(self.camera_ids()))
+            await ensure_demo_wall(self.walls, sorted(await self.camera_ids()))
 
     async def stop(self) -> None:
         await self.alarms.stop()
         await self.controller.stop()
 
-    def camera_ids(self) -> set[str]:
+    async def camera_ids(self) -> set[str]:
         media = self._services.media
-        return {c.id for c in media.cameras()} if media is not None else set()
+        return {c.id for c in await media.cameras()} if media is not None else set()
 
     async def display_monitors(self, who: Principal | None) -> set[tuple[str, str]]:
         """(wall, monitor) pairs a display principal is bound to."""

@@ -1,5 +1,8 @@
 """``iocwall worker``: an analytics worker, on this machine or on a GPU host.
 
+The command lives in wall/ because it reads config.toml (wall/config.py); the worker
+itself (analytics/) is handed plain values and never imports wall.
+
 Only the tap's ZeroMQ address is needed; zones travel with the frames. The
 detector and weights come from the command line or ``[analytics]`` in config.toml.
 """
@@ -30,13 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from iocwall.analytics.detectors import DetectorOptions, WeightsMissing, build_detector
     from iocwall.analytics.worker import Worker
-    from iocwall.wall.config import ConfigError
-    from iocwall.wall.serve import load_config
+    from iocwall.wall.config import ConfigError, load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        cfg = load_config(argparse.Namespace(config=args.config, host=None, port=None,
-                                             data_dir=None)).analytics
+        cfg = load_config(args.config).analytics
     except ConfigError as exc:
         print(f"iocwall worker: {exc}", file=sys.stderr)
         return 2
