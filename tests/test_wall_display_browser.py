@@ -181,7 +181,7 @@ def test_browser_pairs_gets_approved_and_plays_its_monitor(chromium, demo) -> No
         page.goto(demo.base_url + "/pair?name=kiosk-test")
         page.wait_for_selector("body[data-ready='1']")
         code = page.inner_text("#code").strip()
-        assert len(code) == 6 and code.isdigit()
+        assert len(code) == 9 and code[4] == "-"     # ABCD-EFGH, typed from the screen
         r = http.post(f"/api/display/pairings/{code}/approve",
                       json={"wall": "paired", "monitors": {"1": "HDMI-1"}})
         assert r.status_code == 200, r.text

@@ -86,7 +86,8 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     media_routes = (media_api.routes(media, _camera_access(services), analytics_metrics)
                     if media is not None else [])
     return [*pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
-            *wall_api.routes(), *wall_ws.routes(), *queues.routes(services.queues),
+            *wall_api.routes(), *wall_ws.routes(),
+            *queues.routes(services.queues, _camera_access(services)),
             *zones_api.routes(_camera_access(services))]
 
 
