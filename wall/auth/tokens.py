@@ -8,8 +8,8 @@ lives only as long as the admin account that made it: disabled, demoted or
 deleted, and its tokens are refused. Tokens made by the server itself (no
 creator) are exempt. A token made on behalf of another token (``parent_id``: a display
 token whose pairing an admin *token* approved) takes over that token's creator, expires
-no later than it, and is refused once it is revoked or expired. Labels are unique (case-insensitive): the audit names a
-token by its label.
+no later than it, and is refused once it is revoked or expired. Labels are unique
+(case-insensitive): the audit names a token by its label.
 """
 from __future__ import annotations
 
@@ -133,7 +133,8 @@ class Tokens:
 
     async def id_of(self, label: str) -> int | None:
         """The id of the token labelled ``label`` (labels are unique)."""
-        row = await self._store.fetchone("SELECT id FROM tokens WHERE label = ? COLLATE NOCASE", (label,))
+        row = await self._store.fetchone(
+            "SELECT id FROM tokens WHERE label = ? COLLATE NOCASE", (label,))
         return int(row["id"]) if row is not None else None
 
     async def resolve(self, token: str) -> Principal | None:

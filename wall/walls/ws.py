@@ -1,8 +1,9 @@
 """The display WebSocket (``/ws/display/{wall}/{monitor}``) and the wall's pages.
 
 The socket belongs to a display session bound to that monitor (or an operator
-previewing it); revoking the display node closes it (code 4403). The controller sends the current layout at once, then every push;
-the page answers with acks and a heartbeat each second.
+previewing it); revoking the display node closes it (code 4403). The controller sends
+the current layout at once, then every push; the page answers with acks and a heartbeat
+each second.
 """
 from __future__ import annotations
 
