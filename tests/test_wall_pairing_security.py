@@ -14,10 +14,11 @@ import pytest
 import websockets
 
 from iocwall.analytics.messages import Result, ZoneCount
-from iocwall.wall.config import Config
+from iocwall.wall.config import CameraConfig, Config
 from iocwall.wall.walls import pairing as pairing_module
 from tests.fixtures.app import LiveServer, start_live_server
 from tests.wall_helpers import layout, make_wall, open_display, tile, with_cameras
+from tests.whep_client import Viewer
 
 ISO_VN = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+07:00$")
 APPROVE = {"wall": "w1", "monitors": {"1": "HDMI-1"}}
@@ -222,3 +223,50 @@ async def test_a_display_sees_only_its_cameras_queue_counts(wall_config: Config)
             assert [r["camera"] for r in (await kiosk.get("/api/queues")).json()] == ["cam-1"]
             r = await kiosk.get("/api/queues", params={"camera": "cam-2"})
             assert r.status_code == 200 and r.json() == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_revoke_ends_the_displays_live_viewers(app_config: Config, simulator) -> None:  # noqa: ANN001
+    """A real WHEP viewer of the display (simulator camera, aiortc peer, media in its own
+    process) is ended by revoke; another user's viewer of the same camera keeps playing."""
+    app_config.cameras = [CameraConfig(id="cam1", name="Camera 1",
+                                       main_url=simulator.url(1, "main", auth=False),
+                                       sub_url=simulator.url(1, "sub", auth=False),
+                                       username=simulator.user, password=simulator.password)]
+    app_config.webrtc.ice_addresses = ["127.0.0.1"]
+    async with start_live_server(app_config) as server, server.client() as admin:
+        await server.login(admin)
+        await make_wall(admin)
+        await admin.put("/api/walls/w1/monitors/1/layout", json=layout(tile("a", 0, 0, "cam1")))
+        node, token = await _paired(server, admin)
+        media = server.services.media
+        async with server.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
+            mine = await _play(kiosk)
+        theirs = await _play(admin)
+        try:
+            assert {s.user for s in media.session_refs()} == {  # type: ignore[attr-defined]
+                f"token:display-node:{node}", "admin"}
+            r = await admin.post(f"/api/display/nodes/{node}/revoke")
+            assert r.status_code == 200
+            assert [s.user for s in media.session_refs()] == ["admin"]  # type: ignore[attr-defined]
+            assert r.json()["viewers_ended"] == 1
+            await theirs.count_during(0.5)
+            assert len(await theirs.count_during(1.0)) > 5          # still playing
+        finally:
+            await mine.close()
+            await theirs.close()
+
+
+async def _play(http: httpx.AsyncClient) -> Viewer:
+    viewer = Viewer()
+
+    async def post(sdp: str) -> str:
+        r = await http.post("/api/cameras/cam1/whep/sub", content=sdp,
+                            headers={"Content-Type": "application/sdp"})
+        assert r.status_code == 201, r.text
+        return r.text
+
+    await viewer.play(post)
+    await viewer.first_frame()
+    return viewer
