@@ -5,6 +5,7 @@ Screenshots go to test-artifacts/ (git-ignored).
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -265,3 +266,24 @@ def test_console_shows_which_node_waits_and_approves_it(chromium, demo) -> None:
     finally:
         context.close()
         http.close()
+
+
+def test_pair_page_starts_over_when_its_pairing_expires(chromium, demo) -> None:
+    """The server forgets an expired pairing (poll answers 404): the page shows a new code."""
+    import sqlite3
+    context = chromium.new_context(viewport={"width": 800, "height": 450})
+    try:
+        page = context.new_page()
+        page.goto(demo.base_url + "/pair?name=expiring")
+        page.wait_for_selector("body[data-ready='1']")
+        first = page.inner_text("#code").strip()
+        with contextlib.closing(sqlite3.connect(demo.data_dir / "iocwall.sqlite3")) as db:
+            db.execute("UPDATE display_nodes SET expires = 0 WHERE code = ?",
+                       (first.replace("-", ""),))
+            db.commit()
+        page.wait_for_function(f"() => document.getElementById('code').textContent.trim() "
+                               f"!== {first!r}", timeout=15_000)
+        second = page.inner_text("#code").strip()
+        assert len(second) == 9 and second[4] == "-"
+    finally:
+        context.close()
