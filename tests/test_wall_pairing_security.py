@@ -211,18 +211,25 @@ async def test_a_display_sees_only_its_cameras_queue_counts(wall_config: Config)
     async with start_live_server(wall_config) as server, server.client() as admin:
         await server.login(admin)
         await make_wall(admin)
-        await admin.put("/api/walls/w1/monitors/1/layout", json=layout(tile("a", 0, 0, "cam-1")))
+        # cam-1 on a camera tile; cam-3 counted by a queue tile (counts only, no video)
+        queue = {"id": "q", "kind": "queue", "x": 1, "y": 0, "w": 1, "h": 1, "centre": "cam-3",
+                 "counters": ["c1"]}
+        r = await admin.put("/api/walls/w1/monitors/1/layout",
+                            json=layout(tile("a", 0, 0, "cam-1"), queue))
+        assert r.status_code == 200, r.text
         now = time.time()
-        for camera in ("cam-1", "cam-2"):
+        for camera in ("cam-1", "cam-2", "cam-3"):
             server.services.queues.update(Result(camera, 1, now, now, "w", [
                 ZoneCount("c1", 3, None, 0.0)]))
         assert {r["camera"] for r in (await admin.get("/api/queues")).json()} == {
-            "cam-1", "cam-2"}
+            "cam-1", "cam-2", "cam-3"}
         _, token = await _paired(server, admin)
         async with server.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
-            assert [r["camera"] for r in (await kiosk.get("/api/queues")).json()] == ["cam-1"]
+            assert [r["camera"] for r in (await kiosk.get("/api/queues")).json()] == [
+                "cam-1", "cam-3"]
             r = await kiosk.get("/api/queues", params={"camera": "cam-2"})
             assert r.status_code == 200 and r.json() == []
+            assert (await kiosk.get("/api/cameras/cam-3")).status_code == 403   # no video
 
 
 @pytest.mark.slow

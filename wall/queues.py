@@ -132,8 +132,9 @@ class QueueBoard:
 
 
 def routes(board: QueueBoard, access: CameraAccess | None = None) -> list[BaseRoute]:
-    """access: may this caller open this camera? (the same rule as the cameras and WHEP:
-    a display sees only the counts of the cameras on its layouts); None = every camera."""
+    """access: may this caller read this camera's counts? (the walls' rule for cameras and
+    WHEP, also counting its queue tiles' cameras: a display reads only what its layouts
+    show); None = every camera."""
     async def list_queues(request: Request) -> Response:
         camera = request.query_params.get("camera") or None
         rows = board.rows(camera)

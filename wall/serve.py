@@ -87,7 +87,7 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
                     if media is not None else [])
     return [*pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
             *wall_api.routes(), *wall_ws.routes(),
-            *queues.routes(services.queues, _camera_access(services)),
+            *queues.routes(services.queues, _counts_access(services)),
             *zones_api.routes(_camera_access(services))]
 
 
@@ -95,6 +95,13 @@ def _camera_access(services: Services):  # type: ignore[no-untyped-def]
     """A display session may open only the cameras on its layouts (walls decide)."""
     async def allowed(principal: object, camera: str) -> bool:
         return services.wall is None or await services.wall.camera_allowed(principal, camera)
+    return allowed
+
+
+def _counts_access(services: Services):  # type: ignore[no-untyped-def]
+    """A display session reads only the queue counts its layouts show (walls decide)."""
+    async def allowed(principal: object, camera: str) -> bool:
+        return services.wall is None or await services.wall.counts_allowed(principal, camera)
     return allowed
 
 

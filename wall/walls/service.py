@@ -97,13 +97,22 @@ class WallService:
 
     async def camera_allowed(self, who: Principal | None, camera: str) -> bool:
         """Users with a viewer role see every camera; a display only those on its layouts."""
+        return await self._display_may(who, camera, counts=False)
+
+    async def counts_allowed(self, who: Principal | None, camera: str) -> bool:
+        """The same rule for queue counts: a display reads the counts its layouts show
+        (their cameras, and the cameras its queue tiles count), no others."""
+        return await self._display_may(who, camera, counts=True)
+
+    async def _display_may(self, who: Principal | None, camera: str, *, counts: bool) -> bool:
         if who is None:
             return False
         if who.role is not Role.DISPLAY:
             return True
         for wall, monitor in await self.display_monitors(who):
             layout = await self.walls.layout(wall, monitor)
-            if layout is not None and camera in layout.cameras():
+            if layout is not None and camera in (layout.counted_cameras() if counts
+                                                 else layout.cameras()):
                 return True
         return False
 
