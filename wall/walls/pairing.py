@@ -15,6 +15,7 @@ Revoking a node ends its token and its sessions in one transaction.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -90,8 +91,7 @@ class Pairing:
         for _ in range(CODE_TRIES):
             code = new_code()
             try:
-                await self._store.transaction(
-                    lambda conn, code=code: self._insert(conn, code, row))  # type: ignore[misc]
+                await self._store.transaction(functools.partial(self._insert, code=code, row=row))
             except sqlite3.IntegrityError:      # that code is open already: draw another
                 continue
             return PairingStart(node, shown_code(code), secret, iso_from_epoch(expires))
