@@ -162,6 +162,7 @@ async def test_revoke_ends_token_sessions_and_open_sockets(wall_config: Config) 
             async with asyncio.timeout(1.0):
                 await ws.wait_closed()
             assert ws.close_code == 4403
+        await display.close()
         async with server.client(headers=bearer) as by_token:
             assert (await by_token.get("/api/me")).status_code == 401
             assert (await by_token.get("/api/walls/w1/monitors/1/layout")).status_code == 401
