@@ -200,7 +200,13 @@ async def test_display_token_from_an_admin_token_dies_with_it(wall_config: Confi
         assert display["created_by"] == made["created_by"]
         async with server.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
             assert (await kiosk.get("/api/me")).status_code == 200
+            r = await kiosk.post("/api/display/session")
+            cookies = {"iocwall_display": r.cookies["iocwall_display"]}
+        async with httpx.AsyncClient(base_url=server.url, cookies=cookies) as by_cookie:
+            assert (await by_cookie.get("/api/me")).status_code == 200
             assert (await admin.delete(f"/api/tokens/{made['id']}")).status_code == 200
+            assert (await by_cookie.get("/api/me")).status_code == 401   # its session too
+        async with server.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
             assert (await kiosk.get("/api/me")).status_code == 401
         # approved in a session: the server's own token, as before (outlives nothing)
         _, token = await _paired(server, admin)

@@ -30,6 +30,15 @@ PREFIX = "iwt_"
 LAST_USED_EVERY_S = 60.0     # write last_used at most this often per token, not per request
 _COLUMNS = "id, label, role, unit, created_at, created_by, last_used, revoked_at, expires"
 DAY_S = 86400
+# When a token is accepted (one rule for the bearer and for what was made from it):
+# not revoked, not expired, made by the server or by an enabled admin, and its parent token
+# (if any) neither revoked nor expired. Aliases: t the token, u its creator, p its parent.
+_VALID_JOINS = ("LEFT JOIN users u ON u.id = t.created_by_id"
+                " LEFT JOIN tokens p ON p.id = t.parent_id")
+_VALID = ("t.revoked_at IS NULL AND t.expires > :now"
+          " AND ((t.created_by_id IS NULL AND t.created_by = '')"
+          "      OR (u.disabled = 0 AND u.role = 'admin'))"
+          " AND (t.parent_id IS NULL OR (p.revoked_at IS NULL AND p.expires > :now))")
 
 
 def token_hash(token: str) -> str:
@@ -140,21 +149,24 @@ class Tokens:
     async def resolve(self, token: str) -> Principal | None:
         if not token.startswith(PREFIX) or len(token) > 200:
             return None
-        now = time.time()
         row = await self._store.fetchone(
-            "SELECT t.id, t.label, t.role, t.unit FROM tokens t"
-            " LEFT JOIN users u ON u.id = t.created_by_id"
-            " LEFT JOIN tokens p ON p.id = t.parent_id"
-            " WHERE t.token_hash = ? AND t.revoked_at IS NULL AND t.expires > ?"
-            " AND ((t.created_by_id IS NULL AND t.created_by = '')"
-            "      OR (u.disabled = 0 AND u.role = 'admin'))"
-            " AND (t.parent_id IS NULL OR (p.revoked_at IS NULL AND p.expires > ?))",
-            (token_hash(token), now, now))
+            f"SELECT t.id, t.label, t.role, t.unit FROM tokens t {_VALID_JOINS}"
+            f" WHERE t.token_hash = :key AND {_VALID}",
+            {"key": token_hash(token), "now": time.time()})
         if row is None:
             return None
         await self._touch(int(row["id"]))
         return Principal(name=f"token:{row['label']}", role=Role(row["role"]), unit=row["unit"],
                          user_id=None, via="token")
+
+    async def valid(self, label: str) -> bool:
+        """Would the token labelled ``label`` be accepted now? (e.g. a display session
+        lives only as long as the display token it was made from)."""
+        row = await self._store.fetchone(
+            f"SELECT t.id FROM tokens t {_VALID_JOINS}"
+            f" WHERE t.label = :key COLLATE NOCASE AND {_VALID}",
+            {"key": label, "now": time.time()})
+        return row is not None
 
     async def _touch(self, token_id: int) -> None:
         now = time.monotonic()

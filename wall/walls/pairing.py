@@ -206,7 +206,9 @@ class Pairing:
             "SELECT n.id FROM display_sessions s JOIN display_nodes n ON n.id = s.node"
             " WHERE s.id = ? AND s.revoked = 0 AND s.expires > ? AND n.state = 'approved'",
             (session_id_hash(sid), time.time()))
-        if row is None:
+        # A session lives no longer than the display token it was made from (its expiry,
+        # and when an admin token approved the pairing, that token's rules).
+        if row is None or not await self._tokens.valid(TOKEN_LABEL + row["id"]):
             return None
         return Principal(name=f"display:{row['id']}", role=Role.DISPLAY, via="display")
 
