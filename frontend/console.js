@@ -5,6 +5,7 @@
 import { api, ApiError, goLogin, me } from "/static/api.js";
 import { apply, bindToggle, t } from "/static/i18n.js";
 import { Tours } from "/static/console-tours.js";
+import { Pairings } from "/static/console-pairing.js";
 import { QueueOverlay } from "/static/queue-overlay.js";
 
 const GridStack = window.GridStack;
@@ -330,6 +331,9 @@ async function main() {
   bindPresets();
   if (wallId) await drawWall();
   tours.bind();
+  if (who.role === "admin") {
+    new Pairings({ wallId, wall, showError }, document.getElementById("pairings")).start();
+  }
   setInterval(refresh, 2000);
   refreshThumbs();
   setInterval(refreshThumbs, THUMB_EVERY_MS);

@@ -111,6 +111,12 @@ class Layout:
     def cameras(self) -> set[str]:
         return {c for t in self.tiles for c in t.cameras_used()}
 
+    def counted_cameras(self) -> set[str]:
+        """Cameras whose queue counts the layout shows: its cameras (count overlays) and
+        the counting cameras of its queue tiles (``centre``)."""
+        return self.cameras() | {t.centre for t in self.tiles
+                                 if t.kind is TileKind.QUEUE and t.centre}
+
     def indicators(self) -> set[str]:
         return {t.indicator for t in self.tiles if t.kind is TileKind.INDICATOR}
 

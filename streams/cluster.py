@@ -271,7 +271,7 @@ class MediaCluster:
         self._sessions[ref.id] = ref
         return ref, answer
 
-    def session_refs(self) -> list[SessionRef]:
+    async def session_refs(self) -> list[SessionRef]:
         return list(self._sessions.values())
 
     async def find_session(self, session_id: str) -> SessionRef | None:

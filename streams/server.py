@@ -375,6 +375,10 @@ class MediaServer:
         finally:
             channel.release()
 
+    async def session_refs(self) -> list[SessionRef]:
+        """Every viewer session (as MediaCluster.session_refs): e.g. to end one user's."""
+        return [SessionRef(s.id, s.camera, s.stream, user=s.user) for s in self.sessions.all()]
+
     async def find_session(self, session_id: str) -> SessionRef | None:
         session = self.sessions.get(session_id)
         if session is None:

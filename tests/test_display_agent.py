@@ -115,3 +115,41 @@ async def test_agent_pairs_opens_a_window_per_monitor_and_restarts_a_crash(
             except TimeoutError:
                 os.killpg(agent.pid, signal.SIGKILL)
                 await asyncio.wait_for(agent.wait(), 5)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_agent_pairs_again_when_its_pairing_expires(
+        app_config: Config, tmp_path: Path) -> None:
+    """Pairings expire (15 min unapproved): the agent asks for a new code, it does not quit."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing")
+    async with start_live_server(with_cameras(app_config)) as server, server.client() as http:
+        await server.login(http)
+        agent = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "iocwall.wall.cli", "display-agent", "--controller", server.url,
+            "--xrandr-file", str(DATA / "xrandr_two_monitors.txt"),
+            "--state-dir", str(tmp_path / "agent"), "--browser", CHROMIUM,
+            "--browser-arg=--headless=new", "--browser-arg=--no-sandbox",
+            "--browser-arg=--disable-gpu", "--health-host", "127.0.0.1",
+            "--health-port", str(free_port()),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            async def pending():  # type: ignore[no-untyped-def]
+                return (await http.get("/api/display/pairings")).json()
+            first = (await _until(pending))[0]
+            await server.services.store.execute(
+                "UPDATE display_nodes SET expires = 0 WHERE id = ?", (first["node"],))
+
+            async def another():  # type: ignore[no-untyped-def]
+                return [p for p in await pending() if p["node"] != first["node"]]
+            second = (await _until(another, 30))[0]
+            assert second["code"] != first["code"] and agent.returncode is None
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(agent.wait(), 20)
+            except TimeoutError:
+                os.killpg(agent.pid, signal.SIGKILL)
+                await asyncio.wait_for(agent.wait(), 5)

@@ -160,7 +160,7 @@ async def test_a_node_that_cannot_start_is_down_and_its_cameras_play_elsewhere(
             viewers.append(moved)
             await moved.first_frame(20)
             replay = moved.frames[0].at - killed
-            assert [s.node for s in cluster.session_refs() if s.camera == a] == [node_b]
+            assert [s.node for s in await cluster.session_refs() if s.camera == a] == [node_b]
             assert len(await vb.count_during(0.5)) >= 5          # b's viewer never stopped
             print(f"\n{node_a} killed and kept failing: down after {down:.1f} s, "
                   f"{a} playing from {node_b} after {replay:.1f} s")

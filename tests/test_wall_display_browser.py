@@ -5,6 +5,8 @@ Screenshots go to test-artifacts/ (git-ignored).
 """
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 from pathlib import Path
 
@@ -181,7 +183,7 @@ def test_browser_pairs_gets_approved_and_plays_its_monitor(chromium, demo) -> No
         page.goto(demo.base_url + "/pair?name=kiosk-test")
         page.wait_for_selector("body[data-ready='1']")
         code = page.inner_text("#code").strip()
-        assert len(code) == 6 and code.isdigit()
+        assert len(code) == 9 and code[4] == "-"     # ABCD-EFGH, typed from the screen
         r = http.post(f"/api/display/pairings/{code}/approve",
                       json={"wall": "paired", "monitors": {"1": "HDMI-1"}})
         assert r.status_code == 200, r.text
@@ -221,5 +223,67 @@ def test_live_grid_fills_a_1600x900_window(chromium, demo) -> None:
         lefts = page.evaluate("() => [...document.querySelectorAll('#grid .tile')]"
                               ".map(t => Math.round(t.getBoundingClientRect().left))")
         assert len(set(lefts)) == 1
+    finally:
+        context.close()
+
+
+def test_console_shows_which_node_waits_and_approves_it(chromium, demo) -> None:
+    """The admin sees a waiting node's address, browser and first-seen time, then approves it
+    from the console; names are shown as text, never as markup."""
+    from tests.fixtures.browser import login
+    http = admin(demo)
+    context = chromium.new_context(viewport={"width": 1600, "height": 900})
+    try:
+        r = http.post("/api/walls", json={"id": "approvals", "name": "Approvals", "columns": 2,
+                                          "rows": 1, "monitors": ["1", "2"]})
+        assert r.status_code == 201, r.text
+        with httpx.Client(base_url=demo.base_url, timeout=10,
+                          headers={"User-Agent": "kiosk-<b>x</b>/2"}) as node:
+            r = node.post("/api/display/pair", json={"name": "<img src=x onerror=alert(1)>"})
+            assert r.status_code == 201, r.text
+            started = r.json()
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            login(page, demo, target="/console?wall=approvals")
+            page.wait_for_selector("body[data-ready='1']")
+            row = page.locator(f"#pairing-list li[data-node='{started['node']}']")
+            row.wait_for()
+            assert started["code"] in row.inner_text()
+            assert row.locator("img").count() == 0               # the name stayed text
+            assert row.locator("[data-field='address']").inner_text().endswith("127.0.0.1")
+            assert "kiosk-<b>x</b>/2" in row.locator("[data-field='user_agent']").inner_text()
+            seen = row.locator("[data-field='first_seen']").inner_text()
+            assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+07:00$", seen), seen
+            row.locator(".pairing-monitor").select_option("2")
+            row.locator(".pairing-approve").click()
+            page.wait_for_function("() => document.getElementById('push-status')"
+                                   ".textContent.includes('127.0.0.1')")
+            row.wait_for(state="detached")
+            poll = node.post(f"/api/display/pair/{started['node']}/poll",
+                             json={"secret": started["secret"]}).json()
+            assert poll["state"] == "approved" and poll["wall"] == "approvals"
+            assert poll["monitors"] == [{"id": "2", "output": "HDMI-1"}]
+    finally:
+        context.close()
+        http.close()
+
+
+def test_pair_page_starts_over_when_its_pairing_expires(chromium, demo) -> None:
+    """The server forgets an expired pairing (poll answers 404): the page shows a new code."""
+    import sqlite3
+    context = chromium.new_context(viewport={"width": 800, "height": 450})
+    try:
+        page = context.new_page()
+        page.goto(demo.base_url + "/pair?name=expiring")
+        page.wait_for_selector("body[data-ready='1']")
+        first = page.inner_text("#code").strip()
+        with contextlib.closing(sqlite3.connect(demo.data_dir / "iocwall.sqlite3")) as db:
+            db.execute("UPDATE display_nodes SET expires = 0 WHERE code = ?",
+                       (first.replace("-", ""),))
+            db.commit()
+        page.wait_for_function(f"() => document.getElementById('code').textContent.trim() "
+                               f"!== {first!r}", timeout=15_000)
+        second = page.inner_text("#code").strip()
+        assert len(second) == 9 and second[4] == "-"
     finally:
         context.close()

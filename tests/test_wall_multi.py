@@ -45,6 +45,38 @@ async def test_push_on_b_reaches_a_display_on_a(wall_config: Config,
         await display.close()
 
 
+@pytest.mark.redis
+async def test_revoke_on_b_closes_the_display_socket_on_a(wall_config: Config,
+                                                          redis_server: RedisServer) -> None:
+    wall_config.bus.backend = "redis"
+    wall_config.bus.redis_url = redis_server.url
+    wall_config.bus.prefix = redis_server.fresh_prefix()
+    async with start_live_server(wall_config) as a, \
+            start_live_server(copy.deepcopy(wall_config)) as b, \
+            a.client() as http_a, b.client() as http_b:        # same database, same bus
+        await a.login(http_a)
+        await b.login(http_b)
+        await make_wall(http_a)
+        async with a.client() as node:
+            started = (await node.post("/api/display/pair", json={})).json()
+            r = await http_a.post(f"/api/display/pairings/{started['code']}/approve",
+                                  json={"wall": "w1", "monitors": {"1": "HDMI-1"}})
+            assert r.status_code == 200, r.text
+            token = (await node.post(f"/api/display/pair/{started['node']}/poll",
+                                     json={"secret": started["secret"]})).json()["token"]
+            r = await node.post("/api/display/session",
+                                headers={"Authorization": f"Bearer {token}"})
+            cookies = {"iocwall_display": r.cookies["iocwall_display"]}
+        display = await open_display(a.url, "w1", "1", cookies)
+        await display.wait_layouts(1)
+        assert (await http_b.post(f"/api/display/nodes/{started['node']}/revoke")
+                ).status_code == 200
+        async with asyncio.timeout(1.5):
+            await display.ws.wait_closed()
+        assert display.ws.close_code == 4403
+        await display.close()
+
+
 async def test_queue_over_threshold_raises_alarm_then_clears(wall_config: Config) -> None:
     async with start_live_server(wall_config) as server, server.client() as http:
         await server.login(http)

@@ -23,7 +23,9 @@ async def test_pairing_approval_and_display_session_limits(wall_config: Config) 
         await admin.put("/api/walls/w1/monitors/2/layout", json=layout(tile("b", 0, 0, "cam-2")))
         async with server.client() as node:
             started = (await node.post("/api/display/pair", json={"name": "PC-01"})).json()
-            assert len(started["code"]) == 6 and started["code"].isdigit()
+            code = started["code"]       # ABCD-EFGH: 8 characters, unambiguous alphabet
+            assert len(code) == 9 and code[4] == "-"
+            assert set(code.replace("-", "")) <= set("23456789ABCDEFGHJKMNPQRSTUVWXYZ")
             poll = f"/api/display/pair/{started['node']}/poll"
             r = await node.post(poll, json={"secret": "wrong"})
             assert r.status_code == 404

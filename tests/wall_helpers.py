@@ -73,6 +73,8 @@ class Display:
 
     async def close(self) -> None:
         for task in self._tasks:
+            if task.done() and not task.cancelled():
+                task.exception()        # e.g. the server closed the socket: seen, not leaked
             task.cancel()
         await self.ws.close()
 

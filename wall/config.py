@@ -162,6 +162,14 @@ class WallConfig(_Section):
                                        description="A display silent this long is shown as down")
     demo_open_display: bool = Field(False, description="Demo only: the demo wall's display pages "
                                     "work without pairing, from loopback only")
+    pair_per_address: int = Field(10, ge=1, le=1000, description="Display pairing starts "
+                                  "allowed per address per pair_window_s (then 429)")
+    pair_window_s: float = Field(60.0, gt=0, le=3600, description="Window of pair_per_address; "
+                                 "a repeated block doubles, up to 16 windows")
+    pair_max_open: int = Field(200, ge=1, le=100_000, description="Open (unapproved) pairings "
+                               "kept at once, all addresses together (then 503)")
+    pair_ttl_s: float = Field(900.0, ge=10, le=86400, description="An unapproved pairing "
+                              "expires after this many seconds")
 
 
 class RegistryConfig(_Section):

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,10 +21,13 @@ from starlette.routing import BaseRoute
 
 from iocwall.analytics.messages import Result
 from iocwall.streams.clock import iso_from_epoch
-from iocwall.wall.access import Role, route
+from iocwall.wall.access import Role, principal_of, route
 from iocwall.wall.bus import Bus
 from iocwall.wall.bus.events import Event, EventKind
 from iocwall.wall.bus.queue import ALERT_TOPIC, QueueReading
+
+if TYPE_CHECKING:                   # media_api imports Services, which imports this module
+    from iocwall.wall.media_api import CameraAccess
 
 log = logging.getLogger(__name__)
 REPUBLISH_S = 5.0
@@ -127,9 +131,17 @@ class QueueBoard:
                 if camera is None or cam == camera]
 
 
-def routes(board: QueueBoard) -> list[BaseRoute]:
+def routes(board: QueueBoard, access: CameraAccess | None = None) -> list[BaseRoute]:
+    """access: may this caller read this camera's counts? (the walls' rule for cameras and
+    WHEP, also counting its queue tiles' cameras: a display reads only what its layouts
+    show); None = every camera."""
     async def list_queues(request: Request) -> Response:
         camera = request.query_params.get("camera") or None
-        return JSONResponse(board.rows(camera))
+        rows = board.rows(camera)
+        who = principal_of(request)
+        if access is not None and who is not None and who.role is Role.DISPLAY:
+            allowed = {cam: await access(who, cam) for cam in {r["camera"] for r in rows}}
+            rows = [r for r in rows if allowed[r["camera"]]]
+        return JSONResponse(rows)
 
     return [route("/api/queues", list_queues, roles=READERS, methods=["GET"])]

@@ -36,7 +36,8 @@ def route_table(services: Services) -> list[BaseRoute]:
         *audit.routes(),
         # pages, registry, media, indicators, walls, queues and zones
         *pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
-        *wall_api.routes(), *wall_ws.routes(), *queues.routes(services.queues),
+        *wall_api.routes(), *wall_ws.routes(),
+        *queues.routes(services.queues, counts_access(services)),
         *zones_api.routes(access),
     ]
 
@@ -45,4 +46,11 @@ def camera_access(services: Services) -> media_api.CameraAccess:
     """A display session may open only the cameras on its layouts (walls decide)."""
     async def allowed(principal: Principal | None, camera: str) -> bool:
         return services.wall is None or await services.wall.camera_allowed(principal, camera)
+    return allowed
+
+
+def counts_access(services: Services) -> media_api.CameraAccess:
+    """A display session reads only the queue counts its layouts show (walls decide)."""
+    async def allowed(principal: Principal | None, camera: str) -> bool:
+        return services.wall is None or await services.wall.counts_allowed(principal, camera)
     return allowed

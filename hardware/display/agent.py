@@ -25,6 +25,13 @@ log = logging.getLogger(__name__)
 POLL_S = 2.0
 
 
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(300.0, max(1.0, float(response.headers.get("Retry-After", "10"))))
+    except ValueError:
+        return 10.0
+
+
 @dataclass
 class AgentState:
     node: str = ""
@@ -63,9 +70,18 @@ class Agent:
         self.code = ""
 
     async def pair(self, http: httpx.AsyncClient) -> None:
-        """Until approved: show a code on the first monitor, poll for the token."""
+        """Until approved: show a code on the first monitor, poll for the token. A pairing
+        the controller forgets (expired, revoked: 404) starts over with a new code."""
+        while not await self._pair_once(http):
+            self.state = AgentState()
+            self.state.save(self.state_file)
+            log.warning("the controller forgot this pairing (expired?); pairing again")
+
+    async def _pair_once(self, http: httpx.AsyncClient) -> bool:
         if not self.state.node:
-            r = await http.post("/api/display/pair", json={"name": socket.gethostname()})
+            while (r := await http.post("/api/display/pair", json={
+                    "name": socket.gethostname()})).status_code in (429, 503):
+                await asyncio.sleep(_retry_after(r))        # rate-limited or full: as asked
             r.raise_for_status()
             data = r.json()
             self.state = AgentState(node=data["node"], secret=data["secret"])
@@ -79,16 +95,14 @@ class Agent:
             while True:
                 r = await http.post(f"/api/display/pair/{self.state.node}/poll",
                                     json={"secret": self.state.secret})
-                if r.status_code == 404:          # forgotten or revoked: start over
-                    self.state = AgentState()
-                    self.state.save(self.state_file)
-                    raise RuntimeError("the controller no longer knows this node; pair again")
+                if r.status_code == 404:          # forgotten, expired or revoked
+                    return False
                 answer = r.json()
                 if answer["token"]:
                     self.state.token, self.state.wall = answer["token"], answer["wall"]
                     self.state.monitors = answer["monitors"]
                     self.state.save(self.state_file)
-                    return
+                    return True
                 await asyncio.sleep(POLL_S)
         finally:
             await self.kiosks.stop()

@@ -108,7 +108,7 @@ def build(media: MediaServer | MediaCluster, ordinary: Ordinary):  # noqa: ANN20
         if isinstance(media, MediaCluster):
             health = await media.health()
             sessions = [{"camera": s.camera, "stream": s.stream, "node": s.node}
-                        for s in media.session_refs()]
+                        for s in await media.session_refs()]
         else:
             health = await media.health()
             sessions = [{"camera": s.camera, "stream": s.stream, "passthrough": s.passthrough,

@@ -75,6 +75,14 @@ class LoginLimiter:
         # The address keeps its count on success: one valid account must not reset
         # the guessing of others from the same place.
 
+    def take(self, name: str, address: str) -> int | None:
+        """Count an action that always costs one (e.g. an anonymous display pairing start):
+        None if it may go ahead (counted as spent), else the seconds to wait."""
+        wait = self.begin(name, address)
+        if wait is None:
+            self.finish(name, address, ok=False)
+        return wait
+
     def abandon(self, username: str, address: str) -> None:
         """An attempt ``begin`` let through was never checked (e.g. the server was busy)."""
         for key, _ in self._limits(username, address):

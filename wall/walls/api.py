@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 
 from iocwall.layouts import Layout, LayoutError, Preset, validate, validate_preset
 from iocwall.wall.access import PUBLIC, Role, route
-from iocwall.wall.api.common import Body, audited, caller, read_body, services
+from iocwall.wall.api.common import Body, audited, caller, client_address, read_body, services
 from iocwall.wall.errors import ApiError
 from iocwall.wall.http.body import parse_json
 from iocwall.wall.text import Name, name_problem
@@ -26,6 +26,7 @@ VIEW = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN})
 PUSH = frozenset({Role.ADMIN, Role.OPERATOR})
 ADMIN = frozenset({Role.ADMIN})
 MAX_WAIT_S = 10.0
+ANONYMOUS = "(anonymous)"          # who the audit names for an unauthenticated pairing start
 
 
 def wall_service(request: Request) -> WallService:
@@ -226,10 +227,27 @@ async def clear_alarm(request: Request) -> Response:
 
 
 async def pair_start(request: Request) -> Response:
+    """Anonymous: refused (429) past the per-address limit before anything is stored or
+    audited; refusals are audited folded, at most one entry per address per second."""
     body = await read_body(request, PairBody)
-    started = await _pairing(request).start(body.name)
-    return JSONResponse({"node": started.node, "code": started.code, "secret": started.secret},
-                        status_code=201)
+    ws, address = wall_service(request), client_address(request)
+    wait = ws.pair_limiter.take("pair", address)
+    if wait is not None:
+        if folded := ws.pair_limiter.refusal_to_audit(address):
+            await services(request).audit.record(
+                ANONYMOUS, "display.pair.refused", "display:-", None,
+                {"reason": "rate_limited", "retry_after_s": wait, "refused": folded}, address)
+        raise ApiError(429, "rate_limited", f"too many pairing requests; try again in {wait} s "
+                       f"/ quá nhiều yêu cầu ghép nối, thử lại sau {wait} giây",
+                       headers={"Retry-After": str(wait)})
+    agent = request.headers.get("user-agent", "")
+    started = await _pairing(request).start(body.name, address, agent)
+    await services(request).audit.record(
+        ANONYMOUS, "display.pair", f"display:{started.node}", None,
+        {"name": body.name.strip()[:100], "user_agent": agent[:200],
+         "expires_at": started.expires_at}, address)
+    return JSONResponse({"node": started.node, "code": started.code, "secret": started.secret,
+                         "expires_at": started.expires_at}, status_code=201)
 
 
 async def pair_poll(request: Request) -> Response:
@@ -247,23 +265,32 @@ async def pairings(request: Request) -> Response:
 
 async def approve(request: Request) -> Response:
     body = await read_body(request, ApproveBody)
+    who = caller(request)
+    # An admin token's approval binds the display token to that admin token (expiry,
+    # revocation, owner): a token cannot mint a longer-lived one by approving a pairing.
+    by_token = (await services(request).tokens.id_of(who.name.removeprefix("token:"))
+                if who.via == "token" else None)
     node = await _pairing(request).approve(request.path_params["code"], body.wall,
-                                           body.monitors, caller(request).name)
-    await audited(request, "display.approve", f"display:{node}", None,
-                  {"wall": body.wall, "monitors": body.monitors})
-    return JSONResponse({"node": node})
+                                           body.monitors, who.name, by_token)
+    await audited(request, "display.approve", f"display:{node['node']}", None,
+                  {"wall": body.wall, "monitors": body.monitors, "address": node["address"],
+                   "first_seen": node["first_seen"], "user_agent": node["user_agent"]})
+    return JSONResponse(node)
 
 
 async def revoke(request: Request) -> Response:
     node = request.path_params["node"]
-    await _pairing(request).revoke(node)
-    await audited(request, "display.revoke", f"display:{node}")
-    return JSONResponse({"revoked": node})
+    ended = await wall_service(request).revoke_display(node)
+    if ended is None:
+        raise ApiError(404, "not_found", "no such display node / không có màn hình này")
+    await audited(request, "display.revoke", f"display:{node}", None, ended)
+    return JSONResponse({"revoked": node, **ended})
 
 
 async def display_session(request: Request) -> Response:
     """A display token (bearer) in, an HttpOnly display-session cookie out."""
-    cookie = await _pairing(request).exchange(caller(request))
+    node, cookie = await _pairing(request).exchange(caller(request))
+    await audited(request, "display.session", f"display:{node}")
     response = JSONResponse({"ok": True})
     response.set_cookie(COOKIE, cookie, max_age=SESSION_MAX_AGE_S, httponly=True,
                         samesite="strict", secure=services(request).config.auth.cookie_secure)

@@ -28,6 +28,7 @@ from iocwall.wall.walls.protocol import (
     TOPIC_ALARM,
     TOPIC_NODE,
     TOPIC_PUSH,
+    TOPIC_REVOKE,
     Health,
     Incoming,
     MessageType,
@@ -38,6 +39,12 @@ from iocwall.wall.walls.store import WallStore
 log = logging.getLogger(__name__)
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Record = Callable[["PushResult"], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+REVOKED_CLOSE = 4403          # WebSocket close code: this display node was revoked
+
+
+async def _no_close(code: int, reason: str) -> None:
+    return None
 
 
 @dataclass
@@ -50,6 +57,7 @@ class DisplayLink:
     send: Send
     version: int = 0             # last layout version sent to it
     layout: Layout | None = None  # ... and that layout (the base of the next diff)
+    close: Close = _no_close     # end the socket (code, reason), e.g. when the node is revoked
 
 
 @dataclass
@@ -120,6 +128,19 @@ class WallController:
 
     def links(self) -> list[DisplayLink]:
         return list(self._links.values())
+
+    async def disconnect(self, node: str) -> None:
+        """Close every socket of display ``node``: here at once, on other controllers
+        through the bus."""
+        await self._close_node(node)
+        await self.bus.publish(TOPIC_REVOKE, Event(TOPIC_REVOKE, EventKind.STATE,
+                                                   {"node": node}))
+
+    async def _close_node(self, node: str) -> None:
+        for link in [lk for lk in self.links() if lk.node == node]:
+            self._links.pop(link.conn, None)     # nothing more is sent to it
+            with contextlib.suppress(Exception):
+                await link.close(REVOKED_CLOSE, "revoked")
 
     # -- pushes
 
@@ -219,6 +240,8 @@ class WallController:
                 self.presence.seen(NodeState(p["conn"], p["node"], p["wall"], p["monitor"],
                                              event.origin, NodeStatus.UP,
                                              health=Health.from_json(p["health"])))
+        elif event.topic == TOPIC_REVOKE:
+            await self._close_node(p["node"])
         elif event.topic == TOPIC_ALARM:
             for link in self.links():
                 if link.wall == p.get("wall"):

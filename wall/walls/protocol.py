@@ -30,6 +30,7 @@ TOPIC_PUSH = "wall.push"          # a monitor's layout changed: displays apply i
 TOPIC_ACK = "wall.ack"            # a display applied a push
 TOPIC_NODE = "wall.node"          # a display connected, beat or left
 TOPIC_ALARM = "wall.alarm"        # an alarm was raised or cleared
+TOPIC_REVOKE = "wall.revoke"      # a display node was revoked: every controller drops its sockets
 TOPIC_QUEUE = "analytics.queue.*"  # queue counts: QueueReading (wall/bus/queue.py)
 
 

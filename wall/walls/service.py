@@ -5,17 +5,19 @@ Created and stopped by ``Services`` (wall/services.py); the routes reach it as
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from iocwall.wall.access import Principal, Role
-from iocwall.wall.auth import session_secret
+from iocwall.wall.auth import LoginLimiter, session_secret
 from iocwall.wall.walls.alarms import AlarmEngine
 from iocwall.wall.walls.controller import WallController
-from iocwall.wall.walls.pairing import Pairing, node_of
+from iocwall.wall.walls.pairing import TOKEN_LABEL, Pairing, node_of
 from iocwall.wall.walls.store import WallStore
 
 DEMO_WALL = "demo"
 DEMO_NODE = "demo"
+log = logging.getLogger(__name__)
 
 
 class WallService:
@@ -29,10 +31,16 @@ class WallService:
         self.alarms = AlarmEngine(services.store, services.bus, self.controller,
                                   services.audit)
         self.pairing: Pairing | None = None
+        # Anonymous pairing starts, per address: every start counts (the login limiter's
+        # counting and doubling block, with the "name" fixed).
+        self.pair_limiter = LoginLimiter(self.config.pair_per_address,
+                                         self.config.pair_per_address, self.config.pair_window_s,
+                                         max_block_s=self.config.pair_window_s * 16)
 
     async def start(self) -> None:
         secret = await session_secret(self._services.config.auth, self._services.config.data_path)
-        self.pairing = Pairing(self._services.store, self.walls, self._services.tokens, secret)
+        self.pairing = Pairing(self._services.store, self.walls, self._services.tokens, secret,
+                               self.config.pair_ttl_s, self.config.pair_max_open)
         self.controller.alarm_state = self.alarms.open_alarms
         await self.controller.start()
         await self.alarms.start()
@@ -47,6 +55,29 @@ class WallService:
     async def stop(self) -> None:
         await self.alarms.stop()
         await self.controller.stop()
+
+    async def revoke_display(self, node: str) -> dict[str, int] | None:
+        """Revoke display ``node``: token and sessions (one transaction), then its open
+        WebSockets and WHEP viewers. None if there is no such node; else what was ended."""
+        assert self.pairing is not None
+        if not await self.pairing.revoke(node):
+            return None
+        await self.controller.disconnect(node)
+        return {"viewers_ended": await self._end_viewers({f"display:{node}",
+                                                          f"token:{TOKEN_LABEL}{node}"})}
+
+    async def _end_viewers(self, users: set[str]) -> int:
+        media = self._services.media
+        if media is None:
+            return 0
+        ended = 0
+        for ref in await media.session_refs():
+            if ref.user in users:
+                try:
+                    ended += bool(await media.whep_delete(ref.id))
+                except Exception as exc:    # one media node down must not stop the revoke
+                    log.warning("viewer %s not ended: %s", ref.id, exc)
+        return ended
 
     async def camera_ids(self) -> set[str]:
         media = self._services.media
@@ -66,13 +97,22 @@ class WallService:
 
     async def camera_allowed(self, who: Principal | None, camera: str) -> bool:
         """Users with a viewer role see every camera; a display only those on its layouts."""
+        return await self._display_may(who, camera, counts=False)
+
+    async def counts_allowed(self, who: Principal | None, camera: str) -> bool:
+        """The same rule for queue counts: a display reads the counts its layouts show
+        (their cameras, and the cameras its queue tiles count), no others."""
+        return await self._display_may(who, camera, counts=True)
+
+    async def _display_may(self, who: Principal | None, camera: str, *, counts: bool) -> bool:
         if who is None:
             return False
         if who.role is not Role.DISPLAY:
             return True
         for wall, monitor in await self.display_monitors(who):
             layout = await self.walls.layout(wall, monitor)
-            if layout is not None and camera in layout.cameras():
+            if layout is not None and camera in (layout.counted_cameras() if counts
+                                                 else layout.cameras()):
                 return True
         return False
 

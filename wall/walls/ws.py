@@ -1,8 +1,9 @@
 """The display WebSocket (``/ws/display/{wall}/{monitor}``) and the wall's pages.
 
 The socket belongs to a display session bound to that monitor (or an operator
-previewing it). The controller sends the current layout at once, then every push;
-the page answers with acks and a heartbeat each second.
+previewing it); revoking the display node closes it (code 4403). The controller sends
+the current layout at once, then every push; the page answers with acks and a heartbeat
+each second.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, route
 from iocwall.wall.frontend import frontend_dir
@@ -41,14 +42,21 @@ async def display_socket(ws: WebSocket) -> None:
 
     async def send(message: dict) -> None:
         async with lock:
+            if ws.application_state is not WebSocketState.CONNECTED:
+                return                          # closed by a revoke meanwhile
             await ws.send_text(json.dumps(message, ensure_ascii=False))
+
+    async def close(code: int, reason: str) -> None:
+        async with lock:
+            if ws.application_state is WebSocketState.CONNECTED:
+                await ws.close(code=code, reason=reason)
 
     assert who is not None                      # checked by ``allowed`` above
     node = node_of(who) or f"preview:{who.name}"
-    link = DisplayLink(uuid.uuid4().hex[:12], node, wall, monitor, send)
+    link = DisplayLink(uuid.uuid4().hex[:12], node, wall, monitor, send, close=close)
     await service.controller.attach(link)
     try:
-        while True:
+        while ws.application_state is WebSocketState.CONNECTED:
             text = await ws.receive_text()
             try:
                 if len(text) > MAX_MESSAGE:
