@@ -37,6 +37,12 @@ def assert_playing(page, tiles: list[str]) -> None:
         assert after[tid]["frames"] > before[tid]["frames"] + 5, f"{tid}: no new frames"
 
 
+def told(page, tile: str) -> dict[str, str]:
+    """The streams the controller told the page to play in ``tile`` (camera -> stream)."""
+    return page.evaluate("(id) => window.iocwallDisplay.layout.tiles.find(t => t.id === id).play",
+                         tile)
+
+
 def admin(demo) -> httpx.Client:
     http = httpx.Client(base_url=demo.base_url, timeout=10)
     r = http.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
@@ -95,6 +101,7 @@ def test_resize_across_threshold_switches_stream_without_black(chromium, demo) -
         page.goto(demo.base_url + "/display/demo/2")
         page.wait_for_selector("body[data-ready='1']", timeout=45_000)
         assert state(page)["big"]["stream"] == "sub"          # 320x300 px: the 640x360 sub covers
+        assert list(told(page, "big").values()) == ["sub"]    # ... as the controller decided
         # sample the tile every 40 ms while the window grows past the sub stream's size
         page.evaluate("""() => { window.gaps = 0; window.samples = 0;
           window.sampler = setInterval(() => {
@@ -109,6 +116,7 @@ def test_resize_across_threshold_switches_stream_without_black(chromium, demo) -
         assert samples > 10 and gaps == 0, f"{gaps} of {samples} samples without a picture"
         assert_playing(page, ["big"])
         assert len(page.query_selector_all("[data-tile='big'] video")) == 1   # old one gone
+        assert list(told(page, "big").values()) == ["main"]   # the page plays what it was told
     finally:
         context.close()
 

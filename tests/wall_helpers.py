@@ -43,6 +43,7 @@ class Display:
     ws: Any
     layouts: list[dict[str, Any]] = field(default_factory=list)
     alarms: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
     beating: bool = True
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -56,6 +57,8 @@ class Display:
                                                "version": version}))
             elif message["type"] == "alarm":
                 self.alarms.append(message)
+            elif message["type"] == "error":
+                self.errors.append(message)
 
     async def beat(self) -> None:
         while True:
@@ -77,9 +80,13 @@ class Display:
         await self.ws.close()
 
 
-async def open_display(base: str, wall: str, monitor: str, cookies: dict[str, str]) -> Display:
+async def open_display(base: str, wall: str, monitor: str, cookies: dict[str, str],
+                       screen: tuple[int, int] | None = None) -> Display:
+    """``screen``: the page's size in device pixels, sent as the display page sends it."""
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
     url = base.replace("http://", "ws://") + f"/ws/display/{wall}/{monitor}"
+    if screen is not None:
+        url += f"?w={screen[0]}&h={screen[1]}"
     ws = await websockets.connect(url, additional_headers={"Cookie": cookie})
     display = Display(ws)
     display._tasks = [asyncio.create_task(display.run()), asyncio.create_task(display.beat())]
