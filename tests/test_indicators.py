@@ -69,7 +69,7 @@ def test_provinces_34_today_63_before_each_mapped_once() -> None:
     assert PROV.resolve("BA-RIA-VUNG-TAU") == "Bà Rịa - Vũng Tàu"
     assert PROV.resolve("ha-noi") == PROV.resolve("Hà Nội") == "Hà Nội"
     assert PROV.resolve("HN") is None
-    cells = {(p.row, p.col) for p in PROV.current}
+    cells = {PROV.cell(p.name) for p in PROV.current}
     assert len(cells) == 34                      # one grid cell per unit
     assert PROV.valid_for("Hà Nam", date(2024, 8, 1))
     assert not PROV.valid_for("Hà Nam", date(2025, 8, 1))
@@ -352,3 +352,12 @@ async def test_demo_figures_load_and_colour_by_target(service: IndicatorService)
     rolled = await service.unit_map("online_dossier_rate", historical=False)
     nb = next(u for u in rolled["units"] if u["province"] == "Ninh Bình")
     assert nb["method"] == "mean" and nb["value"] == pytest.approx((14.26 + 66.61 + 38.55) / 3)
+
+
+def test_registry_and_indicators_name_and_code_every_unit_alike() -> None:
+    # a registrar's unit (registry code) must resolve to the same unit in the indicators
+    from iocwall.wall.provinces import resolve
+    for p in PROV.current:
+        assert PROV.resolve(p.code) == p.name == resolve(p.code).name
+        for member in p.members_before_2025:
+            assert PROV.current_of(member) == resolve(member, historical=True).name == p.name

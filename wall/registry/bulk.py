@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from iocwall.wall.access import Principal
 from iocwall.wall.errors import ApiError
+from iocwall.wall.provinces import fold
 from iocwall.wall.registry.model import CameraIn
-from iocwall.wall.registry.provinces import fold
 from iocwall.wall.registry.scope import province_of
 
 MAX_ROWS = 2000
