@@ -18,6 +18,7 @@ from iocwall.streams.rtsp.rtp import MAX_UNIT_BYTES
 from iocwall.streams.source import PullSettings, SourceInfo
 from iocwall.streams.urls import parse
 from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, wait_for
+from tests.test_streams_units import parse_prometheus
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -189,7 +190,8 @@ async def test_corrupt_packets_are_counted_in_metrics():
         finally:
             await ch.stop()
     text = metrics.render([ch.snapshot()], metrics.ServerCounters(0, 0, 0, 0, 0))
-    assert 'iocwall_stream_rtp_corrupt_total{camera="hostile",stream="main"} 2' in text
+    corrupt = 'iocwall_stream_rtp_corrupt_total{camera="hostile",stream="main"}'
+    assert parse_prometheus(text)[corrupt] == 2
     assert ch.snapshot().to_json()["rtp_corrupt"] == 2
 
 

@@ -241,7 +241,8 @@ def test_metrics_text_parses_as_prometheus():
     samples = parse_prometheus(text)
     assert samples['iocwall_stream_viewers{camera="cam-1",stream="main"}'] == 2
     assert samples['iocwall_stream_dropped_units_total{camera="cam-1",stream="main"}'] == 3
-    assert samples['iocwall_stream_state{camera="cam-1",stream="main",state="live"}'] == 1
+    # prometheus_client writes labels in name order
+    assert samples['iocwall_stream_state{camera="cam-1",state="live",stream="main"}'] == 1
     assert samples["iocwall_transcode_fallback_total"] == 2
 
 
@@ -261,6 +262,14 @@ def parse_prometheus(text: str) -> dict[str, float]:
         assert m, f"bad metrics line: {line!r}"
         assert m.group(1).split("{")[0] in typed, f"sample before its TYPE: {line!r}"
         out[m.group(1)] = float(m.group(4))
+    # ... and Prometheus's own parser reads the same samples
+    from prometheus_client.parser import text_string_to_metric_families
+    parsed = {}
+    for fam in text_string_to_metric_families(text):
+        for sample in fam.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sample.labels.items())
+            parsed[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+    assert parsed == out, "prometheus_client.parser reads other samples than the text has"
     return out
 
 
