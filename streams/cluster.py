@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterable
 
 from iocwall.analytics.messages import FrameHeader, ZoneSpec
 from iocwall.streams import metrics, placement
-from iocwall.streams.analytics_taps import ClusterTaps
 from iocwall.streams.health import HealthSnapshot, StreamState
 from iocwall.streams.limits import Admission, CloseReason, SessionLimits, WhepError, check_offer
 from iocwall.streams.nodes import NodeState, NodeTable
@@ -46,7 +45,8 @@ from iocwall.streams.server import (
     Snapshot,
 )
 from iocwall.streams.supervisor import Node, Supervisor, restarting
-from iocwall.streams.tap import TapOptions
+from iocwall.streams.taps.remote import ClusterTaps
+from iocwall.streams.taps.tap import TapOptions
 from iocwall.streams.watchdog import Watchdog
 from iocwall.streams.wire import NodeStatus, Op, SessionRef
 

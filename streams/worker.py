@@ -25,10 +25,10 @@ from collections.abc import Coroutine
 from types import SimpleNamespace
 from typing import Any
 
-from iocwall.streams.analytics_taps import WorkerTaps
 from iocwall.streams.limits import CloseReason, WhepError
 from iocwall.streams.nodes import HEARTBEAT_S
 from iocwall.streams.server import Camera, MediaServer
+from iocwall.streams.taps.remote import WorkerTaps
 from iocwall.streams.whep import WhepSession
 from iocwall.streams.wire import (
     Call,

@@ -12,10 +12,10 @@ import pytest
 
 from iocwall.analytics.messages import Result
 from iocwall.hardware.sim.scene import Scene
-from iocwall.streams.tap_router import TapRouter
+from iocwall.streams.taps.router import TapRouter
 from iocwall.wall.bus import MemoryBus
 from iocwall.wall.bus.queue import QueueReading
-from iocwall.wall.queues import QueueBoard
+from iocwall.wall.zones.queues import QueueBoard
 from tests.analytics_helpers import frame, start_worker, stop_worker, truth, until
 from tests.fixtures.ports import free_port
 

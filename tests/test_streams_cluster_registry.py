@@ -21,7 +21,7 @@ from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.fanout import EndOfStream
 from iocwall.streams.server import Camera
 from iocwall.wall.config import WebRTCConfig
-from iocwall.wall.demo_analytics import sim_zones
+from iocwall.wall.zones.demo import sim_zones
 from tests.analytics_helpers import start_worker, stop_worker
 from tests.fixtures.ports import free_port
 from tests.fixtures.simulator import SimProcess

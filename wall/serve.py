@@ -71,11 +71,13 @@ def build_extra_routes(services: Services) -> list[BaseRoute]:
     run_server adds these to every app, and tests/test_routes_roles.py checks
     their declared roles, so a route added here is covered automatically.
     """
-    from iocwall.wall import media_api, pages, queues, zones_api
+    from iocwall.wall import media_api, pages
     from iocwall.wall.indicators import api as indicators_api
     from iocwall.wall.registry import api as registry_api
     from iocwall.wall.walls import api as wall_api
     from iocwall.wall.walls import ws as wall_ws
+    from iocwall.wall.zones import api as zones_api
+    from iocwall.wall.zones import queues
 
     def analytics_metrics() -> str:
         analytics = services.analytics

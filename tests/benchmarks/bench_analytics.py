@@ -31,8 +31,8 @@ import pytest
 from iocwall.analytics.detectors import DetectorOptions, HogDetector, YoloDetector
 from iocwall.analytics.messages import Result
 from iocwall.hardware.sim.scene import Scene
-from iocwall.streams.tap import CameraTap, TapOptions
-from iocwall.streams.tap_router import TapRouter
+from iocwall.streams.taps.router import TapRouter
+from iocwall.streams.taps.tap import CameraTap, TapOptions
 from tests.analytics_helpers import frame, scene_zones, start_worker, stop_worker, truth, until
 from tests.benchmarks.common import isize, size, summary, table, write_results
 from tests.fixtures.ports import free_port

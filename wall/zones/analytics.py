@@ -6,7 +6,7 @@ serves their frames to workers over ZeroMQ, and puts the counts on the board.
     await analytics.set_zones("cam1", [...])   # at run time; [] stops tapping cam1
     ...; await analytics.stop()
 
-Zones live in the database (wall/zone_store.py: seeded from ``[[analytics.zones]]``,
+Zones live in the database (wall/zones/store.py: seeded from ``[[analytics.zones]]``,
 edited through ``/api/cameras/{camera}/zones``); the store calls ``set_zones`` on
 every change. Changed zones reach the worker with the next frame (they travel
 with each frame; a tap inside a media process is restarted with them); the
@@ -27,11 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from iocwall.analytics.messages import Result, ZoneSpec
-from iocwall.streams.analytics_taps import TapFailed
 from iocwall.streams.limits import WhepError
-from iocwall.streams.tap import CameraTap, TapOptions
-from iocwall.streams.tap_router import TapRouter
-from iocwall.wall.queues import QueueBoard
+from iocwall.streams.taps.remote import TapFailed
+from iocwall.streams.taps.router import TapRouter
+from iocwall.streams.taps.tap import CameraTap, TapOptions
+from iocwall.wall.zones.queues import QueueBoard
 
 log = logging.getLogger(__name__)
 RESTART_S = 2.0
