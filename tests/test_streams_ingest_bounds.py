@@ -17,8 +17,9 @@ from iocwall.streams.rtp_ingest import RtpPuller
 from iocwall.streams.rtsp.rtp import MAX_UNIT_BYTES
 from iocwall.streams.source import PullSettings, SourceInfo
 from iocwall.streams.urls import parse
-from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, wait_for
+from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp
 from tests.test_streams_units import parse_prometheus
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -101,7 +102,7 @@ async def pull(url: str, until: Callable[[Recorder], bool], seconds: float) -> R
                        asyncio.get_running_loop())
     puller.start()
     try:
-        await wait_for(lambda: until(rec), seconds)
+        await wait_until(lambda: until(rec), seconds, "the pull got what the test waits for")
     finally:
         await puller.stop()
     assert not puller.running
@@ -186,7 +187,7 @@ async def test_corrupt_packets_are_counted_in_metrics():
         ch = Channel("hostile", "main", parse(url), settings, 2.0, 1.0)
         ch.acquire()
         try:
-            await wait_for(lambda: ch.health.rtp_corrupt >= 2, 5)
+            await wait_until(lambda: ch.health.rtp_corrupt >= 2, 5, "2 corrupt packets counted")
         finally:
             await ch.stop()
     text = metrics.render([ch.snapshot()], metrics.ServerCounters(0, 0, 0, 0, 0))

@@ -29,7 +29,8 @@ from iocwall.streams.source import PullSettings
 from iocwall.streams.urls import parse
 from tests.fixtures.ports import free_port
 from tests.streams_helpers import Cam, media_server, viewing
-from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, session_with, wait_for
+from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, session_with
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -92,7 +93,7 @@ async def test_udp_reorder_and_loss_on_loopback_datagrams():
             if i == 6:
                 stranger.sendto(rtp(99, 0, bytes([0x41, 0]), True), to)
             await asyncio.sleep(0.005)
-        await wait_for(lambda: len(rec.units) >= 8, 3)
+        await wait_until(lambda: len(rec.units) >= 8, 3, "8 units over UDP")
         await asyncio.sleep(0.1)                 # the gap's wait is over by now
         s.flush_counts()
     finally:
@@ -227,7 +228,8 @@ async def _pull(url: str, mode: str, seconds: float) -> Recorder:
                        rec, asyncio.get_running_loop())
     puller.start()
     try:
-        await wait_for(lambda: len(rec.units) >= 30 or len(rec.fails) >= 1, seconds)
+        await wait_until(lambda: len(rec.units) >= 30 or len(rec.fails) >= 1, seconds,
+                         "30 units or a failure")
     finally:
         await puller.stop()
     return rec

@@ -1,16 +1,23 @@
 """Wall controller over HTTP + WebSocket: push, acks, incremental diff, health, roles, restarts."""
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 
+import httpx
 import pytest
 
 from iocwall.wall.access import Role
 from iocwall.wall.config import CameraConfig, Config
 from tests.fixtures.app import USER_PASSWORD, start_live_server
+from tests.waiting import wait_until
 from tests.wall_helpers import layout, make_wall, open_display, tile, with_cameras
+
+
+async def beat_in(http: httpx.AsyncClient) -> bool:
+    """Whether w1's display has sent a heartbeat (its health names a tile)."""
+    nodes = (await http.get("/api/walls/w1")).json()["nodes"]
+    return bool(nodes) and "a" in nodes[0]["health"]["tiles"]
 
 
 @pytest.fixture
@@ -25,7 +32,7 @@ async def test_push_ack_diff_and_health(wall_config: Config) -> None:
         display = await open_display(server.url, "w1", "1", dict(http.cookies))
         first = await display.wait_layouts(1)
         assert first["layout"] is None                    # nothing pushed yet
-        await asyncio.sleep(0.4)                          # its first heartbeat is in
+        await wait_until(lambda: beat_in(http), 5, "the display's first heartbeat")
         r = await http.put("/api/walls/w1/monitors/1/layout?wait=3",
                            json=layout(tile("a", 0, 0), tile("b", 1, 0, "cam-2")))
         assert r.status_code == 200, r.text
@@ -48,9 +55,9 @@ async def test_push_ack_diff_and_health(wall_config: Config) -> None:
         assert nodes[0]["health"]["memory_mb"] == 80
 
         display.beating = False                           # missed heartbeats: down in time
-        async with asyncio.timeout(wall_config.wall.heartbeat_timeout_s + 1.5):
-            while (await http.get("/api/walls/w1")).json()["nodes"][0]["status"] != "down":
-                await asyncio.sleep(0.1)
+        async def down() -> bool:
+            return (await http.get("/api/walls/w1")).json()["nodes"][0]["status"] == "down"
+        await wait_until(down, wall_config.wall.heartbeat_timeout_s + 1.5, "the display down")
         audit = (await http.get("/api/audit", params={"action": "wall.*"})).json()
         actions = [e["action"] for e in audit["entries"]]
         assert actions.count("wall.push") == 2 and "wall.create" in actions
@@ -82,9 +89,7 @@ async def test_the_pushed_layout_says_which_stream_each_tile_plays(wall_config: 
         play = {t["id"]: t["play"] for t in (await display.wait_layouts(3))["layout"]["tiles"]}
         assert play["a"] == {"cam-2": "main"} and play["t"] == {"cam-1": "main", "cam-2": "main"}
         await display.ws.send(json.dumps({"type": "viewport", "width": 0, "height": 10}))
-        async with asyncio.timeout(5):
-            while not display.errors:
-                await asyncio.sleep(0.02)
+        await wait_until(lambda: display.errors, 5, "an error for the bad viewport")
         assert "viewport" in display.errors[0]["message"]
         await display.close()
 

@@ -10,6 +10,7 @@ import httpx
 import websockets
 
 from iocwall.wall.config import CameraConfig, Config
+from tests.waiting import wait_until
 
 CAMERAS = ("cam-1", "cam-2", "cam-3")
 
@@ -66,12 +67,11 @@ class Display:
                 await self.ws.send(json.dumps({"type": "heartbeat", "health": {
                     "tiles": {"a": {"fps": 15.0, "dropped": 1, "stream": "sub",
                                     "playing": True}}, "memory_mb": 80, "uptime_s": 3}}))
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)        # the heartbeat period, not a wait for anything
 
     async def wait_layouts(self, count: int, timeout: float = 5.0) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            while len(self.layouts) < count:
-                await asyncio.sleep(0.02)
+        await wait_until(lambda: len(self.layouts) >= count, timeout, f"layout message {count}",
+                         step=0.02)
         return self.layouts[-1]
 
     async def close(self) -> None:
