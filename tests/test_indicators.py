@@ -2,7 +2,6 @@
 live readings over the real in-process bus, cameras online per province, demo figures."""
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from iocwall.wall.indicators.rollup import combine, national, to_current
 from iocwall.wall.indicators.service import IndicatorService
 from iocwall.wall.indicators.validation import Submission, check
 from iocwall.wall.store import Store
+from tests.waiting import wait_until
 
 REG = Registry.load()
 PROV = Provinces.load()
@@ -216,10 +216,8 @@ async def test_queue_readings_arrive_over_the_real_bus() -> None:
             await bus.publish(reading.event().topic, reading.event())
         await bus.publish("analytics.queue.cam3", Event("analytics.queue.cam3", EventKind.STATE,
                                                        {"camera": "cam3", "people": -2}))
-        for _ in range(100):
-            if live.queue()[2] == 3 and live.bad_events == 1:
-                break
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: live.queue()[2] == 3 and live.bad_events == 1, 5,
+                         "3 readings and 1 bad event", step=0.01)
         assert live.queue("Hà Nội")[:2] == (12, 10.0)     # newest per counter: 5 + 7
         assert live.queue("Huế")[:2] == (3, None)
         assert live.queue() == (15, 10.0, 3)
@@ -241,10 +239,7 @@ async def test_queue_readings_cross_processes_on_redis(redis_server) -> None:  #
     try:
         reading = QueueReading("cam7", "counter-3", 9, 14.5, province="Cần Thơ")
         await worker.publish(reading.event().topic, reading.event())
-        for _ in range(200):
-            if live.queue("Cần Thơ")[2]:
-                break
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: live.queue("Cần Thơ")[2], 5, "Cần Thơ's reading", step=0.01)
         assert live.queue("Cần Thơ") == (9, 14.5, 1)
     finally:
         await live.stop()
