@@ -30,7 +30,7 @@ from iocwall.streams.urls import parse
 from tests.fixtures.ports import free_port
 from tests.streams_helpers import Cam, media_server, viewing
 from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, session_with
-from tests.waiting import wait_until
+from tests.waiting import wait_until, wait_until_sync
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -160,12 +160,14 @@ def vlc_server() -> Iterator[str]:
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"rtsp://127.0.0.1:{port}/live"
     try:
-        deadline = time.monotonic() + 20
-        while _describe(url) is None:        # listening, and its SDP has the video track
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("VLC's RTSP server did not start: "
-                            + (folder / "vlc.log").read_text()[-2000:])
-            time.sleep(0.2)
+        def up() -> bool:                    # listening, and its SDP has the video track
+            if proc.poll() is not None:
+                raise AssertionError(f"VLC exited ({proc.returncode})")
+            return _describe(url) is not None
+        try:
+            wait_until_sync(up, 20, "VLC's RTSP server up", step=0.2)
+        except AssertionError as exc:
+            pytest.fail(f"{exc}: " + (folder / "vlc.log").read_text()[-2000:])
         yield url
     finally:
         proc.terminate()
