@@ -124,15 +124,11 @@ def test_click_tile_plays_main_stream_full_size_and_closes_it(live, demo):
     live.keyboard.press("Escape")
     assert live.locator("#full").is_hidden()
     # the main session was closed on the server too (WHEP DELETE), not left running
-    deadline = time.monotonic() + 8
-    viewers = None
-    while time.monotonic() < deadline:
+    def main_viewers() -> int:
         health = live.context.request.get(demo.base_url + "/api/cameras/cam1").json()
-        viewers = health["streams"]["main"]["viewers"]
-        if viewers == 0:
-            break
-        time.sleep(0.3)
-    assert viewers == 0, "main stream still has a viewer after closing the full view"
+        return health["streams"]["main"]["viewers"]
+    wait_until_sync(lambda: main_viewers() == 0, 8, "no main-stream viewer after closing the "
+                    "full view", step=0.3)
 
 
 def test_stalled_camera_shows_signal_lost_while_others_play(live, demo, tmp_path):
