@@ -65,7 +65,7 @@ setup(
         "iocwall.frontend": frontend_files(),
         "iocwall.wall.store.migrations": ["*.sql"],
         "iocwall.wall.indicators": ["datasets/*.csv", "datasets/*.toml"],
-        "iocwall.wall.registry": ["*.csv"],
+        "iocwall.wall.provinces": ["*.csv"],
     },
     include_package_data=False,
 )

@@ -1,6 +1,7 @@
-// One tile of the display page. Camera tiles play WHEP and pick their stream from
-// their size in device pixels (the smallest stream that covers it); a switch keeps
-// the old picture until the new stream has its first frame, so there is no black gap.
+// One tile of the display page. Camera tiles play WHEP, on the stream the controller
+// chose for this screen (the tile's `play`: camera id -> stream; the rule is in
+// layouts/streams.py); a switch keeps the old picture until the new stream has its
+// first frame, so there is no black gap.
 
 import { WhepPlayer } from "/static/whep.js";
 import { vnClock } from "/static/i18n.js";
@@ -8,24 +9,6 @@ import { QueueOverlay } from "/static/queue-overlay.js";
 
 const LOST_AFTER_MS = 3000;
 const NO_DATA = "chưa có dữ liệu / no data";
-
-// A stream nobody pulls yet reports 0x0: assume the usual sizes until it is known.
-const NOMINAL = { main: { width: 1920, height: 1080 }, sub: { width: 640, height: 360 } };
-
-export function chooseStream(widthPx, heightPx, known, pref) {
-  const names = Object.keys(known || {});
-  if (!names.length) return null;
-  const streams = {};
-  for (const n of names) {
-    streams[n] = known[n].width > 0 ? known[n] : (NOMINAL[n] || { width: 0, height: 0 });
-  }
-  if (pref && pref !== "auto" && streams[pref]) return pref;
-  const area = (n) => streams[n].width * streams[n].height;
-  const covering = names.filter((n) => streams[n].width >= widthPx && streams[n].height >= heightPx);
-  const pool = covering.length ? covering : names;
-  pool.sort((a, b) => area(a) - area(b));
-  return covering.length ? pool[0] : pool[pool.length - 1];
-}
 
 class VideoSource {
   constructor(root, url, stream) {
@@ -73,8 +56,6 @@ export class DisplayTile {
     this.tourIndex = 0;
     this.place(spec);
     this._build();
-    this.resize = new ResizeObserver(() => this._pickStream());
-    this.resize.observe(this.root);
   }
 
   sameSource(spec) {
@@ -91,6 +72,7 @@ export class DisplayTile {
     s.gridRow = `${spec.y + 1} / span ${spec.h}`;
     s.zIndex = String(spec.layer || 0);
     this.root.classList.toggle("is-highlight", !!spec.highlight);
+    if (this.name) this._pickStream();      // the controller may have chosen another stream
   }
 
   _build() {
@@ -180,12 +162,9 @@ export class DisplayTile {
     if (!cam) { this.lost.hidden = false; return; }
     this.name.textContent = cam.name || cam.id;
     this.queues.setCamera(cam.id);
-    const rect = this.root.getBoundingClientRect();
-    const dpr = window.devicePixelRatio || 1;
-    const stream = chooseStream(Math.round(rect.width * dpr), Math.round(rect.height * dpr),
-                                cam.streams, this.spec.stream);
-    if (!stream) return;
-    const url = cam.whep[stream];
+    const stream = (this.spec.play || {})[cam.id];
+    const url = stream && cam.whep[stream];
+    if (!url) return;
     const current = this.next || this.source;
     if (!force && current && current.url === url) return;
     if (this.next) this.next.stop();
@@ -227,7 +206,6 @@ export class DisplayTile {
   }
 
   destroy() {
-    this.resize.disconnect();
     clearInterval(this.clockTimer);
     clearInterval(this.queueTimer);
     clearInterval(this.tourTimer);

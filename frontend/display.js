@@ -54,9 +54,28 @@ function showStatus(text) {
   statusLine.textContent = text || "";
 }
 
+// The screen in device pixels: the controller chooses each tile's stream from it.
+function screenSize() {
+  const dpr = window.devicePixelRatio || 1;
+  const rect = grid.getBoundingClientRect();
+  return { width: Math.max(1, Math.round(rect.width * dpr)),
+           height: Math.max(1, Math.round(rect.height * dpr)) };
+}
+
+let sentSize = "";
+function reportSize() {
+  const size = screenSize();
+  if (JSON.stringify(size) === sentSize || !socket || socket.readyState !== WebSocket.OPEN) return;
+  sentSize = JSON.stringify(size);
+  socket.send(JSON.stringify({ type: "viewport", ...size }));
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws/display/${encodeURIComponent(WALL)}/${encodeURIComponent(MONITOR)}`);
+  const size = screenSize();
+  sentSize = JSON.stringify(size);
+  socket = new WebSocket(`${scheme}://${location.host}/ws/display/${encodeURIComponent(WALL)}/` +
+                         `${encodeURIComponent(MONITOR)}?w=${size.width}&h=${size.height}`);
   socket.onopen = () => { retryMs = 250; document.body.dataset.connected = "1"; showStatus(""); };
   socket.onmessage = async (event) => {
     const msg = JSON.parse(event.data);
@@ -98,6 +117,9 @@ async function main() {
   const saved = localStorage.getItem(`iocwall.display.${WALL}.${MONITOR}`);
   if (saved) { try { await apply(JSON.parse(saved)); } catch (err) { /* stale copy */ } }
   connect();
+  let resizing = null;       // one report once a resize settles, not one per frame
+  new ResizeObserver(() => { clearTimeout(resizing); resizing = setTimeout(reportSize, 100); })
+    .observe(grid);
   setInterval(heartbeat, 1000);
   setInterval(tick, 250);
   window.iocwallDisplay = { tiles, get layout() { return layout; } };   // for browser checks

@@ -6,9 +6,9 @@
 """
 from iocwall.layouts.diff import LayoutDiff, diff
 from iocwall.layouts.model import Grid, Layout, LayoutError, Preset, StreamPref, Tile, TileKind
-from iocwall.layouts.streams import Size, choose_stream, tile_pixels
+from iocwall.layouts.streams import Size, choose_stream, stream_plan, tile_pixels
 from iocwall.layouts.validate import problems, validate, validate_preset
 
 __all__ = ["Grid", "Layout", "LayoutDiff", "LayoutError", "Preset", "Size", "StreamPref", "Tile",
-           "TileKind", "choose_stream", "diff", "problems", "tile_pixels", "validate",
-           "validate_preset"]
+           "TileKind", "choose_stream", "diff", "problems", "stream_plan", "tile_pixels",
+           "validate", "validate_preset"]

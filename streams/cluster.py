@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterable
 
 from iocwall.analytics.messages import FrameHeader, ZoneSpec
 from iocwall.streams import metrics, placement
-from iocwall.streams.analytics_taps import ClusterTaps
 from iocwall.streams.contract import MediaService
 from iocwall.streams.health import HealthSnapshot, StreamState
 from iocwall.streams.limits import Admission, CloseReason, SessionLimits, WhepError, check_offer
@@ -49,7 +48,8 @@ from iocwall.streams.server import (
 )
 from iocwall.streams.settings import StreamSettings
 from iocwall.streams.supervisor import Node, Supervisor, restarting
-from iocwall.streams.tap import TapOptions
+from iocwall.streams.taps.remote import ClusterTaps
+from iocwall.streams.taps.tap import TapOptions
 from iocwall.streams.watchdog import Watchdog
 from iocwall.streams.wire import NodeStatus, Op, SessionRef
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from iocwall.streams.health import HealthSnapshot
     from iocwall.streams.server import Camera, CameraStatus
     from iocwall.streams.snapshot import Snapshot
-    from iocwall.streams.tap import TapOptions
+    from iocwall.streams.taps.tap import TapOptions
     from iocwall.streams.wire import SessionRef
 
 FrameSink = Callable[["FrameHeader", bytes], None]

@@ -14,9 +14,13 @@ from __future__ import annotations
 import enum
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client.core import Metric
+
+from iocwall.streams.metrics import Families, exposition, family
 from iocwall.streams.wire import Heartbeat
 
 HEARTBEAT_S = 1.0            # how often a media node sends one
@@ -114,44 +118,35 @@ class NodeTable:
         return [info.to_json(at) for info in self._nodes.values()]
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+def _families(infos: list[NodeInfo], at: float) -> Iterator[Metric]:
+    def per_node(get: Callable[[NodeInfo], float]) -> list[tuple[list[str], float]]:
+        return [([i.node], float(get(i))) for i in infos]
 
-
-def _number(value: float) -> str:
-    """Whole numbers in full (a byte count in %g would lose digits)."""
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+    yield family("gauge", "iocwall_media_node_state", "1 for the current state of a media node",
+                 ["node", "state"], [([i.node, s.value], 1.0 if i.state is s else 0.0)
+                                     for i in infos for s in NodeState])
+    yield family("gauge", "iocwall_media_node_cameras",
+                 "Cameras a media node serves (its heartbeat)", ["node"],
+                 per_node(lambda i: i.last.cameras if i.last else 0))
+    yield family("gauge", "iocwall_media_node_sessions",
+                 "Viewer sessions on a media node (its heartbeat)", ["node"],
+                 per_node(lambda i: i.last.sessions if i.last else 0))
+    yield family("gauge", "iocwall_media_node_rss_bytes",
+                 "Resident memory of a media node (its heartbeat)", ["node"],
+                 per_node(lambda i: i.last.rss_bytes if i.last else 0))
+    yield family("gauge", "iocwall_media_node_loop_lag_seconds",
+                 "How late a media node's event loop woke for its heartbeat", ["node"],
+                 per_node(lambda i: round(i.last.loop_lag_s, 4) if i.last else 0))
+    yield family("gauge", "iocwall_media_node_heartbeat_age_seconds",
+                 "Seconds since a media node's last heartbeat (0 when not up)", ["node"],
+                 per_node(lambda i: round(i.age(at) or 0.0, 3)))
+    yield family("counter", "iocwall_media_node_restarts_total", "Media node restarts, by reason",
+                 ["node", "reason"], [([i.node, r.value], float(i.restarts[r]))
+                                      for i in infos for r in Restart])
 
 
 def metrics_text(table: NodeTable, now: float | None = None) -> str:
     """Prometheus series of the node table, each with a ``node`` label."""
     at = time.monotonic() if now is None else now
     infos = list(table)
-    out: list[str] = []
-
-    def series(name: str, help_text: str, kind: str, rows: list[tuple[str, float]]) -> None:
-        out.extend([f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"])
-        out.extend(f"{name}{{{labels}}} {_number(value)}" for labels, value in rows)
-
-    def per_node(get) -> list[tuple[str, float]]:  # noqa: ANN001
-        return [(f'node="{_label(i.node)}"', float(get(i))) for i in infos]
-
-    series("iocwall_media_node_state", "1 for the current state of a media node", "gauge",
-           [(f'node="{_label(i.node)}",state="{s.value}"', 1.0 if i.state is s else 0.0)
-            for i in infos for s in NodeState])
-    series("iocwall_media_node_cameras", "Cameras a media node serves (its heartbeat)",
-           "gauge", per_node(lambda i: i.last.cameras if i.last else 0))
-    series("iocwall_media_node_sessions", "Viewer sessions on a media node (its heartbeat)",
-           "gauge", per_node(lambda i: i.last.sessions if i.last else 0))
-    series("iocwall_media_node_rss_bytes", "Resident memory of a media node (its heartbeat)",
-           "gauge", per_node(lambda i: i.last.rss_bytes if i.last else 0))
-    series("iocwall_media_node_loop_lag_seconds",
-           "How late a media node's event loop woke for its heartbeat", "gauge",
-           per_node(lambda i: round(i.last.loop_lag_s, 4) if i.last else 0))
-    series("iocwall_media_node_heartbeat_age_seconds",
-           "Seconds since a media node's last heartbeat (0 when not up)", "gauge",
-           per_node(lambda i: round(i.age(at) or 0.0, 3)))
-    series("iocwall_media_node_restarts_total", "Media node restarts, by reason", "counter",
-           [(f'node="{_label(i.node)}",reason="{r.value}"', i.restarts[r])
-            for i in infos for r in Restart])
-    return "\n".join(out) + "\n"
+    return exposition(Families(lambda: _families(infos, at)))

@@ -22,7 +22,7 @@ from iocwall.streams.limits import CloseReason, SessionLimits, check_offer
 from iocwall.streams.settings import StreamSettings
 from iocwall.streams.snapshot import Snapshot, SnapshotCache, SnapshotError
 from iocwall.streams.source import Ingest, PullSettings
-from iocwall.streams.tap import CameraTap, TapOptions
+from iocwall.streams.taps.tap import CameraTap, TapOptions
 from iocwall.streams.track import FanoutTrack, PassthroughTrack, TranscodeTrack
 from iocwall.streams.urls import CameraUrl, parse
 from iocwall.streams.whep import WhepError, WhepSession, WhepSessions

@@ -323,7 +323,7 @@ class Supervisor:
         node.pending[call.id] = future
         try:
             await send(node.writer, call)
-            async with asyncio.timeout(CALL_TIMEOUT_S):   # not wait_for: see tap_router.py
+            async with asyncio.timeout(CALL_TIMEOUT_S):   # not wait_for: see taps/router.py
                 return await asyncio.shield(future)
         except (TimeoutError, ConnectionError):
             log.warning("%s: no answer to %s within %.0f s", node_id, op.value, CALL_TIMEOUT_S)

@@ -5,7 +5,7 @@ web process's Unix socket, says who it is (``Hello``) and answers ``Call``s;
 it pushes ``SessionClosed`` whenever one of its viewer sessions ends. Its
 cameras arrive over the socket (``Op.SYNC`` on connect, then add/update/remove
 as the registry changes), and it runs the analytics taps of its own cameras
-(``analytics_taps.WorkerTaps``), pushing sampled frames back. It runs
+(``taps.remote.WorkerTaps``), pushing sampled frames back. It runs
 its own aiortc peer connections on its own UDP ports, so media work spreads
 over the cores. When the web process goes away (its socket closes) it stops
 everything and exits: no orphan keeps pulling cameras. Every ``HEARTBEAT_S`` it
@@ -24,10 +24,10 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from iocwall.streams.analytics_taps import WorkerTaps
 from iocwall.streams.limits import CloseReason, WhepError
 from iocwall.streams.nodes import HEARTBEAT_S
 from iocwall.streams.server import Camera, MediaServer
+from iocwall.streams.taps.remote import WorkerTaps
 from iocwall.streams.whep import WhepSession
 from iocwall.streams.wire import (
     Call,

@@ -1,10 +1,8 @@
 """Simulator scenes as analytics input: frames with known ground truth, and a worker process."""
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -58,11 +56,3 @@ def stop_worker(proc: subprocess.Popen[str]) -> str:
     return proc.stdout.read() if proc.stdout else ""
 
 
-async def until(predicate, timeout: float, step: float = 0.02) -> bool:  # type: ignore[no-untyped-def]
-    """True as soon as ``predicate()`` is, False after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(step)
-    return bool(predicate())

@@ -4,13 +4,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from iocwall.streams.server import MediaServer
 from iocwall.streams.settings import StreamSettings
 from iocwall.wall.config import StreamsConfig, WebRTCConfig, stream_settings
+from tests.waiting import seconds_until
 from tests.whep_client import Viewer
 
 
@@ -80,9 +80,6 @@ async def viewing(media: MediaServer, camera: str, stream: str,
 async def wait_state(media: MediaServer, camera: str, stream: str, states: set,
                      timeout: float) -> float:
     """Seconds until the stream's state is one of ``states``; fails after ``timeout``."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if media.channel(camera, stream).health.state in states:
-            return time.monotonic() - start
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{camera}/{stream} still {media.channel(camera, stream).health.state}")
+    return await seconds_until(lambda: media.channel(camera, stream).health.state in states,
+                               timeout, f"{camera}/{stream} in {sorted(s.value for s in states)}",
+                               step=0.02)

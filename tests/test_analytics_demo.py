@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.fixtures.browser import ADMIN_PASSWORD
+from tests.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -32,12 +33,10 @@ def test_demo_counts_every_counter_close_to_the_truth(demo) -> None:
                                                 "password": ADMIN_PASSWORD}).status_code == 200
         sim = client.get("/api/demo").json()["sim"]
         assert set(sim) == {"rtsp", "onvif", "http"}
-        deadline, rows = time.monotonic() + 90, []
-        while time.monotonic() < deadline:
+        def all_counted() -> list:
             rows = client.get("/api/queues").json()
-            if len({(r["camera"], r["zone"]) for r in rows}) == 16:
-                break
-            time.sleep(0.5)
+            return rows if len({(r["camera"], r["zone"]) for r in rows}) == 16 else []
+        rows = wait_until_sync(all_counted, 90, "16 zones counted", step=0.5)
         keys = {(r["camera"], r["zone"]) for r in rows}
         assert keys == {(f"cam{k}", f"c{i}") for k in range(1, 5) for i in range(1, 5)}
         for row in rows:

@@ -12,12 +12,13 @@ import pytest
 
 from iocwall.analytics.messages import Result
 from iocwall.hardware.sim.scene import Scene
-from iocwall.streams.tap_router import TapRouter
+from iocwall.streams.taps.router import TapRouter
 from iocwall.wall.bus import MemoryBus
 from iocwall.wall.bus.queue import QueueReading
-from iocwall.wall.queues import QueueBoard
-from tests.analytics_helpers import frame, start_worker, stop_worker, truth, until
+from iocwall.wall.zones.queues import QueueBoard
+from tests.analytics_helpers import frame, start_worker, stop_worker, truth
 from tests.fixtures.ports import free_port
+from tests.waiting import wait_until
 
 # The error the README reports for HOG on the simulator's sub stream; the test holds it.
 HOG_MAE_LIMIT = 1.0
@@ -46,7 +47,10 @@ async def test_counts_match_ground_truth_and_reach_the_bus() -> None:
         for seq, t in enumerate(np.arange(0.0, 24.0, 0.5), start=1):
             header, jpeg = frame(scene, "cam1", seq, float(t), epoch)
             router.offer(header, jpeg)
-            assert await until(lambda n=seq: len(results) >= n, 30), stop_worker(worker)
+            try:
+                await wait_until(lambda n=seq: len(results) >= n, 30, f"result {seq}", step=0.02)
+            except AssertionError as exc:          # with what the worker said
+                raise AssertionError(f"{exc}\n{stop_worker(worker)}") from None
             got = {z.zone: z.waiting for z in results[-1].zones}
             want = truth(scene, float(t))
             assert set(got) == set(want)
@@ -92,14 +96,16 @@ async def test_a_killed_worker_loses_its_camera_for_under_5_s() -> None:
 
     feeds = [asyncio.create_task(camera_feed(c)) for c in ("cam1", "cam2")]
     try:
-        assert await until(lambda: len(router.workers) == 2
-                            and {r.camera for r in results} == {"cam1", "cam2"}, 60)
+        await wait_until(lambda: len(router.workers) == 2
+                         and {r.camera for r in results} == {"cam1", "cam2"}, 60,
+                         "two workers counting both cameras")
         victim_name = next(r.worker for r in reversed(results) if r.camera == "cam1")
         victim = workers[0] if victim_name == "w-a" else workers[1]
         os.kill(victim.pid, signal.SIGKILL)
         killed_at = time.time()
-        assert await until(lambda: any(r.camera == "cam1" and r.worker != victim_name
-                                        and r.counted_ts > killed_at for r in results), 10)
+        await wait_until(lambda: any(r.camera == "cam1" and r.worker != victim_name
+                                     and r.counted_ts > killed_at for r in results), 10,
+                         "cam1 counted by the surviving worker")
         gaps = [r.counted_ts for r in results if r.camera == "cam1"]
         before = max(t for t in gaps if t <= killed_at)
         after = min(t for t in gaps if t > killed_at)

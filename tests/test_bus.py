@@ -8,6 +8,7 @@ import pytest
 
 from iocwall.wall.bus import Bus, Event, EventKind, MemoryBus, open_bus
 from iocwall.wall.config import BusConfig
+from tests.waiting import wait_until
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -87,12 +88,16 @@ async def test_closed_subscription_stops_iteration(bus: Bus) -> None:
     sub = await bus.subscribe("t")
     await bus.publish("t", ev("t", 1))
 
+    got: list[int] = []
+
     async def consume() -> list[int]:
-        return [e.payload["n"] async for e in sub]
+        async for e in sub:
+            got.append(e.payload["n"])
+        return got
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: got == [1], 5, "the subscriber got its event")   # now it waits
     await sub.close()
-    assert await asyncio.wait_for(task, 5) in ([1], [])   # ends, never hangs
+    assert await asyncio.wait_for(task, 5) == [1]         # ends, never hangs
     await bus.publish("t", ev("t", 2))                    # no subscriber left: fine
 
 

@@ -7,11 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 from tests.fixtures.ports import free_port
+from tests.fixtures.serve_process import wait_healthy
 
 REPO = Path(__file__).resolve().parent.parent
 IOCWALL = [sys.executable, "-m", "iocwall.wall.cli"]
@@ -62,18 +62,6 @@ def _start_serve(data: Path, port: int, env: dict[str, str]) -> subprocess.Popen
                             cwd=data.parent, env=env)
 
 
-def _wait_health(port: int, proc: subprocess.Popen[str]) -> dict:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                return json.load(r)
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("server did not become healthy")
-
-
 def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -91,7 +79,7 @@ def test_serve_prints_generated_password_once_and_never_logs_it(tmp_path: Path) 
     port = free_port()
     proc = _start_serve(data, port, env)
     try:
-        health = _wait_health(port, proc)
+        health = wait_healthy(port, proc)
     finally:
         out, err = _stop(proc)
     assert health["status"] == "ok"
@@ -108,7 +96,7 @@ def test_serve_prints_generated_password_once_and_never_logs_it(tmp_path: Path) 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     proc = _start_serve(data, port, env)
     try:
-        _wait_health(port, proc)
+        wait_healthy(port, proc)
         conn.request("POST", "/api/login", json.dumps({"username": "admin",
                                                        "password": password}),
                      {"Content-Type": "application/json"})
@@ -125,7 +113,7 @@ def test_serve_admin_password_from_env(tmp_path: Path) -> None:
     port = free_port()
     proc = _start_serve(tmp_path / "data", port, env)
     try:
-        _wait_health(port, proc)
+        wait_healthy(port, proc)
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/login", method="POST",
             data=json.dumps({"username": "admin", "password": "From-Env-Pass-1"}).encode(),

@@ -18,6 +18,8 @@ from iocwall.wall.config import Config
 from tests.fixtures.app import start_live_server
 from tests.fixtures.browser import CHROMIUM
 from tests.fixtures.ports import free_port
+from tests.fixtures.tools import require_file
+from tests.waiting import wait_until
 from tests.wall_helpers import layout, make_wall, with_cameras
 
 # xrandr --query output as xrandr prints it (written by us)
@@ -37,13 +39,6 @@ def test_xrandr_rotated_monitor_in_screen_order() -> None:
     assert parse("") == [] and parse("garbage\nmore garbage") == []
 
 
-async def _until(check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not (result := await check()):
-            await asyncio.sleep(0.2)
-    return result
-
-
 def _smoke(port: int) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "iocwall.wall.cli", "smoke", "--json",
                            f"display://127.0.0.1:{port}"], capture_output=True, text=True,
@@ -55,8 +50,7 @@ def _smoke(port: int) -> subprocess.CompletedProcess[str]:
 @pytest.mark.timeout(180)
 async def test_agent_pairs_opens_a_window_per_monitor_and_restarts_a_crash(
         app_config: Config, tmp_path: Path) -> None:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing")
+    require_file("chromium", CHROMIUM)        # missing: a failure, as everywhere in the suite
     async with start_live_server(with_cameras(app_config)) as server, server.client() as http:
         await server.login(http)
         await make_wall(http)
@@ -75,7 +69,7 @@ async def test_agent_pairs_opens_a_window_per_monitor_and_restarts_a_crash(
         try:
             async def pending():  # type: ignore[no-untyped-def]
                 return (await http.get("/api/display/pairings")).json()
-            code = (await _until(pending))[0]["code"]
+            code = (await wait_until(pending, 30, "the agent asks to pair", step=0.2))[0]["code"]
             r = await http.post(f"/api/display/pairings/{code}/approve",
                                 json={"wall": "w1", "monitors": {"1": "HDMI-1", "2": "DP-1"}})
             assert r.status_code == 200
@@ -84,7 +78,7 @@ async def test_agent_pairs_opens_a_window_per_monitor_and_restarts_a_crash(
                 nodes = (await http.get("/api/walls/w1")).json()["nodes"]
                 up = {n["monitor"] for n in nodes if n["status"] == "up"}
                 return up == {"1", "2"} and nodes
-            nodes = await _until(both_up, 60)
+            nodes = await wait_until(both_up, 60, "both monitors up", step=0.2)
             assert {n["node"] for n in nodes} == {r.json()["node"]}      # its display session
             state = json.loads((tmp_path / "agent" / "agent.json").read_text())
             assert state["token"].startswith("iwt_")
@@ -104,8 +98,8 @@ async def test_agent_pairs_opens_a_window_per_monitor_and_restarts_a_crash(
                 async with httpx.AsyncClient() as probe:
                     h = (await probe.get(f"http://127.0.0.1:{health_port}/health")).json()
                 return h["windows"][1]["restarts"] == 1 and h["windows"][1]["alive"] and h
-            await _until(restarted, 20)
-            await _until(both_up, 30)                  # its page is back on monitor 2
+            await wait_until(restarted, 20, "the crashed window restarted", step=0.2)
+            await wait_until(both_up, 30, "monitor 2 back", step=0.2)   # its page is back
             run = await asyncio.to_thread(_smoke, health_port)
             assert json.loads(run.stdout)["summary"]["result"] == "WARN"   # restarted once
         finally:
@@ -123,8 +117,7 @@ async def test_agent_pairs_opens_a_window_per_monitor_and_restarts_a_crash(
 async def test_agent_pairs_again_when_its_pairing_expires(
         app_config: Config, tmp_path: Path) -> None:
     """Pairings expire (15 min unapproved): the agent asks for a new code, it does not quit."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing")
+    require_file("chromium", CHROMIUM)        # missing: a failure, as everywhere in the suite
     async with start_live_server(with_cameras(app_config)) as server, server.client() as http:
         await server.login(http)
         agent = await asyncio.create_subprocess_exec(
@@ -138,13 +131,13 @@ async def test_agent_pairs_again_when_its_pairing_expires(
         try:
             async def pending():  # type: ignore[no-untyped-def]
                 return (await http.get("/api/display/pairings")).json()
-            first = (await _until(pending))[0]
+            first = (await wait_until(pending, 30, "the agent asks to pair", step=0.2))[0]
             await server.services.store.execute(
                 "UPDATE display_nodes SET expires = 0 WHERE id = ?", (first["node"],))
 
             async def another():  # type: ignore[no-untyped-def]
                 return [p for p in await pending() if p["node"] != first["node"]]
-            second = (await _until(another, 30))[0]
+            second = (await wait_until(another, 30, "a new pairing after expiry", step=0.2))[0]
             assert second["code"] != first["code"] and agent.returncode is None
         finally:
             agent.send_signal(signal.SIGTERM)

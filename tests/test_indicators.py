@@ -2,7 +2,6 @@
 live readings over the real in-process bus, cameras online per province, demo figures."""
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from iocwall.wall.indicators.rollup import combine, national, to_current
 from iocwall.wall.indicators.service import IndicatorService
 from iocwall.wall.indicators.validation import Submission, check
 from iocwall.wall.store import Store
+from tests.waiting import wait_until
 
 REG = Registry.load()
 PROV = Provinces.load()
@@ -69,7 +69,7 @@ def test_provinces_34_today_63_before_each_mapped_once() -> None:
     assert PROV.resolve("BA-RIA-VUNG-TAU") == "Bà Rịa - Vũng Tàu"
     assert PROV.resolve("ha-noi") == PROV.resolve("Hà Nội") == "Hà Nội"
     assert PROV.resolve("HN") is None
-    cells = {(p.row, p.col) for p in PROV.current}
+    cells = {PROV.cell(p.name) for p in PROV.current}
     assert len(cells) == 34                      # one grid cell per unit
     assert PROV.valid_for("Hà Nam", date(2024, 8, 1))
     assert not PROV.valid_for("Hà Nam", date(2025, 8, 1))
@@ -216,10 +216,8 @@ async def test_queue_readings_arrive_over_the_real_bus() -> None:
             await bus.publish(reading.event().topic, reading.event())
         await bus.publish("analytics.queue.cam3", Event("analytics.queue.cam3", EventKind.STATE,
                                                        {"camera": "cam3", "people": -2}))
-        for _ in range(100):
-            if live.queue()[2] == 3 and live.bad_events == 1:
-                break
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: live.queue()[2] == 3 and live.bad_events == 1, 5,
+                         "3 readings and 1 bad event", step=0.01)
         assert live.queue("Hà Nội")[:2] == (12, 10.0)     # newest per counter: 5 + 7
         assert live.queue("Huế")[:2] == (3, None)
         assert live.queue() == (15, 10.0, 3)
@@ -241,10 +239,7 @@ async def test_queue_readings_cross_processes_on_redis(redis_server) -> None:  #
     try:
         reading = QueueReading("cam7", "counter-3", 9, 14.5, province="Cần Thơ")
         await worker.publish(reading.event().topic, reading.event())
-        for _ in range(200):
-            if live.queue("Cần Thơ")[2]:
-                break
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: live.queue("Cần Thơ")[2], 5, "Cần Thơ's reading", step=0.01)
         assert live.queue("Cần Thơ") == (9, 14.5, 1)
     finally:
         await live.stop()
@@ -352,3 +347,12 @@ async def test_demo_figures_load_and_colour_by_target(service: IndicatorService)
     rolled = await service.unit_map("online_dossier_rate", historical=False)
     nb = next(u for u in rolled["units"] if u["province"] == "Ninh Bình")
     assert nb["method"] == "mean" and nb["value"] == pytest.approx((14.26 + 66.61 + 38.55) / 3)
+
+
+def test_registry_and_indicators_name_and_code_every_unit_alike() -> None:
+    # a registrar's unit (registry code) must resolve to the same unit in the indicators
+    from iocwall.wall.provinces import resolve
+    for p in PROV.current:
+        assert PROV.resolve(p.code) == p.name == resolve(p.code).name
+        for member in p.members_before_2025:
+            assert PROV.current_of(member) == resolve(member, historical=True).name == p.name

@@ -18,7 +18,6 @@ import site
 import subprocess
 import sys
 import sysconfig
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.ports import free_port
+from tests.waiting import wait_until_sync
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_PKG = "iocwall-test-vendored"   # a vendored npm package added to the copy only
@@ -158,18 +158,19 @@ def served(installed: Path, tmp_path: Path) -> Iterator[str]:
                                 stdout=sink, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        def listening() -> bool:
             if proc.poll() is not None:
                 raise AssertionError(f"iocwall serve exited {proc.returncode}:\n"
                                      f"{log.read_text()}")
             try:
                 urllib.request.urlopen(base + "/healthz", timeout=2).close()
-                break
+                return True
             except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"not listening in 60 s:\n{log.read_text()}") from None
-                time.sleep(0.2)
+                return False
+        try:
+            wait_until_sync(listening, 60, "iocwall serve listening", step=0.2)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n{log.read_text()}") from None
         yield base
     finally:
         proc.send_signal(signal.SIGINT)

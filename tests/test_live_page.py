@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.fixtures.browser import login
+from tests.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -39,13 +40,20 @@ def assert_advancing(page, selector: str, width: int, ids: list[str], wait_s: fl
 def wait_advancing(page, selector: str, width: int, ids: list[str], timeout_s: float) -> float:
     """Seconds until every listed video plays at a steady rate again."""
     started = time.monotonic()
-    while True:
+    errors: list[str] = []
+
+    def advancing() -> bool:         # each try watches the videos for a while itself
         try:
             assert_advancing(page, selector, width, ids)
-            return time.monotonic() - started
-        except AssertionError:
-            if time.monotonic() - started > timeout_s:
-                raise
+            return True
+        except AssertionError as exc:
+            errors.append(str(exc))
+            return False
+    try:
+        wait_until_sync(advancing, timeout_s, f"{ids} playing steadily", step=0.0)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {errors[-1] if errors else ''}") from None
+    return time.monotonic() - started
 
 
 def frames_per_second(page, camera: str, seconds: int) -> list[int]:
@@ -116,15 +124,11 @@ def test_click_tile_plays_main_stream_full_size_and_closes_it(live, demo):
     live.keyboard.press("Escape")
     assert live.locator("#full").is_hidden()
     # the main session was closed on the server too (WHEP DELETE), not left running
-    deadline = time.monotonic() + 8
-    viewers = None
-    while time.monotonic() < deadline:
+    def main_viewers() -> int:
         health = live.context.request.get(demo.base_url + "/api/cameras/cam1").json()
-        viewers = health["streams"]["main"]["viewers"]
-        if viewers == 0:
-            break
-        time.sleep(0.3)
-    assert viewers == 0, "main stream still has a viewer after closing the full view"
+        return health["streams"]["main"]["viewers"]
+    wait_until_sync(lambda: main_viewers() == 0, 8, "no main-stream viewer after closing the "
+                    "full view", step=0.3)
 
 
 def test_stalled_camera_shows_signal_lost_while_others_play(live, demo, tmp_path):

@@ -12,6 +12,7 @@ from iocwall.onvif.client import probe_device
 from iocwall.onvif.discovery import NVT, build_probe, probe
 from tests.fixtures.ports import free_port
 from tests.onvif_helpers import PASSWORD, USER, running_device
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ async def test_garbage_datagrams_are_dropped_and_the_responder_keeps_answering(
             sock.sendto(datagram, ("127.0.0.1", responder.port))
     finally:
         sock.close()
-    await asyncio.sleep(0.2)
+    await wait_until(lambda: responder.dropped == len(hostile), 2, "every hostile datagram dropped")
     assert responder.dropped == len(hostile) and responder.answered == 0
     assert len(await probe("127.0.0.1", responder.port, timeout=0.3)) == 1
 

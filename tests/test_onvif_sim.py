@@ -25,6 +25,7 @@ from iocwall.onvif.discovery import probe
 from tests.fixtures.ports import free_port, free_ports
 from tests.fixtures.tools import require_tool
 from tests.onvif_helpers import snapshot_source
+from tests.waiting import wait_until_sync
 
 REPO = Path(__file__).resolve().parents[1]
 IOCWALL = str(Path(sys.executable).with_name("iocwall"))
@@ -90,15 +91,15 @@ def sim_process(tmp_path_factory):
 
 
 def _wait_ready(proc: subprocess.Popen, log_path: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         seen = log_path.read_text(errors="replace")
-        if "READY" in seen:
-            return
-        if proc.poll() is not None:
+        if "READY" not in seen and proc.poll() is not None:
             pytest.fail(f"iocwall sim exited: {seen[-500:]}")
-        time.sleep(0.2)
-    pytest.fail(f"iocwall sim not ready in {seconds} s: {log_path.read_text()[-500:]}")
+        return "READY" in seen
+    try:
+        wait_until_sync(ready, seconds, "iocwall sim ready", step=0.2)
+    except AssertionError as exc:
+        pytest.fail(f"{exc}: {log_path.read_text()[-500:]}")
 
 
 @pytest.mark.slow

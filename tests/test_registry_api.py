@@ -3,7 +3,6 @@ plays at once, an edit reconnects, a delete ends its viewers; test connection; i
 bad input; and no password in any response, audit entry or log line."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -14,6 +13,7 @@ import pytest
 from tests.fixtures.app import ADMIN_PASSWORD
 from tests.fixtures.simulator import SimProcess
 from tests.registry_helpers import Recorder, play, recording_client, registry_server
+from tests.waiting import seconds_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -27,13 +27,6 @@ def camera_body(sim: SimProcess, k: int, **over: object) -> dict:
     return body
 
 
-async def wait_for(check, timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if await check():
-            return time.monotonic() - start
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 async def test_added_camera_plays_edit_reconnects_delete_ends_viewers(
@@ -73,7 +66,7 @@ async def test_added_camera_plays_edit_reconnects_delete_ends_viewers(
 
             async def lost() -> bool:
                 return (await media.camera(cam["id"])).streams["sub"].state.value == "lost"
-            await wait_for(lost, 15, "lost after a wrong password")
+            await seconds_until(lost, 15, "lost after a wrong password")
             # ... the right one again: the same viewer gets pictures again
             right = await http.patch(f"/api/cameras/{cam['id']}",
                                      json={"password": simulator.password, "name": "Quầy 1A"})
@@ -82,7 +75,7 @@ async def test_added_camera_plays_edit_reconnects_delete_ends_viewers(
 
             async def flowing() -> bool:
                 return any(f.at > mark for f in viewer.frames)
-            await wait_for(flowing, 15, "frames after the fix")
+            await seconds_until(flowing, 15, "frames after the fix")
 
             deleted = await http.delete(f"/api/cameras/{cam['id']}")
             assert deleted.status_code == 200 and deleted.json()["state"] == "removed"
@@ -90,7 +83,7 @@ async def test_added_camera_plays_edit_reconnects_delete_ends_viewers(
             async def closed() -> bool:
                 return viewer.pc.connectionState == "closed" or any(
                     e.get("state") == "removed" for e in viewer.events)
-            ended = await wait_for(closed, 10, "viewer ended after delete")
+            ended = await seconds_until(closed, 10, "viewer ended after delete")
             print(f"deleted -> viewer ended: {ended:.2f} s")
             gone = await http.get(f"/api/cameras/{cam['id']}")
             assert gone.status_code == 410 and gone.json()["error"]["code"] == "removed"

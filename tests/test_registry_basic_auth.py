@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from tests.fixtures.simulator import SimProcess
 from tests.registry_helpers import Recorder, play, recording_client, registry_server
 from tests.test_streams_credentials import PASSWORD, USER, AuthCamera
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -68,13 +68,6 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
 
 
-async def _until(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 async def test_registered_camera_sends_basic_only_when_its_entry_allows_it(
@@ -100,7 +93,7 @@ async def test_registered_camera_sends_basic_only_when_its_entry_allows_it(
             return health.state.value == "lost" and health.reconnects >= 1
         viewer, answer = await play(http, cam["id"])
         try:
-            await _until(refused, 15, "stream lost on a Basic-only camera")
+            await wait_until(refused, 15, "stream lost on a Basic-only camera")
             assert camera.authorizations == [], "the password was sent without allow_basic_auth"
             assert viewer.frames == []
             tested = (await http.post(f"/api/cameras/{cam['id']}/test", timeout=60)).json()

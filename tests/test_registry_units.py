@@ -16,9 +16,10 @@ from cryptography.fernet import Fernet
 from openpyxl import Workbook
 from pydantic import ValidationError
 
+from iocwall.wall import provinces
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.errors import ApiError
-from iocwall.wall.registry import provinces, validation
+from iocwall.wall.registry import validation
 from iocwall.wall.registry.bulk import import_rows, read_table
 from iocwall.wall.registry.crypto import Credentials, SecretBox
 from iocwall.wall.registry.model import CameraIn, Profile

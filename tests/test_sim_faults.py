@@ -10,17 +10,9 @@ import pytest
 
 from iocwall.onvif.client import probe_device
 from tests.test_sim_rtsp import RawRtsp, probe
+from tests.waiting import wait_until_sync
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def _wait(predicate, seconds: float, step: float = 0.5) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def _playing(sim, camera: int, stream: str = "sub") -> RawRtsp:
@@ -38,7 +30,8 @@ def test_drop_closes_client_connections(simulator):
                              simulator.url(1, "sub"), "-t", "60", "-f", "null", "-"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait(lambda: simulator.stats()["sources"]["cam1/sub"]["viewers"] == 1, 15)
+        wait_until_sync(lambda: simulator.stats()["sources"]["cam1/sub"]["viewers"] == 1, 15,
+                        "one viewer on cam1/sub", 0.5)
         simulator.fault(1, "drop")
         proc.wait(timeout=20)  # ffmpeg notices the closed connection long before its 60 s
     finally:
@@ -68,7 +61,8 @@ def test_corrupt_burst_is_seen_by_decoder_then_recovers(simulator):
                              simulator.url(3, "sub"), "-t", "8", "-f", "null", "-"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        assert _wait(lambda: simulator.stats()["sources"]["cam3/sub"]["viewers"] == 1, 15)
+        wait_until_sync(lambda: simulator.stats()["sources"]["cam3/sub"]["viewers"] == 1, 15,
+                        "one viewer on cam3/sub", 0.5)
         time.sleep(1)
         body = simulator.fault(3, "corrupt", seconds=1.5)
         assert body["faults"]["cam3"][0]["fault"] == "corrupt"
@@ -86,7 +80,8 @@ def test_reboot_makes_camera_unreachable_for_a_while(simulator):
     out = probe(simulator.url(4, "sub"))
     assert out.returncode != 0
     assert probe(simulator.url(1, "sub")).returncode == 0  # the other cameras still answer
-    assert _wait(lambda: probe(simulator.url(4, "sub")).returncode == 0, 20, 1.0)
+    wait_until_sync(lambda: probe(simulator.url(4, "sub")).returncode == 0, 20,
+                    "cam4/sub probes", 1.0)
     assert time.monotonic() - started >= 3.5
 
 
@@ -105,10 +100,10 @@ def test_resolution_change_shows_in_describe(simulator):
     def width() -> str:
         return probe(simulator.url(1, "main")).stdout.strip()
 
-    assert _wait(lambda: width() == "960", 150, 2.0), "main stream never switched to 960x544"
+    wait_until_sync(lambda: width() == "960", 150, "main stream switched to 960x544", 2.0)
     assert simulator.truth()["cameras"]["cam1"]["counters"][0]["zone"][2] < 400
     simulator.fault(1, "clear")
-    assert _wait(lambda: width() == "1920", 30, 1.0)
+    wait_until_sync(lambda: width() == "1920", 30, "main stream back to 1920", 1.0)
 
 
 def test_timed_resolution_change_ends_by_itself(simulator):
@@ -117,13 +112,14 @@ def test_timed_resolution_change_ends_by_itself(simulator):
     def width() -> str:
         return probe(simulator.url(1, "main")).stdout.strip()
 
-    assert _wait(lambda: width() == "960", 150, 1.0), "main stream never switched to 960x544"
-    assert _wait(lambda: width() == "1920", 60, 1.0), "main stream kept 960x544 after expiry"
+    wait_until_sync(lambda: width() == "960", 150, "main stream switched to 960x544", 1.0)
+    wait_until_sync(lambda: width() == "1920", 60, "main stream back to 1920 after expiry", 1.0)
 
 
 def test_onvif_profile_keeps_the_configured_size_during_a_resolution_fault(simulator):
     simulator.fault(1, "resolution", width=960, height=544)
-    assert _wait(lambda: probe(simulator.url(1, "main")).stdout.strip() == "960", 150, 2.0)
+    wait_until_sync(lambda: probe(simulator.url(1, "main")).stdout.strip() == "960", 150,
+                    "cam1/main probed at 960 wide", 2.0)
     report = asyncio.run(probe_device("127.0.0.1", simulator.onvif_port, simulator.user,
                                       simulator.password))
     main = next(p for p in report.profiles if p.token == "cam1_main")
@@ -182,7 +178,8 @@ def test_fault_flag_and_truth_file(simulator_factory, tmp_path):
     sim = simulator_factory(cameras=1, extra=["--fault", "cam1:reject_auth",
                                               "--truth-file", str(truth)])
     assert "401" in probe(sim.url(1, "sub")).stderr
-    assert _wait(lambda: truth.exists() and len(truth.read_text().splitlines()) >= 2, 10)
+    wait_until_sync(lambda: truth.exists() and len(truth.read_text().splitlines()) >= 2, 10,
+                    "two truth lines", 0.5)
     line = json.loads(truth.read_text().splitlines()[0])
     assert "cam1" in line["cameras"] and len(line["cameras"]["cam1"]["counters"]) == 4
 

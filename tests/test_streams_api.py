@@ -1,7 +1,6 @@
 """The media HTTP API (wall/media_api.py) over a real ASGI app, real cameras, real WHEP."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 import cv2
@@ -17,6 +16,7 @@ from iocwall.wall.access import Principal, Role
 from iocwall.wall.errors import ApiError, api_error_handler, http_error_handler
 from tests.streams_helpers import media_server, sim_cameras
 from tests.test_streams_units import parse_prometheus
+from tests.waiting import wait_until
 from tests.whep_client import Viewer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -178,9 +178,10 @@ async def test_lost_camera_reports_state_and_snapshot_refuses_cleanly(simulator)
     async with media_server(cams) as media, client(media) as c:
         r = await c.get("/api/cameras/cam1/snapshot.jpg?stream=sub")
         assert r.status_code == 503 and r.json()["error"]["code"] == "no_signal"
-        await asyncio.sleep(0.3)
-        state = (await c.get("/api/cameras/cam1")).json()["streams"]["sub"]["state"]
-        assert state == "lost"
+        async def lost() -> bool:
+            state = (await c.get("/api/cameras/cam1")).json()["streams"]["sub"]["state"]
+            return state == "lost"
+        await wait_until(lost, 5, "cam1/sub lost")
         health = (await c.get("/api/streams/health")).text
         assert "wrong-password" not in health and "sim-pass" not in health
         sub = [h for h in (await c.get("/api/streams/health")).json() if h["stream"] == "sub"]

@@ -22,6 +22,7 @@ from iocwall.wall.access import Principal, Role
 from iocwall.wall.errors import ApiError, api_error_handler
 from tests.fixtures.ports import free_port
 from tests.streams_helpers import media_server, sim_cameras
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -69,8 +70,7 @@ def served(simulator):  # noqa: ANN001, ANN201
                                                    log_level="warning", lifespan="off"))
             box["server"] = server
             task = asyncio.create_task(server.serve())
-            while not server.started:
-                await asyncio.sleep(0.05)
+            await wait_until(lambda: server.started, 30, "uvicorn started")
             ready.set()
             await task
 
@@ -92,7 +92,7 @@ def test_chromium_plays_stream(simulator, browser_page, stream, width):
         page.evaluate(f"play('/api/cameras/cam1/whep/{stream}')")
         page.wait_for_function("document.getElementById('v').videoWidth > 0", timeout=20_000)
         t0 = page.evaluate("document.getElementById('v').currentTime")
-        time.sleep(1.5)
+        time.sleep(1.5)            # a time window: the video must advance within it
         t1 = page.evaluate("document.getElementById('v').currentTime")
         assert page.evaluate("document.getElementById('v').videoWidth") == width
         assert t1 - t0 > 0.8, (t0, t1)

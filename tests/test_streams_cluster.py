@@ -16,6 +16,7 @@ from iocwall.streams.limits import CloseReason
 from tests.streams_helpers import fast_settings, sim_cameras
 from tests.test_streams_api import client, play_via_api
 from tests.test_streams_units import parse_prometheus
+from tests.waiting import wait_until
 from tests.whep_client import Viewer
 
 
@@ -100,12 +101,11 @@ async def test_two_media_processes_play_and_a_killed_one_comes_back(simulator, c
 
         os.kill(pids[node_a], signal.SIGKILL)            # camera a's process dies
         start = time.monotonic()
-        while cluster.nodes[node_a].ready.is_set() and time.monotonic() - start < 5:
-            await asyncio.sleep(0.05)
+        await wait_until(lambda: not cluster.nodes[node_a].ready.is_set(), 5, "a's process lost")
         assert cluster.closed[CloseReason.PROCESS_LOST] == 1
         assert len(await vb.count_during(1.0)) >= 10     # the other process plays on
-        while not cluster.nodes[node_a].ready.is_set() and time.monotonic() - start < 60:
-            await asyncio.sleep(0.1)
+        await wait_until(lambda: cluster.nodes[node_a].ready.is_set(), 60, "a's process back",
+                         step=0.1)
         assert cluster.nodes[node_a].process.pid != pids[node_a]
         again = await play(cluster, a)                    # the viewer reconnects
         viewers.append(again)

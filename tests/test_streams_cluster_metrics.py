@@ -12,6 +12,7 @@ from tests.streams_helpers import fast_settings, sim_cameras
 from tests.test_streams_api import client
 from tests.test_streams_cluster import two_on_different_nodes
 from tests.test_streams_units import parse_prometheus
+from tests.waiting import wait_until
 from tests.whep_client import Viewer
 
 KINDS = ("dropped_units", "late_dropped_units", "corrupt", "tap_dropped_frames")
@@ -40,13 +41,11 @@ async def test_a_drop_inside_a_media_process_shows_in_metrics_with_its_node(simu
             r = await c.post(f"/api/cameras/{a}/whep/sub", content=stuck.pc.localDescription.sdp,
                              headers={"Content-Type": "application/sdp"})
             assert r.status_code == 201, r.text
-            start = time.monotonic()
-            while True:
+            async def dropped() -> dict[str, float] | None:
                 seen = parse_prometheus((await c.get("/metrics")).text)
-                if seen[node(node_a, "late_dropped_units")] > 0:
-                    break
-                assert time.monotonic() - start < 15, "no drop of node_a reached /metrics"
-                await asyncio.sleep(0.25)
+                return seen if seen[node(node_a, "late_dropped_units")] > 0 else None
+            start = time.monotonic()
+            seen = await wait_until(dropped, 15, "a drop of node_a in /metrics", step=0.25)
             took = time.monotonic() - start
             print(f"late drops of {node_a} in /metrics {took:.1f} s after the offer: "
                   f"{seen[node(node_a, 'late_dropped_units')]:.0f}")
@@ -59,10 +58,9 @@ async def test_a_drop_inside_a_media_process_shows_in_metrics_with_its_node(simu
             # the session's end is counted by its process, with its reason
             assert (await c.delete(r.headers["location"])).status_code in (200, 204)
             closed = f'iocwall_node_sessions_closed_total{{node="{node_a}",reason="client_delete"}}'
-            start = time.monotonic()
-            while parse_prometheus((await c.get("/metrics")).text).get(closed, 0) != 1:
-                assert time.monotonic() - start < 5, "the close did not reach /metrics"
-                await asyncio.sleep(0.25)
+            async def counted() -> bool:
+                return parse_prometheus((await c.get("/metrics")).text).get(closed, 0) == 1
+            await wait_until(counted, 5, "the close in /metrics", step=0.25)
     finally:
         await stuck.close()
         await asyncio.wait_for(cluster.stop(), 30)

@@ -20,7 +20,7 @@ from iocwall.streams import placement
 from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.fanout import EndOfStream
 from iocwall.streams.server import Camera
-from iocwall.wall.demo_analytics import sim_zones
+from iocwall.wall.zones.demo import sim_zones
 from tests.analytics_helpers import start_worker, stop_worker
 from tests.fixtures.ports import free_port
 from tests.fixtures.simulator import SimProcess
@@ -32,9 +32,10 @@ from tests.registry_helpers import (
     registry_server,
 )
 from tests.streams_helpers import fast_settings, media_server, sim_cameras
-from tests.test_registry_api import camera_body, wait_for
+from tests.test_registry_api import camera_body
 from tests.test_streams_cluster import play as play_direct
 from tests.test_streams_units import parse_prometheus
+from tests.waiting import seconds_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -79,21 +80,22 @@ async def test_registry_cameras_play_reconnect_and_end_across_two_processes(
 
             async def lost() -> bool:
                 return (await media.camera(a)).streams["sub"].state.value == "lost"
-            await wait_for(lost, 15, "lost after a wrong password")
+            await seconds_until(lost, 15, "lost after a wrong password")
             # ... the right one reconnects it under the same viewer
             await http.patch(f"/api/cameras/{a}", json={"password": simulator.password})
             mark = time.monotonic()
 
             async def flowing() -> bool:
                 return any(f.at > mark for f in va.frames)
-            print(f"edit -> frames again: {await wait_for(flowing, 15, 'frames after fix'):.2f} s")
+            took = await seconds_until(flowing, 15, "frames after fix")
+            print(f"edit -> frames again: {took:.2f} s")
 
             deleted = await http.delete(f"/api/cameras/{a}")
             assert deleted.status_code == 200 and deleted.json()["state"] == "removed"
 
             async def ended() -> bool:
                 return any(e.get("state") == "removed" for e in va.events)
-            await wait_for(ended, 10, "a 'removed' event for the viewer")
+            await seconds_until(ended, 10, "a 'removed' event for the viewer")
             gone = await http.get(f"/api/cameras/{a}")
             assert gone.status_code == 410 and gone.json()["error"]["code"] == "removed"
             again, refused = await play(http, a)
@@ -137,7 +139,7 @@ async def test_analytics_counts_from_a_camera_in_a_media_process(
                 rows = (await http.get("/api/queues")).json()
                 return {r["zone"] for r in rows if r["camera"] == camera} == \
                     {"c1", "c2", "c3", "c4"}
-            took = await wait_for(counted, 60, "counts of the cluster's camera")
+            took = await seconds_until(counted, 60, "counts of the cluster's camera")
             print(f"\ncluster: registered -> counts on /api/queues {took:.1f} s "
                   f"(tap in {media.owner(camera)})")
             assert time.monotonic() - registered < 60
@@ -148,7 +150,7 @@ async def test_analytics_counts_from_a_camera_in_a_media_process(
 
             async def untapped() -> bool:
                 return not media._taps._open        # type: ignore[attr-defined]
-            await wait_for(untapped, 10, "the tap to end with its camera")
+            await seconds_until(untapped, 10, "the tap to end with its camera")
             # registered again: the waiting tap starts again and counts come back
             again = await http.post("/api/cameras", json=camera_body(simulator, 1))
             assert again.json()["id"] == camera
@@ -158,7 +160,7 @@ async def test_analytics_counts_from_a_camera_in_a_media_process(
                 return any(r["camera"] == camera and
                            datetime.fromisoformat(r["updated_at"]).timestamp() > mark
                            for r in (await http.get("/api/queues")).json())
-            took = await wait_for(counted_again, 30, "counts after the camera came back")
+            took = await seconds_until(counted_again, 30, "counts after the camera came back")
             print(f"registered again -> counts {took:.1f} s")
     finally:
         out = stop_worker(worker)
@@ -191,17 +193,17 @@ async def test_a_camera_added_while_its_process_restarts_plays_when_it_is_back(
                    if placement.place(c.id, {"media-0": 0, "media-1": 0}) == down)
         pid = cluster.nodes[down].process.pid
         os.kill(pid, signal.SIGKILL)
-        await wait_for(lambda: _async(not cluster.nodes[down].ready.is_set()), 5, "seen dead")
+        await seconds_until(lambda: _async(not cluster.nodes[down].ready.is_set()), 5, "seen dead")
         await cluster.add_camera(Camera.from_config(cam))
         assert cluster.owner(cam.id) == down
         assert (await cluster.camera(cam.id)).state.value == "lost"     # shown, not hidden
-        await wait_for(lambda: _async(cluster.nodes[down].ready.is_set()), 30, "restarted")
+        await seconds_until(lambda: _async(cluster.nodes[down].ready.is_set()), 30, "restarted")
         assert cluster.nodes[down].process.pid != pid
         viewer = await play_direct(cluster, cam.id)
         await viewer.first_frame(20)
         async def live() -> bool:
             return (await cluster.camera(cam.id)).state.value == "live"  # type: ignore[union-attr]
-        await wait_for(live, 5, "live")
+        await seconds_until(live, 5, "live")
     finally:
         if viewer is not None:
             await viewer.close()

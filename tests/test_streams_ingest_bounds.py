@@ -17,7 +17,9 @@ from iocwall.streams.rtp_ingest import RtpPuller
 from iocwall.streams.rtsp.rtp import MAX_UNIT_BYTES
 from iocwall.streams.source import PullSettings, SourceInfo
 from iocwall.streams.urls import parse
-from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, wait_for
+from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp
+from tests.test_streams_units import parse_prometheus
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -100,7 +102,7 @@ async def pull(url: str, until: Callable[[Recorder], bool], seconds: float) -> R
                        asyncio.get_running_loop())
     puller.start()
     try:
-        await wait_for(lambda: until(rec), seconds)
+        await wait_until(lambda: until(rec), seconds, "the pull got what the test waits for")
     finally:
         await puller.stop()
     assert not puller.running
@@ -151,8 +153,7 @@ async def test_an_access_unit_that_never_ends_is_dropped_at_its_bound():
                                       for i in range(count)], 7)
 
     async with HostileCamera(media) as url:
-        rec = await pull(url, lambda r: len(r.units) >= 3, 20)
-        await asyncio.sleep(0.3)
+        rec = await pull(url, lambda r: len(r.units) >= 3 and r.total("corrupt") >= 1, 20)
     sizes = [len(u.data) for u in rec.units]
     assert [u.pts for u in rec.units[:3]] == [0, 9000, 12000], "the huge unit never came out"
     assert max(sizes) < 1000 and rec.total("corrupt") >= 1, (sizes, rec.counts)
@@ -169,8 +170,7 @@ async def test_an_unfinished_fu_a_is_dropped_at_its_bound():
         await _keyframe_then(writer, packets, 7)
 
     async with HostileCamera(media) as url:
-        rec = await pull(url, lambda r: len(r.units) >= 3, 20)
-        await asyncio.sleep(0.3)
+        rec = await pull(url, lambda r: len(r.units) >= 3 and r.total("corrupt") >= 1, 20)
     assert [u.pts for u in rec.units[:3]] == [0, 9000, 12000]
     assert max(len(u.data) for u in rec.units) < 1000 and rec.total("corrupt") >= 1
 
@@ -185,11 +185,12 @@ async def test_corrupt_packets_are_counted_in_metrics():
         ch = Channel("hostile", "main", parse(url), settings, 2.0, 1.0)
         ch.acquire()
         try:
-            await wait_for(lambda: ch.health.rtp_corrupt >= 2, 5)
+            await wait_until(lambda: ch.health.rtp_corrupt >= 2, 5, "2 corrupt packets counted")
         finally:
             await ch.stop()
     text = metrics.render([ch.snapshot()], metrics.ServerCounters(0, 0, 0, 0, 0))
-    assert 'iocwall_stream_rtp_corrupt_total{camera="hostile",stream="main"} 2' in text
+    corrupt = 'iocwall_stream_rtp_corrupt_total{camera="hostile",stream="main"}'
+    assert parse_prometheus(text)[corrupt] == 2
     assert ch.snapshot().to_json()["rtp_corrupt"] == 2
 
 

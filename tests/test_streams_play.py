@@ -12,6 +12,7 @@ from iocwall.hardware import stamp
 from iocwall.streams.health import StreamState
 from iocwall.streams.track import PassthroughTrack
 from tests.streams_helpers import media_server, sim_cameras, viewing, wait_state
+from tests.waiting import wait_until
 from tests.whep_client import Viewer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -255,11 +256,8 @@ async def test_session_ends_when_the_viewer_goes_away(sim):
         async with viewing(media, "cam1", "sub") as viewer:
             await viewer.first_frame(15)
             assert len(media.sessions) == 1 and media.channel("cam1", "sub").users == 1
-        for _ in range(100):          # the peer's DTLS close reaches the server
-            if len(media.sessions) == 0:
-                break
-            await asyncio.sleep(0.1)
-        assert len(media.sessions) == 0
+        # the peer's DTLS close reaches the server
+        await wait_until(lambda: len(media.sessions) == 0, 10, "the session closed", step=0.1)
         assert media.channel("cam1", "sub").users == 0
-        await asyncio.sleep(1.5)      # linger_s = 1 in these tests: pulling stops
-        assert media.channel("cam1", "sub").health.state is StreamState.IDLE
+        await wait_until(lambda: media.channel("cam1", "sub").health.state is StreamState.IDLE,
+                         5, "pulling stopped after linger_s (1 s in these tests)")

@@ -23,6 +23,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from iocwall.streams.health import StreamState
 from tests.streams_helpers import media_server, sim_cameras, wait_state
+from tests.waiting import wait_until
 from tests.whep_client import Viewer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -85,12 +86,13 @@ async def live_again(channel, timeout: float) -> float:  # noqa: ANN001
     state to live for a moment, so "again" means live with a fresh keyframe cached.
     """
     start = time.monotonic()
-    while time.monotonic() - start < timeout:
+
+    def recovered() -> float | None:
         key = channel.fanout.cache.keyframe()
         if channel.health.state is StreamState.LIVE and key is not None and key.received > start:
             return key.received
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{channel.key} did not recover: {channel.health.state}")
+        return None
+    return await wait_until(recovered, timeout, f"{channel.key} recovered", step=0.02)
 
 
 def windows(frames: list[float], start: float, count: int) -> list[int]:

@@ -17,6 +17,7 @@ from iocwall.streams.rtsp.sdp import VideoTrack
 from iocwall.streams.source import Ingest, PacketCounts, PullSettings, SourceInfo
 from iocwall.streams.urls import parse
 from tests.fixtures.ports import free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -69,12 +70,6 @@ def session_with(recorder: Recorder) -> _Session:
     return session
 
 
-async def wait_for(predicate, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < end:
-        await asyncio.sleep(0.02)
-
-
 def test_unit_ends_on_marker_and_fu_a_is_reassembled():
     rec = Recorder()
     s = session_with(rec)
@@ -123,7 +118,8 @@ async def test_pulls_the_simulator_with_digest_or_basic_auth_and_units_decode(si
                        asyncio.get_running_loop())
     puller.start()
     try:
-        await wait_for(lambda: sum(u.keyframe for u in rec.units) >= 1 and len(rec.units) > 30, 10)
+        await wait_until(lambda: sum(u.keyframe for u in rec.units) >= 1 and len(rec.units) > 30,
+                         10, "a keyframe and 30 units")
     finally:
         await puller.stop()
     assert not puller.running
@@ -147,7 +143,7 @@ async def test_refused_camera_retries_without_leaking_the_password(caplog):
     puller = RtpPuller("c1/main", url, PullSettings(1.0, 1.0, 0.05, 0.1), rec,
                        asyncio.get_running_loop())
     puller.start()
-    await wait_for(lambda: len(rec.fails) >= 2, 5)
+    await wait_until(lambda: len(rec.fails) >= 2, 5, "two failed sessions")
     started = time.monotonic()
     await puller.stop()
     assert time.monotonic() - started < 1.5 and not puller.running
@@ -163,7 +159,7 @@ async def test_wrong_password_is_reported(simulator):
     puller = RtpPuller("cam1/sub", url, PullSettings(2.0, 2.0, 0.5, 1.0), rec,
                        asyncio.get_running_loop())
     puller.start()
-    await wait_for(lambda: rec.fails, 5)
+    await wait_until(lambda: rec.fails, 5, "a failed session")
     await puller.stop()
     assert rec.fails and "401" in rec.fails[0] and "wrong-password" not in rec.fails[0]
     assert rec.units == []

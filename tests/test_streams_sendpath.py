@@ -26,6 +26,7 @@ from iocwall.streams.sendpath import (
     use_prepacked,
 )
 from tests.test_streams_units import encode
+from tests.waiting import wait_until
 
 
 def unit(i: int, key: bool, received: float, size: int = 10) -> AccessUnit:
@@ -188,7 +189,7 @@ async def test_a_blocking_pool_refuses_past_its_bound_instead_of_queueing():
     pool = Pool("t", workers=1, max_pending=2)
     release = threading.Event()
     busy = [asyncio.ensure_future(pool.run(release.wait, 5)) for _ in range(2)]
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: pool.pending == 2, 5, "both calls in the pool", step=0.005)
     with pytest.raises(PoolBusy):
         await pool.run(time.sleep, 0)
     release.set()

@@ -29,7 +29,8 @@ from iocwall.streams.source import PullSettings
 from iocwall.streams.urls import parse
 from tests.fixtures.ports import free_port
 from tests.streams_helpers import Cam, media_server, viewing
-from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, session_with, wait_for
+from tests.test_streams_rtp_ingest import PPS, SPS, Recorder, rtp, session_with
+from tests.waiting import wait_until, wait_until_sync
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -92,7 +93,7 @@ async def test_udp_reorder_and_loss_on_loopback_datagrams():
             if i == 6:
                 stranger.sendto(rtp(99, 0, bytes([0x41, 0]), True), to)
             await asyncio.sleep(0.005)
-        await wait_for(lambda: len(rec.units) >= 8, 3)
+        await wait_until(lambda: len(rec.units) >= 8, 3, "8 units over UDP")
         await asyncio.sleep(0.1)                 # the gap's wait is over by now
         s.flush_counts()
     finally:
@@ -159,12 +160,14 @@ def vlc_server() -> Iterator[str]:
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"rtsp://127.0.0.1:{port}/live"
     try:
-        deadline = time.monotonic() + 20
-        while _describe(url) is None:        # listening, and its SDP has the video track
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("VLC's RTSP server did not start: "
-                            + (folder / "vlc.log").read_text()[-2000:])
-            time.sleep(0.2)
+        def up() -> bool:                    # listening, and its SDP has the video track
+            if proc.poll() is not None:
+                raise AssertionError(f"VLC exited ({proc.returncode})")
+            return _describe(url) is not None
+        try:
+            wait_until_sync(up, 20, "VLC's RTSP server up", step=0.2)
+        except AssertionError as exc:
+            pytest.fail(f"{exc}: " + (folder / "vlc.log").read_text()[-2000:])
         yield url
     finally:
         proc.terminate()
@@ -227,7 +230,8 @@ async def _pull(url: str, mode: str, seconds: float) -> Recorder:
                        rec, asyncio.get_running_loop())
     puller.start()
     try:
-        await wait_for(lambda: len(rec.units) >= 30 or len(rec.fails) >= 1, seconds)
+        await wait_until(lambda: len(rec.units) >= 30 or len(rec.fails) >= 1, seconds,
+                         "30 units or a failure")
     finally:
         await puller.stop()
     return rec

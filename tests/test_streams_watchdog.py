@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -22,23 +21,12 @@ from tests.streams_helpers import fast_settings, sim_cameras
 from tests.test_streams_api import client, play_via_api
 from tests.test_streams_cluster import two_on_different_nodes
 from tests.test_streams_units import parse_prometheus
+from tests.waiting import seconds_until
 from tests.whep_client import Viewer
 
 TIMEOUT_S = 3.0          # [streams] node_timeout_s in these tests
 
 
-async def until(check: Callable[[], bool | Awaitable[bool]], seconds: float, what: str) -> float:
-    """Seconds until ``check`` holds; fails the test past ``seconds``."""
-    start = time.monotonic()
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return time.monotonic() - start
-        if time.monotonic() - start > seconds:
-            pytest.fail(f"not within {seconds} s: {what}")
-        await asyncio.sleep(0.05)
 
 
 def cluster_of(simulator, cameras: int, **streams: object) -> MediaCluster:  # noqa: ANN001
@@ -70,7 +58,7 @@ async def test_a_stopped_media_process_is_killed_restarted_and_plays_again(simul
 
             def beating() -> bool:                   # a heartbeat since both sessions opened
                 return all(n["sessions"] == 1 for n in cluster.node_states())
-            await until(beating, 5, "heartbeats counting one session on each node")
+            await seconds_until(beating, 5, "heartbeats counting one session on each node")
             shown = {n["node"]: n for n in (await c.get("/api/streams/nodes")).json()}
             for node in (node_a, node_b):
                 assert shown[node]["state"] == "up" and shown[node]["cameras"] == 1
@@ -82,12 +70,12 @@ async def test_a_stopped_media_process_is_killed_restarted_and_plays_again(simul
             pid = cluster.nodes[node_a].process.pid
             os.kill(pid, signal.SIGSTOP)             # alive, but answers nothing
             stopped = time.monotonic()
-            killed = await until(lambda: cluster.closed[CloseReason.NODE_HUNG] == 1,
-                                 TIMEOUT_S + 3, "the stopped process declared hung")
+            killed = await seconds_until(lambda: cluster.closed[CloseReason.NODE_HUNG] == 1,
+                                         TIMEOUT_S + 3, "the stopped process declared hung")
             assert killed > TIMEOUT_S - HEARTBEAT_S - 0.3     # not before it was overdue
             assert state(cluster, node_a) is NodeState.HUNG
             assert len(await vb.count_during(1.0)) >= 10      # the other process plays on
-            await until(lambda: state(cluster, node_a) is NodeState.UP, 30, "restarted")
+            await seconds_until(lambda: state(cluster, node_a) is NodeState.UP, 30, "restarted")
             assert cluster.nodes[node_a].process.pid != pid
             again, _ = await play_via_api(c, f"/api/cameras/{a}/whep/sub")   # the reconnect
             viewers.append(again)
@@ -107,14 +95,14 @@ async def test_a_stopped_media_process_is_killed_restarted_and_plays_again(simul
 
             # the memory cap (lowered at run time here): both are over it, both restart
             cluster.watchdog.memory_limit_bytes = 1 << 20
-            await until(lambda: cluster.closed[CloseReason.NODE_MEMORY] == 2, 5,
-                        "both viewers' sessions ended by the memory cap")
+            await seconds_until(lambda: cluster.closed[CloseReason.NODE_MEMORY] == 2, 5,
+                                "both viewers' sessions ended by the memory cap")
             cluster.watchdog.memory_limit_bytes = 0
 
             def counted() -> bool:           # (a quick restart may be caught once more)
                 return all(cluster.node_table.get(n).restarts[Restart.MEMORY] >= 1
                            for n in (node_a, node_b))
-            await until(counted, 5, "both restarts counted as node_memory")
+            await seconds_until(counted, 5, "both restarts counted as node_memory")
             series = parse_prometheus(await cluster.metrics_text())
             for node in (node_a, node_b):
                 assert series[f'iocwall_media_node_restarts_total{{node="{node}",'
@@ -148,8 +136,8 @@ async def test_a_node_that_cannot_start_is_down_and_its_cameras_play_elsewhere(
             monkeypatch.setenv(FAIL_START_ENV, node_a)     # each new start of node_a exits
             os.kill(cluster.nodes[node_a].process.pid, signal.SIGKILL)
             killed = time.monotonic()
-            down = await until(lambda: state(cluster, node_a) is NodeState.DOWN, 45,
-                               f"{node_a} down after failed starts")
+            down = await seconds_until(lambda: state(cluster, node_a) is NodeState.DOWN, 45,
+                                       f"{node_a} down after failed starts")
             assert all(cluster.owner(cam.id) == node_b for cam in cams[:3])
             assert cluster.nodes[node_a].cameras == {}
             assert {cam: cluster.owner(cam) for cam in kept} == kept   # b's own stayed put
@@ -169,7 +157,8 @@ async def test_a_node_that_cannot_start_is_down_and_its_cameras_play_elsewhere(
             assert series[f'iocwall_media_node_cameras{{node="{node_a}"}}'] == 0
 
             monkeypatch.delenv(FAIL_START_ENV)             # it can start again
-            await until(lambda: state(cluster, node_a) is NodeState.UP, 30, f"{node_a} back")
+            await seconds_until(lambda: state(cluster, node_a) is NodeState.UP, 30,
+                                f"{node_a} back")
             assert cluster.owner(a) == node_b                # playing cameras do not move back
             await cluster.add_camera(Camera.from_config(cams[3]))  # a new camera goes to it
             assert cluster.owner(cams[3].id) == node_a
@@ -194,12 +183,12 @@ async def test_a_lone_node_that_cannot_start_keeps_its_cameras_and_is_retried(
     try:
         monkeypatch.setenv(FAIL_START_ENV, "media-0")
         os.kill(cluster.nodes["media-0"].process.pid, signal.SIGKILL)
-        await until(lambda: state(cluster, "media-0") is NodeState.DOWN, 30, "down")
+        await seconds_until(lambda: state(cluster, "media-0") is NodeState.DOWN, 30, "down")
         assert set(cluster.nodes["media-0"].cameras) == {c.id for c in cams}   # nowhere to go
         status = await cluster.camera(cams[0].id)
         assert status is not None and status.streams["sub"].state.value == "lost"
         monkeypatch.delenv(FAIL_START_ENV)            # it is retried, and comes back
-        await until(lambda: state(cluster, "media-0") is NodeState.UP, 30, "back up")
+        await seconds_until(lambda: state(cluster, "media-0") is NodeState.UP, 30, "back up")
         async with client(cluster) as c:
             viewer, _ = await play_via_api(c, f"/api/cameras/{cams[0].id}/whep/sub")
             viewers.append(viewer)

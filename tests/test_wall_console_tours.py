@@ -69,7 +69,7 @@ def test_console_starts_and_stops_a_tour(chromium, demo) -> None:
         display.wait_for_function(shows, arg=[tile, "cam1"], timeout=30_000)
         display.wait_for_function(shows, arg=[tile, "cam2"], timeout=15_000)
         seen = display.evaluate("(id) => window.tourState(id)", tile)
-        display.wait_for_timeout(800)
+        display.wait_for_timeout(800)      # a time window: cam2's frames must advance in it
         now = display.evaluate("(id) => window.tourState(id)", tile)
         assert now["camera"] == "cam2" and now["frames"] > seen["frames"], "cam2 frozen"
 

@@ -1,15 +1,23 @@
 """Wall controller over HTTP + WebSocket: push, acks, incremental diff, health, roles, restarts."""
 from __future__ import annotations
 
-import asyncio
 import copy
+import json
 
+import httpx
 import pytest
 
 from iocwall.wall.access import Role
-from iocwall.wall.config import Config
+from iocwall.wall.config import CameraConfig, Config
 from tests.fixtures.app import USER_PASSWORD, start_live_server
+from tests.waiting import wait_until
 from tests.wall_helpers import layout, make_wall, open_display, tile, with_cameras
+
+
+async def beat_in(http: httpx.AsyncClient) -> bool:
+    """Whether w1's display has sent a heartbeat (its health names a tile)."""
+    nodes = (await http.get("/api/walls/w1")).json()["nodes"]
+    return bool(nodes) and "a" in nodes[0]["health"]["tiles"]
 
 
 @pytest.fixture
@@ -24,7 +32,7 @@ async def test_push_ack_diff_and_health(wall_config: Config) -> None:
         display = await open_display(server.url, "w1", "1", dict(http.cookies))
         first = await display.wait_layouts(1)
         assert first["layout"] is None                    # nothing pushed yet
-        await asyncio.sleep(0.4)                          # its first heartbeat is in
+        await wait_until(lambda: beat_in(http), 5, "the display's first heartbeat")
         r = await http.put("/api/walls/w1/monitors/1/layout?wait=3",
                            json=layout(tile("a", 0, 0), tile("b", 1, 0, "cam-2")))
         assert r.status_code == 200, r.text
@@ -47,9 +55,9 @@ async def test_push_ack_diff_and_health(wall_config: Config) -> None:
         assert nodes[0]["health"]["memory_mb"] == 80
 
         display.beating = False                           # missed heartbeats: down in time
-        async with asyncio.timeout(wall_config.wall.heartbeat_timeout_s + 1.5):
-            while (await http.get("/api/walls/w1")).json()["nodes"][0]["status"] != "down":
-                await asyncio.sleep(0.1)
+        async def down() -> bool:
+            return (await http.get("/api/walls/w1")).json()["nodes"][0]["status"] == "down"
+        await wait_until(down, wall_config.wall.heartbeat_timeout_s + 1.5, "the display down")
         audit = (await http.get("/api/audit", params={"action": "wall.*"})).json()
         actions = [e["action"] for e in audit["entries"]]
         assert actions.count("wall.push") == 2 and "wall.create" in actions
@@ -71,17 +79,49 @@ async def test_a_connected_display_late_with_its_heartbeats_still_gets_and_acks_
         async def status() -> str:
             return (await http.get("/api/walls/w1")).json()["nodes"][0]["status"]
 
-        async with asyncio.timeout(wall_config.wall.heartbeat_timeout_s + 3):
-            while await status() != "down":
-                await asyncio.sleep(0.1)
+        async def down() -> bool:
+            return await status() == "down"
+
+        async def up() -> bool:
+            return await status() == "up"
+
+        await wait_until(down, wall_config.wall.heartbeat_timeout_s + 3, "shown down")
         r = await http.put("/api/walls/w1/monitors/1/layout?wait=3", json=layout(tile("a", 0, 0)))
         assert r.status_code == 200, r.text
         assert r.json()["expected"] == 1 == r.json()["acked"] and r.json()["complete"], r.json()
         assert (await slow.wait_layouts(2))["layout"]["tiles"][0]["id"] == "a"
-        async with asyncio.timeout(2):
-            while await status() != "up":
-                await asyncio.sleep(0.05)
+        await wait_until(up, 2, "up again after its ack")
         await slow.close()
+
+
+async def test_the_pushed_layout_says_which_stream_each_tile_plays(wall_config: Config) -> None:
+    # cam-2 has a sub stream; nobody pulls it, so its sizes are the nominal 640x360/1920x1080
+    wall_config.cameras[1] = CameraConfig(id="cam-2", name="cam-2",
+                                          main_url="rtsp://127.0.0.1:9/cam-2",
+                                          sub_url="rtsp://127.0.0.1:9/cam-2-sub")
+    async with start_live_server(wall_config) as server, server.client() as http:
+        await server.login(http)
+        await make_wall(http)
+        display = await open_display(server.url, "w1", "1", dict(http.cookies), (1280, 720))
+        await display.wait_layouts(1)
+        tour = {"id": "t", "kind": "tour", "cameras": ["cam-1", "cam-2"], "x": 1, "y": 1,
+                "w": 1, "h": 1}
+        r = await http.put("/api/walls/w1/monitors/1/layout?wait=3", json=layout(
+            tile("a", 0, 0, "cam-2"), tile("b", 1, 0, "cam-2", stream="main"),
+            tile("c", 0, 1, "cam-1"), tour))
+        assert r.status_code == 200, r.text
+        play = {t["id"]: t["play"] for t in (await display.wait_layouts(2))["layout"]["tiles"]}
+        # a 640x360 tile: the sub covers it; "main" asked for; cam-1 has only a main
+        assert play == {"a": {"cam-2": "sub"}, "b": {"cam-2": "main"}, "c": {"cam-1": "main"},
+                        "t": {"cam-1": "main", "cam-2": "sub"}}
+        # the page grows to 4K: each tile is 1920x1080, past the sub: told again at once
+        await display.ws.send(json.dumps({"type": "viewport", "width": 3840, "height": 2160}))
+        play = {t["id"]: t["play"] for t in (await display.wait_layouts(3))["layout"]["tiles"]}
+        assert play["a"] == {"cam-2": "main"} and play["t"] == {"cam-1": "main", "cam-2": "main"}
+        await display.ws.send(json.dumps({"type": "viewport", "width": 0, "height": 10}))
+        await wait_until(lambda: display.errors, 5, "an error for the bad viewport")
+        assert "viewport" in display.errors[0]["message"]
+        await display.close()
 
 
 async def test_bad_layouts_are_refused_and_lose_nothing(wall_config: Config) -> None:

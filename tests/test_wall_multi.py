@@ -10,6 +10,7 @@ from iocwall.wall.bus.queue import QueueReading
 from iocwall.wall.config import Config
 from tests.fixtures.app import start_live_server
 from tests.fixtures.redis_server import RedisServer
+from tests.waiting import wait_until
 from tests.wall_helpers import layout, make_wall, open_display, tile, with_cameras
 
 
@@ -32,9 +33,9 @@ async def test_push_on_b_reaches_a_display_on_a(wall_config: Config,
         await make_wall(http_a)
         display = await open_display(a.url, "w1", "1", dict(http_a.cookies))
         await display.wait_layouts(1)
-        async with asyncio.timeout(3):                     # B learns of A's display
-            while not (await http_b.get("/api/walls/w1")).json()["nodes"]:
-                await asyncio.sleep(0.05)
+        async def known_to_b() -> bool:
+            return bool((await http_b.get("/api/walls/w1")).json()["nodes"])
+        await wait_until(known_to_b, 3, "B learns of A's display")
         r = await http_b.put("/api/walls/w1/monitors/1/layout?wait=3",
                              json=layout(tile("a", 0, 0, "cam-2")))
         assert r.status_code == 200 and r.json()["complete"], r.text
@@ -99,21 +100,19 @@ async def test_queue_over_threshold_raises_alarm_then_clears(wall_config: Config
 
         await count(9)
         await count(9, counter="4")                       # another counter: no rule
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)          # time passing is what is tested: 0.2 s < duration_s
         assert (await http.get("/api/walls/w1/alarms")).json() == []   # not long enough yet
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.4)          # ... and now past it
         await count(8)
-        async with asyncio.timeout(3):
-            while not (alarms := (await http.get("/api/walls/w1/alarms")).json()):
-                await asyncio.sleep(0.05)
+        async def open_alarms() -> list:
+            return (await http.get("/api/walls/w1/alarms")).json()
+        alarms = await wait_until(open_alarms, 3, "the alarm raised")
         assert alarms[0]["count"] == 8 and alarms[0]["camera"] == "cam-3"
         shown = await display.wait_layouts(2)
         added = [t for t in shown["layout"]["tiles"] if t["id"] == "alarm"]
         assert added and added[0]["highlight"] and added[0]["camera"] == "cam-3"
         assert shown["changed"]["added"] == ["alarm"] and shown["changed"]["changed"] == []
-        async with asyncio.timeout(3):
-            while not display.alarms:
-                await asyncio.sleep(0.05)
+        await wait_until(lambda: display.alarms, 3, "the display told of the alarm")
         assert display.alarms[0]["state"] == "raised"
 
         await count(2)                                    # the queue falls back: cleared
@@ -123,7 +122,7 @@ async def test_queue_over_threshold_raises_alarm_then_clears(wall_config: Config
 
         # raised again, then cleared by the operator
         await count(9)
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(0.6)          # time passing is what is tested: past duration_s
         await count(9)
         await display.wait_layouts(4)
         alarm = (await http.get("/api/walls/w1/alarms")).json()[0]

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.fixtures.browser import ADMIN_PASSWORD, login
+from tests.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -34,16 +35,6 @@ def _rows(admin: httpx.Client, camera: str) -> list[dict]:
     return admin.get("/api/queues", params={"camera": camera}).json()
 
 
-def _wait(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: not within {timeout} s")
-
-
 def _counted(admin: httpx.Client, camera: str) -> int:
     text = admin.get("/metrics").text
     m = re.search(rf'iocwall_analytics_frames_total{{camera="{camera}",fate="counted"}} (\d+)',
@@ -54,22 +45,27 @@ def _counted(admin: httpx.Client, camera: str) -> int:
 def test_zones_removed_and_restored_at_run_time(demo, admin: httpx.Client) -> None:
     original = admin.get("/api/cameras/cam3/zones").json()["zones"]
     assert [z["id"] for z in original] == ["c1", "c2", "c3", "c4"]   # the simulator's counters
-    _wait(lambda: len(_rows(admin, "cam3")) == 4, 90, "cam3 counted")
+    wait_until_sync(lambda: len(_rows(admin, "cam3")) == 4, 90, "cam3 counted", step=0.5)
     try:
         assert admin.put("/api/cameras/cam3/zones", json={"zones": []}).status_code == 200
         assert _rows(admin, "cam3") == []                 # its counts go with its zones
-        time.sleep(1.5)                                   # results of frames already sent
-        stopped = _counted(admin, "cam3")
-        time.sleep(3)                                     # 6 frames at 2 fps, were it tapped
+        seen: list[int] = []
+
+        def settled() -> int:          # the results of frames already sent are in: no change
+            seen.append(_counted(admin, "cam3"))     # over one poll step (1 s, 2 frames)
+            return seen[-1] if len(seen) > 1 and seen[-1] == seen[-2] else 0
+        stopped = wait_until_sync(settled, 15, "cam3's last counts in", step=1.0)
+        time.sleep(3)          # letting time pass is the test: 6 frames at 2 fps, were it tapped
         assert stopped > 0 and _counted(admin, "cam3") == stopped, "cam3 still counted"
         assert _rows(admin, "cam3") == []
         assert len(_rows(admin, "cam1")) == 4             # the others go on
     finally:
         assert admin.put("/api/cameras/cam3/zones", json={"zones": original}).status_code == 200
     since = time.time()
-    rows = _wait(lambda: [r for r in _rows(admin, "cam3")
-                          if datetime.fromisoformat(r["updated_at"]).timestamp() > since]
-                 if len(_rows(admin, "cam3")) == 4 else None, 60, "cam3 counted again")
+    rows = wait_until_sync(lambda: [r for r in _rows(admin, "cam3")
+                                    if datetime.fromisoformat(r["updated_at"]).timestamp() > since]
+                           if len(_rows(admin, "cam3")) == 4 else None, 60, "cam3 counted again",
+                           step=0.5)
     assert {r["zone"] for r in rows} <= {"c1", "c2", "c3", "c4"}
 
 

@@ -10,6 +10,7 @@ import httpx
 import websockets
 
 from iocwall.wall.config import CameraConfig, Config
+from tests.waiting import wait_until
 
 CAMERAS = ("cam-1", "cam-2", "cam-3")
 
@@ -43,6 +44,7 @@ class Display:
     ws: Any
     layouts: list[dict[str, Any]] = field(default_factory=list)
     alarms: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
     beating: bool = True
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -56,6 +58,8 @@ class Display:
                                                "version": version}))
             elif message["type"] == "alarm":
                 self.alarms.append(message)
+            elif message["type"] == "error":
+                self.errors.append(message)
 
     async def beat(self) -> None:
         while True:
@@ -63,12 +67,11 @@ class Display:
                 await self.ws.send(json.dumps({"type": "heartbeat", "health": {
                     "tiles": {"a": {"fps": 15.0, "dropped": 1, "stream": "sub",
                                     "playing": True}}, "memory_mb": 80, "uptime_s": 3}}))
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)        # the heartbeat period, not a wait for anything
 
     async def wait_layouts(self, count: int, timeout: float = 5.0) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            while len(self.layouts) < count:
-                await asyncio.sleep(0.02)
+        await wait_until(lambda: len(self.layouts) >= count, timeout, f"layout message {count}",
+                         step=0.02)
         return self.layouts[-1]
 
     async def close(self) -> None:
@@ -79,9 +82,13 @@ class Display:
         await self.ws.close()
 
 
-async def open_display(base: str, wall: str, monitor: str, cookies: dict[str, str]) -> Display:
+async def open_display(base: str, wall: str, monitor: str, cookies: dict[str, str],
+                       screen: tuple[int, int] | None = None) -> Display:
+    """``screen``: the page's size in device pixels, sent as the display page sends it."""
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
     url = base.replace("http://", "ws://") + f"/ws/display/{wall}/{monitor}"
+    if screen is not None:
+        url += f"?w={screen[0]}&h={screen[1]}"
     ws = await websockets.connect(url, additional_headers={"Cookie": cookie})
     display = Display(ws)
     display._tasks = [asyncio.create_task(display.run()), asyncio.create_task(display.beat())]

@@ -185,7 +185,7 @@ class RegistryConfig(_Section):
     @field_validator("seed_province")
     @classmethod
     def _province(cls, value: str) -> str:
-        from iocwall.wall.registry.provinces import UnknownProvince, resolve
+        from iocwall.wall.provinces import UnknownProvince, resolve
         try:
             resolve(value)
         except UnknownProvince as exc:

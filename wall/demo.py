@@ -231,7 +231,7 @@ def _progress_line(line: str) -> None:
 def _demo_analytics(config: Any, cameras: int) -> tuple[Any, list[Any]]:
     """Queue zones for every simulated camera, and a worker to count them."""
     from iocwall.hardware.sim.server import SUB
-    from iocwall.wall.demo_analytics import DemoWorker, free_tap_address, sim_zones
+    from iocwall.wall.zones.demo import DemoWorker, free_tap_address, sim_zones
     cfg = config.analytics
     if not cfg.enabled:
         return None, []

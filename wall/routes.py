@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from iocwall.wall import media_api, pages, queues, zones_api
+from iocwall.wall import media_api, pages
 from iocwall.wall.access import Principal
 from iocwall.wall.api import audit, health, session, tokens, users
 from iocwall.wall.indicators import api as indicators_api
@@ -18,6 +18,8 @@ from iocwall.wall.registry import api as registry_api
 from iocwall.wall.services import Services
 from iocwall.wall.walls import api as wall_api
 from iocwall.wall.walls import ws as wall_ws
+from iocwall.wall.zones import api as zones_api
+from iocwall.wall.zones import queues
 
 
 def route_table(services: Services) -> list[BaseRoute]:

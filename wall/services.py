@@ -34,11 +34,11 @@ from iocwall.wall.indicators.demo_data import load_demo
 from iocwall.wall.indicators.registry import Registry as IndicatorRegistry
 from iocwall.wall.indicators.service import IndicatorService
 from iocwall.wall.private_files import private_dir
-from iocwall.wall.queues import QueueBoard
 from iocwall.wall.registry.crypto import SecretBox
 from iocwall.wall.registry.store import Change, ChangeKind, Registry
 from iocwall.wall.store import Store
-from iocwall.wall.zone_store import ZoneStore
+from iocwall.wall.zones.queues import QueueBoard
+from iocwall.wall.zones.store import ZoneStore
 
 if TYPE_CHECKING:
     from iocwall.streams.contract import MediaService
@@ -199,7 +199,7 @@ class Services:
         cfg = self.config.analytics
         if not cfg.enabled or self.media is None:
             return
-        from iocwall.wall.analytics import AnalyticsService
+        from iocwall.wall.zones.analytics import AnalyticsService
         analytics = AnalyticsService(cfg, self.media, self.queues)
         self.analytics = analytics
         await analytics.start(await self.zones.all())

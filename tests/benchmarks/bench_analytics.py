@@ -31,12 +31,13 @@ import pytest
 from iocwall.analytics.detectors import DetectorOptions, HogDetector, YoloDetector
 from iocwall.analytics.messages import Result
 from iocwall.hardware.sim.scene import Scene
-from iocwall.streams.tap import CameraTap, TapOptions
-from iocwall.streams.tap_router import TapRouter
-from tests.analytics_helpers import frame, scene_zones, start_worker, stop_worker, truth, until
+from iocwall.streams.taps.router import TapRouter
+from iocwall.streams.taps.tap import CameraTap, TapOptions
+from tests.analytics_helpers import frame, scene_zones, start_worker, stop_worker, truth
 from tests.benchmarks.common import isize, size, summary, table, write_results
 from tests.fixtures.ports import free_port
 from tests.streams_helpers import media_server, sim_cameras, viewing
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(1500)
 
@@ -66,7 +67,7 @@ async def _accuracy(extra: tuple[str, ...]) -> dict:
                 want = len(results) + 1
                 offered = time.time()              # this frame's "capture" on this path
                 router.offer(header, jpeg)
-                assert await until(lambda n=want: len(results) >= n, 60), stop_worker(worker)
+                await wait_until(lambda n=want: len(results) >= n, 60, f"result {want}", step=0.02)
                 got = {z.zone: z.waiting for z in results[-1].zones}
                 exact = truth(scene, float(t % 12.0))
                 errors += [abs(got[k] - exact[k]) for k in exact]
@@ -152,7 +153,7 @@ async def _live(simulator, with_tap: bool) -> dict:  # type: ignore[no-untyped-d
             tap = CameraTap(media, "cam1", "sub", scene_zones(Scene(0, 12.0)), TapOptions(2.0),
                             router.offer, pool)
             task = asyncio.create_task(tap.run())
-            await until(lambda: len(counted) >= 2, 60)
+            await wait_until(lambda: len(counted) >= 2, 60, "two counts")
         await asyncio.sleep(1.0)
         seen = await v.count_during(LIVE_SECONDS)
         if task is not None:

@@ -95,7 +95,7 @@ async def list_indicators(request: Request) -> Response:
     service = _service(request)
     return JSONResponse({
         "indicators": [i.public() for i in service.registry.all()],
-        "provinces": [p.public() for p in service.provinces.current],
+        "provinces": [service.provinces.public(p) for p in service.provinces.current],
         "historical": service.provinces.historical,
     })
 

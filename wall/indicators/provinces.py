@@ -1,39 +1,23 @@
-"""Provinces as data: today's 34 units, the 63 before 1 July 2025, and how they map.
+"""Provinces as the indicators see them: today's 34 units, the 63 before 1 July 2025,
+how they map, and each unit's cartogram cell.
 
-Read from the repository's copies of ``provinces_2025.csv`` (merger table) and
-``province_grid.csv`` (cartogram cells). A value is stored against the unit it
-was reported for; a period that starts before the merger date must name one of
-the 63 earlier units, a later one one of today's 34.
+The units come from the one province list (wall/provinces); the cells from
+``province_grid.csv``. A value is stored against the unit it was reported for; a
+period that starts before the merger date must name one of the 63 earlier units, a
+later one one of today's 34.
 """
 from __future__ import annotations
 
 import csv
 import io
-import re
-import unicodedata
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from iocwall.wall.indicators.registry import DATA_DIR
+from iocwall.wall.provinces import MERGER_DATE, Province, all_units, code_of, normalise
 
-MERGER_DATE = date(2025, 7, 1)        # National Assembly Resolution 202/2025/QH15
-PROVINCES_FILE = DATA_DIR / "provinces_2025.csv"
+__all__ = ["GRID_FILE", "MERGER_DATE", "Province", "Provinces", "normalise", "read_csv_rows"]
 GRID_FILE = DATA_DIR / "province_grid.csv"
-
-
-@dataclass(frozen=True)
-class Province:
-    name: str
-    kind: str                          # "city" (centrally-run) or "province"
-    members: tuple[str, ...]           # the earlier units merged into it
-    row: int
-    col: int
-
-    def public(self) -> dict:
-        return {"name": self.name, "code": unit_code(self.name), "kind": self.kind,
-                "members": list(self.members),
-                "row": self.row, "col": self.col}
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
@@ -42,41 +26,33 @@ def read_csv_rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO("\n".join(lines))))
 
 
-def normalise(name: str) -> str:
-    """One spelling for comparisons (NFC, trimmed, single spaces)."""
-    return " ".join(unicodedata.normalize("NFC", name).split())
-
-
-def unit_code(name: str) -> str:
-    """The ASCII code of a unit as user accounts store it (``Hà Nội`` -> ``HA-NOI``,
-    ``Bà Rịa - Vũng Tàu`` -> ``BA-RIA-VUNG-TAU``): at most 16 of A-Z 0-9 -, unique."""
-    plain = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
-    ascii_only = plain.encode("ascii", "ignore").decode().upper()
-    return re.sub(r"[^A-Z0-9]+", "-", ascii_only).strip("-")
-
-
 class Provinces:
-    def __init__(self, current: list[Province]) -> None:
+    def __init__(self, current: list[Province],
+                 cells: dict[str, tuple[int, int]] | None = None) -> None:
         self.current = current
+        self._cells = cells or {}
         self._current = {p.name: p for p in current}
-        self._parent = {m: p.name for p in current for m in p.members}
-        self._by_code = {unit_code(n): n for n in [*self._current, *self._parent]}
+        self._parent = {m: p.name for p in current for m in p.members_before_2025}
+        self._by_code = {code_of(n): n for n in [*self._current, *self._parent]}
 
     @classmethod
-    def load(cls, path: Path = PROVINCES_FILE, grid: Path = GRID_FILE) -> Provinces:
+    def load(cls, grid: Path = GRID_FILE) -> Provinces:
         cells = {normalise(r["province"]): (int(r["row"]), int(r["col"]))
                  for r in read_csv_rows(grid)}
-        units = []
-        for row in read_csv_rows(path):
-            name = normalise(row["province"])
-            members = tuple(normalise(m) for m in row["members_before_2025"].split(";"))
-            r, c = cells.get(name, (0, 0))
-            units.append(Province(name, row["kind"].strip(), members, r, c))
-        return cls(units)
+        return cls(list(all_units()), cells)
+
+    def cell(self, name: str) -> tuple[int, int]:
+        """The unit's (row, col) on the cartogram; (0, 0) when it has none."""
+        return self._cells.get(normalise(name), (0, 0))
+
+    def public(self, province: Province) -> dict:
+        row, col = self.cell(province.name)
+        return {"name": province.name, "code": province.code, "kind": province.kind,
+                "members": list(province.members_before_2025), "row": row, "col": col}
 
     @property
     def historical(self) -> list[str]:
-        return [m for p in self.current for m in p.members]
+        return [m for p in self.current for m in p.members_before_2025]
 
     def is_current(self, name: str) -> bool:
         return normalise(name) in self._current
@@ -110,4 +86,4 @@ class Provinces:
         province = self.get(current)
         if province is None:
             return ()
-        return tuple(dict.fromkeys((province.name, *province.members)))
+        return tuple(dict.fromkeys((province.name, *province.members_before_2025)))

@@ -98,7 +98,7 @@ def to_current(indicator: Indicator, provinces: Provinces, values: Iterable[Valu
             out.append(Rolled(province.name, own.value, "reported", (province.name,), (),
                               (own.period,)))
             continue
-        rolled = combine(indicator, province.members, numbers, w, province.name)
+        rolled = combine(indicator, province.members_before_2025, numbers, w, province.name)
         periods = tuple(sorted({latest[u].period for u in rolled.units}))
         out.append(Rolled(rolled.province, rolled.value, rolled.method, rolled.units,
                           rolled.missing, periods))

@@ -132,10 +132,9 @@ def unit_map(indicator: Indicator, provinces: Provinces, values: list[Value],
     units = []
     for r in rows:
         parent = provinces.current_of(r.province) or r.province
-        cell = provinces.get(parent)
+        row, col = provinces.cell(parent)
         units.append({**r.public(), "status": indicator.status(r.value, period).value
                       if r.value is not None else "no_data",
-                      "current": parent, "row": cell.row if cell else 0,
-                      "col": cell.col if cell else 0})
+                      "current": parent, "row": row, "col": col})
     target = indicator.target_for(period)
     return {"period": key, "target": target.value if target else None, "units": units}

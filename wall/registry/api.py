@@ -12,10 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from iocwall.wall import provinces
 from iocwall.wall.access import ANY_USER, Principal, Role, route
 from iocwall.wall.api.common import Body, audited, caller, read_body, services
 from iocwall.wall.errors import ApiError
-from iocwall.wall.registry import onboarding, provinces, validation, verify
+from iocwall.wall.registry import onboarding, validation, verify
 from iocwall.wall.registry.bulk import import_rows, read_table
 from iocwall.wall.registry.model import CameraIn, CameraPatch, Profile, RegisteredCamera
 from iocwall.wall.registry.scope import (

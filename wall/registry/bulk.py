@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from iocwall.wall.access import Principal
 from iocwall.wall.errors import ApiError
+from iocwall.wall.provinces import fold
 from iocwall.wall.registry.model import CameraIn
-from iocwall.wall.registry.provinces import fold
 from iocwall.wall.registry.scope import id_problem, province_of
 from iocwall.wall.registry.sheets import csv_cells, xlsx_cells
 

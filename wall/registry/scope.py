@@ -8,9 +8,9 @@ ids: so a "taken" answer can only be about a camera of the registrar's own provi
 """
 from __future__ import annotations
 
+from iocwall.wall import provinces
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.errors import ApiError
-from iocwall.wall.registry import provinces
 from iocwall.wall.registry.model import RegisteredCamera
 from iocwall.wall.registry.store import Registry
 

@@ -9,7 +9,7 @@ import ipaddress
 import re
 
 from iocwall.streams.urls import UrlError, parse, redact
-from iocwall.wall.registry import provinces
+from iocwall.wall import provinces
 
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 _MOBILE = re.compile(r"^0[35789]\d{8}$")          # 10 digits: 03x 05x 07x 08x 09x

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from iocwall.layouts import Layout, diff
+from iocwall.layouts import Layout, Size, diff
+from iocwall.layouts.streams import DEFAULT_SCREEN, StreamSizes, stream_plan
 from iocwall.wall.bus import Bus, Event, EventKind, Subscription
 from iocwall.wall.walls.presence import NodeState, NodeStatus, Presence
 from iocwall.wall.walls.protocol import (
@@ -58,6 +59,8 @@ class DisplayLink:
     version: int = 0             # last layout version sent to it
     layout: Layout | None = None  # ... and that layout (the base of the next diff)
     close: Close = _no_close     # end the socket (code, reason), e.g. when the node is revoked
+    screen: Size = DEFAULT_SCREEN  # its screen in device pixels: what stream choice uses
+    plan: dict[str, dict[str, str]] = field(default_factory=dict)  # streams it was told
 
 
 @dataclass
@@ -84,6 +87,8 @@ class WallController:
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.alarm_state: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
+        # camera id -> its streams' sizes (the media server's); none: no stream to play
+        self.stream_sizes: StreamSizes = lambda camera: {}
 
     async def start(self) -> None:
         self._sub = await self.bus.subscribe("wall.*", maxsize=4096)
@@ -120,6 +125,11 @@ class WallController:
                 "push_id": message.push_id, "conn": link.conn, "version": message.version}))
         elif message.type is MessageType.HEARTBEAT and message.health is not None:
             await self._announce(link, message.health)
+        elif message.type is MessageType.VIEWPORT and message.screen is not None:
+            link.screen = message.screen
+            # a new size may move tiles across a stream's size: tell the page what to play
+            if link.layout is not None and self._plan(link, link.layout) != link.plan:
+                await self._send_layout(link, "", link.layout)
 
     async def _announce(self, link: DisplayLink, health: Health) -> None:
         await self.bus.publish(TOPIC_NODE, Event(TOPIC_NODE, EventKind.STATE, {
@@ -200,14 +210,19 @@ class WallController:
                            alarms: list[dict[str, Any]] | None = None) -> None:
         if alarms is None:
             alarms = await self.alarm_state(link.wall) if self.alarm_state else []
+        plan = self._plan(link, layout) if layout else {}
         message = layout_message(push_id, link.wall, link.monitor, layout,
-                                 diff(link.layout, layout) if layout else None, alarms)
+                                 diff(link.layout, layout) if layout else None, alarms, plan)
         link.version = layout.version if layout else 0
         link.layout = layout
+        link.plan = plan
         try:
             await link.send(message)
         except Exception as exc:  # noqa: BLE001  (a closing socket: its handler detaches it)
             log.info("display %s: send failed: %s", link.conn, exc)
+
+    def _plan(self, link: DisplayLink, layout: Layout) -> dict[str, dict[str, str]]:
+        return stream_plan(layout, link.screen, self.stream_sizes)
 
     # -- bus
 

@@ -1,7 +1,10 @@
 """The display WebSocket protocol and the bus events between controllers (see README).
 
 Controller -> display:  ``layout`` (full layout + what changed), ``alarm``.
-Display -> controller:  ``ack`` (a layout applied), ``heartbeat`` (health, every second).
+Display -> controller:  ``ack`` (a layout applied), ``heartbeat`` (health, every second),
+                        ``viewport`` (its screen in device pixels, when that changes).
+Each camera or tour tile of a layout carries ``play``: camera id -> the stream the
+display plays there, chosen by the controller (layouts/streams.py) for that screen.
 Every message is one JSON object with a ``type``; unknown types are refused.
 """
 from __future__ import annotations
@@ -10,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from iocwall.layouts import Layout, LayoutDiff
+from iocwall.layouts import Layout, LayoutDiff, Size
 
 
 class MessageType(str, enum.Enum):
@@ -18,6 +21,7 @@ class MessageType(str, enum.Enum):
     ALARM = "alarm"
     ACK = "ack"
     HEARTBEAT = "heartbeat"
+    VIEWPORT = "viewport"
     ERROR = "error"
 
 
@@ -69,9 +73,17 @@ class Health:
 
 
 def layout_message(push_id: str, wall: str, monitor: str, layout: Layout | None,
-                   change: LayoutDiff | None, alarms: list[dict[str, Any]]) -> dict[str, Any]:
+                   change: LayoutDiff | None, alarms: list[dict[str, Any]],
+                   plan: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """``plan``: tile id -> {camera id -> stream} (layouts.stream_plan), sent as each
+    tile's ``play``."""
+    shown = layout.to_json() if layout else None
+    if shown is not None:
+        for tile in shown["tiles"]:
+            if plan is not None and tile["id"] in plan:
+                tile["play"] = plan[tile["id"]]
     return {"type": MessageType.LAYOUT.value, "push_id": push_id, "wall": wall,
-            "monitor": monitor, "layout": layout.to_json() if layout else None,
+            "monitor": monitor, "layout": shown,
             "changed": None if change is None else {
                 "added": list(change.added), "removed": list(change.removed),
                 "changed": list(change.changed), "grid": change.grid_changed},
@@ -84,6 +96,7 @@ class Incoming:
     push_id: str = ""
     version: int = 0
     health: Health | None = None
+    screen: Size | None = None
 
 
 def parse_incoming(data: Any) -> Incoming:
@@ -100,4 +113,20 @@ def parse_incoming(data: Any) -> Incoming:
         return Incoming(kind, push_id=push_id, version=version)
     if kind is MessageType.HEARTBEAT:
         return Incoming(kind, health=Health.from_json(data.get("health", {})))
+    if kind is MessageType.VIEWPORT:
+        return Incoming(kind, screen=parse_screen(data.get("width"), data.get("height")))
     raise ProtocolError(f"a display does not send {kind.value!r}")
+
+
+MAX_SCREEN = 16384      # device pixels a side: past 16K a number is a mistake, not a monitor
+
+
+def parse_screen(width: Any, height: Any) -> Size:
+    """A display's screen size in device pixels (the viewport message, the socket's query)."""
+    try:
+        w, h = int(width), int(height)
+    except (TypeError, ValueError):
+        raise ProtocolError("viewport needs width and height (integers)") from None
+    if not (0 < w <= MAX_SCREEN and 0 < h <= MAX_SCREEN):
+        raise ProtocolError(f"viewport must be 1-{MAX_SCREEN} pixels a side")
+    return Size(w, h)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from iocwall.layouts import Size
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.auth import LoginLimiter, session_secret
 from iocwall.wall.walls.alarms import AlarmEngine
@@ -42,6 +43,7 @@ class WallService:
         self.pairing = Pairing(self._services.store, self.walls, self._services.tokens, secret,
                                self.config.pair_ttl_s, self.config.pair_max_open)
         self.controller.alarm_state = self.alarms.open_alarms
+        self.controller.stream_sizes = self.stream_sizes
         await self.controller.start()
         await self.alarms.start()
         await self.ensure_demo()
@@ -82,6 +84,15 @@ class WallService:
     async def camera_ids(self) -> set[str]:
         media = self._services.media
         return {c.id for c in await media.cameras()} if media is not None else set()
+
+    def stream_sizes(self, camera_id: str) -> dict[str, Size]:
+        """The camera's streams and their sizes as the media server knows them (0x0: not
+        pulled yet), for the controller's stream choice."""
+        media = self._services.media
+        cam = media.camera(camera_id) if media is not None else None
+        if cam is None:
+            return {}
+        return {name: Size(h.width, h.height) for name, h in cam.streams.items()}
 
     async def display_monitors(self, who: Principal | None) -> set[tuple[str, str]]:
         """(wall, monitor) pairs a display principal is bound to."""

@@ -8,6 +8,7 @@ each second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from pathlib import Path
@@ -22,7 +23,7 @@ from iocwall.wall.frontend import frontend_dir
 from iocwall.wall.pages import _page
 from iocwall.wall.walls.controller import DisplayLink
 from iocwall.wall.walls.pairing import node_of
-from iocwall.wall.walls.protocol import ProtocolError, parse_incoming
+from iocwall.wall.walls.protocol import ProtocolError, parse_incoming, parse_screen
 
 PREVIEW = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN})
 MAX_MESSAGE = 64 * 1024
@@ -54,6 +55,9 @@ async def display_socket(ws: WebSocket) -> None:
     assert who is not None                      # checked by ``allowed`` above
     node = node_of(who) or f"preview:{who.name}"
     link = DisplayLink(uuid.uuid4().hex[:12], node, wall, monitor, send, close=close)
+    if "w" in ws.query_params:       # the page's screen, so its first layout plays right
+        with contextlib.suppress(ProtocolError):
+            link.screen = parse_screen(ws.query_params.get("w"), ws.query_params.get("h"))
     await service.controller.attach(link)
     try:
         while ws.application_state is WebSocketState.CONNECTED:

@@ -6,7 +6,7 @@ serves their frames to workers over ZeroMQ, and puts the counts on the board.
     await analytics.set_zones("cam1", [...])   # at run time; [] stops tapping cam1
     ...; await analytics.stop()
 
-Zones live in the database (wall/zone_store.py: seeded from ``[[analytics.zones]]``,
+Zones live in the database (wall/zones/store.py: seeded from ``[[analytics.zones]]``,
 edited through ``/api/cameras/{camera}/zones``); the store calls ``set_zones`` on
 every change. A camera's tap runs where its frames are (``MediaService.tap``: in
 this process, or in the media process that owns the camera), and its frames come
@@ -24,12 +24,12 @@ import logging
 from typing import Any
 
 from iocwall.analytics.messages import Result, ZoneSpec
-from iocwall.streams.analytics_taps import TapFailed
 from iocwall.streams.contract import MediaService
 from iocwall.streams.limits import WhepError
-from iocwall.streams.tap import TapOptions
-from iocwall.streams.tap_router import TapRouter
-from iocwall.wall.queues import QueueBoard
+from iocwall.streams.taps.remote import TapFailed
+from iocwall.streams.taps.router import TapRouter
+from iocwall.streams.taps.tap import TapOptions
+from iocwall.wall.zones.queues import QueueBoard
 
 log = logging.getLogger(__name__)
 RESTART_S = 2.0

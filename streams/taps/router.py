@@ -16,11 +16,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import zmq
 import zmq.asyncio
+from prometheus_client.core import Metric
 
 from iocwall.analytics.messages import (
     FrameHeader,
@@ -33,6 +34,7 @@ from iocwall.analytics.messages import (
     decode,
     encode,
 )
+from iocwall.streams.metrics import Families, exposition, family
 
 log = logging.getLogger(__name__)
 TICK_S = 0.2
@@ -219,14 +221,14 @@ class TapRouter:
 
     # -- reporting ---------------------------------------------------------------------
     def metrics_text(self) -> str:
-        lines = ["# HELP iocwall_analytics_frames_total Frames by camera and fate",
-                 "# TYPE iocwall_analytics_frames_total counter"]
-        for camera, c in sorted(self.counters.items()):
-            for fate, value in (("offered", c.offered), ("sent", c.sent), ("dropped", c.dropped),
-                                ("counted", c.results)):
-                lines.append(f'iocwall_analytics_frames_total{{camera="{camera}",'
-                             f'fate="{fate}"}} {value}')
-        lines += ["# HELP iocwall_analytics_workers Analytics workers connected",
-                  "# TYPE iocwall_analytics_workers gauge",
-                  f"iocwall_analytics_workers {len(self.workers)}"]
-        return "\n".join(lines) + "\n"
+        return exposition(Families(self._families))
+
+    def _families(self) -> Iterator[Metric]:
+        yield family("counter", "iocwall_analytics_frames_total", "Frames by camera and fate",
+                     ["camera", "fate"],
+                     [([camera, fate], float(value))
+                      for camera, c in sorted(self.counters.items())
+                      for fate, value in (("offered", c.offered), ("sent", c.sent),
+                                          ("dropped", c.dropped), ("counted", c.results))])
+        yield family("gauge", "iocwall_analytics_workers", "Analytics workers connected", [],
+                     [([], float(len(self.workers)))])

@@ -23,7 +23,7 @@ from iocwall.wall.api.common import Body, audited, caller, read_body, services
 from iocwall.wall.errors import ApiError
 from iocwall.wall.media_api import VIEWERS, CameraAccess
 from iocwall.wall.registry.scope import visible_camera
-from iocwall.wall.zone_store import MAX_ZONES, validated
+from iocwall.wall.zones.store import MAX_ZONES, validated
 
 # Registrars edit their own province's cameras only (the scope check answers 404 for others).
 EDITORS = frozenset({Role.ADMIN, Role.OPERATOR, Role.REGISTRAR})

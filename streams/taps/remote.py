@@ -26,7 +26,7 @@ from typing import Any
 
 from iocwall.analytics.messages import FrameHeader, ZoneSpec
 from iocwall.streams.limits import WhepError
-from iocwall.streams.tap import CameraTap, MediaLike, TapOptions
+from iocwall.streams.taps.tap import CameraTap, MediaLike, TapOptions
 from iocwall.streams.wire import Op, TapEnded, TapFrame, TapRequest
 
 log = logging.getLogger(__name__)

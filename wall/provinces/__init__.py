@@ -1,5 +1,8 @@
 """The 34 provincial units since 1 July 2025, their codes, and the 63 earlier names.
 
+The one list of provinces (``provinces_2025.csv`` beside this file), read by the
+camera registry (a registrar's unit) and by the indicators (who reports what).
+
 A province is stored by a short ASCII code (``HA-NOI``) that is also a registrar's
 ``unit``; people type names with or without diacritics ("Hà Nội", "ha noi", "HA-NOI").
 The 63 earlier units are accepted only where historical data is meant
@@ -12,9 +15,11 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 DATA = Path(__file__).with_name("provinces_2025.csv")   # shipped with the package
+MERGER_DATE = date(2025, 7, 1)        # National Assembly Resolution 202/2025/QH15
 
 
 @dataclass(frozen=True)
@@ -37,14 +42,21 @@ def fold(text: str) -> str:
 
 
 def code_of(name: str) -> str:
+    """The ASCII code of a unit as user accounts store it (``Hà Nội`` -> ``HA-NOI``,
+    ``Bà Rịa - Vũng Tàu`` -> ``BA-RIA-VUNG-TAU``)."""
     return fold(name).upper().replace(" ", "-")
+
+
+def normalise(name: str) -> str:
+    """One spelling for comparisons (NFC, trimmed, single spaces)."""
+    return " ".join(unicodedata.normalize("NFC", name).split())
 
 
 @functools.cache
 def all_units() -> tuple[Province, ...]:
     lines = [ln for ln in DATA.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
-    return tuple(Province(code_of(r["province"]), r["province"], r["kind"],
-                          tuple(m.strip() for m in r["members_before_2025"].split(";")))
+    return tuple(Province(code_of(r["province"]), normalise(r["province"]), r["kind"].strip(),
+                          tuple(normalise(m) for m in r["members_before_2025"].split(";")))
                  for r in csv.DictReader(lines))
 
 
