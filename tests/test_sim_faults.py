@@ -63,7 +63,11 @@ def test_corrupt_burst_is_seen_by_decoder_then_recovers(simulator):
     try:
         wait_until_sync(lambda: simulator.stats()["sources"]["cam3/sub"]["viewers"] == 1, 15,
                         "one viewer on cam3/sub", 0.5)
-        time.sleep(1)
+        # clean pictures first, so the decoder is running when the burst comes
+        def sent() -> int:
+            return simulator.stats()["sources"]["cam3/sub"]["frames_sent"]
+        before = sent()
+        wait_until_sync(lambda: sent() >= before + 10, 15, "ten clean frames to the viewer", 0.2)
         body = simulator.fault(3, "corrupt", seconds=1.5)
         assert body["faults"]["cam3"][0]["fault"] == "corrupt"
         _, errors = proc.communicate(timeout=60)

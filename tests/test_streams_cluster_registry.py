@@ -35,7 +35,7 @@ from tests.streams_helpers import fast_settings, media_server, sim_cameras
 from tests.test_registry_api import camera_body
 from tests.test_streams_cluster import play as play_direct
 from tests.test_streams_units import parse_prometheus
-from tests.waiting import seconds_until
+from tests.waiting import seconds_until, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -130,7 +130,10 @@ async def test_analytics_counts_from_a_camera_in_a_media_process(
             media = server.services.media
             assert isinstance(media, MediaCluster)
             await server.login(http)
-            await asyncio.sleep(1.0)         # the tap waits for the camera to be registered
+            analytics = server.services.analytics
+            # zones first: the tap waits for the camera to be registered
+            await wait_until(lambda: camera in analytics._tasks, 10,  # type: ignore[union-attr]
+                             "the tap waiting for its camera")
             created = await http.post("/api/cameras", json=camera_body(simulator, 1))
             assert created.json()["id"] == camera
             registered = time.monotonic()

@@ -218,7 +218,7 @@ async def test_an_old_sessions_frames_never_reach_a_new_sessions_viewers():
         # viewers leave, the puller is stopped; a new viewer starts puller B, whose
         # session is ALSO its number 1 (each puller counts from 1)
         ch.release()
-        await asyncio.sleep(0.05)
+        await wait_until(lambda: ch._binding is None, 5, "puller A stopped (no viewers)")
         ch.acquire()
         second = ch._binding
         assert second is not None and second is not first

@@ -203,13 +203,18 @@ async def test_a_whole_1080p_keyframe_stays_in_the_nack_history(simulator):
     async with media_server(sim_cameras(simulator, 1)) as media, \
             viewing(media, "cam1", "main") as viewer:
         await viewer.first_frame(15)
-        await asyncio.sleep(1.5)                         # past the next keyframe
         channel = media.channel("cam1", "main")
-        keyframe = channel.fanout.cache.keyframe()
+        first = channel.fanout.cache.keyframe()
+        # the next keyframe, sent while the viewer plays (the first may predate its sender)
+        keyframe = await wait_until(lambda: (k := channel.fanout.cache.keyframe()) is not first
+                                    and k, 10, "the next keyframe")
         assert keyframe is not None
         packets = len(channel.payloads.payloads(keyframe))
         sender = next(t.sender for t in viewer.session.pc.getTransceivers())
         history = sender._RTCRtpSender__rtp_history
+        # sent to the viewer just after it reached the cache: a capped history never gets there
+        await wait_until(lambda: len(history) >= packets, 5,
+                         f"the {packets}-packet keyframe in the sender's history")
         print(f"1080p keyframe: {packets} RTP packets; sender history holds {len(history)}")
         # aiortc keeps 128 packets by default; the simulator's 1080p keyframes are 120-165
         # packets, depending on the scene (a fresh cache encodes anew): the enlarged history

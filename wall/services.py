@@ -42,6 +42,7 @@ from iocwall.wall.zones.store import ZoneStore
 
 if TYPE_CHECKING:
     from iocwall.streams.contract import MediaService
+    from iocwall.wall.walls.service import WallService
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Services:
         self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
                                     auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
-        self.wall: Any = None            # walls.service.WallService, once started
+        self.wall: WallService | None = None     # once started
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
         self.started = False

@@ -30,7 +30,10 @@ ANONYMOUS = "(anonymous)"          # who the audit names for an unauthenticated 
 
 
 def wall_service(request: Request) -> WallService:
-    return services(request).wall  # type: ignore[no-any-return]
+    wall = services(request).wall
+    if wall is None:                 # every server starts its walls before serving
+        raise ApiError(503, "starting", "the walls are not started yet / đang khởi động")
+    return wall
 
 
 async def _json(request: Request) -> Any:

@@ -6,7 +6,7 @@ Created and stopped by ``Services`` (wall/services.py); the routes reach it as
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from iocwall.layouts import Size
 from iocwall.wall.access import Principal, Role
@@ -16,13 +16,16 @@ from iocwall.wall.walls.controller import WallController
 from iocwall.wall.walls.pairing import TOKEN_LABEL, Pairing, node_of
 from iocwall.wall.walls.store import WallStore
 
+if TYPE_CHECKING:                   # services.py creates this service and imports this module
+    from iocwall.wall.services import Services
+
 DEMO_WALL = "demo"
 DEMO_NODE = "demo"
 log = logging.getLogger(__name__)
 
 
 class WallService:
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         """``services``: the process's Services, already started up to the bus."""
         self._services = services
         self.config = services.config.wall
@@ -89,7 +92,9 @@ class WallService:
         """The camera's streams and their sizes as the media server knows them (0x0: not
         pulled yet), for the controller's stream choice."""
         media = self._services.media
-        cam = media.camera(camera_id) if media is not None else None
+        # the contract's one synchronous read (stream choice runs inside a sync diff)
+        known = media.known_cameras() if media is not None else []
+        cam = next((c for c in known if c.id == camera_id), None)
         if cam is None:
             return {}
         return {name: Size(h.width, h.height) for name, h in cam.streams.items()}
