@@ -8,8 +8,11 @@ A replay is the same request sent again with the same nonce and the same Created
 (Debian's ``onvif-util``) keeps one nonce for a whole session and sends a new Created with
 each request, and common cameras accept it; its Created has millisecond steps, so two of its
 requests in one millisecond carry the very same token (seen: GetProfile then GetStreamUri).
-A new Created changes the digest, which only the password holder can make, and the same token
-on the same request again is still refused: a captured request cannot be sent twice.
+A new Created changes the digest, which only the password holder can make. libonvif also
+sends the very same request twice within one tick of its clock (``get profile token`` asks
+GetProfiles once per index), so the same token on the same request is accepted again for
+``REPEAT_GRACE_S`` after its first use, as common cameras accept it; later it is a replay and
+refused: a captured request cannot be sent again once the moment has passed.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from iocwall.hardware.sim.soap import WSSE, WSU, SoapFault, not_authorized
 
 _DIGEST = "#PasswordDigest"
 _MAX_NONCES = 10_000  # bounds memory against a client spraying fresh nonces
+REPEAT_GRACE_S = 1.0  # one client's burst of identical requests, not a later replay
 
 
 class UsernameTokenVerifier:
@@ -81,7 +85,10 @@ class UsernameTokenVerifier:
     def _remember(self, token: tuple[bytes, str, bytes]) -> None:
         now = time.monotonic()
         self._expire(now)
-        if token in self._seen:
+        first = self._seen.get(token)
+        if first is not None:
+            if now - first <= REPEAT_GRACE_S:
+                return                    # the same client's burst (see the module's note)
             raise SoapFault("Sender", ["NotAuthorized"], "Sender not Authorized (nonce replayed)")
         self._seen[token] = now
         while len(self._seen) > _MAX_NONCES:
