@@ -3,7 +3,7 @@
 import "/static/shell.js";
 import { api, goLogin } from "/static/api.js";
 import { addTexts, apply, onLangChange, t } from "/static/i18n.js";
-import { TEXTS } from "/static/users-texts.js";
+import { TEXTS } from "/static/admin-texts.js";
 
 addTexts(TEXTS);
 

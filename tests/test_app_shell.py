@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 PASSWORD = "shell-Test-pw-4821"
 # What each role may open (wall/pages.py and wall/walls/ws.py declare it) and where it lands.
 PAGES = {
-    "admin": {"/", "/live", "/console", "/leader", "/register", "/zones", "/admin/users"},
+    "admin": {"/", "/live", "/console", "/leader", "/register", "/zones", "/admin/users",
+              "/admin/tokens"},
     "operator": {"/", "/live", "/console", "/leader", "/register", "/zones"},
     "leader": {"/", "/live", "/console", "/leader", "/register"},
     "registrar": {"/", "/live", "/register", "/zones"},
@@ -30,7 +31,7 @@ HOMES = {"admin": "/", "operator": "/console", "leader": "/leader", "registrar":
          "technician": "/live"}
 EVERY_PAGE = set().union(*PAGES.values())
 # Pages whose script sets body[data-ready="1"] once drawn (/live waits for video: not here).
-READY = {"/", "/console", "/leader", "/register", "/zones", "/admin/users"}
+READY = {"/", "/console", "/leader", "/register", "/zones", "/admin/users", "/admin/tokens"}
 BAD_TEXT = re.compile(r"\[object Object\]|\bundefined\b|\bNaN\b")
 BROWSER = {"Accept": "text/html"}
 # Answers a page expects and handles, which Chromium still logs as "Failed to load resource":
@@ -192,5 +193,37 @@ def test_console_says_plainly_when_no_display_is_connected(chromium, demo) -> No
         page.wait_for_function("() => document.getElementById('push-status').textContent")
         status = page.inner_text("#push-status")
         assert "0/0" not in status and "Chưa có màn hình nào" in status, status
+    finally:
+        context.close()
+
+
+def test_admin_creates_a_token_with_an_expiry_and_revokes_it(chromium, demo) -> None:
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        errors = watch(page)
+        log_in(page, demo, "admin", ADMIN_PASSWORD)
+        page.wait_for_url(demo.base_url + "/")
+        page.goto(demo.base_url + "/admin/tokens")
+        page.wait_for_selector('body[data-ready="1"]')
+        page.fill("#new-token [name=label]", "shell-probe")
+        page.select_option("#new-token [name=role]", "technician")
+        page.fill("#new-token [name=expires_in_days]", "7")
+        page.click("#new-token button[type=submit]")
+        page.wait_for_selector("#secret-box:not([hidden])")
+        secret = page.inner_text("#secret").strip()
+        row = page.wait_for_selector('tr[data-token="shell-probe"][data-revoked="0"]')
+        assert "+07:00" not in row.inner_text() and re.search(r"\d\d/\d\d/\d{4}", row.inner_text())
+        bearer = {"Authorization": f"Bearer {secret}"}
+        with httpx.Client(base_url=demo.base_url, timeout=10, headers=bearer) as http:
+            assert http.get("/api/me").json()["role"] == "technician"
+            page.click('tr[data-token="shell-probe"] .token-revoke')
+            page.wait_for_selector('tr[data-token="shell-probe"][data-revoked="1"]')
+            assert http.get("/api/me").status_code == 401
+        page.reload()                                     # the secret is never shown again
+        page.wait_for_selector('body[data-ready="1"]')
+        assert secret not in page.content()
+        assert errors == [], errors
     finally:
         context.close()

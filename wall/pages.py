@@ -1,6 +1,7 @@
 """HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``,
-``/zones`` (queue zones on a camera snapshot), ``/admin/users``; and ``/api/nav``, the pages
-the caller may open, read from this same route table (``route.roles`` and ``route.nav``).
+``/zones`` (queue zones on a camera snapshot), ``/admin/users``, ``/admin/tokens``; and
+``/api/nav``, the pages the caller may open, read from this same route table (``route.roles``
+and ``route.nav``).
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -159,6 +160,8 @@ def routes(frontend: Path | None = None) -> list[Route]:
                    frontend=frontend),
         page_route("/zones", "zones.html", editors, nav="nav.zones", frontend=frontend),
         page_route("/admin/users", "users.html", ADMIN_ONLY, nav="nav.users",
+                   frontend=frontend),
+        page_route("/admin/tokens", "tokens.html", ADMIN_ONLY, nav="nav.tokens",
                    frontend=frontend),
         route("/api/nav", nav, roles=ANY_USER, methods=["GET"]),
     ]

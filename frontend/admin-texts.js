@@ -1,4 +1,4 @@
-// The users admin page's texts (merged into i18n.js's tables by users.js).
+// The admin pages' texts (/admin/users, /admin/tokens), merged into i18n.js's tables.
 export const TEXTS = {
   vi: {
     "users.title": "Người dùng",
@@ -24,6 +24,21 @@ export const TEXTS = {
     "users.resetDone": "Đã đặt lại mật khẩu của {user}; các phiên đăng nhập của họ đã kết thúc.",
     "users.error": "Không thực hiện được: {msg}",
     "users.needProvince": "Cán bộ tỉnh cần chọn một tỉnh.",
+    "tokens.title": "Mã truy cập",
+    "tokens.new": "Tạo mã truy cập",
+    "tokens.label": "Tên gợi nhớ",
+    "tokens.days": "Hết hạn sau (ngày)",
+    "tokens.create": "Tạo mã",
+    "tokens.once": "Mã chỉ hiện một lần, hãy sao chép ngay:",
+    "tokens.list": "Các mã truy cập",
+    "tokens.created": "Tạo lúc",
+    "tokens.expires": "Hết hạn",
+    "tokens.used": "Dùng lần cuối",
+    "tokens.revoke": "Thu hồi",
+    "tokens.revoked": "Đã thu hồi {t}",
+    "tokens.active": "Đang dùng",
+    "tokens.never": "—",
+    "tokens.revokeDone": "Đã thu hồi {label}.",
   },
   en: {
     "users.title": "Users",
@@ -49,5 +64,20 @@ export const TEXTS = {
     "users.resetDone": "Reset {user}'s password; their sessions have ended.",
     "users.error": "Could not do it: {msg}",
     "users.needProvince": "A registrar needs a province.",
+    "tokens.title": "Access tokens",
+    "tokens.new": "New access token",
+    "tokens.label": "Label",
+    "tokens.days": "Expires after (days)",
+    "tokens.create": "Create token",
+    "tokens.once": "The token is shown only once; copy it now:",
+    "tokens.list": "Access tokens",
+    "tokens.created": "Created",
+    "tokens.expires": "Expires",
+    "tokens.used": "Last used",
+    "tokens.revoke": "Revoke",
+    "tokens.revoked": "Revoked {t}",
+    "tokens.active": "Active",
+    "tokens.never": "—",
+    "tokens.revokeDone": "Revoked {label}.",
   },
 };
