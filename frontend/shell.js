@@ -47,8 +47,9 @@ function drawUser(user, answer) {
 function mount(header) {
   header.classList.add("topbar", "shell");
   const tools = el("div", { className: "shell-tools" }, [...header.childNodes]);
-  const title = el("h1", { className: "topbar-title" });
-  if (header.dataset.title) title.dataset.i18n = header.dataset.title;
+  // The page's name (a page that words its own title, like /leader, leaves data-title out).
+  const title = header.dataset.title
+    ? el("h1", { className: "topbar-title", dataset: { i18n: header.dataset.title } }) : "";
   const nav = el("nav", { className: "shell-nav", id: "shell-nav" });
   nav.setAttribute("data-i18n-attr", "aria-label:nav.label");
   const clock = el("time", { id: "clock", className: "clock", title: "Asia/Ho_Chi_Minh (UTC+07:00)" });
