@@ -3,7 +3,8 @@
 // pushed to that monitor's displays at once (PUT layout), which acknowledge it.
 
 import { api, ApiError, goLogin, me } from "/static/api.js";
-import { apply, bindToggle, t } from "/static/i18n.js";
+import "/static/shell.js";
+import { apply, onLangChange, pick, t } from "/static/i18n.js";
 import { Tours } from "/static/console-tours.js";
 import { Pairings } from "/static/console-pairing.js";
 import { QueueOverlay } from "/static/queue-overlay.js";
@@ -75,13 +76,19 @@ function layoutOf(monitor) {
   return { name: base.name, grid: base.grid, tiles };
 }
 
+// "Pushed to 0/0" told an operator nothing: with no display connected, say so.
+function pushedText(result) {
+  return result.expected ? t("console.pushed", { n: result.acked, total: result.expected })
+    : t("console.pushed.none");
+}
+
 async function push(monitor) {
   if (applying || !canPush) return;
   try {
     const result = await api(`/api/walls/${wallId}/monitors/${monitor}/layout?wait=3`,
                              { method: "PUT", body: layoutOf(monitor) });
     grids.get(monitor).layout = { ...layoutOf(monitor), version: result.versions[monitor] };
-    statusLine.textContent = t("console.pushed", { n: result.acked, total: result.expected });
+    statusLine.textContent = pushedText(result);
     document.body.dataset.pushes = String(Number(document.body.dataset.pushes || 0) + 1);
   } catch (err) {
     showError(err);
@@ -196,7 +203,7 @@ function showState(info) {
   list.replaceChildren();
   if (!(info.alarms || []).length) {
     const li = document.createElement("li");
-    li.className = "muted";
+    li.className = "muted alarm-none";
     li.textContent = t("console.alarms.none");
     list.append(li);
   }
@@ -280,7 +287,10 @@ async function addIndicators() {
     li.dataset.camera = "";
     li.setAttribute("gs-w", "1");
     li.setAttribute("gs-h", "1");
-    li.textContent = `▦ ${ind.name || ind.id}`;
+    // The API names an indicator in both languages ({"vi", "en"}): show the page's one.
+    const label = () => { li.textContent = `▦ ${pick(ind.name) || ind.id}`; };
+    label();
+    onLangChange(label);
     ul.append(li);
   }
   if (canPush && items.length) GridStack.setupDragIn(".camera-list .indicator-item", { appendTo: "body", helper: "clone" });
@@ -302,7 +312,7 @@ function bindPresets() {
     if (!name) return;
     try {
       const r = await api(`/api/walls/${wallId}/presets/${encodeURIComponent(name)}/recall?wait=3`, { method: "POST" });
-      statusLine.textContent = t("console.pushed", { n: r.acked, total: r.expected });
+      statusLine.textContent = pushedText(r);
       for (const id of grids.keys()) await loadMonitor(id);
     } catch (err) { showError(err); }
   });
@@ -310,7 +320,6 @@ function bindPresets() {
 
 async function main() {
   apply();
-  bindToggle(document.getElementById("lang"));
   let who;
   try { who = await me(); } catch (err) {
     if (err instanceof ApiError && err.status === 401) { goLogin(); return; }

@@ -1,9 +1,33 @@
-// Landing page: language toggle and the Vietnam-time clock; links do the rest.
-import { apply, bindToggle, vnClock } from "/static/i18n.js";
+// Overview: a card for each page the caller's role may open (the shell's /api/nav answer).
+import { shell } from "/static/shell.js";
+import { apply, onLangChange, t } from "/static/i18n.js";
 
-apply();
-bindToggle(document.getElementById("lang"));
-const clock = document.getElementById("clock");
-const draw = () => { clock.textContent = vnClock(); };
-draw();
-setInterval(draw, 1000);
+function card(page) {
+  const link = document.createElement("a");
+  link.className = "card";
+  link.href = page.path;
+  link.dataset.page = page.path;
+  const name = document.createElement("strong");
+  name.dataset.i18n = page.key;
+  const desc = document.createElement("span");
+  desc.className = "muted";
+  desc.dataset.i18n = `home.desc.${page.key}`;
+  link.append(name, desc);
+  return link;
+}
+
+async function main() {
+  apply();
+  const answer = await shell;
+  if (!answer) return;
+  const others = answer.pages.filter((page) => page.path !== window.location.pathname);
+  document.getElementById("cards").replaceChildren(...others.map(card));
+  const hello = document.getElementById("hello");
+  const greet = () => { hello.textContent = t("home.hello", { user: answer.user }); };
+  greet();
+  onLangChange(greet);
+  apply();
+  document.body.dataset.ready = "1";
+}
+
+main();

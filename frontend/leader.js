@@ -4,7 +4,8 @@
 // reported apart in body[data-feeds-playing], since a camera may be down.
 
 import { api, goLogin, me } from "/static/api.js";
-import { apply, bindToggle, getLang, onLangChange, t, vnClock } from "/static/i18n.js";
+import "/static/shell.js";
+import { apply, getLang, onLangChange, t, vnClock } from "/static/i18n.js";
 import { destroyTile, renderGridMap, renderRanking, renderTile } from "/static/indicator-tiles.js";
 import { CameraView } from "/static/tile.js";
 
@@ -233,42 +234,17 @@ function tickFeeds() {
   document.body.dataset.feedsPlaying = `${playing}/${state.feeds.size}`;
 }
 
-// ---------------------------------------------------------------- header
-function startClock() {
-  const clock = $("clock");
-  const draw = () => {
-    const now = new Date();
-    clock.textContent = vnClock(now);
-    clock.dateTime = now.toISOString();
-  };
-  draw();
-  setInterval(draw, 1000);
-}
-
-function showUser(who) {
-  const el = $("user");
-  const render = () => {
-    el.textContent = `${who.user} (${t(`role.${who.role}`)}${who.unit ? ` · ${who.unit}` : ""})`;
-  };
-  render();
-  onLangChange(render);
-}
-
 async function main() {
   apply();
   renderStaticText();
   readUrl();
-  bindToggle($("lang"));
-  startClock();
-  let who;
   try {
-    [who, state.registry] = await Promise.all([me(), api("/api/indicators")]);
+    [, state.registry] = await Promise.all([me(), api("/api/indicators")]);
   } catch (err) {
     if (err.status === 401) return goLogin();
     showBanner(err.status ? tx("error", { status: err.status }) : tx("offline"));
     return;
   }
-  showUser(who);
   fillControls();
   onLangChange(() => {
     renderStaticText();

@@ -4,8 +4,9 @@
 // currentTime advancing); body[data-playing-count] follows it live, so outside
 // checks can time the page without knowing its internals.
 
-import { api, goLogin, logout, me } from "/static/api.js";
-import { apply, bindToggle, onLangChange, t, vnClock } from "/static/i18n.js";
+import { api, goLogin, me } from "/static/api.js";
+import "/static/shell.js";
+import { apply, onLangChange, t } from "/static/i18n.js";
 import { fitGrid } from "/static/fit.js";
 import { QueueOverlay } from "/static/queue-overlay.js";
 import { CameraView } from "/static/tile.js";
@@ -143,53 +144,19 @@ function tick() {
   }
 }
 
-// ---------------------------------------------------------------- header
-function startClock() {
-  const clock = document.getElementById("clock");
-  const draw = () => {
-    const now = new Date();
-    clock.textContent = vnClock(now);
-    clock.dateTime = now.toISOString();
-  };
-  draw();
-  setInterval(draw, 1000);
-}
-
-function showUser(who) {
-  const el = document.getElementById("user");
-  el.dataset.user = who.user;
-  el.dataset.role = who.role;
-  const render = () => {
-    const unit = who.unit ? ` · ${who.unit}` : "";
-    el.textContent = `${who.user} (${t(`role.${who.role}`)}${unit})`;
-  };
-  render();
-  onLangChange(render);
-}
-
 async function main() {
   apply();
-  bindToggle(document.getElementById("lang"));
   onLangChange(() => {
     for (const view of tiles.values()) view.rerender();
     if (full) full.rerender();
   });
-  document.getElementById("logout").addEventListener("click", async () => {
-    closeFull();
-    for (const view of tiles.values()) view.destroy();
-    try { await logout(); } catch (_) { /* going to the login page anyway */ }
-    window.location.assign("/login");
-  });
-  startClock();
-  let who;
+  // The shell's header shows the clock, the user and the logout button.
   try {
-    who = await me();
+    await me();
   } catch (err) {
     if (err.status === 401) return goLogin();
     showBanner(t("live.offline"));
-    who = { user: "?", role: "", unit: "" };
   }
-  showUser(who);
   window.addEventListener("pagehide", () => {
     closeFull();
     for (const view of tiles.values()) view.destroy();

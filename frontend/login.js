@@ -1,11 +1,21 @@
-// Login form: POST /api/login, then go to ?next= (same-site paths only).
+// Login form: POST /api/login, then go to ?next= (same-site paths only), or without one to the
+// home of the user's role (the server's /api/nav says which: wall/pages.py HOME_BY_ROLE).
 import { api, me, safeNext } from "/static/api.js";
 import { apply, bindToggle, onLangChange, t } from "/static/i18n.js";
 
 const form = document.getElementById("login-form");
 const errorBox = document.getElementById("login-error");
 const submit = document.getElementById("submit");
-const next = safeNext(new URLSearchParams(window.location.search).get("next"));
+const next = safeNext(new URLSearchParams(window.location.search).get("next"), null);
+
+async function target() {
+  if (next) return next;
+  try {
+    return (await api("/api/nav")).home || "/";
+  } catch (_) {
+    return "/";
+  }
+}
 let lastError = null;          // {key, vars} so a language switch re-renders it
 let countdown = null;
 
@@ -54,7 +64,7 @@ async function onSubmit(event) {
   submit.textContent = t("login.busy");
   try {
     await api("/api/login", { method: "POST", body: { username, password } });
-    window.location.assign(next);
+    window.location.assign(await target());
     return;
   } catch (err) {
     if (err.status === 401 || err.status === 403) {
@@ -87,4 +97,4 @@ onLangChange(() => {
 form.addEventListener("submit", onSubmit);
 
 // Already signed in (e.g. the back button): go straight on.
-me().then(() => window.location.replace(next)).catch(() => {});
+me().then(async () => window.location.replace(await target())).catch(() => {});

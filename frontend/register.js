@@ -4,8 +4,9 @@
 // The camera password goes out in one POST/PATCH and is never shown again: the API only
 // says whether credentials are set. body[data-ready="1"] once the first load is done.
 
-import { api, goLogin, logout, me } from "/static/api.js";
-import { addTexts, apply, bindToggle, onLangChange, t, vnClock } from "/static/i18n.js";
+import { api, goLogin, me } from "/static/api.js";
+import "/static/shell.js";
+import { addTexts, apply, onLangChange, t } from "/static/i18n.js";
 import { TEXTS } from "/static/register-texts.js";
 
 addTexts(TEXTS);
@@ -273,18 +274,12 @@ function showBanner(text) {
 // ---------------------------------------------------------------- start
 async function start() {
   apply();
-  bindToggle($("lang"));
   onLangChange(renderChecklist);
-  $("logout").addEventListener("click", async () => { await logout().catch(() => {}); goLogin(); });
-  const drawClock = () => { $("clock").textContent = vnClock(); };
-  drawClock();
-  setInterval(drawClock, 1000);
   try {
     who = await me();
   } catch (err) {
     if (err.status === 401) return goLogin();
   }
-  $("user").textContent = who ? `${who.user} (${t(`role.${who.role}`)})` : "";
   const units = await api("/api/registry/provinces");
   const mine = who && who.role === "registrar" ? units.filter((u) => u.code === who.unit) : units;
   provinceSelect.replaceChildren(...mine.map((u) => new Option(u.name, u.code)));

@@ -6,7 +6,8 @@
 // its words (zone and reason) are shown as they come.
 
 import { api, goLogin, me } from "/static/api.js";
-import { addTexts, apply, bindToggle, onLangChange, t } from "/static/i18n.js";
+import "/static/shell.js";
+import { addTexts, apply, onLangChange, t } from "/static/i18n.js";
 
 addTexts({
   vi: {
@@ -263,7 +264,6 @@ async function loadCamera(id) {
 
 async function main() {
   apply();
-  bindToggle(document.getElementById("lang"));
   onLangChange(draw);
   let who;
   try {

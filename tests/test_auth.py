@@ -249,3 +249,20 @@ async def test_first_admin_generated_or_from_env(tmp_path: Path) -> None:
         assert await services.users.authenticate("admin", "env-admin-pw-1")
     finally:
         await services.stop()
+
+
+async def test_admin_moves_a_registrar_to_another_province(live_server: LiveServer) -> None:
+    uid = await live_server.add_user("reg-move", Role.REGISTRAR, unit="HNI")
+    async with live_server.client() as admin:
+        await live_server.login(admin)
+        bad = await admin.patch(f"/api/users/{uid}", json={"province": "Atlantis"})
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "province"
+        moved = await admin.patch(f"/api/users/{uid}", json={"province": "Đà Nẵng"})
+        assert moved.status_code == 200, moved.text
+        unit = moved.json()["unit"]
+        assert unit and unit != "HNI"
+        # a registrar becoming an operator leaves its province behind
+        op = await admin.patch(f"/api/users/{uid}", json={"role": "operator", "province": ""})
+        assert op.status_code == 200 and op.json()["unit"] == ""
+        audit = (await admin.get("/api/audit", params={"action": "user.update"})).json()
+        assert any(e["target"] == "user:reg-move" for e in audit["entries"])

@@ -102,7 +102,8 @@ async def test_pages_other_than_login_need_a_session(server: LiveServer) -> None
         assert (await http.get("/login", headers=BROWSER)).status_code == 200
         await server.login(http)
         home = await http.get("/", headers=BROWSER)
-    assert home.status_code == 200 and 'id="go-live"' in home.text
+    assert home.status_code == 200 and 'id="cards"' in home.text
+    assert "<!-- shell:head -->" not in home.text and "/static/shell.js" in home.text
 
 
 async def test_security_headers_on_every_response(server: LiveServer) -> None:

@@ -60,3 +60,27 @@ async def test_display_token_may_not_open_live(server):
     async with server.client(headers={"Authorization": f"Bearer {token}", **BROWSER}) as http:
         reply = await http.get("/live")
     assert reply.status_code == 403
+
+
+async def test_nav_lists_the_pages_each_role_may_open_and_its_home(server):
+    expected = {
+        Role.OPERATOR: ("/console", {"/", "/live", "/console", "/leader", "/register", "/zones"}),
+        Role.LEADER: ("/leader", {"/", "/live", "/console", "/leader", "/register"}),
+        Role.REGISTRAR: ("/register", {"/", "/live", "/register", "/zones"}),
+        Role.TECHNICIAN: ("/live", {"/", "/live", "/console", "/register"}),
+    }
+    for role, (home, paths) in expected.items():
+        await server.add_user(f"n-{role.value}", role, unit="HNI" if role is Role.REGISTRAR else "")
+        async with server.client() as http:
+            await server.login(http, f"n-{role.value}", USER_PASSWORD)
+            answer = (await http.get("/api/nav")).json()
+            assert answer["home"] == home and answer["role"] == role.value
+            assert {p["path"] for p in answer["pages"]} == paths, role
+            for page in answer["pages"]:              # every listed page opens for this role
+                assert (await http.get(page["path"], headers=BROWSER)).status_code == 200
+    async with server.client() as http:
+        assert (await http.get("/api/nav")).status_code == 401
+        await server.login(http)
+        answer = (await http.get("/api/nav")).json()
+        assert answer["home"] == "/"
+        assert {"/admin/users", "/admin/tokens"} <= {p["path"] for p in answer["pages"]}

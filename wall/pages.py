@@ -1,5 +1,7 @@
 """HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``,
-``/zones`` (queue zones on a camera snapshot).
+``/zones`` (queue zones on a camera snapshot), ``/admin/users``, ``/admin/tokens``; and
+``/api/nav``, the pages the caller may open, read from this same route table (``route.roles``
+and ``route.nav``).
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -16,17 +18,36 @@ from pathlib import Path
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, route
 from iocwall.wall.frontend import frontend_dir
 
 LOGIN_PATH = "/login"
 LEADER_VIEW = frozenset({Role.LEADER, Role.OPERATOR, Role.ADMIN})   # the indicators' readers
+ADMIN_ONLY = frozenset({Role.ADMIN})
+
+# Where each role lands after login (the page it uses most): the shell's home link and
+# login's default target. Each is a page that role may open.
+HOME_BY_ROLE: dict[Role, str] = {
+    Role.ADMIN: "/", Role.OPERATOR: "/console", Role.REGISTRAR: "/register",
+    Role.LEADER: "/leader", Role.TECHNICIAN: "/live",
+}
 
 # Security headers (CSP and the rest) come from wall/http/headers.py on every response.
 _HEADERS = {"Cache-Control": "no-store"}
+
+# The head every shell page shares, in one place: a page writes <!-- shell:head --> after its
+# charset and gets the viewport, the icon, the common style sheet and the app shell (header,
+# navigation, clock, language: frontend/shell.js).
+SHELL_MARK = "<!-- shell:head -->"
+SHELL_HEAD = (
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    '  <link rel="icon" href="data:,">\n'
+    '  <link rel="stylesheet" href="/static/style.css">\n'
+    '  <script type="module" src="/static/shell.js"></script>'
+)
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -67,10 +88,51 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
                 f"<p>{filename}: missing from the installation</p>",
                 status_code=500, headers=_HEADERS,
             )
-        return HTMLResponse(html, headers=_HEADERS)
+        return HTMLResponse(html.replace(SHELL_MARK, SHELL_HEAD, 1), headers=_HEADERS)
 
     endpoint.__name__ = f"page_{filename.removesuffix('.html')}"
     return endpoint
+
+
+def page_route(path: str, filename: str, roles: frozenset[Role], *, nav: str,
+               frontend: Path) -> Route:
+    """A logged-in page for ``roles``, listed in the navigation under the text key ``nav``.
+
+    Registered as PUBLIC for the role guard (the page answers an anonymous browser with a
+    redirect to /login itself); ``route.roles`` then names the roles that really get it, which
+    both tests/test_routes_roles.py and ``/api/nav`` read.
+    """
+    name = "page_" + filename.removesuffix(".html").replace("-", "_")
+    built = route(path, _page(filename, login=roles, frontend=frontend), roles=PUBLIC,
+                  methods=["GET"], name=name)
+    built.roles = roles  # type: ignore[attr-defined]
+    built.nav = nav  # type: ignore[attr-defined]
+    return built
+
+
+# The order of the navigation (pages live in several modules' route lists).
+NAV_ORDER = ("nav.home", "nav.live", "nav.console", "nav.leader", "nav.register", "nav.zones",
+             "nav.users", "nav.tokens")
+
+
+def nav_entries(table: Iterable[BaseRoute], role: Role) -> list[dict[str, str]]:
+    """The pages of ``table`` that ``role`` may open: ``{"path", "key"}``, in NAV_ORDER."""
+    found = [{"path": r.path, "key": r.nav}  # type: ignore[attr-defined]
+             for r in table
+             if isinstance(r, Route) and getattr(r, "nav", None)
+             and role in getattr(r, "roles", ())]
+    rank = {key: i for i, key in enumerate(NAV_ORDER)}
+    return sorted(found, key=lambda e: rank.get(e["key"], len(rank)))
+
+
+async def nav(request: Request) -> Response:
+    """The caller, the pages they may open and their home page, for the app shell."""
+    who = require(request, ANY_USER)
+    return JSONResponse({
+        "user": who.name, "role": who.role.value, "unit": who.unit, "via": who.via,
+        "home": HOME_BY_ROLE.get(who.role, "/"),
+        "pages": nav_entries(request.app.routes, who.role),
+    })
 
 
 def routes(frontend: Path | None = None) -> list[Route]:
@@ -85,23 +147,21 @@ def routes(frontend: Path | None = None) -> list[Route]:
     frontend = frontend or frontend_dir()
     login = route(LOGIN_PATH, _page("login.html", login=None, frontend=frontend),
                   roles=PUBLIC, methods=["GET"], name="page_login")
-    live = route("/live", _page("live.html", login=ANY_USER, frontend=frontend),
-                 roles=PUBLIC, methods=["GET"], name="page_live")
-    live.roles = ANY_USER  # type: ignore[attr-defined]
-    home = route("/", _page("index.html", login=ANY_USER, frontend=frontend),
-                 roles=PUBLIC, methods=["GET"], name="page_home")
-    home.roles = ANY_USER  # type: ignore[attr-defined]
-    leader = route("/leader", _page("leader.html", login=LEADER_VIEW, frontend=frontend),
-                   roles=PUBLIC, methods=["GET"], name="page_leader")
-    leader.roles = LEADER_VIEW  # type: ignore[attr-defined]
     # /register: the camera registry; the API decides what each role may change there.
     readers = frozenset({Role.ADMIN, Role.OPERATOR, Role.REGISTRAR, Role.TECHNICIAN, Role.LEADER})
-    register = route("/register", _page("register.html", login=readers, frontend=frontend),
-                     roles=PUBLIC, methods=["GET"], name="page_register")
-    register.roles = readers  # type: ignore[attr-defined]
     # /zones: queue zones drawn on a snapshot; the zones API scopes registrars to their province.
     editors = frozenset({Role.ADMIN, Role.OPERATOR, Role.REGISTRAR})
-    zones = route("/zones", _page("zones.html", login=editors, frontend=frontend),
-                  roles=PUBLIC, methods=["GET"], name="page_zones")
-    zones.roles = editors  # type: ignore[attr-defined]
-    return [login, live, home, leader, register, zones]
+    return [
+        login,
+        page_route("/", "index.html", ANY_USER, nav="nav.home", frontend=frontend),
+        page_route("/live", "live.html", ANY_USER, nav="nav.live", frontend=frontend),
+        page_route("/leader", "leader.html", LEADER_VIEW, nav="nav.leader", frontend=frontend),
+        page_route("/register", "register.html", readers, nav="nav.register",
+                   frontend=frontend),
+        page_route("/zones", "zones.html", editors, nav="nav.zones", frontend=frontend),
+        page_route("/admin/users", "users.html", ADMIN_ONLY, nav="nav.users",
+                   frontend=frontend),
+        page_route("/admin/tokens", "tokens.html", ADMIN_ONLY, nav="nav.tokens",
+                   frontend=frontend),
+        route("/api/nav", nav, roles=ANY_USER, methods=["GET"]),
+    ]

@@ -34,8 +34,15 @@ class NewUser(Body):
 class UserChange(Body):
     role: Role | None = None
     unit: str | None = Field(None, max_length=16)
+    province: str | None = Field(None, max_length=100, description="a registrar's province "
+                                 "(name or code, one of the 34 units): stored as its unit code")
     display_name: OptionalName = Field(None, max_length=200)
     disabled: bool | None = None
+
+    @field_validator("province")
+    @classmethod
+    def _province(cls, value: str | None) -> str | None:
+        return province_code(value) if value is not None and value.strip() else value
 
 
 class NewPassword(Body):
@@ -68,8 +75,11 @@ async def update_user(request: Request) -> Response:
     require_person(request)
     svc = services(request)
     body = await read_body(request, UserChange)
+    if body.province and body.unit and body.unit.strip().upper() != body.province:
+        raise ApiError(422, "invalid", "unit and province disagree / mã tỉnh không khớp", "unit")
     before = await svc.users.require(request.path_params["user_id"])
-    after = await svc.users.update(before.id, role=body.role, unit=body.unit,
+    unit = body.province if body.province is not None else body.unit
+    after = await svc.users.update(before.id, role=body.role, unit=unit,
                                    display_name=body.display_name, disabled=body.disabled)
     if after.disabled and not before.disabled:
         action = AuditAction.USER_DISABLE

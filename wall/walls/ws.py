@@ -18,9 +18,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, route
+from iocwall.wall.access import PUBLIC, Role, principal_of, route
 from iocwall.wall.frontend import frontend_dir
-from iocwall.wall.pages import _page
+from iocwall.wall.pages import _page, page_route
+from iocwall.wall.walls.api import VIEW
 from iocwall.wall.walls.controller import DisplayLink
 from iocwall.wall.walls.pairing import node_of
 from iocwall.wall.walls.protocol import ProtocolError, parse_incoming, parse_screen
@@ -100,9 +101,8 @@ def routes(frontend: Path | None = None) -> list[BaseRoute]:
     page = route("/display/{wall}/{monitor}", display, roles=PUBLIC, methods=["GET"],
                  name="page_display")
     page.roles = PREVIEW | {Role.DISPLAY}  # type: ignore[attr-defined]
-    console = route("/console", _page("console.html", login=ANY_USER, frontend=frontend),
-                    roles=PUBLIC, methods=["GET"], name="page_console")
-    console.roles = ANY_USER  # type: ignore[attr-defined]
+    # The console's readers are the walls' readers: other roles would meet only 403s there.
+    console = page_route("/console", "console.html", VIEW, nav="nav.console", frontend=frontend)
     pair = route("/pair", _page("pair.html", login=None, frontend=frontend),
                  roles=PUBLIC, methods=["GET"], name="page_pair")
     return [page, console, pair,
