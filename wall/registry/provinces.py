@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+
+from iocwall.wall.text import fold
 
 DATA = Path(__file__).with_name("provinces_2025.csv")   # shipped with the package
 
@@ -27,13 +28,6 @@ class Province:
 
 class UnknownProvince(ValueError):
     """A name that is none of the 34 units (nor, for historical data, of the 63)."""
-
-
-def fold(text: str) -> str:
-    """Lower-case ASCII without diacritics or punctuation: 'Hà Nội' -> 'ha noi'."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text.lower()).split())
 
 
 def code_of(name: str) -> str:
