@@ -1,5 +1,5 @@
 """HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``,
-``/zones`` (queue zones on a camera snapshot).
+``/zones`` (queue zones on a camera snapshot), ``/audit`` (the audit log, filtered and paged).
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, route
+from iocwall.wall.api.audit import READERS as AUDIT_READERS
 from iocwall.wall.frontend import frontend_dir
 
 LOGIN_PATH = "/login"
@@ -104,4 +105,9 @@ def routes(frontend: Path | None = None) -> list[Route]:
     zones = route("/zones", _page("zones.html", login=editors, frontend=frontend),
                   roles=PUBLIC, methods=["GET"], name="page_zones")
     zones.roles = editors  # type: ignore[attr-defined]
-    return [login, live, home, leader, register, zones]
+    # /audit: the audit log's readers, the same roles as GET /api/audit
+    auditors = frozenset(AUDIT_READERS)
+    audit = route("/audit", _page("audit.html", login=auditors, frontend=frontend),
+                  roles=PUBLIC, methods=["GET"], name="page_audit")
+    audit.roles = auditors  # type: ignore[attr-defined]
+    return [login, live, home, leader, register, zones, audit]
