@@ -93,7 +93,8 @@ function render() {
     body.append(tr);
   }
   $("summary").textContent = last.entries.length
-    ? t("audit.summary", { page: cursors.length, n: last.entries.length, total: last.total })
+    ? t("audit.summary", { page: cursors.length, n: last.entries.length,
+                          total: last.total_exact === false ? `${last.total}+` : last.total })
     : t("audit.none");
   $("newer").disabled = cursors.length <= 1;
   $("older").disabled = next === null;

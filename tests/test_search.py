@@ -12,7 +12,9 @@ import httpx
 
 from iocwall.streams.clock import VN_TZ, parse_iso
 from iocwall.wall.access import Principal, Role
-from iocwall.wall.audit import AuditQuery
+from iocwall.wall.audit import AuditLog, AuditQuery
+from iocwall.wall.audit.log import COUNT_CAP
+from iocwall.wall.store import Store
 from iocwall.wall.store.migrations import migrate
 from iocwall.wall.store.store import connect
 from tests.fixtures.app import USER_PASSWORD, LiveServer
@@ -201,3 +203,25 @@ def test_migration_fills_the_search_columns(tmp_path: Path) -> None:
     row = conn.execute("SELECT search_folded, province FROM audit").fetchone()
     assert tuple(row) == ("le van duc camera create camera hue 1", None)
     conn.close()
+
+
+async def test_audit_total_is_capped_over_huge_sets(tmp_path: Path) -> None:
+    """Past COUNT_CAP matches the total is a lower bound (no full count per page), and
+    paging still knows there is more."""
+    store = Store(tmp_path / "big.sqlite3")
+    await store.open()
+    try:
+        await store.executemany(
+            "INSERT INTO audit(time, epoch, actor, action, target, search_folded) "
+            "VALUES(?, ?, ?, ?, ?, ?)",
+            [("t", float(i), "admin", "wall.push", f"wall:w{i}", f"admin wall push wall w{i}")
+             for i in range(COUNT_CAP + 50)])
+        audit = AuditLog(store)
+        page = await audit.query(AuditQuery(limit=10))
+        assert (page.total, page.total_exact) == (COUNT_CAP, False)
+        assert page.next_before_id == page.entries[-1].id
+        few = await audit.query(AuditQuery(text="W1000", limit=100))  # w1000, w10000..w10009
+        assert (few.total, few.total_exact, few.next_before_id) == (11, True, None)
+        assert len(few.entries) == 11
+    finally:
+        await store.close()

@@ -42,9 +42,11 @@ class Group:
     kind: str
     results: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
+    total_exact: bool = True        # False: at least ``total`` match (the audit's COUNT_CAP)
 
     def public(self) -> dict[str, Any]:
-        return {"kind": self.kind, "total": self.total, "results": self.results}
+        return {"kind": self.kind, "total": self.total, "total_exact": self.total_exact,
+                "results": self.results}
 
 
 def _matching(folded: str, items: Iterable[tuple[Iterable[str], dict[str, Any]]],
@@ -106,7 +108,7 @@ async def _layouts(svc: Services, folded: str) -> Group:
 async def _audit(svc: Services, text: str) -> Group:
     page = await svc.audit.query(AuditQuery(text=text, limit=PER_KIND))
     return Group("audit", [{**e.public(), "link": f"/audit?before_id={e.id + 1}"}
-                           for e in page.entries], page.total)
+                           for e in page.entries], page.total, page.total_exact)
 
 
 async def search(svc: Services, who: Principal, text: str) -> list[Group]:

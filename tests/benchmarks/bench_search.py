@@ -51,7 +51,8 @@ def _fill(db: Path) -> dict[str, float]:
     cams = []
     for k in range(CAMERAS):
         unit = units[k % len(units)]
-        cam_id, name, location = f"{unit.code.lower()}-{k}", f"Quầy {k % 40}", f"Sảnh {'ABC'[k % 3]} {k % 17}"
+        cam_id, name = f"{unit.code.lower()}-{k}", f"Quầy {k % 40}"
+        location = f"Sảnh {'ABC'[k % 3]} {k % 17}"
         centre, tags = f"TT PVHCC {unit.name}", ["tiếp dân"] if k % 5 == 0 else []
         cams.append((cam_id, unit.code, centre, name, location, f"rtsp://192.0.2.1/{k}",
                      json.dumps(tags, ensure_ascii=False), "t", "t",

@@ -14,6 +14,9 @@ from iocwall.wall.store import Store
 from iocwall.wall.text import clean_text, fold
 
 MAX_LIMIT = 1000
+# Counting every match of a filter over millions of rows costs a scan per page; past this
+# many the total is reported as a lower bound (``total_exact`` false: "10000+").
+COUNT_CAP = 10_000
 
 
 class AuditAction(str, enum.Enum):
@@ -113,11 +116,12 @@ class AuditPage:
     offset: int
     next_offset: int | None = field(default=None)
     next_before_id: int | None = field(default=None)
+    total_exact: bool = True        # False: at least ``total`` (COUNT_CAP) match
 
     def public(self) -> dict[str, Any]:
         return {"entries": [e.public() for e in self.entries], "total": self.total,
-                "limit": self.limit, "offset": self.offset, "next_offset": self.next_offset,
-                "next_before_id": self.next_before_id}
+                "total_exact": self.total_exact, "limit": self.limit, "offset": self.offset,
+                "next_offset": self.next_offset, "next_before_id": self.next_before_id}
 
 
 class AuditLog:
@@ -156,16 +160,20 @@ class AuditLog:
         if q.offset < 0:
             raise ApiError(422, "invalid", "offset must be 0 or more", "offset")
         where, params = q.where()
-        total_row = await self._store.fetchone(f"SELECT COUNT(*) AS n FROM audit{where}", params)
-        total = int(total_row["n"]) if total_row else 0
+        total_row = await self._store.fetchone(
+            f"SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit{where} LIMIT ?)",
+            [*params, COUNT_CAP + 1])
+        counted = int(total_row["n"]) if total_row else 0
+        # one row beyond the page says whether there is a next page (the count may be capped)
         rows = await self._store.fetchall(
             f"SELECT * FROM audit{where} ORDER BY id DESC LIMIT ? OFFSET ?",
-            [*params, q.limit, q.offset])
-        entries = [AuditEntry.from_row(r) for r in rows]
+            [*params, q.limit + 1, q.offset])
+        entries = [AuditEntry.from_row(r) for r in rows[:q.limit]]
+        more = len(rows) > q.limit
         following = q.offset + len(entries)
-        more = following < total
-        return AuditPage(entries, total, q.limit, q.offset, following if more else None,
-                         entries[-1].id if more and entries else None)
+        return AuditPage(entries, min(counted, COUNT_CAP), q.limit, q.offset,
+                         following if more else None,
+                         entries[-1].id if more and entries else None, counted <= COUNT_CAP)
 
 
 def _province_of(actor: Principal | str, target: str, before: dict[str, Any] | None,
