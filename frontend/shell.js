@@ -5,6 +5,7 @@
 // its page route table, so the roles each page allows are declared once, in wall/pages.py.
 import { api, logout } from "/static/api.js";
 import { apply, bindToggle, onLangChange, t, vnClock, vnIso } from "/static/i18n.js";
+import { searchBox } from "/static/shell-search.js";
 
 function el(tag, props = {}, children = []) {
   const node = document.createElement(tag);
@@ -61,7 +62,7 @@ function mount(header) {
   lang.setAttribute("data-i18n-attr", "title:lang.toggle.title");
   header.replaceChildren(
     el("a", { className: "brand", href: "/" }, ["iocwall"]), title, nav, tools,
-    el("span", { className: "spacer" }), clock,
+    el("span", { className: "spacer" }), searchBox(), clock,
     el("span", { className: "user-menu" }, [user, out]), lang,
   );
   apply(header);

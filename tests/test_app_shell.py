@@ -21,9 +21,9 @@ PASSWORD = "shell-Test-pw-4821"
 # What each role may open (wall/pages.py and wall/walls/ws.py declare it) and where it lands.
 PAGES = {
     "admin": {"/", "/live", "/console", "/leader", "/register", "/zones", "/admin/users",
-              "/admin/tokens"},
+              "/admin/tokens", "/audit"},
     "operator": {"/", "/live", "/console", "/leader", "/register", "/zones"},
-    "leader": {"/", "/live", "/console", "/leader", "/register"},
+    "leader": {"/", "/live", "/console", "/leader", "/register", "/audit"},
     "registrar": {"/", "/live", "/register", "/zones"},
     "technician": {"/", "/live", "/console", "/register"},
 }
@@ -31,7 +31,8 @@ HOMES = {"admin": "/", "operator": "/console", "leader": "/leader", "registrar":
          "technician": "/live"}
 EVERY_PAGE = set().union(*PAGES.values())
 # Pages whose script sets body[data-ready="1"] once drawn (/live waits for video: not here).
-READY = {"/", "/console", "/leader", "/register", "/zones", "/admin/users", "/admin/tokens"}
+READY = {"/", "/console", "/leader", "/register", "/zones", "/admin/users", "/admin/tokens",
+         "/audit"}
 BAD_TEXT = re.compile(r"\[object Object\]|\bundefined\b|\bNaN\b")
 BROWSER = {"Accept": "text/html"}
 # Answers a page expects and handles, which Chromium still logs as "Failed to load resource":
@@ -224,6 +225,52 @@ def test_admin_creates_a_token_with_an_expiry_and_revokes_it(chromium, demo) -> 
         page.reload()                                     # the secret is never shown again
         page.wait_for_selector('body[data-ready="1"]')
         assert secret not in page.content()
+        assert errors == [], errors
+    finally:
+        context.close()
+
+
+def _search(page, text: str) -> list[str]:
+    """Type ``text`` into the header's search box; the result links once they are shown."""
+    page.press("#search", "Escape")                   # hides the last answer
+    page.wait_for_selector("#search-results", state="hidden")
+    page.fill("#search", text)
+    page.wait_for_selector("#search-results:not([hidden])")
+    return page.eval_on_selector_all("#search-results a",
+                                     "els => els.map(a => a.getAttribute('href'))")
+
+
+def test_header_search_ignores_diacritics_and_keeps_to_the_callers_province(
+        chromium, demo, accounts) -> None:
+    """The demo's cameras are in Hà Nội: the admin finds them typing "HA NOI" without marks;
+    a registrar of Huế finds its own unit, and nothing of Hà Nội."""
+    with httpx.Client(base_url=demo.base_url, timeout=10) as http:
+        assert http.post("/api/login", json={"username": "admin",
+                                             "password": ADMIN_PASSWORD}).status_code == 200
+        reply = http.post("/api/users", json={"username": "shell-hue", "password": PASSWORD,
+                                              "role": "registrar", "province": "Huế"})
+        assert reply.status_code in (201, 409), reply.text
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN",
+                                   timezone_id="Asia/Ho_Chi_Minh")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors = watch(page)
+    try:
+        log_in(page, demo, "admin", ADMIN_PASSWORD)
+        page.wait_for_url(demo.base_url + "/")
+        page.wait_for_selector('#shell[data-ready="1"]')
+        links = _search(page, "HA NOI")
+        assert any(link.startswith("/register?camera=cam") for link in links), links
+        assert "Hà Nội" in page.inner_text("#search-results")
+        page.click("#logout")
+        page.wait_for_url(demo.base_url + "/login")
+        log_in(page, demo, "shell-hue", PASSWORD)
+        page.wait_for_url(demo.base_url + "/register")
+        page.wait_for_selector('#shell[data-ready="1"]')
+        assert _search(page, "ha noi") == []            # another province: nothing of it
+        assert page.inner_text("#search-results") == "Không tìm thấy"
+        links = _search(page, "HUE")                    # its own unit, found without marks
+        assert "Huế" in page.inner_text("#search-results"), links
         assert errors == [], errors
     finally:
         context.close()

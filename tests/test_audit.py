@@ -81,7 +81,7 @@ async def test_csv_export(audit: AuditLog) -> None:
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0] == ["id", "time", "actor", "role", "unit", "action", "target", "before",
-                       "after", "client"]
+                       "after", "client", "province"]
     assert len(rows) == 1 + 1501
     assert len({r[0] for r in rows[1:]}) == 1501            # no duplicates across pages
     last = rows[-1]

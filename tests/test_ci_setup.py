@@ -104,3 +104,11 @@ def test_sim_command_defaults_to_the_user_cache_not_the_checkout() -> None:
     command.add_arguments(parser)
     assert parser.parse_args([]).cache_dir is None       # resolved at run: default_cache_dir()
     assert not command.default_cache_dir().is_relative_to(REPO)
+
+
+def test_no_installed_packages_are_tracked() -> None:
+    """npm's folder is made by `make` on each machine: a tracked frontend/node_modules (once
+    committed as a symlink from a worktree) replaces it in every clone and breaks the pages."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                             timeout=60, check=True).stdout.splitlines()
+    assert not [p for p in tracked if "node_modules" in p.split("/") or p.startswith(".venv")]

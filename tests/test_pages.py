@@ -65,7 +65,7 @@ async def test_display_token_may_not_open_live(server):
 async def test_nav_lists_the_pages_each_role_may_open_and_its_home(server):
     expected = {
         Role.OPERATOR: ("/console", {"/", "/live", "/console", "/leader", "/register", "/zones"}),
-        Role.LEADER: ("/leader", {"/", "/live", "/console", "/leader", "/register"}),
+        Role.LEADER: ("/leader", {"/", "/live", "/console", "/leader", "/register", "/audit"}),
         Role.REGISTRAR: ("/register", {"/", "/live", "/register", "/zones"}),
         Role.TECHNICIAN: ("/live", {"/", "/live", "/console", "/register"}),
     }
@@ -83,4 +83,4 @@ async def test_nav_lists_the_pages_each_role_may_open_and_its_home(server):
         await server.login(http)
         answer = (await http.get("/api/nav")).json()
         assert answer["home"] == "/"
-        assert {"/admin/users", "/admin/tokens"} <= {p["path"] for p in answer["pages"]}
+        assert {"/admin/users", "/admin/tokens", "/audit"} <= {p["path"] for p in answer["pages"]}

@@ -1,7 +1,7 @@
 """HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``,
-``/zones`` (queue zones on a camera snapshot), ``/admin/users``, ``/admin/tokens``; and
-``/api/nav``, the pages the caller may open, read from this same route table (``route.roles``
-and ``route.nav``).
+``/zones`` (queue zones on a camera snapshot), ``/audit`` (the audit log, filtered and
+paged), ``/admin/users``, ``/admin/tokens``; and ``/api/nav``, the pages the caller may open,
+read from this same route table (``route.roles`` and ``route.nav``).
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Route
 
 from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, route
+from iocwall.wall.api.audit import READERS as AUDIT_READERS
 from iocwall.wall.frontend import frontend_dir
 
 LOGIN_PATH = "/login"
@@ -162,6 +163,9 @@ def routes(frontend: Path | None = None) -> list[Route]:
         page_route("/admin/users", "users.html", ADMIN_ONLY, nav="nav.users",
                    frontend=frontend),
         page_route("/admin/tokens", "tokens.html", ADMIN_ONLY, nav="nav.tokens",
+                   frontend=frontend),
+        # /audit: the audit log's readers, the same roles as GET /api/audit
+        page_route("/audit", "audit.html", frozenset(AUDIT_READERS), nav="nav.audit",
                    frontend=frontend),
         route("/api/nav", nav, roles=ANY_USER, methods=["GET"]),
     ]

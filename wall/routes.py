@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from iocwall.wall import media_api, pages
+from iocwall.wall import media_api, pages, search
 from iocwall.wall.access import Principal
 from iocwall.wall.api import audit, health, session, tokens, users
 from iocwall.wall.indicators import api as indicators_api
@@ -35,7 +35,7 @@ def route_table(services: Services) -> list[BaseRoute]:
     return [
         # accounts, sessions, audit, health
         *health.routes(), *session.routes(), *users.routes(), *tokens.routes(),
-        *audit.routes(),
+        *audit.routes(), *search.routes(),
         # pages, registry, media, indicators, walls, queues and zones
         *pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
         *wall_api.routes(), *wall_ws.routes(),

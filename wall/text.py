@@ -10,6 +10,7 @@ is stored is not what they typed.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
 
@@ -59,3 +60,14 @@ def _checked_optional(text: str | None) -> str | None:
 # field types for request bodies: `name: Name = Field(min_length=1, max_length=200)`
 Name = Annotated[str, AfterValidator(checked_name)]
 OptionalName = Annotated[str | None, AfterValidator(_checked_optional)]
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII without diacritics or punctuation: 'Hà Nội' -> 'ha noi',
+    'Quầy 3' -> 'quay 3', 'Đà Nẵng' -> 'da nang'. The one folding rule: province names
+    (wall/provinces/), spreadsheet headers and the search columns (search.py,
+    stored by the registry and the audit log, and by migration 0010 through the SQL
+    function ``iocwall_fold`` that wall/store registers) all use it."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text.lower()).split())

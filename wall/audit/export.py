@@ -10,7 +10,7 @@ from dataclasses import replace
 from iocwall.wall.audit.log import MAX_LIMIT, AuditEntry, AuditLog, AuditQuery
 
 COLUMNS = ["id", "time", "actor", "role", "unit", "action", "target", "before", "after",
-           "client"]
+           "client", "province"]
 MAX_ROWS = 100_000
 
 

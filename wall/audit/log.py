@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from iocwall.streams.clock import iso_from_epoch, parse_iso
-from iocwall.wall.access import Principal
+from iocwall.wall.access import Principal, Role
 from iocwall.wall.errors import ApiError
 from iocwall.wall.store import Store
-from iocwall.wall.text import clean_text
+from iocwall.wall.text import clean_text, fold
 
 MAX_LIMIT = 1000
+# Counting every match of a filter over millions of rows costs a scan per page; past this
+# many the total is reported as a lower bound (``total_exact`` false: "10000+").
+COUNT_CAP = 10_000
 
 
 class AuditAction(str, enum.Enum):
@@ -46,13 +49,14 @@ class AuditEntry:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     client: str
+    province: str | None = None      # the unit the entry concerns (None: none, or older)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> AuditEntry:
         return cls(id=int(row["id"]), time=row["time"], epoch=float(row["epoch"]),
                    actor=row["actor"], role=row["role"], unit=row["unit"], action=row["action"],
                    target=row["target"], before=_load(row["before"]), after=_load(row["after"]),
-                   client=row["client"])
+                   client=row["client"], province=row.get("province"))
 
     def public(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -60,11 +64,15 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class AuditQuery:
-    """Filters (all optional). ``action``/``target`` ending in ``*`` match a prefix."""
+    """Filters (all optional). ``action``/``target`` ending in ``*`` match a prefix;
+    ``text`` matches the folded actor, action and target anywhere (case and diacritics
+    ignored); ``province`` is the unit the entry concerns (the ``province`` column)."""
     actor: str = ""
     action: str = ""
     target: str = ""
     unit: str = ""
+    province: str = ""
+    text: str = ""
     since: str = ""          # ISO 8601, inclusive
     until: str = ""          # ISO 8601, exclusive
     limit: int = 100
@@ -74,7 +82,7 @@ class AuditQuery:
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
-        for column in ("actor", "unit"):
+        for column in ("actor", "unit", "province"):
             if value := getattr(self, column):
                 clauses.append(f"{column} = ?")
                 params.append(value)
@@ -89,7 +97,11 @@ class AuditQuery:
         for name, op in (("since", ">="), ("until", "<")):
             if value := getattr(self, name):
                 clauses.append(f"epoch {op} ?")
-                params.append(_epoch(value, name))
+                params.append(epoch_of(value, name))
+        if folded := fold(self.text):
+            # folded text is [a-z0-9 ] only: nothing in it is a LIKE wildcard
+            clauses.append("search_folded LIKE ?")
+            params.append(f"%{folded}%")
         if self.before_id:
             clauses.append("id < ?")
             params.append(self.before_id)
@@ -104,11 +116,12 @@ class AuditPage:
     offset: int
     next_offset: int | None = field(default=None)
     next_before_id: int | None = field(default=None)
+    total_exact: bool = True        # False: at least ``total`` (COUNT_CAP) match
 
     def public(self) -> dict[str, Any]:
         return {"entries": [e.public() for e in self.entries], "total": self.total,
-                "limit": self.limit, "offset": self.offset, "next_offset": self.next_offset,
-                "next_before_id": self.next_before_id}
+                "total_exact": self.total_exact, "limit": self.limit, "offset": self.offset,
+                "next_offset": self.next_offset, "next_before_id": self.next_before_id}
 
 
 class AuditLog:
@@ -117,18 +130,24 @@ class AuditLog:
 
     async def record(self, actor: Principal | str, action: AuditAction | str, target: str = "",
                      before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-                     client: str = "") -> AuditEntry:
-        """Store one entry. ``actor`` is the principal, or a name (failed login, "system")."""
+                     client: str = "", province: str | None = None) -> AuditEntry:
+        """Store one entry. ``actor`` is the principal, or a name (failed login, "system").
+        ``province``: the unit the entry concerns; derived when not given (province_of)."""
         name, role, unit = (actor.name, actor.role.value, actor.unit) \
             if isinstance(actor, Principal) else (str(actor), "", "")
         action_text = action.value if isinstance(action, AuditAction) else str(action)
         now = time.time()
+        name, action_text, target = clean_text(name), clean_text(action_text), clean_text(target)
+        if province is None:
+            province = _province_of(actor, target, before, after)
+        camera = target.removeprefix("camera:") if target.startswith("camera:") else None
         entry_id = await self._store.execute(
             "INSERT INTO audit(time, epoch, actor, role, unit, action, target, before, after,"
-            " client) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (iso_from_epoch(now), now, clean_text(name), clean_text(role), clean_text(unit),
-             clean_text(action_text), clean_text(target), _dump(_clean(before)),
-             _dump(_clean(after)), clean_text(client)))
+            " client, search_folded, province) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " COALESCE(?, (SELECT province FROM registry_cameras WHERE id = ?)))",
+            (iso_from_epoch(now), now, name, clean_text(role), clean_text(unit),
+             action_text, target, _dump(_clean(before)), _dump(_clean(after)),
+             clean_text(client), fold(f"{name} {action_text} {target}"), province, camera))
         row = await self._store.fetchone("SELECT * FROM audit WHERE id = ?", (entry_id,))
         assert row is not None
         return AuditEntry.from_row(row)
@@ -141,16 +160,38 @@ class AuditLog:
         if q.offset < 0:
             raise ApiError(422, "invalid", "offset must be 0 or more", "offset")
         where, params = q.where()
-        total_row = await self._store.fetchone(f"SELECT COUNT(*) AS n FROM audit{where}", params)
-        total = int(total_row["n"]) if total_row else 0
+        # One walk, newest first, over at most COUNT_CAP + 1 matching ids gives both the page
+        # and the (capped) total: a filter matching few of millions of rows scans them once.
+        ids = [r["id"] for r in await self._store.fetchall(
+            f"SELECT id FROM audit{where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            [*params, COUNT_CAP + 1, q.offset])]
+        shown = ids[:q.limit]
         rows = await self._store.fetchall(
-            f"SELECT * FROM audit{where} ORDER BY id DESC LIMIT ? OFFSET ?",
-            [*params, q.limit, q.offset])
+            f"SELECT * FROM audit WHERE id IN ({', '.join('?' * len(shown))}) ORDER BY id DESC",
+            shown) if shown else []
         entries = [AuditEntry.from_row(r) for r in rows]
+        more = len(ids) > q.limit
         following = q.offset + len(entries)
-        more = following < total
-        return AuditPage(entries, total, q.limit, q.offset, following if more else None,
-                         entries[-1].id if more and entries else None)
+        exact = len(ids) <= COUNT_CAP
+        return AuditPage(entries, q.offset + min(len(ids), COUNT_CAP), q.limit, q.offset,
+                         following if more else None,
+                         entries[-1].id if more and entries else None, exact)
+
+
+def _province_of(actor: Principal | str, target: str, before: dict[str, Any] | None,
+                 after: dict[str, Any] | None) -> str | None:
+    """The unit an entry concerns, when the entry itself says: a registrar acts for its own
+    province; a ``province:X`` target is X; a change whose before/after name a province is
+    about it. A ``camera:ID`` target not covered here is looked up in the registry by the
+    INSERT (a camera still registered); None otherwise."""
+    if isinstance(actor, Principal) and actor.role is Role.REGISTRAR and actor.unit:
+        return actor.unit
+    if target.startswith("province:"):
+        return target.removeprefix("province:") or None
+    for side in (after, before):
+        if side and isinstance(side.get("province"), str) and side["province"]:
+            return str(side["province"])
+    return None
 
 
 def _clean(value: Any) -> Any:
@@ -173,7 +214,7 @@ def _load(text: str | None) -> dict[str, Any] | None:
     return None if text is None else json.loads(text)
 
 
-def _epoch(value: str, name: str) -> float:
+def epoch_of(value: str, name: str) -> float:
     try:
         return parse_iso(value).timestamp()
     except ValueError:

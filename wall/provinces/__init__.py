@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from iocwall.wall.text import fold
+
 DATA = Path(__file__).with_name("provinces_2025.csv")   # shipped with the package
 MERGER_DATE = date(2025, 7, 1)        # National Assembly Resolution 202/2025/QH15
 
@@ -32,13 +34,6 @@ class Province:
 
 class UnknownProvince(ValueError):
     """A name that is none of the 34 units (nor, for historical data, of the 63)."""
-
-
-def fold(text: str) -> str:
-    """Lower-case ASCII without diacritics or punctuation: 'Hà Nội' -> 'ha noi'."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text.lower()).split())
 
 
 def code_of(name: str) -> str:

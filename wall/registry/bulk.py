@@ -14,10 +14,10 @@ from pydantic import ValidationError
 
 from iocwall.wall.access import Principal
 from iocwall.wall.errors import ApiError
-from iocwall.wall.provinces import fold
 from iocwall.wall.registry.model import CameraIn
 from iocwall.wall.registry.scope import id_problem, province_of
 from iocwall.wall.registry.sheets import csv_cells, xlsx_cells
+from iocwall.wall.text import fold
 
 MAX_ROWS = 2000
 HEADER_SEARCH_ROWS = 10

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from iocwall.streams.clock import now_iso
+from iocwall.wall import provinces
 from iocwall.wall.errors import ApiError
 from iocwall.wall.registry import origin
 from iocwall.wall.registry.crypto import Credentials, SecretBox
 from iocwall.wall.registry.model import CameraIn, CameraPatch, Profile, RegisteredCamera, Transport
 from iocwall.wall.store import Store
+from iocwall.wall.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,21 @@ class Registry:
                                          (camera_id,))
         return self.box.open(row["secret"] if row else None)
 
+    async def search(self, folded: str, province: str | None, limit: int
+                     ) -> tuple[list[dict[str, Any]], int]:
+        """Cameras whose folded text (``search_text``) contains ``folded`` (already folded:
+        [a-z0-9 ] only, so no LIKE wildcards), in ``province`` when given: up to ``limit``
+        rows (id, province, centre, name, location, tags) and how many match in all."""
+        where = "WHERE search_folded LIKE ?" + (" AND province = ?" if province else "")
+        params: list[Any] = [f"%{folded}%", *([province] if province else [])]
+        total = await self._store.fetchone(f"SELECT COUNT(*) AS n FROM registry_cameras {where}",
+                                           params)
+        rows = await self._store.fetchall(
+            "SELECT id, province, centre, name, location, tags FROM registry_cameras "
+            f"{where} ORDER BY province, id LIMIT ?", [*params, limit])
+        return ([{**r, "tags": json.loads(r["tags"])} for r in rows],
+                int(total["n"]) if total else 0)
+
     async def count(self) -> int:
         row = await self._store.fetchone("SELECT COUNT(*) AS n FROM registry_cameras")
         return int(row["n"]) if row else 0
@@ -155,11 +172,14 @@ class Registry:
                     conn.execute(
                         "INSERT INTO registry_cameras(id, province, centre, name, location, onvif,"
                         " rtsp_main, rtsp_sub, transport, allow_basic_auth, secret, tags, source,"
-                        " created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        " created_at, updated_at, search_folded)"
+                        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (camera_id, cam.province, cam.centre, cam.name, cam.location, cam.onvif,
                          cam.rtsp_main, cam.rtsp_sub, cam.transport.value,
                          int(cam.allow_basic_auth), secret,
-                         json.dumps(cam.tags, ensure_ascii=False), source, now, now))
+                         json.dumps(cam.tags, ensure_ascii=False), source, now, now,
+                         search_text(camera_id, cam.province, cam.centre, cam.name,
+                                     cam.location, cam.tags)))
                 except sqlite3.IntegrityError:
                     raise ApiError(409, "exists", f"camera id '{camera_id}' is taken "
                                    "/ mã camera đã tồn tại", "id") from None
@@ -204,6 +224,11 @@ class Registry:
             raise ApiError(422, "invalid", "rtsp_sub needs rtsp_main / cần luồng chính",
                            "rtsp_sub")
         values["updated_at"] = now_iso()
+        values["search_folded"] = search_text(
+            camera_id, values.get("province", before.province),
+            values.get("centre", before.centre), values.get("name", before.name),
+            values.get("location", before.location),
+            json.loads(values["tags"]) if "tags" in values else before.tags)
         sets = ", ".join(f"{k} = ?" for k in values)
         await self._store.execute(f"UPDATE registry_cameras SET {sets} WHERE id = ?",
                                   [*values.values(), camera_id])
@@ -243,6 +268,15 @@ class Registry:
             return len(rows)
 
         return await self._store.transaction(work)
+
+
+def search_text(camera_id: str, province: str, centre: str, name: str, location: str,
+                tags: Sequence[str]) -> str:
+    """The folded text a search matches a camera by (column ``search_folded``): id, the
+    province's code and name, centre, name, location and tags."""
+    unit = provinces.by_code(province)
+    return fold(" ".join([camera_id, province, unit.name if unit else "", centre, name,
+                          location, *tags]))
 
 
 def _next_id(conn: sqlite3.Connection, province: str) -> str:

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from iocwall.wall.private_files import PRIVATE_DIR, PRIVATE_FILE, touch_private
 from iocwall.wall.store.migrations import migrate
+from iocwall.wall.text import fold
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,13 @@ def connect(path: str | Path) -> sqlite3.Connection:
         raise sqlite3.OperationalError(f"cannot switch {path} to WAL mode (got {mode})")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # the search columns' folding rule, for SQL that fills them (migration 0010)
+    conn.create_function("iocwall_fold", 1, _fold_sql, deterministic=True)
     return conn
+
+
+def _fold_sql(text: object) -> str:
+    return fold("" if text is None else str(text))
 
 
 class Store:
