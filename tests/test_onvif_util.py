@@ -6,18 +6,16 @@ nonce for its whole session (a new Created each request, sometimes two requests 
 millisecond): the simulator must accept that, as common cameras do."""
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures.netns import CAMERA_ADDR, Link, NetnsUnavailable, linked_namespaces
-from tests.fixtures.simulator import CACHE, REPO, _command
+from tests.fixtures.netns import CAMERA_ADDR, Link
+from tests.fixtures.netns_sim import namespaces, simulator_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -26,48 +24,14 @@ USER, PASSWORD = "admin", "Util-pass-9"
 
 @pytest.fixture
 def netns() -> Iterator[Link]:
-    if shutil.which("ip") is None:
-        pytest.skip("iproute2 ('ip') is not installed: cannot make network namespaces")
-    with contextlib.ExitStack() as stack:
-        try:
-            link = stack.enter_context(linked_namespaces())
-        except NetnsUnavailable as exc:
-            if not str(exc).startswith("cannot create a network namespace"):
-                raise
-            pytest.skip(f"{exc} (needs root/CAP_SYS_ADMIN)")
+    with namespaces() as link:
         yield link
 
 
 @pytest.fixture
 def camera(netns: Link) -> Iterator[Link]:
-    """The simulator on the camera end, discovery on the standard port 3702."""
-    sim = subprocess.Popen(
-        ["ip", "netns", "exec", netns.camera_ns, *_command(), "sim", "--host", CAMERA_ADDR,
-         "--cameras", "2", "--rtsp-port", "8554", "--onvif-port", "8000", "--http-port", "8001",
-         "--discovery-port", "3702", "--user", USER, "--password", PASSWORD,
-         "--cache-dir", str(CACHE)],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ready = threading.Event()
-    lines: list[str] = []
-
-    def pump() -> None:
-        assert sim.stdout is not None
-        for line in sim.stdout:
-            lines.append(line.rstrip())
-            if line.strip() == "READY":
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        assert ready.wait(180), "simulator did not start:\n" + "\n".join(lines[-30:])
+    with simulator_in(netns, USER, PASSWORD):
         yield netns
-    finally:
-        sim.terminate()
-        try:
-            sim.wait(10)
-        except subprocess.TimeoutExpired:
-            sim.kill()
-            sim.wait(5)
 
 
 def _in_server_ns(link: Link, argv: list[str], stdin: str | None = None,

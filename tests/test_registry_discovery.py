@@ -5,20 +5,18 @@ namespace finds it on the interface it is told, reads it over ONVIF, registers i
 and plays it; then a person does the same in Chromium (run inside that namespace too)."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from tests.fixtures.browser import CHROMIUM
-from tests.fixtures.netns import CAMERA_ADDR, Link, NetnsUnavailable, linked_namespaces
-from tests.fixtures.simulator import CACHE, REPO, _command
+from tests.fixtures.netns import CAMERA_ADDR, Link
+from tests.fixtures.netns_sim import namespaces, simulator_in
+from tests.fixtures.simulator import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -30,15 +28,7 @@ USER, PASSWORD = "admin", "Netns-pass-7"
 def netns() -> Iterator[Link]:
     """The two namespaces and their veth pair, from the shared fixture (also the lossy
     camera link's); removed at the end."""
-    if shutil.which("ip") is None:
-        pytest.skip("iproute2 ('ip') is not installed: cannot make network namespaces")
-    with contextlib.ExitStack() as stack:
-        try:
-            link = stack.enter_context(linked_namespaces())
-        except NetnsUnavailable as exc:
-            if not str(exc).startswith("cannot create a network namespace"):
-                raise                  # namespaces work here: a later step failing is a bug
-            pytest.skip(f"{exc} (needs root/CAP_SYS_ADMIN)")
+    with namespaces() as link:
         yield link
 
 
@@ -47,38 +37,13 @@ def _in_ns(ns: str, argv: list[str]) -> list[str]:
 
 
 def test_the_simulator_is_found_by_multicast_and_registered(netns: Link) -> None:
-    sim = subprocess.Popen(
-        _in_ns(netns.camera_ns, [*_command(), "sim", "--host", SIM_ADDR, "--cameras", "2",
-                           "--rtsp-port", "8554", "--onvif-port", "8000", "--http-port", "8001",
-                           "--discovery-port", "3702", "--user", USER, "--password", PASSWORD,
-                           "--cache-dir", str(CACHE)]),
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ready = threading.Event()
-    lines: list[str] = []
-
-    def pump() -> None:
-        assert sim.stdout is not None
-        for line in sim.stdout:
-            lines.append(line.rstrip())
-            if line.strip() == "READY":
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        assert ready.wait(180), "simulator did not start:\n" + "\n".join(lines[-30:])
+    with simulator_in(netns, USER, PASSWORD):
         client = subprocess.run(
             _in_ns(netns.server_ns, [sys.executable, "-m", "tests.registry_netns_client",
                                 "--interface", netns.server_if, "--user", USER,
                                 "--password", PASSWORD,
                                 *(["--browser"] if os.path.exists(CHROMIUM) else [])]),
             cwd=REPO, capture_output=True, text=True, timeout=150, check=False)
-    finally:
-        sim.terminate()
-        try:
-            sim.wait(10)
-        except subprocess.TimeoutExpired:
-            sim.kill()
-            sim.wait(5)
     result_lines = [ln for ln in client.stdout.splitlines() if ln.startswith("RESULT ")]
     assert client.returncode == 0 and result_lines, client.stdout[-3000:] + client.stderr[-3000:]
     result = json.loads(result_lines[-1].removeprefix("RESULT "))
