@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from typing import Any
 
 from iocwall.analytics.messages import Result, ZoneSpec
 from iocwall.streams.contract import MediaService
@@ -29,6 +28,7 @@ from iocwall.streams.limits import WhepError
 from iocwall.streams.taps.remote import TapFailed
 from iocwall.streams.taps.router import TapRouter
 from iocwall.streams.taps.tap import TapOptions
+from iocwall.wall.config import AnalyticsConfig
 from iocwall.wall.zones.queues import QueueBoard
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ RESTART_S = 2.0
 
 
 class AnalyticsService:
-    def __init__(self, config: Any, media: MediaService, board: QueueBoard) -> None:
+    def __init__(self, config: AnalyticsConfig, media: MediaService, board: QueueBoard) -> None:
         """config: the ``[analytics]`` section; media: the media service; board: where
         counts go."""
         self.config = config
