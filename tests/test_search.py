@@ -17,6 +17,7 @@ from iocwall.wall.audit.log import COUNT_CAP
 from iocwall.wall.store import Store
 from iocwall.wall.store.migrations import migrate
 from iocwall.wall.store.store import connect
+from iocwall.wall.text import fold
 from tests.fixtures.app import USER_PASSWORD, LiveServer
 
 CAMERAS = [
@@ -223,5 +224,62 @@ async def test_audit_total_is_capped_over_huge_sets(tmp_path: Path) -> None:
         few = await audit.query(AuditQuery(text="W1000", limit=100))  # w1000, w10000..w10009
         assert (few.total, few.total_exact, few.next_before_id) == (11, True, None)
         assert len(few.entries) == 11
+    finally:
+        await store.close()
+
+
+def _seed_audit(conn, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """``count`` entries with folded texts drawn from a few words, so some texts match
+    many rows, some few, some none."""
+    import random
+    rng = random.Random(11)
+    words = ["quay", "3", "ha", "noi", "hue", "7", "camera", "update", "sanh", "b", "12"]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(2, 6)))
+             for _ in range(count)]
+    conn.executemany("INSERT INTO audit(time, epoch, actor, action, target, search_folded)"
+                     " VALUES('t', ?, 'a', 'x', '', ?)", list(enumerate(texts)))
+    return texts
+
+
+async def test_text_index_answers_what_a_scan_answers(tmp_path: Path) -> None:
+    """The trigram index (migration 11) gives the same ids, order, totals and keyset pages as
+    the LIKE scan, for rows written before the migration (rebuilt) and after it (trigger),
+    and for texts too short for trigrams; an entry deleted leaves the index too."""
+    path = tmp_path / "idx.sqlite3"
+    conn = connect(path)
+    migrate(conn, target=10)
+    conn.execute("BEGIN")
+    texts = _seed_audit(conn, 1500)
+    conn.execute("COMMIT")
+    migrate(conn)
+    conn.execute("BEGIN")
+    texts += _seed_audit(conn, 1500)
+    conn.execute("COMMIT")
+    conn.execute("DELETE FROM audit WHERE id % 97 = 0")
+    conn.close()
+    store = Store(path)
+    await store.open()
+    try:
+        audit = AuditLog(store)
+        for text in ["quay 3", "QUẦY 3", "ha noi hue", "noi", "7 c", "b 12 s", "upd", "zzz",
+                     "3", "camera update camera update camera"]:
+            q = AuditQuery(text=text, limit=25)
+            used = bool(q.indexed_text())
+            assert used == (len(text.strip()) >= 3), text
+            want = [i for i in range(len(texts), 0, -1)
+                    if i % 97 and fold(text) in texts[i - 1]]
+            page = await audit.query(q)
+            assert [e.id for e in page.entries] == want[:25], text
+            assert page.total == min(len(want), COUNT_CAP), text
+            if page.next_before_id:
+                nxt = await audit.query(AuditQuery(text=text, limit=25,
+                                                   before_id=page.next_before_id))
+                assert [e.id for e in nxt.entries] == want[25:50], text
+            deep = await audit.query(AuditQuery(text=text, limit=5, offset=40))
+            assert [e.id for e in deep.entries] == want[40:45], text
+        plan = await store.fetchall(
+            "EXPLAIN QUERY PLAN SELECT rowid FROM audit_text WHERE search_folded LIKE ?",
+            ("%quay%",))
+        assert any("VIRTUAL TABLE INDEX" in str(r["detail"]) for r in plan), plan
     finally:
         await store.close()

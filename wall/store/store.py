@@ -64,6 +64,9 @@ def _fold_sql(text: object) -> str:
 class Store:
     """The database of one server. ``await open()`` before use, ``await close()`` after."""
 
+    # which SQL this store speaks, for the few queries that use an engine's own index kind
+    dialect = "sqlite"
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.version = 0
