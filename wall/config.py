@@ -45,10 +45,16 @@ class ServerConfig(_Section):
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body; larger "
                                 "is refused with 413 while it is being read")
 
+    tls_cert: str = Field("", description="PEM certificate (chain) to serve HTTPS with; "
+                          "absolute or relative to data_dir; empty = plain HTTP (e.g. behind "
+                          "a TLS proxy)")
+    tls_key: str = Field("", description="PEM private key of tls_cert")
+
     @property
     def https(self) -> bool:
-        """Users reach us over https (Secure cookies, HSTS), e.g. behind a TLS proxy."""
-        return self.public_url.strip().lower().startswith("https://")
+        """Users reach us over https (Secure cookies, HSTS): we serve TLS ourselves, or
+        public_url says a TLS proxy is in front."""
+        return bool(self.tls_cert) or self.public_url.strip().lower().startswith("https://")
     trusted_proxies: list[Annotated[str, AfterValidator(_ip_network)]] = Field(
         default_factory=list,
         description="Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed; "

@@ -27,6 +27,7 @@ if TYPE_CHECKING:                      # heavy imports stay inside functions: fa
     from iocwall.streams.contract import MediaService
     from iocwall.wall.config import Config
     from iocwall.wall.services import Services
+    from iocwall.wall.tls import TlsFiles
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +95,10 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
     """
     from iocwall.wall.app import build_app
     from iocwall.wall.services import Services
+    from iocwall.wall.tls import load_tls
 
+    # before anything starts: a wrong certificate path is one line, not a half-started server
+    tls = load_tls(config.server.tls_cert, config.server.tls_key, config.data_path)
     services = Services(config, media=media if media is not None else build_media(config))
     admin = await services.start()
     stop = stop or asyncio.Event()
@@ -108,7 +112,7 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
         # We bind the socket ourselves: "port in use" is then a plain OSError for the
         # caller (uvicorn would sys.exit), and port 0 gives the real port up front.
         sock = bind_socket(config.server.host, config.server.port)
-        server = _make_server(app)
+        server = _make_server(app, tls)
         serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
         info = await _wait_listening(server, serving, config, services, admin)
         if on_ready is not None:
@@ -127,7 +131,7 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
         await services.stop()
 
 
-def _make_server(app: ASGIApp) -> uvicorn.Server:
+def _make_server(app: ASGIApp, tls: TlsFiles | None = None) -> uvicorn.Server:
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -141,7 +145,9 @@ def _make_server(app: ASGIApp) -> uvicorn.Server:
     # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1 (any local
     # account); wall/auth/proxies.py believes it only from [server] trusted_proxies.
     return Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on",
-                                 server_header=False, proxy_headers=False))
+                                 server_header=False, proxy_headers=False,
+                                 ssl_certfile=str(tls.cert) if tls else None,
+                                 ssl_keyfile=str(tls.key) if tls else None))
 
 
 def _on_signals(stop: asyncio.Event, server: Callable[[], object]) -> Callable[[], None]:
@@ -188,7 +194,8 @@ async def _wait_listening(server, serving, config, services, admin) -> ServerInf
     port = server.servers[0].sockets[0].getsockname()[1]
     host = config.server.host
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    url = config.server.public_url or f"http://{shown}:{port}/"
+    scheme = "https" if config.server.tls_cert else "http"
+    url = config.server.public_url or f"{scheme}://{shown}:{port}/"
     return ServerInfo(url, port, config.auth.admin_user,
                       admin.generated_password if admin else None, services)
 
@@ -210,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
     from iocwall.wall.logs import setup
     from iocwall.wall.private_files import UnsafeDataDir, private_dir
     from iocwall.wall.store import MigrationError
+    from iocwall.wall.tls import TlsError
 
     try:
         config = load_config(args.config, host=args.host, port=args.port,
@@ -232,6 +240,9 @@ def run(args: argparse.Namespace) -> int:
           config.logging.max_bytes, config.logging.backup_count)
     try:
         asyncio.run(run_server(config))
+    except TlsError as exc:
+        print(f"iocwall serve: {exc}", file=sys.stderr)
+        return 2
     except (MigrationError, ApiError, OSError, UnsafeDataDir) as exc:
         reason = getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
         print(f"iocwall serve: cannot start: {reason}", file=sys.stderr)

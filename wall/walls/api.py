@@ -296,7 +296,7 @@ async def display_session(request: Request) -> Response:
     await audited(request, "display.session", f"display:{node}")
     response = JSONResponse({"ok": True})
     response.set_cookie(COOKIE, cookie, max_age=SESSION_MAX_AGE_S, httponly=True,
-                        samesite="strict", secure=services(request).config.auth.cookie_secure)
+                        samesite="strict", secure=services(request).sessions.cookie.secure)
     return response
 
 
