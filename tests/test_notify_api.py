@@ -125,6 +125,7 @@ async def test_users_have_contact_fields(live_server: LiveServer) -> None:
     ('[notify]\nall_roles = ["boss"]\n', {}, "unknown role 'boss'"),
     ('[notify]\nbackoff_min_s = 60\nbackoff_max_s = 5\n', {}, "at least backoff_min_s"),
     ('[notify]\nmax_attempts = 0\n', {}, "notify.max_attempts"),
+    ('[notify]\nclaim_s = 10\n', {}, "claim_s (10) must be at least twice"),
 ])
 def test_bad_notify_settings_are_refused_clearly(tmp_path: Path, toml: str,
                                                  env: dict[str, str], expected: str) -> None:
@@ -156,3 +157,14 @@ def test_backoff_doubles_with_jitter_and_is_capped() -> None:
         delays = [retry_delay(attempt, 30, 3600, rng) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert max(delays) - min(delays) > ceiling / 10       # jittered, not all equal
+
+
+def test_a_title_with_a_line_break_stays_one_subject_line() -> None:
+    from iocwall.wall.notify.channels.email import compose
+    from iocwall.wall.notify.message import Channel, Message, State
+    message = Message(1, Channel.EMAIL, "a@ioc.gov.vn", "alert", None, "Camera\nQuầy 3",
+                      "Camera\r\nBcc: x@evil.example", "b", "b", {}, "k", 1, State.PENDING,
+                      0, "", "", "", None)
+    mail = compose(message, "ioc@ioc.gov.vn")
+    assert mail["Subject"] == "Camera Quầy 3 / Camera Bcc: x@evil.example"
+    assert mail["Bcc"] is None and mail["Message-ID"] == "<iocwall-1-1@ioc.gov.vn>"

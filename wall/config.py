@@ -373,6 +373,11 @@ class NotifyConfig(_Section):
                 and not self.secret(self.sms_api_key_env):
             found.append(f"[notify] the SMS template uses {{api_key}} but "
                          f"{self.sms_api_key_env} is not set")
+        slowest = max(self.smtp_timeout_s, self.http_timeout_s)
+        if self.claim_s < 2 * slowest:
+            found.append(f"[notify] claim_s ({self.claim_s:g}) must be at least twice the "
+                         f"slowest send timeout ({slowest:g} s), or a slow send is taken up "
+                         "again while it still runs")
         if self.smtp_ca_file and not Path(self.smtp_ca_file).expanduser().is_file():
             found.append(f"[notify] smtp_ca_file {self.smtp_ca_file!r} is not a file")
         return found

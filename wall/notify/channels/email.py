@@ -23,7 +23,8 @@ def compose(message: Message, sender: str) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = message.recipient
-    mail["Subject"] = f"{message.subject_vi} / {message.subject_en}"
+    # one line: a title with a line break must not end the header (or fail every retry)
+    mail["Subject"] = " ".join(f"{message.subject_vi} / {message.subject_en}".split())
     mail["Date"] = formatdate(localtime=True)
     domain = sender.rsplit("@", 1)[-1] or "iocwall"
     mail["Message-ID"] = f"<{message.delivery_id}@{domain}>"
