@@ -9,6 +9,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -67,6 +68,7 @@ class MailBox:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)     # (mechanism, user)
     tls: list[bool] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)     # time.monotonic() of each mail
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -74,6 +76,7 @@ class MailBox:
             self.mails.append(message_from_bytes(envelope.content, policy=policy.default))
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self.tls.append(session.ssl is not None)
+            self.times.append(time.monotonic())
         return "250 OK"
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
