@@ -2,6 +2,7 @@
 [notify] settings refused at start with clear messages."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from iocwall.wall.access import Role
 from iocwall.wall.config import ConfigError, load
 from iocwall.wall.notify.backoff import retry_delay
+from iocwall.wall.notify.message import Channel, Draft
 from iocwall.wall.notify.smtp_url import SmtpUrlError, parse_smtp_url
 from tests.fixtures.app import USER_PASSWORD, LiveServer, make_config, start_live_server
 from tests.notify_helpers import WEBHOOK_SECRET, fast_retries, http_receiver, notice
@@ -31,7 +33,6 @@ async def test_outbox_roles_hostile_inputs_and_test_message(tmp_path: Path) -> N
         config.notify.use_env({"IOCWALL_WEBHOOK_SECRET": WEBHOOK_SECRET})
         async with start_live_server(config) as server:
             notify = server.services.notify
-            assert notify is not None
             await notify.notifier.alert_changed(notice())
 
             async def failed() -> bool:
@@ -80,8 +81,11 @@ async def test_outbox_roles_hostile_inputs_and_test_message(tmp_path: Path) -> N
                 hook.fail_first = 0                   # the gateway is back
                 r = await http.post(f"/api/outbox/{message.id}/resend")
                 assert r.status_code == 202 and r.json()["state"] == "pending"
-                r = await http.post(f"/api/outbox/{message.id}/resend")
-                assert r.status_code == 409              # already being tried
+                later = await notify.outbox.enqueue(Draft(      # pending, due in an hour
+                    Channel.WEBHOOK, hook.url, "alert:99:raised:t", "s", "s", "b", "b", {}),
+                    now=time.time() + 3600)
+                r = await http.post(f"/api/outbox/{later}/resend")
+                assert r.status_code == 409 and r.json()["error"]["code"] == "pending"
                 await wait_until(lambda: len(hook.accepted) >= 2, 15, "resend and test sent")
                 kinds = sorted(__import__("json").loads(a["body"])["event"]
                                for a in hook.accepted.values())

@@ -49,7 +49,7 @@ async def test_alert_to_inbox_latency(tmp_path: Path) -> None:
         config.notify.use_env({"IOCWALL_SMTP_PASSWORD": SMTP_PASSWORD})
         measured = []
         async with start_live_server(config) as server:
-            notifier = server.services.notify.notifier  # type: ignore[union-attr]
+            notifier = server.services.notify.notifier
             for n in range(ALERTS):
                 before = len(box.times)
                 start = time.monotonic()

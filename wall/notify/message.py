@@ -62,7 +62,9 @@ class Message:
     sent_at: str | None
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Message:
+    def from_row(cls, row: Any) -> Message:
+        """From a store row: a dict, or the row a transaction's connection returns (only
+        ``row["col"]`` is used, which both kinds of store support)."""
         return cls(id=int(row["id"]), channel=Channel(row["channel"]),
                    recipient=row["recipient"], kind=row["kind"], province=row["province"],
                    subject_vi=row["subject_vi"], subject_en=row["subject_en"],

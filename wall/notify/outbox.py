@@ -60,7 +60,7 @@ class Outbox:
                              " WHERE id = ?", (now + lease_s, owner, row["id"]))
                 found = conn.execute("SELECT * FROM notify_outbox WHERE id = ?",
                                      (row["id"],)).fetchone()
-                claimed.append(Message.from_row(dict(found)))
+                claimed.append(Message.from_row(found))
             return claimed
         return await self._store.transaction(work)
 
@@ -112,7 +112,7 @@ class Outbox:
                 (iso_from_epoch(now), now, message_id))
             row = conn.execute("SELECT * FROM notify_outbox WHERE id = ?",
                                (message_id,)).fetchone()
-            return Message.from_row(dict(row)) if row is not None else None
+            return Message.from_row(row) if row is not None else None
         return await self._store.transaction(work)
 
     async def get(self, message_id: int) -> Message | None:
