@@ -1,4 +1,5 @@
-// /admin/users: list, create, change role and province, disable/enable, reset password,
+// /admin/users: list, create, change role, province and contacts (e-mail, phone for
+// notifications), disable/enable, reset password,
 // all through /api/users (admin only; the server audits every change).
 import "/static/shell.js";
 import { api, goLogin } from "/static/api.js";
@@ -76,6 +77,16 @@ function row(user) {
   };
   role.addEventListener("change", save);
   unit.addEventListener("change", save);
+  // Contacts for notifications (alerts by e-mail and SMS): saved when the field is left.
+  const contact = (field, type) => {
+    const input = document.createElement("input");
+    input.type = type;
+    input.className = `user-${field}`;
+    input.value = user[field] || "";
+    input.setAttribute("aria-label", `${t(`users.${field}`)}: ${user.username}`);
+    input.addEventListener("change", () => change(user, { [field]: input.value }));
+    return input;
+  };
   const state = document.createElement("span");
   state.textContent = t(user.disabled ? "users.disabled" : "users.active");
   const toggle = button(user.disabled ? "users.enable" : "users.disable",
@@ -91,6 +102,7 @@ function row(user) {
   });
   reset.classList.add("user-reset");
   tr.append(cell(user.username), cell(user.display_name || ""), cell(role), cell(unit),
+            cell(contact("email", "email")), cell(contact("phone", "tel")),
             cell(state), cell(toggle, reset));
   return tr;
 }

@@ -23,6 +23,7 @@ def test_demo_prints_console_block_and_no_secret(demo):
     out = demo.output
     assert demo.live_url == f"http://127.0.0.1:{demo.port}/live"
     for label in ("User / Tài khoản:           admin", "Data / Dữ liệu:", "Log / Nhật ký:",
+                  "Alerts / Cảnh báo:          none configured", "/admin/outbox",
                   "Ctrl+C to stop"):
         assert label in out
     assert out.count("Console / Bảng điều khiển") == 1, "the block is printed once"

@@ -2,7 +2,8 @@
 
 Unknown keys are refused; every error names the file, line, key path, the bad
 value and what is expected, on one line. Secrets come from the environment
-(IOCWALL_ADMIN_PASSWORD, IOCWALL_SESSION_SECRET, IOCWALL_CAMERA_<ID>_PASSWORD).
+(IOCWALL_ADMIN_PASSWORD, IOCWALL_SESSION_SECRET, IOCWALL_CAMERA_<ID>_PASSWORD,
+IOCWALL_SMTP_PASSWORD and the variables ``[notify]`` names for the webhook and SMS).
 """
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
 from iocwall.streams.settings import DEFAULTS as D
 from iocwall.streams.settings import Ingest, StreamSettings
@@ -265,6 +274,139 @@ class IndicatorsConfig(_Section):
     demo_data: bool = Field(False, description="Load the demo figures at start if none stored")
 
 
+def _smtp_url(value: str) -> str:
+    if value.strip():
+        from iocwall.wall.notify.smtp_url import parse_smtp_url
+        parse_smtp_url(value)                  # raises ValueError with what to write instead
+    return value.strip()
+
+
+def _http_url(value: str) -> str:
+    value = value.strip()
+    if value and not re.match(r"^https?://[^/\s]+", value, re.IGNORECASE):
+        raise ValueError("expected an http:// or https:// URL")
+    return value
+
+
+def _email_list(values: list[str]) -> list[str]:
+    from iocwall.wall.notify.contacts import check_email
+    return [check_email(v) for v in values if v.strip()]
+
+
+def _phone_list(values: list[str]) -> list[str]:
+    from iocwall.wall.notify.contacts import check_phone
+    return [check_phone(v) for v in values if v.strip()]
+
+
+class NotifyConfig(_Section):
+    """``[notify]``: alerts that reach people (wall/notify/). Secrets come from the
+    environment only: IOCWALL_SMTP_PASSWORD, the webhook's and the SMS gateway's variables."""
+    public_url: str = Field("", description="Absolute URL put in messages' links; empty = "
+                            "[server] public_url, else http://host:port")
+    smtp_url: Annotated[str, AfterValidator(_smtp_url)] = Field(
+        "", description="smtp://user@host:587 (STARTTLS), smtps://user@host:465 or "
+        "smtp+plain://127.0.0.1:25 (local relay); password from IOCWALL_SMTP_PASSWORD; "
+        "empty = no e-mail")
+    smtp_ca_file: str = Field("", description="PEM file of CAs to trust for the SMTP server "
+                              "(a site's private CA); empty = the system's")
+    smtp_timeout_s: float = Field(20.0, gt=0, le=300, description="SMTP connect/answer timeout")
+    email_from: str = Field("iocwall@localhost", description="From: address of every message")
+    email_to: Annotated[list[str], AfterValidator(_email_list)] = Field(
+        default_factory=list, description="Recipients of every alert, beside the subscriptions")
+    webhook_url: Annotated[str, AfterValidator(_http_url)] = Field(
+        "", description="Signed JSON POST of every alert; empty = none")
+    webhook_secret_env: str = Field("IOCWALL_WEBHOOK_SECRET", description="Environment "
+                                    "variable holding the webhook's HMAC-SHA256 secret")
+    sms_url: Annotated[str, AfterValidator(_http_url)] = Field(
+        "", description="SMS gateway endpoint (POST); empty = no SMS")
+    sms_headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers of the gateway request; placeholders "
+        "{api_key} {request_id} are filled in")
+    sms_body: dict[str, Any] = Field(
+        default_factory=lambda: {"to": "{phone}", "text": "{text}", "request_id":
+                                 "{request_id}", "api_key": "{api_key}"},
+        description="JSON body template; strings may hold {phone} {text} {request_id} {api_key}")
+    sms_api_key_env: str = Field("IOCWALL_SMS_API_KEY", description="Environment variable "
+                                 "holding the gateway's API key")
+    sms_to: Annotated[list[str], AfterValidator(_phone_list)] = Field(
+        default_factory=list, description="Phones that get every alert, beside subscriptions")
+    http_timeout_s: float = Field(10.0, gt=0, le=120, description="Webhook/SMS request timeout")
+    all_roles: list[str] = Field(default_factory=lambda: ["admin"], description="Roles whose "
+                                 "users (with an e-mail or phone) get every alert")
+    province_roles: list[str] = Field(
+        default_factory=lambda: ["technician", "registrar"], description="Roles whose users "
+        "get the alerts of their own province (their unit)")
+    max_attempts: int = Field(8, ge=1, le=100, description="Tries per message before failed")
+    backoff_min_s: float = Field(30.0, gt=0, le=86400, description="Delay after the first "
+                                 "failed try; doubles each try (with jitter)")
+    backoff_max_s: float = Field(3600.0, gt=0, le=86400, description="Longest delay between "
+                                 "tries")
+    poll_s: float = Field(2.0, gt=0, le=60, description="How often the sender looks for due "
+                          "messages (a new message wakes it at once)")
+    batch: int = Field(16, ge=1, le=1000, description="Messages claimed and sent at once: the "
+                       "most a dead gateway holds in memory")
+    claim_s: float = Field(120.0, gt=0, le=3600, description="A claimed message not finished "
+                           "in this time (the sender died) is taken up again")
+
+    _env: dict[str, str] | None = PrivateAttr(default=None)
+
+    def use_env(self, env: Mapping[str, str]) -> None:
+        """Where secrets are read from (load() passes its env; default os.environ)."""
+        self._env = dict(env)
+
+    def secret(self, name: str) -> str:
+        """The value of environment variable ``name`` ("" when unset). Never logged."""
+        env = self._env if self._env is not None else os.environ
+        return env.get(name, "")
+
+    def smtp_password(self) -> str:
+        return self.secret("IOCWALL_SMTP_PASSWORD")
+
+    def problems(self) -> list[str]:
+        """Settings that cannot work together (a start refuses them), one line each."""
+        found = []
+        if self.smtp_url and not self.email_from.strip():
+            found.append("[notify] email_from is empty but smtp_url is set")
+        if self.smtp_url:
+            from iocwall.wall.notify.smtp_url import parse_smtp_url
+            if parse_smtp_url(self.smtp_url).username and not self.smtp_password():
+                found.append("[notify] smtp_url names a user but IOCWALL_SMTP_PASSWORD is "
+                             "not set")
+        if self.webhook_url and not self.secret(self.webhook_secret_env):
+            found.append(f"[notify] webhook_url is set but {self.webhook_secret_env} (the "
+                         "HMAC secret) is not")
+        if self.sms_url and "{api_key}" in repr([self.sms_headers, self.sms_body]) \
+                and not self.secret(self.sms_api_key_env):
+            found.append(f"[notify] the SMS template uses {{api_key}} but "
+                         f"{self.sms_api_key_env} is not set")
+        slowest = max(self.smtp_timeout_s, self.http_timeout_s)
+        if self.claim_s < 2 * slowest:
+            found.append(f"[notify] claim_s ({self.claim_s:g}) must be at least twice the "
+                         f"slowest send timeout ({slowest:g} s), or a slow send is taken up "
+                         "again while it still runs")
+        if self.smtp_ca_file and not Path(self.smtp_ca_file).expanduser().is_file():
+            found.append(f"[notify] smtp_ca_file {self.smtp_ca_file!r} is not a file")
+        return found
+
+    @field_validator("all_roles", "province_roles")
+    @classmethod
+    def _roles(cls, value: list[str]) -> list[str]:
+        from iocwall.wall.access import Role
+        known = {r.value for r in Role if r is not Role.DISPLAY}
+        for role in value:
+            if role not in known:
+                raise ValueError(f"unknown role '{role}'; expected some of {sorted(known)}")
+        return value
+
+    @field_validator("backoff_max_s")
+    @classmethod
+    def _bounds(cls, value: float, info: Any) -> float:
+        low = info.data.get("backoff_min_s")
+        if low is not None and value < low:
+            raise ValueError("must be at least backoff_min_s")
+        return value
+
+
 class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
@@ -278,6 +420,7 @@ class Config(_Section):
     cameras: list[CameraConfig] = Field(default_factory=list)
     indicators: IndicatorsConfig = Field(default_factory=IndicatorsConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     @property
     def data_path(self) -> Path:
@@ -312,6 +455,9 @@ def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
     except ValidationError as exc:
         raise ConfigError("\n".join(_describe(e, text, name) for e in exc.errors())) from None
     _apply_env(config, env)
+    config.notify.use_env(env)
+    if problems := config.notify.problems():
+        raise ConfigError("\n".join(f"{name}: {p}" for p in problems))
     return config
 
 

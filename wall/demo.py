@@ -123,6 +123,21 @@ async def register_demo_cameras(services: Any, cameras: list[Any],
         await services.wall.ensure_demo()
 
 
+def describe(notify: Any) -> str:
+    """One line on where alerts go ([notify]); never a secret."""
+    from iocwall.wall.notify.contacts import mask
+    from iocwall.wall.notify.smtp_url import parse_smtp_url
+    parts = []
+    if notify.smtp_url:
+        parts.append(f"e-mail {parse_smtp_url(notify.smtp_url).display()} -> "
+                     f"{len(notify.email_to)} + subscribers")
+    if notify.webhook_url:
+        parts.append(f"webhook {mask('webhook', notify.webhook_url)}")
+    if notify.sms_url:
+        parts.append(f"SMS {mask('webhook', notify.sms_url)}")
+    return "; ".join(parts) or "none configured ([notify] in --config) / chưa cấu hình"
+
+
 def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path | None,
            admin_from_env: bool) -> str:
     """The one block the demo prints: where to go, who to log in as, where things are."""
@@ -149,6 +164,9 @@ def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path
         f"  Camera faults / Lỗi giả lập: http://127.0.0.1:{ports.http}/faults",
         f"  Data / Dữ liệu:             {config.data_path.resolve()}",
         f"  Log / Nhật ký:              {log_file.resolve() if log_file else '(console only)'}",
+        f"  Alerts / Cảnh báo:          {describe(config.notify)}",
+        f"                              {info.url.rstrip('/')}/admin/outbox"
+        " (outbox, test message / hộp thư đi, gửi thử)",
         "  Ctrl+C to stop / Ctrl+C để dừng",
         "",
     ]

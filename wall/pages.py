@@ -1,7 +1,8 @@
 """HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``,
 ``/zones`` (queue zones on a camera snapshot), ``/audit`` (the audit log, filtered and
-paged), ``/admin/users``, ``/admin/tokens``; and ``/api/nav``, the pages the caller may open,
-read from this same route table (``route.roles`` and ``route.nav``).
+paged), ``/admin/users``, ``/admin/tokens``, ``/admin/outbox`` (notifications); and
+``/api/nav``, the pages the caller may open, read from this same route table
+(``route.roles`` and ``route.nav``).
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -113,7 +114,7 @@ def page_route(path: str, filename: str, roles: frozenset[Role], *, nav: str,
 
 # The order of the navigation (pages live in several modules' route lists).
 NAV_ORDER = ("nav.home", "nav.live", "nav.console", "nav.leader", "nav.register", "nav.zones",
-             "nav.users", "nav.tokens")
+             "nav.users", "nav.tokens", "nav.outbox")
 
 
 def nav_entries(table: Iterable[BaseRoute], role: Role) -> list[dict[str, str]]:
@@ -163,6 +164,9 @@ def routes(frontend: Path | None = None) -> list[Route]:
         page_route("/admin/users", "users.html", ADMIN_ONLY, nav="nav.users",
                    frontend=frontend),
         page_route("/admin/tokens", "tokens.html", ADMIN_ONLY, nav="nav.tokens",
+                   frontend=frontend),
+        # /admin/outbox: notifications sent, pending and failed, with Resend (wall/notify/)
+        page_route("/admin/outbox", "outbox.html", ADMIN_ONLY, nav="nav.outbox",
                    frontend=frontend),
         # /audit: the audit log's readers, the same roles as GET /api/audit
         page_route("/audit", "audit.html", frozenset(AUDIT_READERS), nav="nav.audit",

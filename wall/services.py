@@ -81,6 +81,9 @@ class Services:
         self.queues = QueueBoard(None, config.analytics.alert_waiting, self._camera_province)
         self.zones = ZoneStore(self.store)
         self.analytics: Startable | None = None
+        from iocwall.wall.notify.service import NotifyService
+        # alerts reach people through this: services.notify.notifier.alert_changed(notice)
+        self.notify = NotifyService(config, self.store, self.audit, self.users)
         auth = config.auth
         self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
                                     auth.login_window_s, auth.login_max_block_s)
@@ -123,6 +126,7 @@ class Services:
             if admin is not None:
                 await self.audit.record("system", AuditAction.USER_CREATE,
                                         f"user:{admin.user.username}", None, admin.user.summary())
+            await self.notify.start()          # refuses [notify] settings that cannot work
             self.queues.bus = self._bus
             await self._follow_registry()
             await self.zones.seed(self.config.analytics.zones, "config")
@@ -178,6 +182,8 @@ class Services:
             self._media_started = False
             with _logged("media"):
                 await self.media.stop()
+        with _logged("notify"):
+            await self.notify.stop()
         with _logged("indicators"):
             await self.indicators.stop()
         if self._bus is not None:

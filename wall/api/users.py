@@ -24,6 +24,8 @@ class NewUser(Body):
     province: str = Field("", max_length=100, description="a registrar's province (name or "
                           "code, one of the 34 units): stored as its unit code")
     display_name: Name = Field("", max_length=200)
+    email: str = Field("", max_length=320, description="where notifications go")
+    phone: str = Field("", max_length=32, description="for SMS notifications")
 
     @field_validator("province")
     @classmethod
@@ -38,6 +40,8 @@ class UserChange(Body):
                                  "(name or code, one of the 34 units): stored as its unit code")
     display_name: OptionalName = Field(None, max_length=200)
     disabled: bool | None = None
+    email: str | None = Field(None, max_length=320)
+    phone: str | None = Field(None, max_length=32)
 
     @field_validator("province")
     @classmethod
@@ -60,7 +64,8 @@ async def create_user(request: Request) -> Response:
     if body.province and body.unit and body.unit.strip().upper() != body.province:
         raise ApiError(422, "invalid", "unit and province disagree / mã tỉnh không khớp", "unit")
     user = await services(request).users.create(body.username, body.password, body.role,
-                                                 body.province or body.unit, body.display_name)
+                                                 body.province or body.unit, body.display_name,
+                                                 email=body.email, phone=body.phone)
     await audited(request, AuditAction.USER_CREATE, f"user:{user.username}", None,
                   user.summary())
     return JSONResponse(user.public(), status_code=201)
@@ -80,7 +85,8 @@ async def update_user(request: Request) -> Response:
     before = await svc.users.require(request.path_params["user_id"])
     unit = body.province if body.province is not None else body.unit
     after = await svc.users.update(before.id, role=body.role, unit=unit,
-                                   display_name=body.display_name, disabled=body.disabled)
+                                   display_name=body.display_name, disabled=body.disabled,
+                                   email=body.email, phone=body.phone)
     if after.disabled and not before.disabled:
         action = AuditAction.USER_DISABLE
         await svc.sessions.revoke_user(after.id)      # a disabled user is out at once

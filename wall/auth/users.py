@@ -15,7 +15,8 @@ from iocwall.wall.store import Store
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 UNIT = re.compile(r"^[A-Z0-9_-]{1,16}$")
 USER_ROLES = frozenset(r for r in Role if r is not Role.DISPLAY)   # display nodes use tokens
-_COLUMNS = "id, username, role, unit, display_name, disabled, created_at, updated_at"
+_COLUMNS = ("id, username, role, unit, display_name, disabled, created_at, updated_at, email,"
+            " phone")
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,16 @@ class User:
     disabled: bool
     created_at: str
     updated_at: str
+    email: str = ""          # where notifications go (wall/notify/recipients.py)
+    phone: str = ""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> User:
         return cls(id=int(row["id"]), username=row["username"], role=Role(row["role"]),
                    unit=row["unit"], display_name=row["display_name"],
                    disabled=bool(row["disabled"]), created_at=row["created_at"],
-                   updated_at=row["updated_at"])
+                   updated_at=row["updated_at"], email=row.get("email") or "",
+                   phone=row.get("phone") or "")
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)
@@ -45,7 +49,8 @@ class User:
     def summary(self) -> dict[str, Any]:
         """What the audit log keeps of a user (before/after)."""
         return {"username": self.username, "role": self.role.value, "unit": self.unit,
-                "display_name": self.display_name, "disabled": self.disabled}
+                "display_name": self.display_name, "disabled": self.disabled,
+                "email": self.email, "phone": self.phone}
 
 
 @dataclass(frozen=True)
@@ -66,13 +71,28 @@ def check_role_unit(role: Role, unit: str) -> str:
     return unit
 
 
+def check_contacts(email: str, phone: str) -> tuple[str, str]:
+    """The normalised e-mail address and phone number; 422 naming the bad one."""
+    from iocwall.wall.notify.contacts import ContactError, check_email, check_phone
+    try:
+        email = check_email(email)
+    except ContactError as exc:
+        raise ApiError(422, "invalid", f"email: {exc}", "email") from None
+    try:
+        phone = check_phone(phone)
+    except ContactError as exc:
+        raise ApiError(422, "invalid", f"phone: {exc}", "phone") from None
+    return email, phone
+
+
 class Users:
     def __init__(self, store: Store, passwords: Passwords) -> None:
         self._store = store
         self._passwords = passwords
 
     async def create(self, username: str, password: str, role: Role, unit: str = "",
-                     display_name: str = "", *, check_password: bool = True) -> User:
+                     display_name: str = "", *, check_password: bool = True,
+                     email: str = "", phone: str = "") -> User:
         username = username.strip().lower()
         if not USERNAME.match(username):
             raise ApiError(422, "invalid", "username: 2-64 of a-z 0-9 . _ - "
@@ -80,6 +100,7 @@ class Users:
         if role not in USER_ROLES:
             raise ApiError(422, "invalid", f"role '{role.value}' is for tokens only", "role")
         unit = check_role_unit(role, unit)
+        email, phone = check_contacts(email, phone)
         if check_password and (problem := password_problem(password)):
             raise ApiError(422, "invalid", problem, "password")
         hashed = await self._passwords.hash(password)
@@ -87,8 +108,9 @@ class Users:
         try:
             user_id = await self._store.execute(
                 "INSERT INTO users(username, password_hash, role, unit, display_name, disabled,"
-                " created_at, updated_at) VALUES(?, ?, ?, ?, ?, 0, ?, ?)",
-                (username, hashed, role.value, unit, display_name.strip()[:200], now, now))
+                " created_at, updated_at, email, phone) VALUES(?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                (username, hashed, role.value, unit, display_name.strip()[:200], now, now,
+                 email, phone))
         except sqlite3.IntegrityError:
             raise ApiError(409, "exists", f"user '{username}' already exists "
                            "/ người dùng đã tồn tại", "username") from None
@@ -119,9 +141,12 @@ class Users:
         return int(row["n"]) if row else 0
 
     async def update(self, user_id: int, *, role: Role | None = None, unit: str | None = None,
-                     display_name: str | None = None, disabled: bool | None = None) -> User:
+                     display_name: str | None = None, disabled: bool | None = None,
+                     email: str | None = None, phone: str | None = None) -> User:
         """Change the given fields; returns the user after the change."""
         user = await self.require(user_id)
+        new_email, new_phone = check_contacts(user.email if email is None else email,
+                                              user.phone if phone is None else phone)
         new_role = role if role is not None else user.role
         if new_role not in USER_ROLES:
             raise ApiError(422, "invalid", f"role '{new_role.value}' is for tokens only", "role")
@@ -133,8 +158,10 @@ class Users:
             raise ApiError(409, "last_admin", "the last active admin cannot be demoted or "
                            "disabled / không thể bỏ quản trị viên cuối cùng", "role")
         await self._store.execute(
-            "UPDATE users SET role = ?, unit = ?, display_name = ?, disabled = ?, updated_at = ?"
-            " WHERE id = ?", (new_role.value, new_unit, name, int(off), now_iso(), user_id))
+            "UPDATE users SET role = ?, unit = ?, display_name = ?, disabled = ?, updated_at = ?,"
+            " email = ?, phone = ? WHERE id = ?",
+            (new_role.value, new_unit, name, int(off), now_iso(), new_email, new_phone,
+             user_id))
         return await self.require(user_id)
 
     async def set_password(self, user_id: int, password: str) -> User:
