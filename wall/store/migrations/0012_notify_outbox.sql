@@ -1,4 +1,4 @@
--- Version 11: notifications (issue 20). Every message is written here before it is sent
+-- Version 12: notifications (issue 20). Every message is written here before it is sent
 -- (wall/notify/outbox.py); a sender claims due rows, sends, and records the outcome, so a
 -- restart loses nothing and a dead gateway costs rows, not memory.
 -- idem_key: one row per (event, channel, recipient): the same alert event enqueued twice is
