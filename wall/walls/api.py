@@ -266,6 +266,19 @@ async def pairings(request: Request) -> Response:
     return JSONResponse(await _pairing(request).pending())
 
 
+async def display_nodes(request: Request) -> Response:
+    """Paired display nodes, each with its live connections (monitor, status, last seen)
+    from the presence table, so /admin/displays shows which are connected now."""
+    ws = wall_service(request)
+    live: dict[str, list[dict[str, Any]]] = {}
+    for state in ws.controller.presence.all():
+        live.setdefault(state.node, []).append(
+            {"monitor": state.monitor, "wall": state.wall, "status": state.status.value,
+             "last_seen": state.public()["last_seen"]})
+    nodes = await _pairing(request).nodes()
+    return JSONResponse([{**n, "connections": live.get(n["node"], [])} for n in nodes])
+
+
 async def approve(request: Request) -> Response:
     body = await read_body(request, ApproveBody)
     who = caller(request)
@@ -326,6 +339,7 @@ def routes() -> list[BaseRoute]:
         route("/api/display/pair/{node}/poll", pair_poll, roles=PUBLIC, methods=["POST"]),
         route("/api/display/pairings", pairings, roles=ADMIN, methods=["GET"]),
         route("/api/display/pairings/{code}/approve", approve, roles=ADMIN, methods=["POST"]),
+        route("/api/display/nodes", display_nodes, roles=ADMIN, methods=["GET"]),
         route("/api/display/nodes/{node}/revoke", revoke, roles=ADMIN, methods=["POST"]),
         route("/api/display/session", display_session, roles={Role.DISPLAY}, methods=["POST"]),
     ]
