@@ -21,7 +21,7 @@ PASSWORD = "shell-Test-pw-4821"
 # What each role may open (wall/pages.py and wall/walls/ws.py declare it) and where it lands.
 PAGES = {
     "admin": {"/", "/live", "/console", "/leader", "/register", "/zones", "/admin/users",
-              "/admin/tokens", "/audit"},
+              "/admin/tokens", "/admin/displays", "/audit"},
     "operator": {"/", "/live", "/console", "/leader", "/register", "/zones"},
     "leader": {"/", "/live", "/console", "/leader", "/register", "/audit"},
     "registrar": {"/", "/live", "/register", "/zones"},
@@ -32,7 +32,7 @@ HOMES = {"admin": "/", "operator": "/console", "leader": "/leader", "registrar":
 EVERY_PAGE = set().union(*PAGES.values())
 # Pages whose script sets body[data-ready="1"] once drawn (/live waits for video: not here).
 READY = {"/", "/console", "/leader", "/register", "/zones", "/admin/users", "/admin/tokens",
-         "/audit"}
+         "/admin/displays", "/audit"}
 BAD_TEXT = re.compile(r"\[object Object\]|\bundefined\b|\bNaN\b")
 BROWSER = {"Accept": "text/html"}
 # Answers a page expects and handles, which Chromium still logs as "Failed to load resource":

@@ -123,13 +123,14 @@ NAV_ORDER = ("nav.home", "nav.live", "nav.console", "nav.leader", "nav.register"
 def nav_entries(table: Iterable[BaseRoute], role: Role) -> list[dict[str, object]]:
     """The pages of ``table`` that ``role`` may open: ``{"path", "key", "menu"}``, in
     NAV_ORDER (``menu``: shown in the user menu, not the navigation bar)."""
-    found = [{"path": r.path, "key": r.nav,  # type: ignore[attr-defined]
-              "menu": bool(getattr(r, "menu", False))}
-             for r in table
-             if isinstance(r, Route) and getattr(r, "nav", None)
-             and role in getattr(r, "roles", ())]
+    found: dict[str, dict[str, object]] = {}     # by path: the first route serving it wins
+    for r in table:
+        if (isinstance(r, Route) and getattr(r, "nav", None) and role in getattr(r, "roles", ())
+                and r.path not in found):
+            found[r.path] = {"path": r.path, "key": r.nav,  # type: ignore[attr-defined]
+                             "menu": bool(getattr(r, "menu", False))}
     rank = {key: i for i, key in enumerate(NAV_ORDER)}
-    return sorted(found, key=lambda e: rank.get(str(e["key"]), len(rank)))
+    return sorted(found.values(), key=lambda e: rank.get(str(e["key"]), len(rank)))
 
 
 def landing_choices(table: Iterable[BaseRoute], role: Role) -> list[dict[str, str]]:
