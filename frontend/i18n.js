@@ -107,6 +107,7 @@ const TEXT = {
     "console.tour.pick": "Chọn ít nhất một camera",
     "console.tour.full": "Màn hình {monitor} không còn ô trống",
     "console.zones": "Vùng xếp hàng",
+    "console.narrow": "Tường video cần màn hình lớn hơn (rộng từ 900 px). Trên điện thoại, hãy dùng trang Lãnh đạo hoặc Trực tiếp.",
   },
   en: {
     "app.title": "iocwall — Operations Centre",
@@ -211,6 +212,7 @@ const TEXT = {
     "console.tour.pick": "Pick at least one camera",
     "console.tour.full": "Monitor {monitor} has no free cell",
     "console.zones": "Queue zones",
+    "console.narrow": "The video-wall console needs a larger screen (at least 900 px wide). On a phone, use the Leader view or Live pages.",
   },
 };
 
