@@ -74,7 +74,8 @@ async def test_a_landing_page_the_role_lost_falls_back_to_the_roles_home(
     async with live_server.client() as admin, live_server.client() as user:
         await live_server.login(admin)
         await live_server.login(user, "was-admin", USER_PASSWORD)
-        assert (await user.put("/api/me/prefs", json={"landing": "/admin/users"})).status_code == 200
+        chosen = await user.put("/api/me/prefs", json={"landing": "/admin/users"})
+        assert chosen.status_code == 200
         changed = await admin.patch(f"/api/users/{uid}", json={"role": "leader"})
         assert changed.status_code == 200
         await live_server.login(user, "was-admin", USER_PASSWORD)
