@@ -262,7 +262,7 @@ function drawCameras() {
     return li;
   }));
   if (canPush) GridStack.setupDragIn(".camera-list .camera-item", { appendTo: "body", helper: "clone" });
-  const search = document.getElementById("search");
+  const search = document.getElementById("camera-search");
   search.addEventListener("input", () => {
     const q = search.value.trim().toLowerCase();
     for (const li of list.children) {

@@ -4,7 +4,8 @@ For each role (admin, operator, leader, registrar, technician) one browser conte
 visits every page its navigation lists, each at 1920x1080, 1280x800 and 390x844 (the page is
 loaded once and the window resized, as a user turning a tablet does). On each screen: no script
 or console error, no visible text reading ``[object Object]``, ``undefined`` or ``NaN``, no
-horizontal scroll on the pages that claim to fit every screen, and the console says plainly
+horizontal scroll on the pages that claim to fit every screen, no id used twice (the shell's
+and the page's share a document), and the console says plainly
 that it needs a larger screen on a phone. axe-core (npm, frontend/node_modules) finds no serious
 or critical WCAG 2.1 A/AA violation on any page at 1280x800 and 390x844 (each page checked once
 per screen, by the first role to open it, to keep the file near a minute). The navigation
@@ -82,8 +83,19 @@ def accounts(demo) -> dict[str, str]:
     return names
 
 
+# The shell's ids and a page's own share one document: each id once (the console's camera
+# filter was once #search, the header's search box too, and typing in it filtered nothing).
+DUPLICATE_IDS = """() => {
+  const seen = new Map();
+  for (const el of document.querySelectorAll("[id]")) seen.set(el.id, (seen.get(el.id) || 0) + 1);
+  return [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+}"""
+
+
 def check_screen(page, path: str, screen: str, problems: list[str]) -> None:
     where = f"{path} @ {screen}"
+    if screen == "desktop" and (twice := page.evaluate(DUPLICATE_IDS)):
+        problems.append(f"{where}: ids used twice: {twice}")
     text = page.inner_text("body")
     if found := BAD_TEXT.findall(text):
         problems.append(f"{where}: text reads {found}")
