@@ -57,7 +57,8 @@ def test_settings_are_remembered_and_used_at_login(chromium, demo) -> None:
         page.evaluate("localStorage.clear()")                          # another browser
         log_in(page, demo, "set-leader", PASSWORD)
         page.wait_for_url(demo.base_url + "/register")                 # the chosen landing
-        page.wait_for_selector('#shell[data-ready="1"]')
+        page.wait_for_selector('body[data-ready="1"]')
+        assert page.input_value("#province") == "HUE"                   # the default province
         assert page.evaluate("document.documentElement.lang") == "en"
         assert page.inner_text('#shell-nav a[href="/leader"]') != "Lãnh đạo"
         page.goto(demo.base_url + "/leader")
