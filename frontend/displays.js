@@ -61,7 +61,10 @@ function row(node) {
     await load();
   });
   const td = document.createElement("td");
-  td.append(revoke);
+  // A page connected without a pairing (someone's preview) has no token to revoke.
+  if (node.paired) td.append(revoke);
+  else td.textContent = t("displays.unpaired");
+  tr.dataset.paired = node.paired ? "1" : "0";
   tr.append(td);
   return tr;
 }

@@ -267,8 +267,9 @@ async def pairings(request: Request) -> Response:
 
 
 async def display_nodes(request: Request) -> Response:
-    """Paired display nodes, each with its live connections (monitor, status, last seen)
-    from the presence table, so /admin/displays shows which are connected now."""
+    """Paired display nodes, each with its live connections (monitor, status, last seen
+    +07:00) from the presence table, then the display pages connected without a pairing
+    (a logged-in user's preview, ``paired: false``), so /admin/displays shows what is on now."""
     ws = wall_service(request)
     live: dict[str, list[dict[str, Any]]] = {}
     for state in ws.controller.presence.all():
@@ -276,7 +277,13 @@ async def display_nodes(request: Request) -> Response:
             {"monitor": state.monitor, "wall": state.wall, "status": state.status.value,
              "last_seen": state.public()["last_seen"]})
     nodes = await _pairing(request).nodes()
-    return JSONResponse([{**n, "connections": live.get(n["node"], [])} for n in nodes])
+    paired = {n["node"] for n in nodes}
+    unpaired = [{"node": node, "name": node, "wall": conns[0]["wall"], "address": "",
+                 "user_agent": "", "first_seen": "", "approved_by": "", "paired": False,
+                 "connections": conns}
+                for node, conns in sorted(live.items()) if node not in paired]
+    return JSONResponse([{**n, "paired": True, "connections": live.get(n["node"], [])}
+                         for n in nodes] + unpaired)
 
 
 async def approve(request: Request) -> Response:
