@@ -1,10 +1,11 @@
 """My settings and /admin/displays in a real Chromium against a real ``iocwall demo``.
 
 A leader chooses, on /settings, to land on the registry, in English, with Huế as default
-province: after logging in again the login page lands there, the pages speak English and the
-leader view opens on Huế (?next= still wins). The password form changes the password and ends
-the user's other sessions. An admin approves a display's pairing on /admin/displays, sees the
-node among the paired ones, and revokes it.
+province: after logging in again the login page lands there, the pages speak English, the
+registry and the leader view open on Huế (?next= still wins), and the header's language switch
+is kept as well. The password form changes the password and ends the user's other sessions.
+An admin approves a display's pairing on /admin/displays, sees the node among the paired ones,
+and revokes it.
 """
 from __future__ import annotations
 
@@ -64,6 +65,10 @@ def test_settings_are_remembered_and_used_at_login(chromium, demo) -> None:
         page.goto(demo.base_url + "/leader")
         page.wait_for_selector('body[data-ready="1"]')
         assert page.input_value("#scope") == "Huế"                      # the default province
+        page.click("#lang")                                  # the header's switch is kept too
+        page.wait_for_function("() => fetch('/api/me/prefs').then(r => r.json())"
+                               ".then(p => p.lang === 'vi')")
+        assert page.evaluate("document.documentElement.lang") == "vi"
         page.click("#logout")
         page.wait_for_url(demo.base_url + "/login")
         page.goto(demo.base_url + "/login?next=/live")                 # next= still wins
