@@ -11,7 +11,7 @@ APT_PKGS := ffmpeg redis-server chromium chromium-driver fonts-dejavu-core iprou
 APT_CMD_PKGS := npm
 TEST_ARGS ?=
 
-.PHONY: setup system-deps demo serve lint test bench clean
+.PHONY: setup system-deps demo serve lint test bench screenshots clean
 
 setup: system-deps $(STAMP) frontend/node_modules/.installed
 
@@ -59,6 +59,10 @@ test: lint
 # Benchmarks are not tests: they print figures and ratios against a baseline from the same run.
 bench: setup
 	$(BIN)/python -m pytest -p no:cacheprovider -s -o addopts="" tests/benchmarks $(TEST_ARGS)
+
+# The README's pictures of the main pages, from a fresh demo (tools/screenshots.py).
+screenshots: setup
+	$(BIN)/python tools/screenshots.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules .pytest_cache

@@ -43,7 +43,9 @@ function line(label, value, field) {
 }
 
 export class Pairings {
-  // ctx: { wallId, wall, showError }; box: the <section> to fill (hidden unless admin).
+  // ctx: { wallId, wall, showError, said? }; box: the <section> to fill (hidden unless admin).
+  // said(text, node): where an approval is told (default: the console's #push-status); the
+  // console and /admin/displays share this class.
   constructor(ctx, box) {
     this.c = ctx;
     this.box = box;
@@ -100,8 +102,9 @@ export class Pairings {
           method: "POST",
           body: { wall: this.c.wallId, monitors: { [monitor.value]: output.value.trim() || "HDMI-1" } },
         });
-        document.getElementById("push-status").textContent =
-          t("pairing.approved", { name: node.name, address: node.address });
+        const text = t("pairing.approved", { name: node.name, address: node.address });
+        if (this.c.said) this.c.said(text, node);
+        else document.getElementById("push-status").textContent = text;
       } catch (err) { this.c.showError(err); }
       await this.refresh();
     });

@@ -3,7 +3,7 @@
 // pushed to that monitor's displays at once (PUT layout), which acknowledge it.
 
 import { api, ApiError, goLogin, me } from "/static/api.js";
-import "/static/shell.js";
+import { shell } from "/static/shell.js";
 import { apply, onLangChange, pick, t } from "/static/i18n.js";
 import { Tours } from "/static/console-tours.js";
 import { Pairings } from "/static/console-pairing.js";
@@ -262,7 +262,7 @@ function drawCameras() {
     return li;
   }));
   if (canPush) GridStack.setupDragIn(".camera-list .camera-item", { appendTo: "body", helper: "clone" });
-  const search = document.getElementById("search");
+  const search = document.getElementById("camera-search");
   search.addEventListener("input", () => {
     const q = search.value.trim().toLowerCase();
     for (const li of list.children) {
@@ -331,7 +331,10 @@ async function main() {
   const select = document.getElementById("wall-select");
   select.replaceChildren(...walls.map((w) => Object.assign(document.createElement("option"),
                                                            { value: w.id, textContent: w.name })));
-  wallId = params.get("wall") || (walls[0] && walls[0].id);
+  // ?wall= first, then the user's default wall (My settings), then the first wall
+  const answer = await shell;
+  const preferred = answer && answer.prefs && walls.find((w) => w.id === answer.prefs.wall);
+  wallId = params.get("wall") || (preferred && preferred.id) || (walls[0] && walls[0].id);
   select.value = wallId || "";
   select.addEventListener("change", () => { location.search = `?wall=${encodeURIComponent(select.value)}`; });
   cameras = new Map((await api("/api/cameras")).map((c) => [c.id, c]));

@@ -20,7 +20,7 @@ async function main() {
   apply();
   const answer = await shell;
   if (!answer) return;
-  const others = answer.pages.filter((page) => page.path !== window.location.pathname);
+  const others = answer.pages.filter((page) => !page.menu && page.path !== window.location.pathname);
   document.getElementById("cards").replaceChildren(...others.map(card));
   const hello = document.getElementById("hello");
   const greet = () => { hello.textContent = t("home.hello", { user: answer.user }); };

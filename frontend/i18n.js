@@ -32,6 +32,9 @@ const TEXT = {
     "nav.tokens": "Mã truy cập",
     "nav.audit": "Nhật ký",
     "nav.outbox": "Hộp thư đi",
+    "nav.displays": "Màn hình",
+    "nav.settings": "Cài đặt của tôi",
+    "home.desc.nav.displays": "Máy hiển thị đã ghép nối, duyệt ghép nối mới, thu hồi.",
     "home.title": "Tổng quan",
     "home.hello": "Xin chào {user}. Các trang bạn dùng:",
     "home.desc.nav.home": "Trang này: mọi trang theo vai trò của bạn.",
@@ -106,6 +109,7 @@ const TEXT = {
     "console.tour.pick": "Chọn ít nhất một camera",
     "console.tour.full": "Màn hình {monitor} không còn ô trống",
     "console.zones": "Vùng xếp hàng",
+    "console.narrow": "Tường video cần màn hình lớn hơn (rộng từ 900 px). Trên điện thoại, hãy dùng trang Lãnh đạo hoặc Trực tiếp.",
   },
   en: {
     "app.title": "iocwall — Operations Centre",
@@ -135,6 +139,9 @@ const TEXT = {
     "nav.tokens": "Access tokens",
     "nav.audit": "Audit log",
     "nav.outbox": "Outbox",
+    "nav.displays": "Displays",
+    "nav.settings": "My settings",
+    "home.desc.nav.displays": "Paired display nodes, new pairing approvals, revoke.",
     "home.title": "Overview",
     "home.hello": "Hello {user}. The pages you use:",
     "home.desc.nav.home": "This page: every page your role uses.",
@@ -209,6 +216,7 @@ const TEXT = {
     "console.tour.pick": "Pick at least one camera",
     "console.tour.full": "Monitor {monitor} has no free cell",
     "console.zones": "Queue zones",
+    "console.narrow": "The video-wall console needs a larger screen (at least 900 px wide). On a phone, use the Leader view or Live pages.",
   },
 };
 

@@ -166,12 +166,19 @@ export function renderRanking(units, { n = 5, direction = "higher", decimals = 2
 
 // Sequential colour (light to dark blue) by value between lo and hi; the text in
 // each cell carries the value and the status icon, so colour is never alone.
+// A value's lightness on the map's blue scale (82% lowest .. 30% highest).
+function lightness(value, lo, hi) {
+  const t = hi > lo ? Math.min(1, Math.max(0, (value - lo) / (hi - lo))) : 0.5;
+  return 82 - 52 * t;
+}
+
 function shade(value, lo, hi) {
   if (value === null || value === undefined) return "#30363d";
-  const t = hi > lo ? Math.min(1, Math.max(0, (value - lo) / (hi - lo))) : 0.5;
-  const light = 82 - 52 * t;
-  return `hsl(210 70% ${light}%)`;
+  return `hsl(210 70% ${lightness(value, lo, hi)}%)`;
 }
+
+// White text from 47% lightness down, black above: both keep WCAG AA (4.5:1) on every shade.
+const DARK_FROM = 47;
 
 // Tile-grid cartogram: one cell per today's unit at (row, col). With
 // historical=true each cell lists the earlier units merged into it.
@@ -204,7 +211,7 @@ export function renderGridMap(map, { historical = false, decimals = 2, onSelect 
     part.dataset.status = u.status;
     part.dataset.state = has ? "value" : "no_data";
     part.style.background = shade(u.value, lo, hi);
-    part.classList.toggle("is-dark", has && (u.value - lo) / (hi - lo || 1) > 0.55);
+    part.classList.toggle("is-dark", has && lightness(u.value, lo, hi) <= DARK_FROM);
     const s = STATUS[u.status] || STATUS.no_target;
     part.append(el("span", "map-name", u.province),
       el("span", "map-value", has ? formatValue(u.value, decimals) : tr("reconcile")),

@@ -4,7 +4,7 @@
 // reported apart in body[data-feeds-playing], since a camera may be down.
 
 import { api, goLogin, me } from "/static/api.js";
-import "/static/shell.js";
+import { shell } from "/static/shell.js";
 import { apply, getLang, onLangChange, t, vnClock } from "/static/i18n.js";
 import { destroyTile, renderGridMap, renderRanking, renderTile } from "/static/indicator-tiles.js";
 import { CameraView } from "/static/tile.js";
@@ -57,6 +57,14 @@ function readUrl() {
   state.rollup = q.get("rollup") === "1";
   if (q.get("map")) state.mapIndicator = q.get("map");
   if (q.get("units") === "63") state.mapUnits = "63";
+}
+
+// No ?province= in the address: the user's default province (My settings), if they set one.
+function useDefaultScope(answer) {
+  const code = answer && answer.prefs && answer.prefs.province;
+  if (new URLSearchParams(window.location.search).has("province") || !code) return;
+  const unit = state.registry.provinces.find((p) => p.code === code);
+  if (unit) state.scope = unit.name;
 }
 
 function writeUrl() {
@@ -238,13 +246,15 @@ async function main() {
   apply();
   renderStaticText();
   readUrl();
+  let answer;
   try {
-    [, state.registry] = await Promise.all([me(), api("/api/indicators")]);
+    [, state.registry, answer] = await Promise.all([me(), api("/api/indicators"), shell]);
   } catch (err) {
     if (err.status === 401) return goLogin();
     showBanner(err.status ? tx("error", { status: err.status }) : tx("offline"));
     return;
   }
+  useDefaultScope(answer);
   fillControls();
   onLangChange(() => {
     renderStaticText();

@@ -5,7 +5,7 @@
 // says whether credentials are set. body[data-ready="1"] once the first load is done.
 
 import { api, goLogin, me } from "/static/api.js";
-import "/static/shell.js";
+import { shell } from "/static/shell.js";
 import { addTexts, apply, onLangChange, t } from "/static/i18n.js";
 import { TEXTS } from "/static/register-texts.js";
 
@@ -284,6 +284,9 @@ async function start() {
   const mine = who && who.role === "registrar" ? units.filter((u) => u.code === who.unit) : units;
   provinceSelect.replaceChildren(...mine.map((u) => new Option(u.name, u.code)));
   provinceSelect.disabled = mine.length <= 1;
+  const answer = await shell;                     // the user's default province (My settings)
+  const preferred = answer && answer.prefs && answer.prefs.province;
+  if (preferred && mine.some((u) => u.code === preferred)) provinceSelect.value = preferred;
   provinceSelect.addEventListener("change", () => { loadProfile(); loadChecklist(); });
   $("add-contact").addEventListener("click", () => $("contacts").appendChild(rowOf("contact-row", {})));
   $("add-ioc").addEventListener("click", () => $("iocs").appendChild(rowOf("ioc-row", {})));

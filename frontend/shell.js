@@ -3,8 +3,10 @@
 // this module adds the product name, the navigation, the clock, the user and the language
 // switch around them. The navigation comes from GET /api/nav, which the server computes from
 // its page route table, so the roles each page allows are declared once, in wall/pages.py.
+// /api/nav also gives the user's settings (My settings, /settings in the user menu): the
+// language is applied here, and a switch of language in the header is remembered for the user.
 import { api, logout } from "/static/api.js";
-import { apply, bindToggle, onLangChange, t, vnClock, vnIso } from "/static/i18n.js";
+import { apply, getLang, onLangChange, setLang, t, vnClock, vnIso } from "/static/i18n.js";
 import { searchBox } from "/static/shell-search.js";
 
 function el(tag, props = {}, children = []) {
@@ -28,14 +30,29 @@ function startClock(clock) {
   setInterval(draw, 1000);
 }
 
-function drawNav(nav, answer) {
-  const here = window.location.pathname;
-  nav.replaceChildren(...answer.pages.map((page) => {
-    const link = el("a", { href: page.path, className: "shell-link", dataset: { i18n: page.key } });
-    link.textContent = t(page.key);
-    if (page.path === here) link.setAttribute("aria-current", "page");
-    return link;
-  }));
+function pageLink(page, className) {
+  const link = el("a", { href: page.path, className, dataset: { i18n: page.key } });
+  link.textContent = t(page.key);
+  if (page.path === window.location.pathname) link.setAttribute("aria-current", "page");
+  return link;
+}
+
+function drawNav(nav, menu, answer) {
+  nav.replaceChildren(...answer.pages.filter((p) => !p.menu).map((p) => pageLink(p, "shell-link")));
+  menu.replaceChildren(...answer.pages.filter((p) => p.menu).map((p) => pageLink(p, "shell-link shell-menu-link")));
+}
+
+// The user's language wins over this browser's last choice; a switch in the header is
+// kept for the user (a token has no settings: the browser keeps it alone).
+function bindLanguage(lang, answer) {
+  const wanted = answer && answer.prefs && answer.prefs.lang;
+  if (wanted && wanted !== getLang()) setLang(wanted);
+  lang.addEventListener("click", () => {
+    setLang(getLang() === "vi" ? "en" : "vi");
+    if (answer && answer.via === "session") {
+      api("/api/me/prefs", { method: "PUT", body: { lang: getLang() } }).catch(() => {});
+    }
+  });
 }
 
 function drawUser(user, answer) {
@@ -60,25 +77,27 @@ function mount(header) {
   const lang = el("button", { type: "button", id: "lang", className: "btn btn-ghost",
     dataset: { i18n: "lang.toggle" } });
   lang.setAttribute("data-i18n-attr", "title:lang.toggle.title");
+  const menu = el("span", { className: "shell-menu", id: "shell-menu" });
   header.replaceChildren(
     el("a", { className: "brand", href: "/" }, ["iocwall"]), title, nav, tools,
     el("span", { className: "spacer" }), searchBox(), clock,
-    el("span", { className: "user-menu" }, [user, out]), lang,
+    el("span", { className: "user-menu" }, [user, menu, out]), lang,
   );
   apply(header);
-  bindToggle(lang);
   startClock(clock);
   out.addEventListener("click", async () => {
     try { await logout(); } catch (_) { /* going to the login page anyway */ }
     window.location.assign("/login");
   });
   return api("/api/nav").then((answer) => {
-    drawNav(nav, answer);
+    bindLanguage(lang, answer);
+    drawNav(nav, menu, answer);
     drawUser(user, answer);
     onLangChange(() => drawUser(user, answer));
     header.dataset.ready = "1";
     return answer;
   }, (err) => {
+    bindLanguage(lang, null);
     header.dataset.ready = "error";
     if (err.status === 401) {
       window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));

@@ -75,7 +75,9 @@ async def test_nav_lists_the_pages_each_role_may_open_and_its_home(server):
             await server.login(http, f"n-{role.value}", USER_PASSWORD)
             answer = (await http.get("/api/nav")).json()
             assert answer["home"] == home and answer["role"] == role.value
-            assert {p["path"] for p in answer["pages"]} == paths, role
+            assert {p["path"] for p in answer["pages"] if not p["menu"]} == paths, role
+            # My settings, for everyone, in the user menu rather than the navigation
+            assert [p["path"] for p in answer["pages"] if p["menu"]] == ["/settings"], role
             for page in answer["pages"]:              # every listed page opens for this role
                 assert (await http.get(page["path"], headers=BROWSER)).status_code == 200
     async with server.client() as http:

@@ -153,7 +153,7 @@ def test_console_drags_a_camera_onto_a_monitor(chromium, demo) -> None:
         last = console.locator(".monitor[data-monitor='1'] .grid-stack-item[gs-x='1'][gs-y='1']")
         last.locator(".tile-remove").click()
         console.wait_for_function(f"() => Number(document.body.dataset.pushes || 0) > {pushes}")
-        console.fill("#search", "cam2")
+        console.fill("#camera-search", "cam2")
         source = console.locator(".camera-list li[data-camera='cam2']")
         drag(console, source, monitor.bounding_box(), 0.75, 0.75)
         console.wait_for_function(f"() => Number(document.body.dataset.pushes || 0) > {pushes + 1}")

@@ -1,8 +1,9 @@
 """HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``,
 ``/zones`` (queue zones on a camera snapshot), ``/audit`` (the audit log, filtered and
-paged), ``/admin/users``, ``/admin/tokens``, ``/admin/outbox`` (notifications); and
-``/api/nav``, the pages the caller may open, read from this same route table
-(``route.roles`` and ``route.nav``).
+paged), ``/admin/users``, ``/admin/tokens``, ``/admin/displays``, ``/admin/outbox``
+(notifications), ``/settings`` (My settings, in the user menu); and ``/api/nav``, the pages the
+caller may open, read from this same route table (``route.roles``, ``route.nav`` and
+``route.menu``), with the caller's home and settings.
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -25,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from iocwall.wall.access import ANY_USER, PUBLIC, Role, principal_of, require, route
 from iocwall.wall.api.audit import READERS as AUDIT_READERS
 from iocwall.wall.frontend import frontend_dir
+from iocwall.wall.prefs import Prefs, UserPrefs
 
 LOGIN_PATH = "/login"
 LEADER_VIEW = frozenset({Role.LEADER, Role.OPERATOR, Role.ADMIN})   # the indicators' readers
@@ -97,8 +99,9 @@ def _page(filename: str, *, login: Iterable[Role] | None, frontend: Path):
 
 
 def page_route(path: str, filename: str, roles: frozenset[Role], *, nav: str,
-               frontend: Path) -> Route:
-    """A logged-in page for ``roles``, listed in the navigation under the text key ``nav``.
+               frontend: Path, menu: bool = False) -> Route:
+    """A logged-in page for ``roles``, listed in the navigation under the text key ``nav``
+    (``menu``: in the user menu instead, e.g. My settings; never a landing page).
 
     Registered as PUBLIC for the role guard (the page answers an anonymous browser with a
     redirect to /login itself); ``route.roles`` then names the roles that really get it, which
@@ -109,31 +112,53 @@ def page_route(path: str, filename: str, roles: frozenset[Role], *, nav: str,
                   methods=["GET"], name=name)
     built.roles = roles  # type: ignore[attr-defined]
     built.nav = nav  # type: ignore[attr-defined]
+    built.menu = menu  # type: ignore[attr-defined]
     return built
 
 
 # The order of the navigation (pages live in several modules' route lists).
 NAV_ORDER = ("nav.home", "nav.live", "nav.console", "nav.leader", "nav.register", "nav.zones",
-             "nav.users", "nav.tokens", "nav.outbox")
+             "nav.users", "nav.tokens", "nav.displays", "nav.outbox", "nav.audit", "nav.settings")
 
 
-def nav_entries(table: Iterable[BaseRoute], role: Role) -> list[dict[str, str]]:
-    """The pages of ``table`` that ``role`` may open: ``{"path", "key"}``, in NAV_ORDER."""
-    found = [{"path": r.path, "key": r.nav}  # type: ignore[attr-defined]
-             for r in table
-             if isinstance(r, Route) and getattr(r, "nav", None)
-             and role in getattr(r, "roles", ())]
+def nav_entries(table: Iterable[BaseRoute], role: Role) -> list[dict[str, object]]:
+    """The pages of ``table`` that ``role`` may open: ``{"path", "key", "menu"}``, in
+    NAV_ORDER (``menu``: shown in the user menu, not the navigation bar)."""
+    found: dict[str, dict[str, object]] = {}     # by path: the first route serving it wins
+    for r in table:
+        if (isinstance(r, Route) and getattr(r, "nav", None) and role in getattr(r, "roles", ())
+                and r.path not in found):
+            found[r.path] = {"path": r.path, "key": r.nav,  # type: ignore[attr-defined]
+                             "menu": bool(getattr(r, "menu", False))}
     rank = {key: i for i, key in enumerate(NAV_ORDER)}
-    return sorted(found, key=lambda e: rank.get(e["key"], len(rank)))
+    return sorted(found.values(), key=lambda e: rank.get(str(e["key"]), len(rank)))
+
+
+def landing_choices(table: Iterable[BaseRoute], role: Role) -> list[dict[str, str]]:
+    """The pages ``role`` may land on after login: its navigation, without the menu pages."""
+    return [{"path": str(e["path"]), "key": str(e["key"])}
+            for e in nav_entries(table, role) if not e["menu"]]
+
+
+def home_of(table: Iterable[BaseRoute], role: Role, prefs: UserPrefs) -> str:
+    """The user's landing page if they chose one their role still opens, else the role's."""
+    if prefs.landing and prefs.landing in {e["path"] for e in landing_choices(table, role)}:
+        return prefs.landing
+    return HOME_BY_ROLE.get(role, "/")
 
 
 async def nav(request: Request) -> Response:
-    """The caller, the pages they may open and their home page, for the app shell."""
+    """The caller, the pages they may open, their home page and their settings (language,
+    default province and wall), for the app shell."""
     who = require(request, ANY_USER)
+    mine = UserPrefs()
+    if who.user_id is not None:
+        mine = await Prefs(request.app.state.services.store).get(who.user_id)
     return JSONResponse({
         "user": who.name, "role": who.role.value, "unit": who.unit, "via": who.via,
-        "home": HOME_BY_ROLE.get(who.role, "/"),
+        "home": home_of(request.app.routes, who.role, mine),
         "pages": nav_entries(request.app.routes, who.role),
+        "prefs": mine.public(),
     })
 
 
@@ -165,11 +190,15 @@ def routes(frontend: Path | None = None) -> list[Route]:
                    frontend=frontend),
         page_route("/admin/tokens", "tokens.html", ADMIN_ONLY, nav="nav.tokens",
                    frontend=frontend),
+        page_route("/admin/displays", "displays.html", ADMIN_ONLY, nav="nav.displays",
+                   frontend=frontend),
         # /admin/outbox: notifications sent, pending and failed, with Resend (wall/notify/)
         page_route("/admin/outbox", "outbox.html", ADMIN_ONLY, nav="nav.outbox",
                    frontend=frontend),
         # /audit: the audit log's readers, the same roles as GET /api/audit
         page_route("/audit", "audit.html", frozenset(AUDIT_READERS), nav="nav.audit",
+                   frontend=frontend),
+        page_route("/settings", "settings.html", ANY_USER, nav="nav.settings", menu=True,
                    frontend=frontend),
         route("/api/nav", nav, roles=ANY_USER, methods=["GET"]),
     ]

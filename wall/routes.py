@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 
 from iocwall.wall import media_api, pages, search
 from iocwall.wall.access import Principal
-from iocwall.wall.api import audit, health, session, tokens, users
+from iocwall.wall.api import audit, health, prefs, session, tokens, users
 from iocwall.wall.indicators import api as indicators_api
 from iocwall.wall.notify import api as notify_api
 from iocwall.wall.registry import api as registry_api
@@ -35,7 +35,7 @@ def route_table(services: Services) -> list[BaseRoute]:
                     if media is not None else [])
     return [
         # accounts, sessions, audit, health
-        *health.routes(), *session.routes(), *users.routes(), *tokens.routes(),
+        *health.routes(), *session.routes(), *prefs.routes(), *users.routes(), *tokens.routes(),
         *audit.routes(), *search.routes(), *notify_api.routes(),
         # pages, registry, media, indicators, walls, queues and zones
         *pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),

@@ -266,6 +266,26 @@ async def pairings(request: Request) -> Response:
     return JSONResponse(await _pairing(request).pending())
 
 
+async def display_nodes(request: Request) -> Response:
+    """Paired display nodes, each with its live connections (monitor, status, last seen
+    +07:00) from the presence table, then the display pages connected without a pairing
+    (a logged-in user's preview, ``paired: false``), so /admin/displays shows what is on now."""
+    ws = wall_service(request)
+    live: dict[str, list[dict[str, Any]]] = {}
+    for state in ws.controller.presence.all():
+        live.setdefault(state.node, []).append(
+            {"monitor": state.monitor, "wall": state.wall, "status": state.status.value,
+             "last_seen": state.public()["last_seen"]})
+    nodes = await _pairing(request).nodes()
+    paired = {n["node"] for n in nodes}
+    unpaired = [{"node": node, "name": node, "wall": conns[0]["wall"], "address": "",
+                 "user_agent": "", "first_seen": "", "approved_by": "", "paired": False,
+                 "connections": conns}
+                for node, conns in sorted(live.items()) if node not in paired]
+    return JSONResponse([{**n, "paired": True, "connections": live.get(n["node"], [])}
+                         for n in nodes] + unpaired)
+
+
 async def approve(request: Request) -> Response:
     body = await read_body(request, ApproveBody)
     who = caller(request)
@@ -326,6 +346,7 @@ def routes() -> list[BaseRoute]:
         route("/api/display/pair/{node}/poll", pair_poll, roles=PUBLIC, methods=["POST"]),
         route("/api/display/pairings", pairings, roles=ADMIN, methods=["GET"]),
         route("/api/display/pairings/{code}/approve", approve, roles=ADMIN, methods=["POST"]),
+        route("/api/display/nodes", display_nodes, roles=ADMIN, methods=["GET"]),
         route("/api/display/nodes/{node}/revoke", revoke, roles=ADMIN, methods=["POST"]),
         route("/api/display/session", display_session, roles={Role.DISPLAY}, methods=["POST"]),
     ]

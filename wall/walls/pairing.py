@@ -176,6 +176,15 @@ class Pairing:
         return [{**_node_json(r), "code": shown_code(r["code"]),
                  "expires_at": iso_from_epoch(r["expires"])} for r in rows]
 
+    async def nodes(self) -> list[dict[str, str]]:
+        """Paired nodes (approved, not revoked), oldest first: id, name, wall, address,
+        browser, first seen and who approved them."""
+        rows = await self._store.fetchall(
+            "SELECT id, name, wall, address, user_agent, created_at, approved_by"
+            " FROM display_nodes WHERE state = 'approved' ORDER BY created_at")
+        return [{**_node_json(r), "wall": r["wall"], "approved_by": r["approved_by"]}
+                for r in rows]
+
     async def exchange(self, who: Principal) -> tuple[str, str]:
         """A display token's principal -> (its node, a signed display-session cookie value)."""
         if who.role is not Role.DISPLAY or not who.name.startswith("token:" + TOKEN_LABEL):
