@@ -9,12 +9,14 @@ of those served, and before that unknown (None).
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass
 
+from iocwall.analytics.detectors import Detection
 from iocwall.analytics.messages import ZoneCount
 from iocwall.analytics.tracking import Track
-from iocwall.analytics.zones import Zone, feet
+from iocwall.analytics.zones import Zone, count_in, feet
 
 WINDOW_S = 900.0              # service rate over the last 15 minutes
 
@@ -82,5 +84,14 @@ class CameraQueues:
         self.tracker = CameraTracker()
         self.queues = [ZoneQueue(z) for z in zones]
 
-    def update(self, tracks: list[Track], t: float) -> list[ZoneCount]:
-        return [q.update(tracks, t) for q in self.queues]
+    def update(self, tracks: list[Track], t: float,
+               detections: list[Detection] | None = None) -> list[ZoneCount]:
+        """Counts per zone; with ``detections`` (this frame's, before tracking) each count
+        also says how many the detector found in the zone, to tell detection errors from
+        tracking ones."""
+        counts = [q.update(tracks, t) for q in self.queues]
+        if detections is None:
+            return counts
+        boxes = [d.box for d in detections]
+        return [dataclasses.replace(c, detected=count_in(q.zone, boxes))
+                for c, q in zip(counts, self.queues, strict=True)]

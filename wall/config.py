@@ -224,6 +224,8 @@ class AnalyticsConfig(_Section):
     imgsz: int = Field(640, ge=64, le=1920, description="YOLO input size")
     batch: int = Field(8, ge=1, le=256, description="Frames per detector call")
     alert_waiting: int = Field(0, ge=0, description="Alert when a zone has more people; 0 = off")
+    max_count_age_s: float = Field(2.0, gt=0, le=60, description="A count older than this is "
+                                   "shown as stale (no current count), never as current")
     zones: list[ZoneConfig] = Field(default_factory=list, description="Queue zones per camera")
 
 

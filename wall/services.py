@@ -78,7 +78,8 @@ class Services:
         self.imports = BoundedPool("import", "too many imports at once; try again in a moment "
                                    "/ máy chủ đang bận nhập tệp, hãy thử lại sau giây lát",
                                    workers=1, queue=2)
-        self.queues = QueueBoard(None, config.analytics.alert_waiting, self._camera_province)
+        self.queues = QueueBoard(None, config.analytics.alert_waiting, self._camera_province,
+                                 config.analytics.max_count_age_s)
         self.zones = ZoneStore(self.store)
         self.analytics: Startable | None = None
         auth = config.auth

@@ -1,0 +1,108 @@
+"""Live counts as a wall shows them: each with its capture time and age, stale ones never
+shown as current, and a worker that cannot run here (analytics extra or weights missing)
+said once, clearly, as "analytics off" instead of an endless restart loop."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from iocwall.analytics.detectors import HogDetector
+from iocwall.analytics.messages import Result, ZoneCount
+from iocwall.analytics.worker import Worker
+from iocwall.wall.config import Config
+from iocwall.wall.worker_command import EXIT_CONFIG
+from iocwall.wall.zones.demo import DemoWorker
+from tests.fixtures.app import start_live_server
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def test_each_count_says_when_its_frame_was_captured_and_stale_ones_are_not_current(
+        app_config: Config) -> None:
+    app_config.analytics.max_count_age_s = 1.0
+    async with start_live_server(app_config) as server, server.client() as admin:
+        await server.login(admin)
+        board = server.services.queues
+        now = time.time()
+        board.update(Result("cam-1", 1, now - 0.3, now - 0.1, "w", [
+            ZoneCount("c1", 3, 40.0, 6.0, detected=2)]))
+        board.update(Result("cam-2", 1, now - 5.0, now - 4.9, "w", [
+            ZoneCount("c1", 4, 50.0, 6.0, detected=4)]))
+        rows = {r["camera"]: r for r in (await admin.get("/api/queues")).json()}
+    live, stale = rows["cam-1"], rows["cam-2"]
+    assert live["state"] == "live" and live["waiting"] == 3 and live["detected"] == 2
+    assert live["captured_at"].endswith("+07:00")
+    assert abs(datetime.fromisoformat(live["captured_at"]).timestamp() - (now - 0.3)) < 0.01
+    assert 300 <= live["age_ms"] < 1000 and live["delay_ms"] == 200
+    # 5 s old with a 1 s limit: no figure shown as if it were now, its age says why
+    assert stale["state"] == "stale" and stale["waiting"] is None
+    assert stale["wait_estimate_s"] is None and stale["age_ms"] >= 5000
+    assert stale["captured_at"].endswith("+07:00")
+
+
+async def test_analytics_off_lists_every_zone_off_with_the_reason(app_config: Config) -> None:
+    async with start_live_server(app_config) as server, server.client() as admin:
+        await server.login(admin)
+        board = server.services.queues
+        board.expect("cam-1", {"c1", "c2"})
+        board.set_off("analytics off: install it / tắt phân tích")
+        rows = (await admin.get("/api/queues")).json()
+    assert [(r["zone"], r["state"], r["waiting"]) for r in rows] == [
+        ("c1", "off", None), ("c2", "off", None)]
+    assert rows[0]["reason"] == "analytics off: install it / tắt phân tích"
+
+
+def _without_torch(tmp_path: Path) -> dict[str, str]:
+    """An environment where the analytics extra is missing: ``import torch`` fails, as
+    after a plain ``pip install`` (the rest of iocwall imports as usual)."""
+    fake = tmp_path / "no-extra" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        'raise ModuleNotFoundError("No module named \'torch\'", name="torch")\n')
+    path = os.pathsep.join([str(fake.parent), os.environ.get("PYTHONPATH", "")])
+    return dict(os.environ, PYTHONPATH=path)
+
+
+def test_a_worker_without_the_analytics_extra_says_what_to_install(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "iocwall.wall.cli", "worker", "--connect",
+                          "tcp://127.0.0.1:9", "--detector", "hog"], cwd=REPO,
+                         env=_without_torch(tmp_path), capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == EXIT_CONFIG, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("iocwall worker:")]
+    assert len(lines) == 1, out.stderr
+    assert "torch" in lines[0] and 'pip install -e ".[analytics]"' in lines[0]
+    assert "tắt phân tích" in lines[0]
+
+
+async def test_the_demo_supervisor_stops_and_says_analytics_off(tmp_path: Path) -> None:
+    worker = DemoWorker("tcp://127.0.0.1:9", "hog", "", env=_without_torch(tmp_path))
+    heard: list[str] = []
+    worker.on_off(heard.append)
+    worker.start()
+    try:
+        async with asyncio.timeout(120):
+            while not heard:
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)            # nothing restarts after it
+    finally:
+        await worker.stop()
+    assert worker.restarts == 0 and len(heard) == 1
+    assert heard[0].startswith("analytics off:") and "pip install" in heard[0]
+    late: list[str] = []
+    worker.on_off(late.append)              # the web side attaching later still hears it
+    assert late == heard
+
+
+def test_a_hog_worker_takes_one_frame_at_a_time() -> None:
+    # HOG gains nothing from batches: a batch of 4 cameras held every count until the
+    # fourth was done (seconds on a busy machine)
+    assert Worker("tcp://127.0.0.1:9", HogDetector(), batch=8).batch == 1
