@@ -9,8 +9,9 @@ newest of its camera, so nothing queues behind a slow worker. Frames of all
 cameras in hand are detected in one batch (in a thread, so heartbeats keep
 flowing during a long batch), then each camera's tracker and zone queues are
 updated in capture order (a detector that gains nothing from batches, HOG, takes
-one frame at a time, so each count leaves as soon as it is made). Tracker state is per camera and dropped when a camera
-stops arriving (the tap moved it to another worker).
+one frame at a time, so each count leaves as soon as it is made). Tracker state is
+per camera and dropped when a camera stops arriving (the tap moved it to another
+worker).
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ said once, clearly, as "analytics off" instead of an endless restart loop."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import subprocess
 import sys
@@ -12,14 +13,23 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import zmq
+import zmq.asyncio
 
 from iocwall.analytics.detectors import HogDetector
-from iocwall.analytics.messages import Result, ZoneCount
+from iocwall.analytics.messages import Hello, Kind, Result, ZoneCount, encode
 from iocwall.analytics.worker import Worker
+from iocwall.hardware.sim.scene import Scene
+from iocwall.streams.taps.router import TapRouter
 from iocwall.wall.config import Config
 from iocwall.wall.worker_command import EXIT_CONFIG
 from iocwall.wall.zones.demo import DemoWorker
+from tests.analytics_helpers import frame
 from tests.fixtures.app import start_live_server
+from tests.fixtures.ports import free_port
+from tests.fixtures.redis_server import RedisServer
+from tests.waiting import wait_until
+from tests.wall_helpers import with_cameras
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,3 +116,61 @@ def test_a_hog_worker_takes_one_frame_at_a_time() -> None:
     # HOG gains nothing from batches: a batch of 4 cameras held every count until the
     # fourth was done (seconds on a busy machine)
     assert Worker("tcp://127.0.0.1:9", HogDetector(), batch=8).batch == 1
+
+
+@pytest.mark.redis
+async def test_a_zone_edit_in_one_process_is_followed_at_once_by_another(
+        app_config: Config, redis_server: RedisServer) -> None:
+    with_cameras(app_config)
+    app_config.bus.backend = "redis"
+    app_config.bus.redis_url = redis_server.url
+    app_config.bus.prefix = redis_server.fresh_prefix()
+    square = [[0, 0], [100, 0], [100, 100], [0, 100]]
+    async with start_live_server(app_config) as a, \
+            start_live_server(copy.deepcopy(app_config)) as b, \
+            a.client() as http_a, b.client() as http_b:        # same database, same bus
+        await a.login(http_a)
+        await b.login(http_b)
+        heard: list[tuple[str, list[str]]] = []
+
+        async def listener(camera: str, zones: list) -> None:
+            heard.append((camera, [z.id for z in zones]))
+        b.services.zones.listen(listener)              # as B's tap would follow them
+        now = time.time()
+        b.services.queues.update(Result("cam-1", 1, now, now, "w", [
+            ZoneCount("c1", 1, None, 0.0), ZoneCount("c2", 2, None, 0.0)]))
+        r = await http_a.put("/api/cameras/cam-1/zones",
+                             json={"zones": [{"id": "c1", "polygon": square}]})
+        assert r.status_code == 200, r.text
+
+        async def followed() -> bool:
+            rows = (await http_b.get("/api/queues", params={"camera": "cam-1"})).json()
+            return [r["zone"] for r in rows] == ["c1"]
+        await wait_until(followed, 2, "B drops the zone A removed")
+        assert heard == [("cam-1", ["c1"])]
+
+
+async def test_metrics_count_each_worker_process_frames_dropped_while_it_computed() -> None:
+    """A worker busy with a frame (no credit) loses its cameras' older frames to newer ones:
+    counted per worker process, beside the per-camera figures."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    router = TapRouter(address, lambda result: None, worker_timeout_s=30)
+    await router.start()
+    sock = zmq.asyncio.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.IDENTITY, b"busy-worker")
+    sock.connect(address)
+    try:
+        await sock.send_multipart(encode(Kind.HELLO, Hello("busy-worker", 1)))  # no READY
+        await wait_until(lambda: len(router.workers) == 1, 5, "the worker joins")
+        scene = Scene(0, 12.0)
+        for seq in range(1, 5):
+            router.offer(*frame(scene, "cam1", seq, seq * 0.5, time.time() - 10))
+            await asyncio.sleep(0.05)
+        text = router.metrics_text()
+    finally:
+        sock.close(0)
+        await router.stop()
+    assert 'iocwall_analytics_worker_frames_total{fate="dropped",worker="busy-worker"} 3.0' \
+        in text or 'iocwall_analytics_worker_frames_total{worker="busy-worker",fate="dropped"} ' \
+        '3.0' in text, text

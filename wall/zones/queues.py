@@ -106,6 +106,7 @@ class QueueBoard:
         self.states: dict[tuple[str, str], QueueState] = {}
         self.expected: dict[str, set[str]] = {}     # camera -> its zones, counted or not
         self.off_reason = ""
+        self.boxes: dict[str, list[list[float]]] = {}   # camera -> its newest counted boxes
         self._publishing: set[asyncio.Task[None]] = set()
 
     def expect(self, camera: str, zones: set[str]) -> None:
@@ -121,6 +122,7 @@ class QueueBoard:
         self.off_reason = reason
 
     def update(self, result: Result) -> None:
+        self.boxes[result.camera] = [[b.x1, b.y1, b.x2, b.y2] for b in result.boxes]
         for count in result.zones:
             key = (result.camera, count.zone)
             old = self.states.get(key)
@@ -173,8 +175,12 @@ class QueueBoard:
             del self.states[key]
         if camera in self.expected:
             self.expect(camera, self.expected[camera] & set(keep))
+        if not keep:
+            self.boxes.pop(camera, None)
 
-    def rows(self, camera: str | None = None) -> list[dict]:
+    def rows(self, camera: str | None = None, boxes: bool = False) -> list[dict]:
+        """with ``boxes``: each live row carries its camera's boxes of the counted frame
+        ([x1, y1, x2, y2] in the zones' pixels), for tiles that draw them."""
         now = time.time()
         keys = set(self.states) | {(cam, z) for cam, zones in self.expected.items()
                                    for z in zones}
@@ -186,7 +192,10 @@ class QueueBoard:
             if self.off_reason:
                 out.append(_empty_row(*key, CountState.OFF, self.off_reason))
             elif state is not None:     # a zone not counted yet has no row (as before)
-                out.append(state.to_json(now, self.max_age_s))
+                row = state.to_json(now, self.max_age_s)
+                if boxes and row["state"] == CountState.LIVE.value:
+                    row["boxes"] = self.boxes.get(key[0], [])
+                out.append(row)
         return out
 
 
@@ -196,7 +205,8 @@ def routes(board: QueueBoard, access: CameraAccess | None = None) -> list[BaseRo
     show); None = every camera."""
     async def list_queues(request: Request) -> Response:
         camera = request.query_params.get("camera") or None
-        rows = board.rows(camera)
+        boxes = request.query_params.get("boxes", "") in ("1", "true")
+        rows = board.rows(camera, boxes)
         who = principal_of(request)
         if access is not None and who is not None and who.role is Role.DISPLAY:
             allowed = {cam: await access(who, cam) for cam in {r["camera"] for r in rows}}
