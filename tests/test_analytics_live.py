@@ -16,9 +16,11 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from iocwall.analytics.detectors import HogDetector
+from iocwall.analytics.detectors import Detection, HogDetector
 from iocwall.analytics.messages import Hello, Kind, Result, ZoneCount, encode
+from iocwall.analytics.queues import CameraQueues
 from iocwall.analytics.worker import Worker
+from iocwall.analytics.zones import Zone
 from iocwall.hardware.sim.scene import Scene
 from iocwall.streams.taps.router import TapRouter
 from iocwall.wall.config import Config
@@ -174,3 +176,15 @@ async def test_metrics_count_each_worker_process_frames_dropped_while_it_compute
     assert 'iocwall_analytics_worker_frames_total{fate="dropped",worker="busy-worker"} 3.0' \
         in text or 'iocwall_analytics_worker_frames_total{worker="busy-worker",fate="dropped"} ' \
         '3.0' in text, text
+
+
+def test_a_person_is_counted_on_the_first_frame_they_are_detected() -> None:
+    """The count is the frame's own detections: ByteTrack confirms a new track only on its
+    second frame, and the tracked count lagged every arrival by a frame (0.5 s and more)."""
+    queues = CameraQueues([Zone.rect("c1", 0, 0, 200, 200)])
+    person = Detection(50, 20, 100, 150, 0.9)
+    counts = []
+    for t, found in ((0.0, []), (0.5, []), (1.0, [person]), (1.5, [person]), (2.0, [])):
+        tracks = queues.tracker.update(found)
+        counts.append(queues.update(tracks, t, found)[0].waiting)
+    assert counts == [0, 0, 1, 1, 0]
