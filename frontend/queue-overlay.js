@@ -292,6 +292,7 @@ export class QueueOverlay {
   }
 
   destroy() {
+    this.shown = false;             // a language change later finds it gone and does nothing
     overlays.delete(this);
     this.resize.disconnect();
     this.svg.remove();
