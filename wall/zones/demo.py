@@ -86,10 +86,8 @@ class DemoWorker:
                 sys.executable, "-m", "iocwall.wall.cli", "worker", *self.args,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE, preexec_fn=_lower_priority, env=self.env)
-            tail: deque[str] = deque(maxlen=TAIL_LINES)
             assert self._proc.stderr is not None
-            async for raw in self._proc.stderr:      # read as it comes: a full pipe blocks
-                tail.append(raw.decode("utf-8", "replace").rstrip())
+            tail = await _last_lines(self._proc.stderr)
             code = await self._proc.wait()
             quick_failures = quick_failures + 1 if time.monotonic() - started < QUICK_S else 0
             if code in (EXIT_CONFIG, 2) or quick_failures >= MAX_QUICK_FAILURES:
@@ -119,6 +117,20 @@ class DemoWorker:
             except TimeoutError:
                 self._proc.kill()
                 await self._proc.wait()
+
+
+async def _last_lines(stream: asyncio.StreamReader) -> deque[str]:
+    """Read a pipe to its end as it comes (a full pipe would block the worker), keeping its
+    last lines; chunks, not readline, so no line is ever too long."""
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    rest = b""
+    while chunk := await stream.read(65536):
+        *lines, rest = (rest + chunk).split(b"\n")
+        tail.extend(line.decode("utf-8", "replace").rstrip() for line in lines)
+        rest = rest[-65536:]
+    if rest:
+        tail.append(rest.decode("utf-8", "replace").rstrip())
+    return tail
 
 
 def _reason(tail: deque[str], code: int) -> str:
