@@ -188,3 +188,27 @@ def test_a_person_is_counted_on_the_first_frame_they_are_detected() -> None:
         tracks = queues.tracker.update(found)
         counts.append(queues.update(tracks, t, found)[0].waiting)
     assert counts == [0, 0, 1, 1, 0]
+
+
+async def test_a_worker_that_keeps_dying_at_start_is_not_restarted_forever(
+        tmp_path: Path) -> None:
+    """Not a known setup problem (a broken install: exit 1 with a traceback), but it dies
+    at once every time: after three tries the supervisor stops and says so, with its last
+    words, instead of restarting every 2 s forever."""
+    fake = tmp_path / "broken" / "zmq"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise RuntimeError("zmq is broken here")\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(fake.parent),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    worker = DemoWorker("tcp://127.0.0.1:9", "hog", "", env=env)
+    heard: list[str] = []
+    worker.on_off(heard.append)
+    worker.start()
+    try:
+        async with asyncio.timeout(120):
+            while not heard:
+                await asyncio.sleep(0.1)
+    finally:
+        await worker.stop()
+    assert worker.restarts == 2 and len(heard) == 1
+    assert "keeps failing (exit 1)" in heard[0] and "zmq is broken here" in heard[0]
