@@ -69,6 +69,7 @@ class ZoneCount:
     waiting: int
     wait_estimate_s: float | None   # None until a few people have been served
     served_per_hour: float
+    detected: int | None = None     # found in the zone on this very frame, before tracking
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ frames with credit (``READY n``): the tap sends at most ``n`` frames, each the
 newest of its camera, so nothing queues behind a slow worker. Frames of all
 cameras in hand are detected in one batch (in a thread, so heartbeats keep
 flowing during a long batch), then each camera's tracker and zone queues are
-updated in capture order. Tracker state is per camera and dropped when a camera
-stops arriving (the tap moved it to another worker).
+updated in capture order (a detector that gains nothing from batches, HOG, takes
+one frame at a time, so each count leaves as soon as it is made). Tracker state is
+per camera and dropped when a camera stops arriving (the tap moved it to another
+worker).
 """
 from __future__ import annotations
 
@@ -59,7 +61,10 @@ class Worker:
                  name: str | None = None, send_boxes: bool = True) -> None:
         self.connect = connect
         self.detector = detector
-        self.batch = max(1, batch)
+        # A detector that gains nothing from batches (HOG) takes one frame at a time: each
+        # count goes out as soon as its frame is done, instead of after the whole batch,
+        # and the next frame asked for is the newest one of its camera.
+        self.batch = max(1, batch) if detector.batches else 1
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.send_boxes = send_boxes
         self._cameras: dict[str, CameraQueues] = {}
@@ -155,7 +160,7 @@ class Worker:
         if queues is None:
             return None
         tracks = queues.tracker.update(detections)
-        zones = queues.update(tracks, header.capture_ts)
+        zones = queues.update(tracks, header.capture_ts, detections)
         boxes = [_box(t) for t in tracks] if self.send_boxes else []
         return Result(header.camera, header.seq, header.capture_ts, time.time(), self.name,
                       zones, boxes)

@@ -5,7 +5,7 @@
 
 import { WhepPlayer } from "/static/whep.js";
 import { vnClock } from "/static/i18n.js";
-import { QueueOverlay } from "/static/queue-overlay.js";
+import { QueueOverlay, countsText } from "/static/queue-overlay.js";
 
 const LOST_AFTER_MS = 3000;
 const NO_DATA = "chưa có dữ liệu / no data";
@@ -141,10 +141,10 @@ export class DisplayTile {
       if (!r.ok) return;
       const rows = await r.json();
       const wanted = this.spec.counters || [];
+      // each counter with its count's age; a stale count or analytics off says so
       const shown = rows.filter((q) => !wanted.length || wanted.includes(q.zone))
-        .map((q) => `${q.zone}: ${q.waiting}`);
-      this.value.lastChild.textContent = shown.length
-        ? `${shown.join(" · ")} người / people` : NO_DATA;
+        .map((q) => countsText(q.zone, q));
+      this.value.lastChild.textContent = shown.length ? shown.join(" · ") : NO_DATA;
     } catch (err) { /* the controller is away: keep the last figures */ }
   }
 

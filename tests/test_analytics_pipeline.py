@@ -15,6 +15,7 @@ from iocwall.hardware.sim.scene import Scene
 from iocwall.streams.taps.router import TapRouter
 from iocwall.wall.bus import MemoryBus
 from iocwall.wall.bus.queue import QueueReading
+from iocwall.wall.worker_command import EXIT_CONFIG
 from iocwall.wall.zones.queues import QueueBoard
 from tests.analytics_helpers import frame, start_worker, stop_worker, truth
 from tests.fixtures.ports import free_port
@@ -124,6 +125,6 @@ def test_missing_weights_say_which_file_and_where(tmp_path) -> None:  # type: ig
     proc = start_worker("tcp://127.0.0.1:9", "w-none", "--detector", "yolo",
                         "--weights", str(missing))
     out = stop_worker(proc) if proc.wait(60) is None else proc.stdout.read()  # type: ignore[union-attr]
-    assert proc.returncode == 2
+    assert proc.returncode == EXIT_CONFIG        # a setup problem: supervisors stop restarting
     assert f"YOLO weights not found: {missing}" in out
     assert "Traceback" not in out

@@ -5,6 +5,7 @@ import asyncio
 import json
 import subprocess
 import time
+from datetime import datetime
 
 import pytest
 
@@ -219,3 +220,17 @@ def test_port_in_use_gets_one_clear_line(tmp_path):
                              capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "cannot listen" in out.stderr
     assert "Traceback" not in out.stderr and "READY" not in out.stdout
+
+
+def test_truth_at_a_past_moment_is_the_frame_shown_then(simulator):
+    """/truth?at= answers for a counted frame's capture time, so a count is judged against
+    its own frame; out of range or not a number is a 400."""
+    now = simulator.truth()["cameras"]["cam1"]
+    at = datetime.fromisoformat(now["time"]).timestamp() - 2.0
+    status, body = simulator.http("GET", f"/truth?at={at}")
+    past = body["cameras"]["cam1"]
+    assert status == 200
+    assert abs(datetime.fromisoformat(past["time"]).timestamp() - at) < 0.01
+    assert now["frame"] - 25 * 2 - 3 <= past["frame"] <= now["frame"] - 25 * 2 + 3
+    assert simulator.http("GET", "/truth?at=nope")[0] == 400
+    assert simulator.http("GET", f"/truth?at={at - 3600}")[0] == 400

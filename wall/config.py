@@ -228,7 +228,9 @@ class AnalyticsConfig(_Section):
     enabled: bool = Field(True, description="Tap cameras that have zones and serve workers")
     tap_address: str = Field("tcp://127.0.0.1:5571", description="ZeroMQ address of the tap; "
                              "workers connect here (bind 0.0.0.0 for workers on other machines)")
-    fps: float = Field(2.0, gt=0, le=15, description="Frames per second analysed per camera")
+    # 3, not 2: a count shown is up to ~2 frame intervals + the detection old (the frame waits
+    # for the worker, then the count waits for the next one), so 3 fps keeps it under 1 s.
+    fps: float = Field(3.0, gt=0, le=15, description="Frames per second analysed per camera")
     keyframes_only: bool = Field(False, description="Decode keyframes only (fps <= GOP rate)")
     jpeg_quality: int = Field(85, ge=30, le=100, description="Quality of frames sent to workers")
     worker_timeout_s: float = Field(1.5, gt=0, description="A silent worker loses its cameras")
@@ -239,6 +241,8 @@ class AnalyticsConfig(_Section):
     imgsz: int = Field(640, ge=64, le=1920, description="YOLO input size")
     batch: int = Field(8, ge=1, le=256, description="Frames per detector call")
     alert_waiting: int = Field(0, ge=0, description="Alert when a zone has more people; 0 = off")
+    max_count_age_s: float = Field(2.0, gt=0, le=60, description="A count older than this is "
+                                   "shown as stale (no current count), never as current")
     zones: list[ZoneConfig] = Field(default_factory=list, description="Queue zones per camera")
 
 

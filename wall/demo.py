@@ -228,7 +228,8 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
 
         try:
             await run_server(config, media=media, on_ready=on_ready, stop=stop,
-                             setup=lambda services: register_demo_cameras(services, cameras, zones),
+                             setup=lambda services: _setup_demo(services, cameras, zones,
+                                                                worker),
                              extra_routes=[demo_info_route(ports)])
         finally:
             if worker is not None:
@@ -239,6 +240,13 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         print("iocwall demo: stopped / đã dừng", file=sys.stderr, flush=True)
+
+
+async def _setup_demo(services: Any, cameras: list[Any], zones: list[Any],
+                      worker: Any) -> None:
+    if worker is not None:
+        worker.on_off(services.queues.set_off)      # "analytics off" on /api/queues, tiles
+    await register_demo_cameras(services, cameras, zones)
 
 
 def _progress_line(line: str) -> None:

@@ -41,8 +41,10 @@ from iocwall.wall.zones.queues import QueueBoard
 from iocwall.wall.zones.store import ZoneStore
 
 if TYPE_CHECKING:
+    from iocwall.analytics.messages import ZoneSpec
     from iocwall.streams.contract import MediaService
     from iocwall.wall.walls.service import WallService
+    from iocwall.wall.zones.follow import ZoneFollow
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,8 @@ class Services:
         self.imports = BoundedPool("import", "too many imports at once; try again in a moment "
                                    "/ máy chủ đang bận nhập tệp, hãy thử lại sau giây lát",
                                    workers=1, queue=2)
-        self.queues = QueueBoard(None, config.analytics.alert_waiting, self._camera_province)
+        self.queues = QueueBoard(None, config.analytics.alert_waiting, self._camera_province,
+                                 config.analytics.max_count_age_s)
         self.zones = ZoneStore(self.store)
         self.analytics: Startable | None = None
         from iocwall.wall.notify.service import NotifyService
@@ -88,6 +91,7 @@ class Services:
         self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
                                     auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
+        self._zone_follow: ZoneFollow | None = None
         self.wall: WallService | None = None     # once started
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
@@ -128,6 +132,10 @@ class Services:
                                         f"user:{admin.user.username}", None, admin.user.summary())
             await self.notify.start()          # refuses [notify] settings that cannot work
             self.queues.bus = self._bus
+            self.zones.listen(self._zones_changed)
+            from iocwall.wall.zones.follow import ZoneFollow
+            self._zone_follow = ZoneFollow(self._bus, self.zones)   # edits in other processes
+            await self._zone_follow.start()
             await self._follow_registry()
             await self.zones.seed(self.config.analytics.zones, "config")
             from iocwall.wall.walls.service import WallService
@@ -186,6 +194,10 @@ class Services:
             await self.notify.stop()
         with _logged("indicators"):
             await self.indicators.stop()
+        if self._zone_follow is not None:
+            with _logged("zones follow"):
+                await self._zone_follow.stop()
+            self._zone_follow = None
         if self._bus is not None:
             with _logged("bus"):
                 await self._bus.close()
@@ -194,6 +206,10 @@ class Services:
         if self._own_passwords:
             self.passwords.close()
         self.imports.close()
+
+    async def _zones_changed(self, camera: str, zones: list[ZoneSpec]) -> None:
+        """Removed or renamed zones leave /api/queues here, tapped here or not."""
+        self.queues.forget(camera, {z.id for z in zones})
 
     async def _camera_province(self, camera: str) -> str:
         """The province a camera is registered in ("" when it is not)."""

@@ -15,6 +15,21 @@ import signal
 import sys
 
 log = logging.getLogger(__name__)
+# A setup problem (analytics extra not installed, weights missing, bad config): restarting
+# cannot help, so a supervisor stops and shows "analytics off" (sysexits' EX_CONFIG).
+EXIT_CONFIG = 78
+EXTRA_HINT = 'pip install -e ".[analytics]" (from a checkout) or pip install "iocwall[analytics]"'
+
+
+def missing_extra_message(exc: ImportError) -> str:
+    """One line: what is missing and what to install."""
+    return (f"analytics off: the analytics extra is not installed ({exc}); install it with "
+            f"{EXTRA_HINT} / tắt phân tích: chưa cài gói phân tích")
+
+
+def _config_failure(message: str) -> int:
+    print(f"iocwall worker: {message}", file=sys.stderr, flush=True)
+    return EXIT_CONFIG
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,16 +46,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from iocwall.analytics.detectors import DetectorOptions, WeightsMissing, build_detector
-    from iocwall.analytics.worker import Worker
     from iocwall.wall.config import ConfigError, load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         cfg = load_config(args.config).analytics
     except ConfigError as exc:
-        print(f"iocwall worker: {exc}", file=sys.stderr)
-        return 2
+        return _config_failure(str(exc))
+    try:
+        # OpenCV, ZeroMQ and the tracker (ultralytics, torch) now, not on the first frame:
+        # a missing extra is one clear line and EXIT_CONFIG, never a traceback per restart.
+        from iocwall.analytics.detectors import DetectorOptions, WeightsMissing, build_detector
+        from iocwall.analytics.tracking import preload_tracker
+        from iocwall.analytics.worker import Worker
+        preload_tracker()
+    except ImportError as exc:
+        return _config_failure(missing_extra_message(exc))
     batch = args.batch or cfg.batch
     if batch < 1:
         print("iocwall worker: --batch must be at least 1", file=sys.stderr)
@@ -51,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         detector = build_detector(options)
     except WeightsMissing as exc:
-        print(f"iocwall worker: {exc}", file=sys.stderr)
-        return 2
+        return _config_failure(f"analytics off: {exc}")
+    except ImportError as exc:            # yolo: ultralytics' model code or torch missing
+        return _config_failure(missing_extra_message(exc))
     worker = Worker(args.connect or cfg.tap_address, detector, batch=batch, name=args.name)
     return asyncio.run(_serve(worker))
 

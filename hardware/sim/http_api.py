@@ -1,6 +1,7 @@
 """The simulator's small HTTP control: ground truth and faults.
 
-GET /truth, GET /faults, POST /faults, GET /stats. Plain asyncio HTTP/1.1 with
+GET /truth (``?at=<Unix seconds>``: the truth at that moment of the last minute, e.g. a
+counted frame's capture time), GET /faults, POST /faults, GET /stats. Plain asyncio HTTP/1.1 with
 Connection: close; bounded request size; every error is a JSON body with one
 clear message.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from typing import Any, Protocol
 
 from .faults import FaultError
@@ -21,7 +23,7 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Al
 
 
 class Control(Protocol):
-    def truth(self) -> dict[str, Any]: ...
+    def truth(self, at: float | None = None) -> dict[str, Any]: ...
     def faults_json(self) -> dict[str, Any]: ...
     def apply_fault_json(self, body: object) -> dict[str, Any]: ...   # raises FaultError
     def stats(self) -> dict[str, Any]: ...
@@ -51,8 +53,9 @@ class HttpApi:
         try:
             try:
                 async with asyncio.timeout(10):
-                    method, path, body = await self._read(reader)
-                status, payload = 200, self._route(method, path, body)
+                    method, target, body = await self._read(reader)
+                path, _, query = target.partition("?")
+                status, payload = 200, self._route(method, path, body, query)
             except HttpError as exc:
                 status, payload = exc.status, {"error": str(exc)}
             except FaultError as exc:
@@ -92,16 +95,16 @@ class HttpApi:
         if not 0 <= length <= MAX_BODY:
             raise HttpError(413, "body too large")
         body = await reader.readexactly(length) if length else b""
-        return parts[0].upper(), parts[1].split("?")[0], body
+        return parts[0].upper(), parts[1], body
 
-    def _route(self, method: str, path: str, body: bytes) -> dict[str, Any]:
+    def _route(self, method: str, path: str, body: bytes, query: str = "") -> dict[str, Any]:
         routes = {"/truth": ("GET",), "/faults": ("GET", "POST"), "/stats": ("GET",)}
         if path not in routes:
             raise HttpError(404, f"no such path {path[:64]}; try /truth, /faults, /stats")
         if method not in routes[path]:
             raise HttpError(405, f"{method[:10]} not allowed on {path}")
         if path == "/truth":
-            return self.control.truth()
+            return self.control.truth(_at(query))
         if path == "/stats":
             return self.control.stats()
         if method == "GET":
@@ -111,3 +114,18 @@ class HttpApi:
         except (ValueError, UnicodeDecodeError):
             raise HttpError(400, "body is not valid JSON") from None
         return self.control.apply_fault_json(parsed)
+
+
+def _at(query: str) -> float | None:
+    """``at=<Unix seconds>`` from a query string; None when absent."""
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if name == "at":
+            try:
+                at = float(value)
+            except ValueError:
+                raise HttpError(400, "at must be Unix seconds, e.g. at=1765000000.25") from None
+            if not math.isfinite(at):
+                raise HttpError(400, "at must be a finite number")
+            return at
+    return None

@@ -25,7 +25,7 @@ from . import onvif_model, people
 from .discovery import DiscoveryResponder
 from .encoder import Loop, StreamSpec, load_or_encode
 from .faults import DEFAULT_SECONDS, CameraFaults, FaultKind, FaultRequest, parse_request
-from .http_api import HttpApi
+from .http_api import HttpApi, HttpError
 from .media import StreamSource
 from .onvif_device import OnvifDevice
 from .rtsp_auth import Authenticator
@@ -35,6 +35,7 @@ from .scene import CANVAS_H, CANVAS_W, Scene
 log = logging.getLogger(__name__)
 LOOP_SECONDS = 12
 RESOLUTION_LOOP_SECONDS = 4
+TRUTH_PAST_S = 60.0            # how far back /truth?at= answers
 MAIN = StreamSpec(1920, 1080, 25, 25, 25 * LOOP_SECONDS)
 SUB = StreamSpec(640, 360, 15, 15, 15 * LOOP_SECONDS)
 
@@ -228,15 +229,21 @@ class Simulator:
             raise RuntimeError("JPEG encoding failed")
         return data.tobytes()
 
-    def truth(self) -> dict[str, Any]:
+    def truth(self, at: float | None = None) -> dict[str, Any]:
+        """Who stands in each counter's zone now, or at ``at`` (Unix seconds) within the
+        last minute (the frame shown then: a count is judged against its own frame)."""
         now = time.time()
+        if at is not None and not now - TRUTH_PAST_S <= at <= now + 1.0:
+            raise HttpError(400, f"at must be within the last {TRUTH_PAST_S:.0f} s")
+        when = now if at is None else at
+        mono = time.monotonic() - (now - when)
         cameras = {}
         for k, cam in sorted(self._cams.items()):
             main = cam.sources["main"]
-            n = main.frame_index()
+            n = main.frame_index(mono)
             counters = cam.scene.truth((n % main.spec.frames) / main.spec.fps,
                                        main.spec.width / CANVAS_W, main.spec.height / CANVAS_H)
-            cameras[f"cam{k}"] = {"time": iso_from_epoch(now), "frame": n, "counters": counters,
+            cameras[f"cam{k}"] = {"time": iso_from_epoch(when), "frame": n, "counters": counters,
                                   "total": sum(c["count"] for c in counters)}
         return {"cameras": cameras}
 

@@ -50,6 +50,8 @@ class _Worker:
     last_seen: float = field(default_factory=time.monotonic)
     cameras: set[str] = field(default_factory=set)
     results: int = 0
+    sent: int = 0
+    dropped: int = 0           # its cameras' frames replaced before it asked for them
 
 
 @dataclass
@@ -117,6 +119,9 @@ class TapRouter:
         counters.offered += 1
         if header.camera in self._pending:
             counters.dropped += 1
+            owner = self.workers.get(self.assignment.get(header.camera, b""))
+            if owner is not None:
+                owner.dropped += 1
         self._pending[header.camera] = _Pending(header, jpeg)
         self._kick.set()
 
@@ -216,6 +221,7 @@ class TapRouter:
                 except zmq.ZMQError:             # gone or full: the expiry will move it
                     break
                 worker.credit -= 1
+                worker.sent += 1
                 del self._pending[pending.header.camera]
                 self.counters[pending.header.camera].sent += 1
 
@@ -232,3 +238,11 @@ class TapRouter:
                                           ("dropped", c.dropped), ("counted", c.results))])
         yield family("gauge", "iocwall_analytics_workers", "Analytics workers connected", [],
                      [([], float(len(self.workers)))])
+        # per worker process: a worker short of CPU shows as frames dropped while it computed
+        yield family("counter", "iocwall_analytics_worker_frames_total",
+                     "Frames by analytics worker process and fate (dropped: replaced by a "
+                     "newer frame of its camera before it asked)", ["worker", "fate"],
+                     [([w.name, fate], float(value))
+                      for w in sorted(self.workers.values(), key=lambda w: w.name)
+                      for fate, value in (("sent", w.sent), ("dropped", w.dropped),
+                                          ("counted", w.results))])

@@ -74,6 +74,7 @@ class AnalyticsService:
         changed = self._zones.get(camera) != list(zones)
         self._zones[camera] = list(zones)
         self.board.forget(camera, {z.id for z in zones})
+        self.board.expect(camera, {z.id for z in zones})
         if camera in self._tasks and changed:
             await self._cancel(camera)            # the tap has its own copy of the zones
         if camera not in self._tasks:

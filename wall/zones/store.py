@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_ZONES = 32
 
 Listener = Callable[[str, list[ZoneSpec]], Awaitable[None]]
+Announcer = Callable[[str, list[ZoneSpec]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class ZoneStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._listeners: list[Listener] = []
+        self.announce: Announcer | None = None      # tells other processes (zones/follow.py)
 
     def listen(self, listener: Listener) -> None:
         """``await listener(camera, zones)`` after every change (zones [] = removed)."""
@@ -94,7 +96,16 @@ class ZoneStore:
             (camera, json.dumps(zones_json(zones)), source, now_iso(), by))
         after = await self.get(camera)
         await self._tell(camera, after.zones)
+        if self.announce is not None:
+            try:
+                await self.announce(camera, after.zones)
+            except Exception as exc:       # stored and acted on here; others catch up on restart
+                log.warning("zones of %s not announced to other processes: %s", camera, exc)
         return before, after
+
+    async def changed_elsewhere(self, camera: str, zones: list[ZoneSpec]) -> None:
+        """Another process changed the camera's zones (the bus said so): act as on a put."""
+        await self._tell(camera, zones)
 
     async def seed(self, zones: Iterable[Any], source: str) -> list[str]:
         """Zones (``ZoneConfig``-like: camera, id, polygon) for cameras that have no row
