@@ -40,7 +40,8 @@ class Segment:
 
 
 class Budget:
-    """The process's total bound across buffers: evicts the oldest fragment of any."""
+    """The process's total bound across buffers: evicts the oldest fragment of the buffers
+    that have more than one (then of any)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -56,8 +57,10 @@ class Budget:
             return
         used = self.used
         while used > self.max_bytes:
-            oldest = min((b for b in self.buffers if b.oldest() is not None),
-                         key=lambda b: b.oldest() or 0.0, default=None)
+            # a camera keeps its newest GOP while another has more than one to give
+            have = [b for b in self.buffers if b.oldest() is not None]
+            spare = [b for b in have if b.fragment_count() > 1] or have
+            oldest = min(spare, key=lambda b: b.oldest() or 0.0, default=None)
             if oldest is None:
                 return
             used -= oldest.drop_oldest()
@@ -155,12 +158,12 @@ class StreamBuffer:
     # -- bounds ------------------------------------------------------------------------
     def _trim(self, oldest_kept: float) -> None:
         while self.bytes > self.max_bytes or \
-                (self.oldest() is not None and (self.oldest() or 0.0) < oldest_kept
-                 and self._fragment_count() > 1):
+                (self.oldest() is not None and (self.oldest() or 0.0) <= oldest_kept
+                 and self.fragment_count() > 1):
             if not self.drop_oldest():
                 return
 
-    def _fragment_count(self) -> int:
+    def fragment_count(self) -> int:
         return sum(len(s.fragments) for s in self.segments)
 
     def oldest(self) -> float | None:
