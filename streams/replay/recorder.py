@@ -24,6 +24,10 @@ from iocwall.streams.settings import ReplaySettings
 log = logging.getLogger(__name__)
 MAX_CLIP_S = 600.0               # one request never asks for more than this
 MAX_CLIP_BYTES = 64 << 20        # one answer's size (it crosses the media socket whole)
+# A start this little before the buffer's first picture is taken as that picture: the
+# range a client read may have lost its oldest GOP since (the window slides), and ISO
+# times are rounded to the millisecond.
+GRACE_S = 2.0
 
 
 class ChannelLike(Protocol):
@@ -112,6 +116,8 @@ class ReplayRecorder:
         if binding is None or span is None:
             raise WhepError(404, "not_buffered", f"'{camera}' {stream} is not buffered / "
                             "camera này không có đoạn ghi để xem lại")
+        if span[0] - GRACE_S <= start < span[0]:
+            start = span[0]
         if not span[0] <= start < span[1]:
             raise WhepError(404, "outside_buffer", "that time is not in the replay buffer / "
                             "thời điểm này không còn trong bộ đệm xem lại")
