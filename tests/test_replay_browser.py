@@ -62,7 +62,8 @@ def test_a_tile_rewinds_shows_the_picture_of_that_time_and_goes_back_to_live(bro
     assert banner.is_visible() and "+07:00" in banner.text_content()
     assert "XEM LẠI" in banner.text_content()                  # the page's language (vi)
     first_ms = int(tile.get_attribute("data-replay-first-frame-ms"))
-    print(f"\nclick -> first replayed frame {first_ms} ms")
+    print(f"\nclick -> buffer range {tile.get_attribute('data-replay-range-ms')} ms, clip "
+          f"{tile.get_attribute('data-replay-fetch-ms')} ms, first replayed frame {first_ms} ms")
 
     replay = tile.locator("video.replay-video")
     page.wait_for_function("v => v.readyState >= 2 && v.currentTime > 0.3",
