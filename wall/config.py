@@ -166,8 +166,6 @@ class ReplayConfig(_Section):
                                  "of one media process (oldest dropped past it); 0 = no cap")
     export_roles: list[str] = Field(["admin", "operator"], description="Roles that may "
                                     "download a clip (?download=1); each export is audited")
-    pre_alarm_seconds: float = Field(10.0, ge=0, le=600, description="Seconds before an alarm "
-                                     "that a highlighted camera replays, then goes live")
 
     @field_validator("export_roles")
     @classmethod
