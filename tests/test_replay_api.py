@@ -1,4 +1,5 @@
-"""Instant replay over HTTP through the whole server: login, roles, the registrar's
+"""Instant replay over HTTP through the whole server: which cameras are buffered
+([replay] cameras = "wall": those with zones or on a wall), login, roles, the registrar's
 province scope, the media processes that own the cameras (a cluster of two), and the
 replayed MP4 and an export checked by FFmpeg's own tools."""
 from __future__ import annotations
@@ -36,12 +37,16 @@ def ffprobe_frames(data: bytes, tmp: Path) -> int:
     return int(frames)
 
 
+ZONE = {"zones": [{"id": "c1", "polygon": [[10, 10], [200, 10], [200, 200], [10, 200]]}]}
+
+
 async def test_replay_api_roles_scope_export_and_audit(simulator: SimProcess,
                                                        tmp_path: Path) -> None:
     require_tool("ffprobe")
     config = registry_config(tmp_path / "data")
     config.streams.processes = 2                 # the cameras' owners are media processes
-    config.replay.cameras = "all"
+    config.analytics.enabled = False             # zones stored, nobody taps them
+    assert config.replay.cameras == "wall"       # the default: on a wall or with zones
     config.replay.sub_seconds = 60
     async with registry_server(tmp_path, config) as server, server.client() as http:
         await server.login(http)
@@ -54,6 +59,10 @@ async def test_replay_api_roles_scope_export_and_audit(simulator: SimProcess,
         assert made.status_code == 201, made.text
         await server.add_user("op1", Role.OPERATOR)
         await server.add_user("lead1", Role.LEADER)
+        plain = (await http.post("/api/cameras", json=camera_body(simulator, 3))).json()["id"]
+        for camera in (hn, hue):
+            put = await http.put(f"/api/cameras/{camera}/zones", json=ZONE)
+            assert put.status_code == 200, put.text
 
         async def span(camera: str) -> dict | None:
             r = await http.get(f"/api/cameras/{camera}/replay")
@@ -67,6 +76,8 @@ async def test_replay_api_roles_scope_export_and_audit(simulator: SimProcess,
         sub = await wait_until(lambda: span(hn), 60, "4 s of the HN camera buffered", 0.3)
         assert sub["from"].endswith("+07:00") and sub["to"].endswith("+07:00")
         await wait_until(lambda: span(hue), 30, "the Huế camera buffered", 0.3)
+        # no zones, on no wall: not buffered
+        assert (await http.get(f"/api/cameras/{plain}/replay")).json() == {"streams": {}}
         url = f"/api/cameras/{hn}/replay/sub.mp4"
         start = sub["from"]
 
@@ -119,3 +130,13 @@ async def test_replay_api_roles_scope_export_and_audit(simulator: SimProcess,
         assert row["after"]["stream"] == "sub"
         assert row["after"]["from"] == export.headers["x-replay-start"]
         assert row["after"]["to"] == export.headers["x-replay-end"]
+
+        # its zones gone, a camera is no longer buffered (within a pass of the follower)
+        assert (await http.put(f"/api/cameras/{hue}/zones", json={"zones": []})).status_code \
+            == 200
+
+        async def dropped() -> bool:
+            r = await http.get(f"/api/cameras/{hue}/replay")
+            return r.json() == {"streams": {}}
+        await wait_until(dropped, 20, "the Huế camera's buffer dropped", 0.5)
+
