@@ -17,6 +17,7 @@ from tests.fixtures.tools import require_tool
 from tests.registry_helpers import registry_config, registry_server
 from tests.test_registry_api import camera_body
 from tests.waiting import wait_until
+from tests.wall_helpers import layout, make_wall, tile
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -139,4 +140,15 @@ async def test_replay_api_roles_scope_export_and_audit(simulator: SimProcess,
             r = await http.get(f"/api/cameras/{hue}/replay")
             return r.json() == {"streams": {}}
         await wait_until(dropped, 20, "the Huế camera's buffer dropped", 0.5)
+
+        # a camera put on a wall is buffered
+        await make_wall(http)
+        shown = await http.put("/api/walls/w1/monitors/1/layout", json=layout(
+            tile("a", 0, 0, plain)))
+        assert shown.status_code == 200, shown.text
+
+        async def on_wall() -> bool:
+            r = await http.get(f"/api/cameras/{plain}/replay")
+            return "sub" in r.json()["streams"]
+        await wait_until(on_wall, 30, "the camera on the wall buffered", 0.5)
 
