@@ -1,7 +1,9 @@
 // One camera on screen: a <video> fed by a WhepPlayer, its name, state badge,
-// fps, and the "signal lost" overlay. Used by the grid and the full view.
+// fps, the "signal lost" overlay, and instant replay (replay.js). Used by the grid,
+// the full view and the leader page.
 
 import { t, vnClock } from "/static/i18n.js";
+import { ReplayControls } from "/static/replay.js";
 import { WhepPlayer } from "/static/whep.js";
 
 const LOST_STATES = new Set(["stalled", "lost"]);
@@ -32,6 +34,7 @@ export class CameraView {
     this.startedAt = 0;
     this.lostSince = null;
     this.playing = false;
+    this.replay = new ReplayControls(root, () => this.camera, stream === "main" ? "main" : "sub");
   }
 
   // currentTime of a MediaStream keeps running on a frozen picture, so real
@@ -86,6 +89,7 @@ export class CameraView {
       this.root.dataset.playing = playing ? "1" : "0";
     }
     this.root.dataset.videoWidth = String(v.videoWidth);
+    this.replay.render();
     this._measureRate(now);
     this._maybeRestart(now);
     return playing && !LOST_STATES.has(this.state());
@@ -158,9 +162,11 @@ export class CameraView {
 
   rerender() {
     if (this.camera) this._render();
+    this.replay.render();
   }
 
   destroy() {
+    this.replay.goLive();
     if (this.player) this.player.stop();
     this.player = null;
     this.url = null;

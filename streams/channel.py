@@ -65,6 +65,13 @@ class Channel:
             loop = asyncio.get_running_loop()
             self._linger = loop.call_later(self._linger_s, self._linger_over)
 
+    def add_listener(self, listener: Callable[[AccessUnit], None]) -> None:
+        """Every unit this channel publishes, as it is published (the replay buffer)."""
+        self.fanout.add_listener(listener)
+
+    def remove_listener(self, listener: Callable[[AccessUnit], None]) -> None:
+        self.fanout.remove_listener(listener)
+
     @property
     def users(self) -> int:
         return self._users

@@ -36,6 +36,7 @@ from iocwall.streams.health import HealthSnapshot, StreamState
 from iocwall.streams.limits import Admission, CloseReason, SessionLimits, WhepError, check_offer
 from iocwall.streams.nodes import NodeState, NodeTable
 from iocwall.streams.nodes import metrics_text as node_metrics
+from iocwall.streams.replay.model import ReplayClip, ReplayRange
 from iocwall.streams.server import (
     REMOVED,
     STREAMS,
@@ -334,6 +335,16 @@ class MediaCluster:
     async def snapshot(self, camera_id: str, stream: str = "main") -> Snapshot:
         return await self._procs.call(self.owner(camera_id), Op.SNAPSHOT,  # type: ignore[no-any-return]
                                 camera_id, stream)
+
+    async def replay_ranges(self, camera_id: str) -> dict[str, ReplayRange]:
+        """Asked of the camera's owner: its buffers follow it when it moves."""
+        return await self._procs.call(self.owner(camera_id), Op.REPLAY_RANGES,  # type: ignore[no-any-return]
+                                      camera_id)
+
+    async def replay_clip(self, camera_id: str, stream: str, start: float,
+                          duration: float) -> ReplayClip:
+        return await self._procs.call(self.owner(camera_id), Op.REPLAY_CLIP,  # type: ignore[no-any-return]
+                                      camera_id, stream, start, duration)
 
     async def health(self) -> list[HealthSnapshot]:
         return [h for part in await self._procs.each(Op.HEALTH) for h in part]

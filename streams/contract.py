@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from iocwall.analytics.messages import FrameHeader, ZoneSpec
     from iocwall.streams.health import HealthSnapshot
+    from iocwall.streams.replay.model import ReplayClip, ReplayRange
     from iocwall.streams.server import Camera, CameraStatus
     from iocwall.streams.snapshot import Snapshot
     from iocwall.streams.taps.tap import TapOptions
@@ -63,6 +64,14 @@ class MediaService(Protocol):
     async def find_session(self, session_id: str) -> SessionRef | None: ...
     async def whep_delete(self, session_id: str) -> bool: ...
     async def snapshot(self, camera_id: str, stream: str = "main") -> Snapshot: ...
+
+    # -- instant replay (streams/replay/; in the process that owns the camera) ----------
+    async def replay_ranges(self, camera_id: str) -> dict[str, ReplayRange]:
+        """What each buffered stream holds now (wall-clock seconds); {} when none."""
+    async def replay_clip(self, camera_id: str, stream: str, start: float,
+                          duration: float) -> ReplayClip:
+        """[start, start + duration) as one MP4 from the keyframe at or before ``start``;
+        MediaError 404 outside the buffer."""
 
     # -- analytics ---------------------------------------------------------------------
     async def tap(self, camera_id: str, stream: str, zones: list[ZoneSpec],

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -196,6 +197,16 @@ class Fanout:
         self._subscribers: set[Subscriber] = set()
         self.dropped_total = 0     # drops of subscribers that already left
         self.late_total = 0        # of which for being late
+        # called with every unit as it is published (the replay buffer): must be quick and
+        # never raise; a listener is not a viewer and has no queue to fall behind in
+        self._listeners: list[Callable[[AccessUnit], None]] = []
+
+    def add_listener(self, listener: Callable[[AccessUnit], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[AccessUnit], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def subscribe(self, name: str, *, replay: bool = True) -> Subscriber:
         sub = Subscriber(name)
@@ -221,6 +232,8 @@ class Fanout:
         self.cache.add(unit)
         for sub in self._subscribers:
             sub.offer(unit)
+        for listener in self._listeners:
+            listener(unit)
 
     def resume(self) -> None:
         """The source sends again after a stall: every subscriber restarts at a keyframe.

@@ -19,6 +19,8 @@ from iocwall.streams.channel import Channel
 from iocwall.streams.fanout import Subscriber
 from iocwall.streams.health import HealthSnapshot, StreamState
 from iocwall.streams.limits import CloseReason, SessionLimits, check_offer
+from iocwall.streams.replay.model import ReplayClip, ReplayRange
+from iocwall.streams.replay.recorder import ReplayRecorder
 from iocwall.streams.settings import StreamSettings
 from iocwall.streams.snapshot import Snapshot, SnapshotCache, SnapshotError
 from iocwall.streams.source import Ingest, PullSettings
@@ -66,6 +68,7 @@ class Camera:
     name: str
     location: str
     urls: dict[str, CameraUrl]     # "main"/"sub" -> URL (with credentials: never shown)
+    replay: bool = False           # buffer it for replay under [replay] cameras = "wall"
 
     def __repr__(self) -> str:
         return f"Camera({self.id!r})"  # never the URLs: they carry credentials
@@ -80,7 +83,8 @@ class Camera:
                                      transport=getattr(cam, "transport", "auto"),
                                      allow_basic_auth=bool(getattr(cam, "allow_basic_auth",
                                                                    False)))
-        return cls(cam.id, cam.name, getattr(cam, "location", ""), urls)
+        return cls(cam.id, cam.name, getattr(cam, "location", ""), urls,
+                   bool(getattr(cam, "replay", False)))
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class MediaServer:
         self._monitor: asyncio.Task | None = None
         self._counts = {"sessions": 0, "refused": 0, "transcode": 0}
         self._tap_pool: ThreadPoolExecutor | None = None
+        self.replay = ReplayRecorder(settings.replay)
         for cam in cameras:
             self.add(Camera.from_config(cam))
 
@@ -146,6 +151,22 @@ class MediaServer:
         self._removed.discard(camera.id)
         for stream, url in camera.urls.items():
             self._new_channel(camera.id, stream, url)
+        self._follow_replay(camera)
+
+    def _buffered(self, camera: Camera) -> bool:
+        policy = self.settings.replay.cameras
+        return policy == "all" or (policy == "wall" and camera.replay)
+
+    def _follow_replay(self, camera: Camera) -> None:
+        """Buffer the camera's streams when it should be, stop when not (running only: a
+        buffer pulls the camera, which needs the loop)."""
+        if self._monitor is None:
+            return                   # start() does it
+        for stream in STREAMS:
+            if self._buffered(camera) and stream in camera.urls:
+                self.replay.start(camera.id, stream, self._channels[(camera.id, stream)])
+            else:
+                self.replay.stop(camera.id, stream)
 
     async def update_camera(self, camera: Camera) -> None:
         """Apply an edited camera: a changed URL or credential reconnects that stream under
@@ -163,6 +184,7 @@ class MediaServer:
                 self._new_channel(camera.id, stream, camera.urls[stream])
             elif old.urls[stream] != camera.urls[stream]:
                 await self._channels[key].retarget(camera.urls[stream])
+        self._follow_replay(camera)
 
     async def remove_camera(self, camera_id: str) -> bool:
         """Forget a camera: its viewers get a "removed" event and are closed
@@ -172,6 +194,7 @@ class MediaServer:
         if camera is None:
             return False
         self._removed.add(camera_id)
+        self.replay.stop_camera(camera_id)
         await asyncio.gather(*(self._end_channel((camera_id, s)) for s in camera.urls))
         return True
 
@@ -181,6 +204,7 @@ class MediaServer:
         self._channels[(camera_id, stream)] = channel
 
     async def _end_channel(self, key: tuple[str, str]) -> None:
+        self.replay.stop(*key)
         channel = self._channels.pop(key, None)
         event = {"type": "state", "camera": key[0], "stream": key[1], "state": REMOVED}
         for session in self.sessions.all():
@@ -239,12 +263,15 @@ class MediaServer:
     async def start(self) -> None:
         if self._monitor is None:
             self._monitor = asyncio.create_task(self._watch(), name="media-monitor")
+            for camera in self._cameras.values():
+                self._follow_replay(camera)
 
     async def stop(self) -> None:
         if self._monitor is not None:
             self._monitor.cancel()
             await asyncio.gather(self._monitor, return_exceptions=True)
             self._monitor = None
+        self.replay.stop_all()
         await self.sessions.close_all(CloseReason.SERVER_STOP)
         await asyncio.gather(*(ch.stop() for ch in self._channels.values()))
         if self._tap_pool is not None:
@@ -374,6 +401,19 @@ class MediaServer:
                 raise MediaError(503, "no_picture", str(exc)) from None
         finally:
             channel.release()
+
+    async def replay_ranges(self, camera_id: str) -> dict[str, ReplayRange]:
+        """What each buffered stream of the camera holds now ({} when not buffered)."""
+        if camera_id not in self._cameras:
+            await self.check_camera(camera_id)          # 410 removed, else 404
+        return self.replay.ranges(camera_id)
+
+    async def replay_clip(self, camera_id: str, stream: str, start: float,
+                          duration: float) -> ReplayClip:
+        """[start, start + duration) of a buffered stream as one MP4, from the keyframe at
+        or before ``start``; MediaError 404 outside the buffer."""
+        self.channel(camera_id, stream)
+        return await self.replay.clip(camera_id, stream, start, duration)
 
     async def session_refs(self) -> list[SessionRef]:
         """Every viewer session (as MediaCluster.session_refs): e.g. to end one user's."""

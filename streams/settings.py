@@ -14,6 +14,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 Ingest = Literal["pyav", "rtp"]
+ReplayCameras = Literal["wall", "all", "none"]
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    """[replay]: the rolling buffer of each buffered camera (streams/replay/)."""
+    cameras: ReplayCameras = "wall"     # on a wall or with zones / every camera / none
+    sub_seconds: float = 180.0          # history kept of the sub stream (0 = none)
+    main_seconds: float = 0.0           # history kept of the main stream (0 = none)
+    max_bytes_per_camera: int = 64 << 20    # per buffered stream, fragments + open GOP
+    max_bytes_total: int = 1 << 30          # per media process, all buffers together
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,8 @@ class StreamSettings:
     ice_addresses: tuple[str, ...] = ()   # empty = 127.0.0.1 and every local IPv4
     udp_port_min: int = 0                 # 0 and 0 = any port
     udp_port_max: int = 0
+    # [replay]
+    replay: ReplaySettings = ReplaySettings()
 
 
 DEFAULTS = StreamSettings()

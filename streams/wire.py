@@ -16,7 +16,7 @@ from typing import Any
 from iocwall.streams.limits import CloseReason
 from iocwall.streams.settings import StreamSettings
 
-MAX_MESSAGE = 8 << 20          # a snapshot JPEG is the largest thing sent
+MAX_MESSAGE = 72 << 20         # a replay clip is the largest thing sent (recorder.MAX_CLIP_BYTES)
 _HEADER = struct.Struct("!I")
 
 
@@ -35,6 +35,8 @@ class Op(enum.Enum):
     TAP = "tap"                # (TapRequest,) -> None: start the analytics tap of a camera
     UNTAP = "untap"            # (tap_id,) -> bool
     SETTINGS = "settings"      # () -> StreamSettings: what the process's media runs with
+    REPLAY_RANGES = "replay_ranges"   # (camera,) -> dict[str, ReplayRange]
+    REPLAY_CLIP = "replay_clip"       # (camera, stream, start, duration) -> ReplayClip
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,10 @@ class Worker:
             return media.counters()
         if call.op is Op.SNAPSHOT:
             return await media.snapshot(*args)
+        if call.op is Op.REPLAY_RANGES:
+            return await media.replay_ranges(args[0])
+        if call.op is Op.REPLAY_CLIP:
+            return await media.replay_clip(*args)
         if call.op is Op.SYNC:
             await self._sync(args[0])
             return None

@@ -19,12 +19,13 @@ import pytest
 from iocwall.streams import ice
 from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.server import MediaServer
-from iocwall.streams.settings import DEFAULTS, StreamSettings
+from iocwall.streams.settings import DEFAULTS, ReplaySettings, StreamSettings
 from iocwall.streams.source import Ingest
-from iocwall.wall.config import StreamsConfig, WebRTCConfig, load
+from iocwall.wall.config import ReplayConfig, StreamsConfig, WebRTCConfig, load
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("streams", "webrtc")
+REPLAY_WEB_ONLY = {"export_roles"}   # [replay] keys the web side reads
 
 
 def documented() -> dict[str, dict[str, Any]]:
@@ -33,9 +34,16 @@ def documented() -> dict[str, dict[str, Any]]:
     return {section: shipped[section] for section in SECTIONS}
 
 
+def documented_replay() -> dict[str, Any]:
+    """[replay]'s media keys (StreamSettings.replay) as config.toml ships them."""
+    shipped = tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))["replay"]
+    return {k: v for k, v in shipped.items() if k not in REPLAY_WEB_ONLY}
+
+
 def other_than(name: str, default: object) -> object:
     """A valid value for ``name`` that is not its default."""
     special: dict[str, object] = {"ingest": "pyav" if default == "rtp" else "rtp",
+                                  "cameras": "all",
                                   "ice_addresses": ["127.0.0.1"],
                                   "udp_port_min": 41000, "udp_port_max": 41050}
     if name in special:
@@ -62,9 +70,10 @@ def written_toml(values: dict[str, dict[str, object]]) -> str:
 
 
 def expected(values: dict[str, dict[str, object]]) -> StreamSettings:
-    flat = {k: v for keys in values.values() for k, v in keys.items()}
+    flat = {k: v for section, keys in values.items() if section != "replay"
+            for k, v in keys.items()}
     flat["ice_addresses"] = tuple(flat["ice_addresses"])  # type: ignore[arg-type]
-    return StreamSettings(**flat)  # type: ignore[arg-type]
+    return StreamSettings(**flat, replay=ReplaySettings(**values["replay"]))  # type: ignore[arg-type]
 
 
 def test_config_toml_the_pydantic_sections_and_the_settings_model_name_the_same_keys() -> None:
@@ -74,8 +83,11 @@ def test_config_toml_the_pydantic_sections_and_the_settings_model_name_the_same_
         "config.toml's [streams] and StreamsConfig differ"
     assert set(docs["webrtc"]) == set(WebRTCConfig.model_fields), \
         "config.toml's [webrtc] and WebRTCConfig differ"
-    assert set(docs["streams"]) | set(docs["webrtc"]) == fields, \
+    assert set(docs["streams"]) | set(docs["webrtc"]) | {"replay"} == fields, \
         "a documented key has no StreamSettings field (or the other way round)"
+    replay = documented_replay()
+    assert set(replay) | REPLAY_WEB_ONLY == set(ReplayConfig.model_fields)
+    assert set(replay) == {f.name for f in dataclasses.fields(ReplaySettings)}
 
 
 def test_defaults_live_in_streams_settings_only() -> None:
@@ -90,12 +102,16 @@ def test_defaults_live_in_streams_settings_only() -> None:
             assert made[key] == want, f"[{section}] {key}: pydantic default {made[key]!r}"
             assert value == want, f"config.toml ships [{section}] {key} = {value!r}, " \
                 f"the default is {want!r}"
+    replay_defaults = dataclasses.asdict(DEFAULTS.replay)
+    for key, value in documented_replay().items():
+        assert ReplayConfig().model_dump()[key] == replay_defaults[key] == value, key
 
 
 @pytest.mark.timeout(120)
 async def test_every_documented_key_reaches_the_media_process(tmp_path: Path) -> None:
     values = {section: {k: other_than(k, v) for k, v in keys.items()}
               for section, keys in documented().items()}
+    values["replay"] = {k: other_than(k, v) for k, v in documented_replay().items()}
     path = tmp_path / "config.toml"
     path.write_text(written_toml(values), encoding="utf-8")
     settings = load(path, env={}).stream_settings()

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from iocwall.streams.settings import DEFAULTS as D
-from iocwall.streams.settings import Ingest, StreamSettings
+from iocwall.streams.settings import Ingest, ReplayCameras, ReplaySettings, StreamSettings
 from iocwall.streams.urls import UrlError, parse, redact
 
 
@@ -163,13 +163,49 @@ class StreamsConfig(_Section):
                                 "memory is over this is restarted; 0 = no cap")
 
 
-def stream_settings(streams: StreamsConfig, webrtc: WebRTCConfig) -> StreamSettings:
-    """The validated ``[streams]`` and ``[webrtc]`` sections as the media side's one settings
-    model: the only place config becomes StreamSettings. Every field of StreamsConfig and
-    WebRTCConfig is a field of StreamSettings of the same name (a test checks it)."""
+RD = ReplaySettings()
+
+
+class ReplayConfig(_Section):
+    """``[replay]``: instant replay, a short rolling buffer per camera in its media process;
+    defaults come from streams/settings.py (ReplaySettings)."""
+    cameras: ReplayCameras = Field(RD.cameras, description="Which cameras are buffered: "
+                                   "'wall' (on a wall layout or with zones), 'all', 'none'")
+    sub_seconds: float = Field(RD.sub_seconds, ge=0, le=3600,
+                               description="Seconds of the sub stream kept (0 = none)")
+    main_seconds: float = Field(RD.main_seconds, ge=0, le=3600,
+                                description="Seconds of the main stream kept (0 = none)")
+    max_bytes_per_camera: int = Field(RD.max_bytes_per_camera, ge=1 << 16, description="Memory "
+                                      "of one buffered stream (oldest dropped past it)")
+    max_bytes_total: int = Field(RD.max_bytes_total, ge=0, description="Memory of all buffers "
+                                 "of one media process (oldest dropped past it); 0 = no cap")
+    export_roles: list[str] = Field(["admin", "operator"], description="Roles that may "
+                                    "download a clip (?download=1); each export is audited")
+
+    @field_validator("export_roles")
+    @classmethod
+    def _roles(cls, value: list[str]) -> list[str]:
+        from iocwall.wall.access import Role
+        known = {r.value for r in Role}
+        bad = [v for v in value if v not in known]
+        if bad:
+            raise ValueError(f"unknown role {bad[0]!r}; one of {sorted(known)}")
+        return value
+
+    def settings(self) -> ReplaySettings:
+        return ReplaySettings(self.cameras, self.sub_seconds, self.main_seconds,
+                              self.max_bytes_per_camera, self.max_bytes_total)
+
+
+def stream_settings(streams: StreamsConfig, webrtc: WebRTCConfig,
+                    replay: ReplayConfig | None = None) -> StreamSettings:
+    """The validated ``[streams]``, ``[webrtc]`` and ``[replay]`` sections as the media side's
+    one settings model: the only place config becomes StreamSettings. Every field of
+    StreamsConfig and WebRTCConfig is a field of StreamSettings of the same name, and
+    [replay]'s media fields are its ``replay`` (a test checks it)."""
     values: dict[str, Any] = {**streams.model_dump(), **webrtc.model_dump()}
     values["ice_addresses"] = tuple(values["ice_addresses"])
-    return StreamSettings(**values)
+    return StreamSettings(**values, replay=(replay or ReplayConfig()).settings())
 
 
 class WallConfig(_Section):
@@ -419,6 +455,7 @@ class Config(_Section):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     streams: StreamsConfig = Field(default_factory=StreamsConfig)
+    replay: ReplayConfig = Field(default_factory=ReplayConfig)
     wall: WallConfig = Field(default_factory=WallConfig)
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
@@ -432,7 +469,7 @@ class Config(_Section):
 
     def stream_settings(self) -> StreamSettings:
         """What the media side is built from (see ``stream_settings``)."""
-        return stream_settings(self.streams, self.webrtc)
+        return stream_settings(self.streams, self.webrtc, self.replay)
 
 
 class ConfigError(Exception):

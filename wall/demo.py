@@ -217,6 +217,8 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
         cameras = camera_configs(args.cameras, ports.rtsp, cam_password)
         config.indicators.demo_data = True          # the real 2024/2019 figures, once
         config.wall.demo_open_display = True        # /display/demo/N from loopback, no pairing
+        if config.replay.cameras == "wall":
+            config.replay.cameras = "all"            # every demo camera can be rewound
         media = build_media(config)       # its cameras come from the registry
         worker, zones = _demo_analytics(config, args.cameras)
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))

@@ -95,6 +95,26 @@ def _may_end(who: Principal, viewer: str) -> bool:
     return who.role is Role.ADMIN or (viewer != "" and viewer == who.name)
 
 
+CameraCheck = Callable[[Request, str], Awaitable[RegisteredCamera | None]]
+
+
+def camera_check(access: CameraAccess | None) -> CameraCheck:
+    """May this request open this camera? The one rule for live video, snapshots and
+    replay: a display only the cameras on its layouts (403), a registrar only its own
+    province's (404, as for an unknown camera)."""
+    async def check(request: Request, camera: str) -> RegisteredCamera | None:
+        if access is not None and not await access(principal_of(request), camera):
+            raise ApiError(403, "forbidden", "camera not on this display / camera không có "
+                           "trên màn hình này")
+        return await _visible(request, camera)
+    return check
+
+
+def api_error(exc: MediaError) -> ApiError:
+    """A media refusal as the API's error (status, code, message, Retry-After)."""
+    return _api_error(exc)
+
+
 def routes(media: MediaService, access: CameraAccess | None = None,
            extra_metrics: Callable[[], str] | None = None) -> list[BaseRoute]:
     """The media endpoints, each guarded by its roles.
@@ -105,11 +125,7 @@ def routes(media: MediaService, access: CameraAccess | None = None,
     extra_metrics: more Prometheus text for /metrics (the analytics tap's counters).
     """
 
-    async def check(request: Request, camera: str) -> RegisteredCamera | None:
-        if access is not None and not await access(principal_of(request), camera):
-            raise ApiError(403, "forbidden", "camera not on this display / camera không có "
-                           "trên màn hình này")
-        return await _visible(request, camera)
+    check = camera_check(access)
 
     async def list_cameras(request: Request) -> Response:
         who = principal_of(request)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from iocwall.wall import media_api, pages, search
-from iocwall.wall.access import Principal
+from iocwall.wall import media_api, pages, replay_api, search
+from iocwall.wall.access import Principal, Role
 from iocwall.wall.api import audit, health, prefs, session, tokens, users
 from iocwall.wall.indicators import api as indicators_api
 from iocwall.wall.notify import api as notify_api
@@ -31,7 +31,9 @@ def route_table(services: Services) -> list[BaseRoute]:
 
     access = camera_access(services)
     media = services.media
-    media_routes = (media_api.routes(media, access, analytics_metrics)
+    exporters = [Role(r) for r in services.config.replay.export_roles]
+    media_routes = ([*media_api.routes(media, access, analytics_metrics),
+                     *replay_api.routes(media, access, exporters)]
                     if media is not None else [])
     return [
         # accounts, sessions, audit, health

@@ -11,6 +11,7 @@ the rest and stops it first.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -43,6 +44,7 @@ from iocwall.wall.zones.store import ZoneStore
 if TYPE_CHECKING:
     from iocwall.analytics.messages import ZoneSpec
     from iocwall.streams.contract import MediaService
+    from iocwall.wall.registry.sync import MediaSync
     from iocwall.wall.walls.service import WallService
     from iocwall.wall.zones.follow import ZoneFollow
 
@@ -97,6 +99,8 @@ class Services:
         self.started_at = time.monotonic()
         self.started = False
         self._media_started = False
+        self._media_sync: MediaSync | None = None
+        self._replay_task: asyncio.Task[None] | None = None
 
     @property
     def bus(self) -> Bus:
@@ -141,6 +145,7 @@ class Services:
             from iocwall.wall.walls.service import WallService
             self.wall = WallService(self)           # after the registry: the walls' cameras
             await self.wall.start()
+            await self._choose_replay()
             if self.media is not None:
                 await self.media.start()
                 self._media_started = True
@@ -162,8 +167,20 @@ class Services:
         await seed_from_config(self.registry, self.store, self.config.cameras,
                                reg.seed_province, reg.seed_centre)
         if self.media is not None:
-            await MediaSync(self.registry, self.media).load()
+            self._media_sync = MediaSync(self.registry, self.media)
+            await self._media_sync.load()
         self.registry.listen(self._announce_camera)
+
+    async def _choose_replay(self) -> None:
+        """[replay] cameras = "wall": buffer the cameras on a wall or with zones, judged now
+        and then every few seconds (wall/replay_follow.py)."""
+        from iocwall.wall import replay_follow
+        sync = self._media_sync
+        if sync is None or self.config.replay.cameras != "wall":
+            return
+        await sync.set_replay(await replay_follow.wanted(self))
+        self._replay_task = asyncio.create_task(replay_follow.follow(self, sync),
+                                                name="replay-follow")
 
     async def _announce_camera(self, change: Change) -> None:
         """Tell other processes (bus: memory or Redis) that a camera changed; the payload
@@ -178,6 +195,10 @@ class Services:
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
         self.started = False
+        if self._replay_task is not None:
+            self._replay_task.cancel()
+            await asyncio.gather(self._replay_task, return_exceptions=True)
+            self._replay_task = None
         if self.analytics is not None:
             with _logged("analytics"):
                 await self.analytics.stop()

@@ -168,7 +168,7 @@ class ServerProc:
     """tests/benchmarks/media_proc.py: a MediaServer behind HTTP, in its own process."""
 
     def __init__(self, sim: SimProcess, cameras: int, tmp: Path, processes: int = 1,
-                 transport: str = "auto") -> None:
+                 transport: str = "auto", extra: Sequence[str] = ()) -> None:
         """``processes`` > 1: media in that many media processes (MediaCluster) behind
         this one; measure it with ``CpuMeter(pid, tree=True)``. ``transport``: how every
         camera sends RTP (auto | tcp | udp)."""
@@ -178,7 +178,7 @@ class ServerProc:
         self.processes = processes
         args = [sys.executable, str(SERVER_SCRIPT), "--port", str(self.port),
                 "--rtsp", f"rtsp://{sim.host}:{sim.rtsp_port}", "--cameras", str(cameras),
-                "--processes", str(processes), "--transport", transport]
+                "--processes", str(processes), "--transport", transport, *extra]
         err = open(self.log, "w")
         self.process = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=err,
                                         text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})

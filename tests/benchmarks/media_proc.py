@@ -13,6 +13,9 @@ Serves, on 127.0.0.1:P:
   stream: ``MediaPlayer(decode=True)`` + ``MediaRelay``, aiortc re-encoding H.264
   for every viewer. The baseline of bench_media_cpu.
 - GET /bench/stats: stream health, viewer sessions and units each passthrough track sent.
+With ``--replay-sub S`` / ``--replay-main S`` every camera is buffered for instant replay
+(S seconds of that stream) and the replay routes (``iocwall.wall.replay_api``) are served;
+/bench/stats then adds the buffers' figures (in-process media only).
 With ``--processes N`` (N > 1) the media routes are served by a ``MediaCluster`` of N
 media processes (the ordinary baseline stays in this process).
 Prints READY when listening; SIGTERM stops everything.
@@ -23,7 +26,7 @@ import argparse
 import asyncio
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -36,7 +39,8 @@ from starlette.routing import Route
 from iocwall.streams import ice
 from iocwall.streams.cluster import MediaCluster
 from iocwall.streams.server import MediaServer
-from iocwall.wall import media_api
+from iocwall.streams.settings import ReplaySettings
+from iocwall.wall import media_api, replay_api
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.config import StreamsConfig, WebRTCConfig, stream_settings
 from iocwall.wall.errors import ApiError, api_error_handler
@@ -115,11 +119,12 @@ def build(media: MediaServer | MediaCluster, ordinary: Ordinary):  # noqa: ANN20
                          "units_sent": getattr(s.track, "units_sent", None)}
                         for s in media.sessions.all()]
         drops = {f"{h.camera}/{h.stream}": h.drops for h in health}
-        return JSONResponse({"health": [h.to_json() for h in health],
+        replay = media.replay.stats() if isinstance(media, MediaServer) else {}
+        return JSONResponse({"health": [h.to_json() for h in health], "replay": replay,
                              "sessions": sessions, "fanout_drops": drops,
                              "ordinary_viewers": len(ordinary.pcs)})
 
-    routes = [*media_api.routes(media),
+    routes = [*media_api.routes(media), *replay_api.routes(media),
               Route("/bench/ordinary/{camera}/{stream}", ordinary_offer, methods=["POST"]),
               Route("/bench/stats", stats, methods=["GET"])]
     app = Starlette(routes=routes, exception_handlers={ApiError: api_error_handler})
@@ -141,15 +146,17 @@ async def serve(args: argparse.Namespace) -> None:
                             **({"ingest": os.environ["BENCH_INGEST"]}      # pyav | rtp
                                if os.environ.get("BENCH_INGEST") else {}))
     webrtc = WebRTCConfig(ice_addresses=["127.0.0.1"])
+    replay = ReplaySettings(cameras="all" if args.replay_sub or args.replay_main else "none",
+                            sub_seconds=args.replay_sub, main_seconds=args.replay_main)
     media: MediaServer | MediaCluster
     # no session limits: every benchmark viewer is the one user "bench"
     streams = streams.model_copy(update={"max_sessions": 0, "max_sessions_per_user": 0,
                                          "max_sessions_per_camera": 0})
     if args.processes > 1:
-        media = MediaCluster(stream_settings(streams, webrtc), cams, args.processes,
-                             log_level=logging.WARNING)
+        media = MediaCluster(replace(stream_settings(streams, webrtc), replay=replay), cams,
+                             args.processes, log_level=logging.WARNING)
     else:
-        media = MediaServer(stream_settings(streams, webrtc), cams)
+        media = MediaServer(replace(stream_settings(streams, webrtc), replay=replay), cams)
     ordinary = Ordinary(args.rtsp)
     await media.start()
     server = uvicorn.Server(uvicorn.Config(build(media, ordinary), host="127.0.0.1",
@@ -176,6 +183,10 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=1)
     parser.add_argument("--linger", type=float, default=1.0)
     parser.add_argument("--processes", type=int, default=1, help="media processes (1 = here)")
+    parser.add_argument("--replay-sub", type=float, default=0.0,
+                        help="seconds of every sub stream buffered for replay (0 = off)")
+    parser.add_argument("--replay-main", type=float, default=0.0,
+                        help="seconds of every main stream buffered for replay (0 = off)")
     parser.add_argument("--transport", choices=("auto", "tcp", "udp"), default="auto",
                         help="RTP transport of every camera")
     args = parser.parse_args()

@@ -28,6 +28,7 @@ class MediaCamera:
     location: str
     transport: str
     allow_basic_auth: bool = False
+    replay: bool = False          # buffered for instant replay ([replay] cameras = "wall")
 
     def __repr__(self) -> str:
         return f"MediaCamera({self.id!r})"     # never the password
@@ -37,7 +38,19 @@ class MediaSync:
     def __init__(self, registry: Registry, media: MediaService) -> None:
         self._registry = registry
         self._media = media
+        self._replay: set[str] = set()       # cameras to buffer under cameras = "wall"
         registry.listen(self.apply)
+
+    async def set_replay(self, camera_ids: set[str]) -> None:
+        """Buffer exactly these cameras (those on a wall or with zones): each one whose
+        choice changed is handed to the media server again with its new ``replay``."""
+        changed = camera_ids ^ self._replay
+        self._replay = set(camera_ids)
+        for camera_id in sorted(changed):
+            cam = await self._registry.get(camera_id)
+            media_cam = await self._camera(cam) if cam is not None else None
+            if media_cam is not None and await self._media.camera(camera_id) is not None:
+                await self._media.update_camera(media_cam)
 
     async def _camera(self, cam: RegisteredCamera) -> Camera | None:
         if not cam.rtsp_main:
@@ -45,7 +58,8 @@ class MediaSync:
         creds = await self._registry.credentials(cam.id)
         return Camera.from_config(MediaCamera(cam.id, cam.name, cam.rtsp_main, cam.rtsp_sub,
                                               creds.username, creds.password, cam.location,
-                                              cam.transport.value, cam.allow_basic_auth))
+                                              cam.transport.value, cam.allow_basic_auth,
+                                              cam.id in self._replay))
 
     async def load(self) -> int:
         """Give the media server every registered camera (at start)."""
