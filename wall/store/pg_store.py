@@ -58,7 +58,8 @@ class PgStore(Store):
 
     def __init__(self, url: str, password: str | None = None) -> None:
         self.url, self.password = url, password
-        self.path = Path(describe(url))            # what logs and messages show
+        self.where = describe(url)                 # what logs and messages show
+        self.path = Path(self.where)
         self.version = 0
         self._pg: PgConnection | None = None
         self._identity: set[str] = set()
@@ -72,7 +73,7 @@ class PgStore(Store):
         except BaseException:
             await self.close()
             raise
-        log.info("store open: %s (schema v%d)", self.path, self.version)
+        log.info("store open: %s (schema v%d)", self.where, self.version)
 
     def _open_sync(self) -> int:
         conn = self._connection()
@@ -93,8 +94,8 @@ class PgStore(Store):
                                   cursor_factory=psycopg.ClientCursor, row_factory=row_factory,
                                   application_name="iocwall", **kwargs)
         except psycopg.Error as exc:
-            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise StoreUnavailable(f"cannot reach {self.path}: {detail}") from None
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailable(f"cannot reach {self.where}: {detail}") from None
         self._pg = PgConnection(cast("psycopg.Connection[Row]", raw), self._identity)
         return self._pg
 
@@ -128,10 +129,10 @@ class PgStore(Store):
                 if not conn.broken:
                     raise
                 self._drop()
-                log.warning("store connection lost (%s): %s", self.path,
+                log.warning("store connection lost (%s): %s", self.where,
                             str(exc).strip().splitlines()[0] if str(exc).strip() else "")
                 if attempt == 2 or committing[0]:
-                    raise StoreUnavailable(f"connection to {self.path} lost") from None
+                    raise StoreUnavailable(f"connection to {self.where} lost") from None
         raise AssertionError("unreachable")
 
     async def execute(self, sql: str, params: Params = ()) -> int:
