@@ -16,8 +16,8 @@ from iocwall.wall.store.migrations import MIGRATIONS_DIR, MigrationError, availa
 from iocwall.wall.store.pg_store import PgStore
 from iocwall.wall.text import fold
 from tests.fixtures.app import make_config, start_live_server
-from tests.fixtures.postgres_server import PostgresServer
 from tests.fixtures.ports import free_port
+from tests.fixtures.postgres_server import PostgresServer
 from tests.test_cli import run_cli
 
 
@@ -138,7 +138,8 @@ async def test_transaction_retried_once_when_its_connection_dies(postgres_db: st
 def test_bad_store_url_is_refused_with_the_key(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[storage]\nurl = "mysql://db/iocwall"\n')
-    with pytest.raises(ConfigError, match=r"c.toml:2: .storage.url. = .mysql://db/iocwall. is invalid.*PostgreSQL URL"):
+    with pytest.raises(ConfigError, match=r"c.toml:2: .storage.url. = .mysql://db/iocwall. "
+                                          r"is invalid.*PostgreSQL URL"):
         load(config)
 
 

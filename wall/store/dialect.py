@@ -47,7 +47,9 @@ def pg_migration(sql: str) -> str:
     return sql
 
 
-_TOKEN = re.compile(r"""('(?:[^']|'')*')|("(?:[^"]|"")*")|(--[^\n]*)|(::)|(\?)|:([A-Za-z_]\w*)|(%)""")
+# literal | quoted name | comment | cast | ? | :name | %
+_TOKEN = re.compile(r"""('(?:[^']|'')*')|("(?:[^"]|"")*")|(--[^\n]*)|(::)|(\?)"""
+                    r"""|:([A-Za-z_]\w*)|(%)""")
 
 
 @functools.lru_cache(maxsize=2048)

@@ -18,7 +18,6 @@ whose COMMIT itself was cut (its outcome unknown), raises ``StoreUnavailable`` (
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable, Iterable
