@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 5
+# After a failed connect, calls fail at once for this long: requests queued on the store's
+# one thread must not each wait out a connect timeout while the server is unreachable.
+RECONNECT_PAUSE_S = 1.0
 WRITE_LOCK = 0x10C_3A11_0002          # the advisory lock every write transaction holds
 _READ = re.compile(r"^\s*(SELECT|WITH)\b", re.IGNORECASE)
 
@@ -64,6 +68,7 @@ class PgStore(Store):
         self._identity: set[str] = set()
         self._executor: ThreadPoolExecutor | None = None
         self._conn = None
+        self._down: tuple[float, str] | None = None      # (retry after, why) once a connect failed
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-pg")
@@ -85,6 +90,8 @@ class PgStore(Store):
         if self._pg is not None and not self._pg.broken:
             return self._pg
         self._drop()
+        if self._down is not None and time.monotonic() < self._down[0]:
+            raise StoreUnavailable(self._down[1])
         kwargs: dict[str, Any] = {}
         if self.password and "password" not in conninfo_to_dict(self.url):
             kwargs["password"] = self.password
@@ -94,7 +101,12 @@ class PgStore(Store):
                                   application_name="iocwall", **kwargs)
         except psycopg.Error as exc:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreUnavailable(f"cannot reach {self.where}: {detail}") from None
+            why = f"cannot reach {self.where}: {detail}"
+            self._down = (time.monotonic() + RECONNECT_PAUSE_S, why)
+            raise StoreUnavailable(why) from None
+        if self._down is not None:
+            log.info("store reconnected: %s", self.where)
+            self._down = None
         self._pg = PgConnection(cast("psycopg.Connection[Row]", raw), self._identity)
         return self._pg
 
