@@ -59,7 +59,9 @@ class Row(Sequence[Any]):
 
 def row_factory(cursor: Any) -> RowMaker[Row]:
     names = [c.name for c in cursor.description or ()]
-    index = {name: i for i, name in enumerate(names)}
+    index: dict[str, int] = {}
+    for i, name in enumerate(names):
+        index.setdefault(name, i)           # a repeated name reads the first, as sqlite3.Row
 
     def make(values: Sequence[Any]) -> Row:
         return Row(values, index)
