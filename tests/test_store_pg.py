@@ -192,3 +192,25 @@ async def test_outage_refuses_writes_with_503_and_heals_by_itself(
         names = [u["username"] for u in (await http.get("/api/users")).json()["users"]]
         assert "lan" in names and "mai" in names
         assert await server.services.store.get_setting("half") is None   # nothing half-done
+
+
+async def test_write_transactions_of_two_servers_take_turns(postgres_db: str) -> None:
+    """Read-then-write code (the next layout version, the next camera id) written for
+    SQLite's one writer stays right with two controllers on one database: their
+    transactions run one after the other, never interleaved."""
+    import time
+
+    stores = [PgStore(postgres_db), PgStore(postgres_db)]
+    for s in stores:
+        await s.open()
+    try:
+        def next_key(conn: sqlite3.Connection) -> None:
+            count = conn.execute("SELECT COUNT(*) FROM settings").fetchone()[0]
+            time.sleep(0.3)                         # the other controller runs meanwhile
+            conn.execute("INSERT INTO settings(key, value) VALUES(?, 'x')", (f"k{count}",))
+        await asyncio.gather(*(s.transaction(next_key) for s in stores for _ in range(2)))
+        rows = await stores[0].fetchall("SELECT key FROM settings ORDER BY key")
+        assert [r["key"] for r in rows] == ["k0", "k1", "k2", "k3"]
+    finally:
+        for s in stores:
+            await s.close()
