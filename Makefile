@@ -5,7 +5,7 @@ PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := ffmpeg redis-server chromium chromium-driver fonts-dejavu-core iproute2 nftables vlc-bin vlc-plugin-base onvif-tools haproxy
+APT_PKGS := ffmpeg redis-server postgresql chromium chromium-driver fonts-dejavu-core iproute2 nftables vlc-bin vlc-plugin-base onvif-tools haproxy
 # Debian packages wanted for their command only: skipped when the command is already there
 # (NodeSource's nodejs bundles npm, and Debian's npm package conflicts with it).
 APT_CMD_PKGS := npm

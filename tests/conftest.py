@@ -2,6 +2,7 @@
 pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.redis_server",
+    "tests.fixtures.postgres_server",
     "tests.fixtures.app",
     "tests.fixtures.browser",
 ]

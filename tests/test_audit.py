@@ -12,13 +12,15 @@ from iocwall.streams.clock import iso_from_epoch, parse_iso
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.audit import AuditAction, AuditLog, AuditQuery, export_csv
 from iocwall.wall.errors import ApiError
-from iocwall.wall.store import Store
-from tests.fixtures.app import USER_PASSWORD, LiveServer
+from tests.fixtures.app import USER_PASSWORD, LiveServer, store_of_test
+
+# every test on SQLite and on PostgreSQL (issue 19)
+pytestmark = pytest.mark.usefixtures("both_stores")
 
 
 @pytest.fixture
-async def audit(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = Store(tmp_path / "a.sqlite3")
+async def audit(tmp_path: Path, both_stores: str):  # type: ignore[no-untyped-def]
+    store = store_of_test(tmp_path / "a.sqlite3")
     await store.open()
     try:
         yield AuditLog(store)

@@ -32,6 +32,11 @@ def test_debian_packages_include_npm_because_setup_runs_npm_install() -> None:
     assert "npm" in _make_var("APT_PKGS") + _make_var("APT_CMD_PKGS")
 
 
+def test_debian_packages_include_the_servers_the_tests_start() -> None:
+    """redis-server and PostgreSQL (tests/fixtures/postgres_server.py) run for real."""
+    assert {"redis-server", "postgresql"} <= set(_make_var("APT_PKGS"))
+
+
 def test_make_test_runs_ruff_then_mypy_then_pytest() -> None:
     lines = _dry_run("test")
     def first(word: str) -> int:

@@ -7,10 +7,14 @@ import io
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from iocwall.wall.access import Role
 from iocwall.wall.audit import AuditQuery
 from tests.fixtures.app import USER_PASSWORD, LiveServer
+
+# every test on SQLite and on PostgreSQL (issue 19)
+pytestmark = pytest.mark.usefixtures("both_stores")
 
 URL = "/api/indicators/dossiers_received/values"
 

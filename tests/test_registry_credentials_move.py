@@ -19,7 +19,8 @@ from iocwall.wall.registry import origin
 from tests.fixtures.app import USER_PASSWORD
 from tests.registry_helpers import Recorder, recording_client, registry_server
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+# every test on SQLite and on PostgreSQL (issue 19)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120), pytest.mark.usefixtures("both_stores")]
 
 USER, PASSWORD = "cam-admin", "Stored-Secret-9!"
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from iocwall.streams.clock import VN_TZ, parse_iso
 from iocwall.wall.access import Principal, Role
@@ -52,6 +53,7 @@ async def _search(http: httpx.AsyncClient, q: str) -> dict:
     return r.json()
 
 
+@pytest.mark.usefixtures("both_stores")      # SQLite and PostgreSQL (issue 19)
 async def test_search_ignores_case_and_diacritics(live_server: LiveServer) -> None:
     async with live_server.client() as http:
         await live_server.login(http)
@@ -89,6 +91,7 @@ async def test_search_ignores_case_and_diacritics(live_server: LiveServer) -> No
         assert _group(await _search(http, "cong chinh"), "cameras")["total"] == 0
 
 
+@pytest.mark.usefixtures("both_stores")      # SQLite and PostgreSQL (issue 19)
 async def test_a_registrar_sees_only_its_province(live_server: LiveServer) -> None:
     async with live_server.client() as http:
         await live_server.login(http)
@@ -114,6 +117,7 @@ async def test_a_registrar_sees_only_its_province(live_server: LiveServer) -> No
     assert [(e.action, e.province) for e in entries] == [("camera.update", "HUE"), ("login", "HUE")]
 
 
+@pytest.mark.usefixtures("both_stores")      # SQLite and PostgreSQL (issue 19)
 async def test_audit_filters_keyset_pages_and_csv(live_server: LiveServer) -> None:
     audit = live_server.services.audit
     lan = Principal("lan", Role.REGISTRAR, "HUE")

@@ -1,4 +1,5 @@
-"""Store: pragmas, async API, settings, and schema migrations including an upgrade from v1."""
+"""Store: pragmas, async API, settings, and schema migrations including an upgrade from v1.
+The engine-neutral tests run on SQLite and on PostgreSQL (``any_store``)."""
 from __future__ import annotations
 
 import asyncio
@@ -9,6 +10,16 @@ import pytest
 
 from iocwall.wall.store import MigrationError, Store, connect, current_version, migrate
 from iocwall.wall.store.migrations import available
+from iocwall.wall.store.pg_store import PgStore
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A factory of stores on one database: SQLite in tmp_path, or a fresh PostgreSQL one."""
+    if request.param == "sqlite":
+        return lambda: Store(tmp_path / "x.sqlite3")
+    url = request.getfixturevalue("postgres_db")
+    return lambda: PgStore(url)
 
 
 async def test_open_applies_all_migrations_and_pragmas(tmp_path: Path) -> None:
@@ -29,17 +40,17 @@ async def test_open_applies_all_migrations_and_pragmas(tmp_path: Path) -> None:
     assert await store.ping() is False
 
 
-async def test_reopen_is_idempotent(tmp_path: Path) -> None:
+async def test_reopen_is_idempotent(make_store) -> None:  # type: ignore[no-untyped-def]
     for _ in range(2):
-        store = Store(tmp_path / "x.sqlite3")
+        store = make_store()
         await store.open()
         rows = await store.fetchall("SELECT version FROM schema_version ORDER BY version")
         assert [r["version"] for r in rows] == list(range(1, store.version + 1))
         await store.close()
 
 
-async def test_settings_and_transactions(tmp_path: Path) -> None:
-    store = Store(tmp_path / "x.sqlite3")
+async def test_settings_and_transactions(make_store) -> None:  # type: ignore[no-untyped-def]
+    store = make_store()
     await store.open()
     try:
         assert await store.get_setting("k") is None
@@ -60,8 +71,8 @@ async def test_settings_and_transactions(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_foreign_keys_enforced(tmp_path: Path) -> None:
-    store = Store(tmp_path / "x.sqlite3")
+async def test_foreign_keys_enforced(make_store) -> None:  # type: ignore[no-untyped-def]
+    store = make_store()
     await store.open()
     try:
         with pytest.raises(sqlite3.IntegrityError):
@@ -72,8 +83,8 @@ async def test_foreign_keys_enforced(tmp_path: Path) -> None:
         await store.close()
 
 
-async def test_concurrent_calls_are_serialised(tmp_path: Path) -> None:
-    store = Store(tmp_path / "x.sqlite3")
+async def test_concurrent_calls_are_serialised(make_store) -> None:  # type: ignore[no-untyped-def]
+    store = make_store()
     await store.open()
     try:
         await asyncio.gather(*(store.set_setting(f"k{i}", str(i)) for i in range(50)))

@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from iocwall.streams.clock import parse_iso
 from iocwall.wall.access import Role
 from tests.fixtures.app import USER_PASSWORD, LiveServer, make_config, start_live_server
+
+# every test on SQLite and on PostgreSQL (issue 19)
+pytestmark = pytest.mark.usefixtures("both_stores")
 
 
 async def _admin_token(server: LiveServer, http, label: str, **extra: object) -> dict:  # type: ignore[no-untyped-def]

@@ -9,6 +9,9 @@ from iocwall.wall.config import Config
 from tests.fixtures.app import start_live_server
 from tests.wall_helpers import layout, make_wall, open_display, tile, with_cameras
 
+# every test on SQLite and on PostgreSQL (issue 19)
+pytestmark = pytest.mark.usefixtures("both_stores")
+
 
 @pytest.fixture
 def wall_config(app_config: Config) -> Config:

@@ -23,6 +23,7 @@ from iocwall.wall.auth import AuthMiddleware
 from iocwall.wall.auth.proxies import TrustedProxies
 from iocwall.wall.errors import (
     ApiError,
+    MiddlewareApiErrors,
     api_error_handler,
     http_error_handler,
     server_error_handler,
@@ -71,6 +72,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
                     Middleware(HostCheckMiddleware, policy=HostPolicy(server)),
                     Middleware(BodyLimitMiddleware, limit=server.max_body_bytes),
                     Middleware(TrustedProxies, proxies=server.trusted_proxies),
+                    Middleware(MiddlewareApiErrors),     # e.g. store down at session lookup
                     Middleware(AuthMiddleware, services=services),
                     Middleware(DisplaySessionMiddleware, services=services)],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler,

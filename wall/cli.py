@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("iocwall.wall.serve", "run the server (media + controller + web) from config.toml"),
     "sim": ("iocwall.hardware.sim.command", "camera simulator: RTSP + ONVIF + WS-Discovery"),
     "registry": ("iocwall.wall.registry.command", "camera registry tasks: rotate-key"),
+    "store": ("iocwall.wall.store.command", "store tasks: copy a SQLite site into PostgreSQL"),
     "smoke": ("iocwall.hardware.smoke.command", "hardware smoke test of a camera or display node"),
     "worker": ("iocwall.wall.worker_command", "analytics worker (people counting per counter)"),
     "display-agent": ("iocwall.hardware.display_agent", "display PC agent: a kiosk per monitor"),

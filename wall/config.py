@@ -80,8 +80,20 @@ class LoggingConfig(_Section):
     backup_count: int = Field(5, ge=0, description="Rotated log files kept (iocwall.log.1 ...)")
 
 
+def _store_url(value: str) -> str:
+    value = value.strip()
+    if value and not value.lower().startswith(("postgresql://", "postgres://")):
+        raise ValueError("expected empty (SQLite in data_dir) or a PostgreSQL URL, "
+                         "e.g. postgresql://iocwall@db.example:5432/iocwall")
+    return value
+
+
 class StorageConfig(_Section):
     path: str = Field("iocwall.sqlite3", description="SQLite file, relative to data_dir")
+    url: Annotated[str, AfterValidator(_store_url)] = Field(
+        "", description="PostgreSQL URL (postgresql://user@host:5432/db) for a store shared "
+                        "by several servers; empty = SQLite (path). The password: "
+                        "IOCWALL_STORE_PASSWORD, or libpq's PGPASSWORD / ~/.pgpass")
 
 
 class BusConfig(_Section):

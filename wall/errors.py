@@ -6,6 +6,7 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -43,3 +44,29 @@ async def server_error_handler(request: Request, exc: Exception) -> Response:
     headers = getattr(request.app.state, "security_headers", None)
     return JSONResponse(error_body("internal", "internal error; see the server log"),
                         status_code=500, headers=headers)
+
+
+class MiddlewareApiErrors:
+    """An ``ApiError`` raised by a middleware (outside the router, whose handler answers
+    the endpoints' own): the session lookup while the store is down is a 503 in the
+    one error shape, not a 500 with a traceback in the log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+        try:
+            await self.app(scope, receive, tracking)
+        except ApiError as exc:
+            if started or scope["type"] != "http":
+                raise
+            log.warning("%s %s: %s", scope.get("method"), scope.get("path"), exc)
+            response = JSONResponse(error_body(exc.code, exc.message, exc.field),
+                                    status_code=exc.status, headers=exc.headers)
+            await response(scope, receive, send)

@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
     from iocwall.wall.errors import ApiError
     from iocwall.wall.logs import setup
     from iocwall.wall.private_files import UnsafeDataDir, private_dir
-    from iocwall.wall.store import MigrationError
+    from iocwall.wall.store import MigrationError, StoreUnavailable
     from iocwall.wall.tls import TlsError
 
     try:
@@ -245,6 +245,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except (MigrationError, ApiError, OSError, UnsafeDataDir) as exc:
         reason = getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
+        if isinstance(exc, StoreUnavailable):       # where, and why (never the password)
+            reason = str(exc)
         print(f"iocwall serve: cannot start: {reason}", file=sys.stderr)
         return 1
     except Exception as exc:           # e.g. Redis unreachable: one line, details in the log

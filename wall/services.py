@@ -37,7 +37,7 @@ from iocwall.wall.indicators.service import IndicatorService
 from iocwall.wall.private_files import private_dir
 from iocwall.wall.registry.crypto import SecretBox
 from iocwall.wall.registry.store import Change, ChangeKind, Registry
-from iocwall.wall.store import Store
+from iocwall.wall.store import store_for
 from iocwall.wall.zones.queues import QueueBoard
 from iocwall.wall.zones.store import ZoneStore
 
@@ -69,7 +69,7 @@ class Services:
         self._own_passwords = passwords is None
         self.passwords = passwords or Passwords(workers=config.auth.password_checks,
                                                 queue=config.auth.password_queue)
-        self.store = Store(config.data_path / config.storage.path)
+        self.store = store_for(config.storage, config.data_path)
         self.users = Users(self.store, self.passwords)
         self.tokens = Tokens(self.store, config.auth.token_ttl_days, config.auth.token_max_ttl_days)
         self.audit = AuditLog(self.store)

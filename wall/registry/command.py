@@ -27,12 +27,12 @@ async def rotate(config: object) -> tuple[int, str]:
     from iocwall.wall.audit import AuditLog
     from iocwall.wall.registry.crypto import ENV_NEW_KEY, SecretBox, write_key_file
     from iocwall.wall.registry.store import Registry
-    from iocwall.wall.store import Store
+    from iocwall.wall.store import store_for
 
     data = config.data_path  # type: ignore[attr-defined]
     key_file = data / config.registry.key_file  # type: ignore[attr-defined]
     box = SecretBox(key_file)
-    store = Store(data / config.storage.path)  # type: ignore[attr-defined]
+    store = store_for(config.storage, data)  # type: ignore[attr-defined]
     await store.open()
     try:
         registry = Registry(store, box)

@@ -1,5 +1,7 @@
 """SQLite access for the server: one connection, one thread, an async API.
 
+(PostgreSQL: ``PgStore`` in pg_store.py, the same API; SQL differences in dialect.py.)
+
 Every call runs on a single dedicated thread (a one-worker executor), so the
 event loop never blocks on disk and writes are naturally serialised: SQLite
 allows one writer at a time anyway, and one thread avoids "database is locked"
@@ -184,7 +186,8 @@ class Store:
     async def setting_or_create(self, key: str, make: Callable[[], str]) -> str:
         """The stored value, or store ``make()`` first; safe if two processes race."""
         def work(conn: sqlite3.Connection) -> str:
-            conn.execute("INSERT OR IGNORE INTO settings(key, value) VALUES(?, ?)", (key, make()))
+            conn.execute("INSERT INTO settings(key, value) VALUES(?, ?)"
+                         " ON CONFLICT(key) DO NOTHING", (key, make()))
             return str(conn.execute("SELECT value FROM settings WHERE key = ?",
                                     (key,)).fetchone()[0])
         return await self.transaction(work)

@@ -140,10 +140,12 @@ class AlarmEngine:
         monitor = await self._controller.walls.monitor(rule.wall, rule.monitor)
 
         def insert(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO alarms(rule, raised_at, count, restore_version)"
-                " VALUES(?, ?, ?, ?)", (rule.id, now_iso(), count, monitor.layout_version))
-            return int(cur.lastrowid or 0) if cur.rowcount else 0
+            # the open-alarm unique index makes a second raise a no-op: no row comes back
+            row = conn.execute(
+                "INSERT INTO alarms(rule, raised_at, count, restore_version)"
+                " VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                (rule.id, now_iso(), count, monitor.layout_version)).fetchone()
+            return int(row[0]) if row is not None else 0
         alarm_id = await self._store.transaction(insert)
         if not alarm_id:
             return                               # already open (maybe by another controller)

@@ -119,8 +119,8 @@ class ZoneStore:
                                          (camera,)) is not None:
                 continue            # seen before: its zones are the operators' now
             await self.store.execute(
-                "INSERT OR IGNORE INTO queue_zones(camera, zones, source, updated_at, "
-                "updated_by) VALUES(?, ?, ?, ?, ?)",
+                "INSERT INTO queue_zones(camera, zones, source, updated_at, "
+                "updated_by) VALUES(?, ?, ?, ?, ?) ON CONFLICT(camera) DO NOTHING",
                 (camera, json.dumps(zones_json(validated(specs))), source, now_iso(), source))
             seeded.append(camera)
             await self._tell(camera, specs)
