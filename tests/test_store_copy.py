@@ -33,6 +33,11 @@ FILL = [
     "INSERT INTO indicator_values(indicator, province, period, period_start, value, revision,"
     " submitted_at, submitted_epoch, submitted_by, source) VALUES('online_dossiers', 'HA-NOI',"
     f" '2026-11', '2026-11-01', 31.25, 1, '{NOW}', 1767200400.25, 'lan', 'api')",
+    "INSERT INTO notify_outbox(channel, recipient, idem_key, state, next_attempt_at, due_epoch,"
+    f" created_at) VALUES('email', 'ops@example.org', 'k1', 'failed', '{NOW}', 1767200400.0,"
+    f" '{NOW}')",
+    "INSERT INTO user_prefs(user_id, landing, lang, province, wall, updated_at) VALUES("
+    f"(SELECT id FROM users WHERE username = 'lan'), '/console', 'en', 'HA-NOI', 'w1', '{NOW}')",
 ]
 
 
@@ -53,8 +58,9 @@ async def _fill_site(server: LiveServer) -> None:
 def _counts(path: Path) -> dict[str, int]:
     conn = sqlite3.connect(path)
     try:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"
-                                            " AND name NOT LIKE 'sqlite_%'")]
+        # plain tables: not the audit's trigram index (FTS5) and its shadow tables
+        names = [r[1] for r in conn.execute("PRAGMA main.table_list")
+                 if r[2] == "table" and not r[1].startswith("sqlite_")]
         return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
     finally:
         conn.close()

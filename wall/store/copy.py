@@ -36,9 +36,11 @@ class TableCopy:
 
 def _tables(conn: sqlite3.Connection) -> list[str]:
     """Every table of the site, each after the tables its foreign keys point to."""
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        " AND name != 'schema_version' ORDER BY name")]
+    # PRAGMA table_list tells plain tables from virtual ones and their shadow tables: the
+    # audit's trigram index (FTS5, SQLite only) is rebuilt by PostgreSQL's own index instead.
+    names = sorted(r["name"] for r in conn.execute("PRAGMA main.table_list")
+                   if r["type"] == "table" and not r["name"].startswith("sqlite_")
+                   and r["name"] != "schema_version")
     parents = {n: {r[2] for r in conn.execute(f'PRAGMA foreign_key_list("{n}")')} - {n}
                for n in names}
     ordered: list[str] = []

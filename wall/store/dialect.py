@@ -11,6 +11,8 @@ subset both engines share: ``?`` placeholders, ``INSERT ... ON CONFLICT``,
   seconds and counters must not stop in 2038), ``REAL`` an 8-byte ``DOUBLE PRECISION``
   (PostgreSQL's REAL is 4 bytes: epoch seconds would lose minutes), ``BLOB`` ``BYTEA``;
 - two expressions of migration 0004 that read the clock (SQLite's ``strftime``);
+- blocks of a migration written for one engine only (``for_engine``): the audit's trigram
+  index is FTS5 on SQLite and a pg_trgm GIN index on PostgreSQL;
 - what SQLite registers per connection and PostgreSQL keeps in the database
   (``PG_PRELUDE``): the ``nocase`` collation and the ``iocwall_fold`` function.
 """
@@ -38,8 +40,21 @@ _TYPES = [
 ]
 
 
+# An index kind one engine has and the other lacks (SQLite's FTS5, PostgreSQL's pg_trgm)
+# is written in the migration file as two blocks, each for its engine:
+#   -- only sqlite            ...            -- end only
+#   -- only postgresql        ...            -- end only
+_ONLY = re.compile(r"^-- only (sqlite|postgresql)\n(.*?)^-- end only\n", re.S | re.M)
+
+
+def for_engine(sql: str, engine: str) -> str:
+    """A migration file's text without the blocks written for the other engine."""
+    return _ONLY.sub(lambda m: m.group(2) if m.group(1) == engine else "", sql)
+
+
 def pg_migration(sql: str) -> str:
     """A migration file's text as PostgreSQL runs it."""
+    sql = for_engine(sql, "postgresql")
     for sqlite_expr, pg_expr in PG_EXPRESSIONS.items():
         sql = sql.replace(sqlite_expr, pg_expr)
     for pattern, replacement in _TYPES:

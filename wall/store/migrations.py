@@ -77,7 +77,8 @@ def migrate(conn: sqlite3.Connection, target: int | None = None,
 
 
 def _apply(conn: sqlite3.Connection, migration: Migration) -> None:
-    sql = migration.path.read_text(encoding="utf-8")
+    from iocwall.wall.store.dialect import for_engine
+    sql = for_engine(migration.path.read_text(encoding="utf-8"), "sqlite")
     record = ("INSERT INTO schema_version(version, name, applied_at) VALUES "
               f"({migration.version}, '{migration.name}', '{now_iso()}');")
     # One transaction per file: a failure leaves the database at the previous version.

@@ -59,6 +59,8 @@ class PgStore(Store):
     """``url``: a libpq URL (postgresql://user@host:port/db); ``password``: used when the
     URL has none (libpq's PGPASSWORD and ~/.pgpass also work)."""
 
+    dialect = "postgresql"
+
     def __init__(self, url: str, password: str | None = None) -> None:
         self.url, self.password = url, password
         self.where = describe(url)                 # what logs and messages show
