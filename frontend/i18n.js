@@ -266,11 +266,27 @@ export function vnIso(date = new Date()) {
   return VN_FORMAT.format(date).replace(" ", "T") + "+07:00";
 }
 
-// Short local form for headers, e.g. 23/11/2026 14:05:09 (GMT+7)
-export function vnClock(date = new Date()) {
-  const [day, time] = VN_FORMAT.format(date).split(" ");
+const MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+// THE way a page shows a time to a person (one rule for every page): Vietnam time
+// (+07:00), 24-hour, the date in the page's language: 23/11/2026 14:05:09 in
+// Vietnamese, 23 Nov 2026 14:05:09 in English. `when`: a Date, an ISO string or
+// epoch ms; { date: false } gives the time of day only, { seconds: false } drops
+// the seconds. Something that is not a time comes back as it was given.
+export function formatTime(when = new Date(), { date = true, seconds = true } = {}) {
+  const moment = when instanceof Date ? when : new Date(when);
+  if (when === null || when === "" || Number.isNaN(moment.getTime())) return when ? String(when) : "";
+  const [day, time] = VN_FORMAT.format(moment).split(" ");
+  const clock = seconds ? time : time.slice(0, 5);
+  if (!date) return clock;
   const [y, m, d] = day.split("-");
-  return `${d}/${m}/${y} ${time}`;
+  const shown = getLang() === "en" ? `${Number(d)} ${MONTHS_EN[Number(m) - 1]} ${y}` : `${d}/${m}/${y}`;
+  return `${shown} ${clock}`;
+}
+
+// The header's clock: formatTime with the date and seconds.
+export function vnClock(date = new Date()) {
+  return formatTime(date);
 }
 
 // A text the API gives in both languages ({"vi": ..., "en": ...}), in the page's language.

@@ -48,7 +48,7 @@ class IndicatorService:
         self.audit = audit
         self.media = media
         self.camera_province = camera_province
-        self.live = LiveIndicators(self._province_of_camera_id)
+        self.live = LiveIndicators(self._province_of_camera_id, unit_name=self.unit_name)
         self.clock: Callable[[], datetime] = lambda: datetime.now(VN_TZ)
 
     async def start(self, bus: Bus) -> None:
@@ -132,7 +132,8 @@ class IndicatorService:
         assert indicator is not None
         now = self.clock().isoformat(timespec="seconds")
         if indicator_id == "cameras_online_share":
-            shares = cameras_online(self._cameras(), self.camera_province)
+            shares = cameras_online(self._cameras(),
+                                    lambda cam: self.unit_name(self.camera_province(cam) or ""))
             share = shares.get(scope)
             value = share.share if share else None
             detail = {"online": share.online, "total": share.total} if share else {}
@@ -146,6 +147,11 @@ class IndicatorService:
         return Tile(indicator, scope, value, "live", _live_status(indicator, value),
                     _first_target(indicator), {"vi": "trực tiếp", "en": "live"}, spark, False,
                     now, {"counters": counters})
+
+    def unit_name(self, key: str) -> str:
+        """The unit name the tiles are scoped by, for a camera's or a reading's province:
+        the registry stores codes (HA-NOI), the indicators names (Hà Nội)."""
+        return (self.provinces.resolve(key) or key) if key else ""
 
     def _cameras(self) -> Iterable[object]:
         # tiles are rendered without waiting: the statuses as last known

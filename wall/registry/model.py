@@ -154,6 +154,28 @@ class CameraIn(Body):
         return self
 
 
+class CameraTry(Body):
+    """POST /api/registry/test: a camera form's connection fields, tested and not stored."""
+    province: str = ""
+    onvif: str = ""
+    rtsp_main: str = ""
+    rtsp_sub: str = ""
+    transport: Transport = Transport.AUTO
+    username: str = Field("", max_length=128)
+    password: str = Field("", max_length=256)
+    allow_basic_auth: bool = False
+
+    _province = field_validator("province")(lambda cls, v: check.province_code(v) if v else "")
+    _onvif = field_validator("onvif")(
+        lambda cls, v: "{}:{}".format(*check.host_port(v)) if v.strip() else "")
+    _rtsp = field_validator("rtsp_main", "rtsp_sub")(lambda cls, v: CameraIn._rtsp(v))
+
+    @model_validator(mode="after")
+    def _has_source(self) -> CameraTry:
+        CameraIn._has_source(self)      # type: ignore[arg-type]  # the same rule as adding
+        return self
+
+
 class CameraPatch(Body):
     """PATCH /api/cameras/{id}: only the given fields change; "" clears a URL."""
     province: str | None = None
