@@ -29,9 +29,10 @@ def test_demo_prints_console_block_and_no_secret(demo):
     assert str(demo.data_dir) in out
     log_file = demo.data_dir / "logs" / "iocwall.log"
     assert str(log_file) in out and log_file.is_file()
-    everything = out + demo.errors + log_file.read_text(encoding="utf-8")
-    assert CAMERA_PASSWORD not in everything
-    assert ADMIN_PASSWORD not in everything
+    # the simulated cameras' login is printed (a registrar connects one by hand), never logged
+    assert demo.line_value("Camera login") == "demo" and f"demo / {CAMERA_PASSWORD}" in out
+    assert CAMERA_PASSWORD not in demo.errors + log_file.read_text(encoding="utf-8")
+    assert ADMIN_PASSWORD not in out + demo.errors + log_file.read_text(encoding="utf-8")
 
 
 def test_demo_api_lists_playable_cameras_without_credentials(demo):
@@ -45,6 +46,11 @@ def test_demo_api_lists_playable_cameras_without_credentials(demo):
     for cam in cameras:
         assert set(cam["whep"]) == {"main", "sub"}
     assert CAMERA_PASSWORD not in reply.text and "rtsp://" not in reply.text
+    with httpx.Client(base_url=demo.base_url, timeout=10) as client:   # the registry page's
+        client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+        login_info = client.get("/api/registry/access").json()["demo_camera"]
+    assert login_info["username"] == "demo" and login_info["password"] == CAMERA_PASSWORD
+    assert login_info["rtsp_main"].endswith("/cam1/main")
 
 
 @pytest.mark.browser

@@ -184,6 +184,8 @@ async def test_test_connection_before_saving_says_why_and_stores_nothing(
         bad = await http.post("/api/registry/test", json={**form, "rtsp_main": "http://x/"})
         assert bad.status_code == 422 and bad.json()["error"]["field"] == "rtsp_main"
         assert (await http.get("/api/cameras")).json() == []          # nothing stored
+        assert (await http.get("/api/registry/access")).json() == {
+            "edit": True, "test": True, "demo_camera": None}            # not the demo
         audit = (await http.get("/api/audit", params={"action": "camera.test_unsaved"})).json()
         assert len(audit["entries"]) == 3
     assert simulator.password not in rec.text() and "nope-x" not in rec.text()

@@ -86,6 +86,8 @@ class Services:
                                     auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
         self.wall: WallService | None = None     # once started
+        # `iocwall demo` only: its simulated cameras' login, shown to registrars (demo data)
+        self.demo_camera_login: dict[str, str] | None = None
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
         self.started = False

@@ -228,6 +228,16 @@ def _address(cam: RegisteredCamera) -> str:
     return f"{url.host}:{url.port}"
 
 
+async def access(request: Request) -> Response:
+    """What the caller may do on the registry page (so it calls nothing it would be refused,
+    from the same role sets as the routes), and in `iocwall demo` the simulated cameras'
+    login (``demo_camera``, null elsewhere) so a registrar can connect a camera by hand."""
+    role = caller(request).role
+    tester = role in TESTERS
+    return JSONResponse({"edit": role in EDITORS, "test": tester,
+                         "demo_camera": services(request).demo_camera_login if tester else None})
+
+
 async def checklist(request: Request) -> Response:
     svc = services(request)
     who = caller(request)
@@ -338,4 +348,5 @@ def routes() -> list[BaseRoute]:
         route(cam, delete_camera, roles=EDITORS, methods=["DELETE"]),
         route(f"{cam}/test", test_camera, roles=TESTERS, methods=["POST"]),
         route(f"{reg}/test", test_unsaved, roles=TESTERS, methods=["POST"]),
+        route(f"{reg}/access", access, roles=READERS, methods=["GET"]),
     ]
