@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.fixtures.browser import ADMIN_PASSWORD, CAMERA_PASSWORD, RunningDemo, login
+from tests.waiting import wait_until_sync
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -51,6 +52,23 @@ def test_demo_api_lists_playable_cameras_without_credentials(demo):
         login_info = client.get("/api/registry/access").json()["demo_camera"]
     assert login_info["username"] == "demo" and login_info["password"] == CAMERA_PASSWORD
     assert login_info["rtsp_main"].endswith("/cam1/main")
+
+
+def test_demo_leader_tiles_of_ha_noi_count_its_cameras_and_queues(demo):
+    """The demo's cameras are registered in Hà Nội (code HA-NOI): the leader view of Hà Nội
+    counts them online and their queues, as the nation's view does."""
+    with httpx.Client(base_url=demo.base_url, timeout=10) as client:
+        client.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+
+        def tiles() -> dict:
+            reply = client.get("/api/indicators/summary", params={"province": "Hà Nội"})
+            return {t["id"]: t for t in reply.json()["tiles"]}
+
+        wait_until_sync(lambda: tiles()["cameras_online_share"]["value"] is not None
+                        and tiles()["queue_length"]["value"] is not None, 60,
+                        "Hà Nội's cameras online and people waiting", step=0.5)
+        online = tiles()["cameras_online_share"]
+    assert online["detail"]["total"] == 4 and online["scope"] == "Hà Nội"
 
 
 @pytest.mark.browser

@@ -153,7 +153,17 @@ class Services:
                                reg.seed_province, reg.seed_centre)
         if self.media is not None:
             await MediaSync(self.registry, self.media).load()
+        self.indicators.camera_units.update(
+            {cam.id: cam.province for cam in await self.registry.cameras()})
+        self.registry.listen(self._note_camera_unit)
         self.registry.listen(self._announce_camera)
+
+    async def _note_camera_unit(self, change: Change) -> None:
+        """Keep the indicators' camera -> unit map (live tiles per province) current."""
+        if change.camera is None:
+            self.indicators.camera_units.pop(change.camera_id, None)
+        else:
+            self.indicators.camera_units[change.camera_id] = change.camera.province
 
     async def _announce_camera(self, change: Change) -> None:
         """Tell other processes (bus: memory or Redis) that a camera changed; the payload
