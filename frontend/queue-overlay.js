@@ -1,21 +1,27 @@
-// Queue counts over a camera picture: "c1: 3 người/people" per zone, from /api/queues
-// (one poll every 2 s for the whole page), and the zones' outlines scaled onto the
-// picture. Videos and thumbnails keep their aspect ratio (object-fit: contain), so the
+// Queue counts over a camera picture: "c1: 3 người" ("c1: 3 people" in English) per
+// zone, from /api/queues (one poll every 2 s for the whole page, only for roles that may
+// read it: otherwise one line says why there are no counts), and the zones' outlines
+// scaled onto the picture. Videos and thumbnails keep their aspect ratio (object-fit: contain), so the
 // outlines are placed inside the letterbox, never over the black bars.
 //
 //   const overlay = new QueueOverlay(tileRoot, () => tileRoot.querySelector("video"));
 //   overlay.setCamera("cam1");   ...   overlay.destroy();
+
+import { allowed } from "/static/api.js";
+import { onLangChange, t } from "/static/i18n.js";
 
 const POLL_MS = 2000;
 const ZONES_TTL_MS = 10000;
 const RETRY_MS = 2000;
 const SVG_NS = "http://www.w3.org/2000/svg";
 
+
 const overlays = new Set();
 const counts = new Map();          // camera -> [{zone, waiting}]
 const zoneCache = new Map();       // camera -> {at, zones, size} (a promise while loading)
 let timer = null;
 let polls = 0;
+let mayRead = null;                // may this role read /api/queues? (null: not asked yet)
 
 // Where a w×h picture lands in a box of boxW×boxH with object-fit: contain.
 export function letterbox(boxW, boxH, w, h) {
@@ -27,13 +33,14 @@ export function letterbox(boxW, boxH, w, h) {
 }
 
 export function countsText(zone, waiting) {
-  return `${zone}: ${waiting === null || waiting === undefined ? "–" : waiting} người/people`;
+  if (waiting === null || waiting === undefined) return t("queue.none", { zone });
+  return t("queue.count", { zone, n: waiting });
 }
 
 async function poll() {
   try {
     const r = await fetch("/api/queues", { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (r.status === 401 || r.status === 403) { stopPolling(); return; }   // not for this role
+    if (r.status === 401 || r.status === 403) { stopPolling(); return; }   // logged out
     if (!r.ok) return;
     const rows = await r.json();
     counts.clear();
@@ -49,12 +56,24 @@ async function poll() {
   for (const o of overlays) o.render();
 }
 
-function startPolling() {
-  if (timer === null) {
+async function startPolling() {
+  if (mayRead === null) {
+    mayRead = "asking";
+    try {
+      mayRead = (await allowed("/api/queues"))["/api/queues"];
+    } catch (_) {
+      mayRead = null;              // ask again with the next overlay
+      return;
+    }
+    for (const o of overlays) o.render();
+  }
+  if (mayRead === true && timer === null && overlays.size) {
     timer = setInterval(poll, POLL_MS);
     poll();
   }
 }
+
+onLangChange(() => { for (const o of overlays) o.render(); });
 
 function stopPolling() {
   clearInterval(timer);
@@ -131,9 +150,19 @@ export class QueueOverlay {
       const row = rows.find((r) => r.zone === id);
       const li = document.createElement("li");
       li.dataset.zone = id;
-      li.textContent = countsText(id, row ? row.waiting : null);
+      li.textContent = mayRead === false ? id : countsText(id, row ? row.waiting : null);
       return li;
     });
+    // a zone without a figure says why: counts not for this role, or nobody counts it yet
+    const why = !ids.length ? "" : mayRead === false ? "queue.forbidden"
+      : mayRead === true && polls > 0 && !rows.length ? "queue.notCounted" : "";
+    if (why) {
+      const note = document.createElement("li");
+      note.className = "queue-note";
+      note.dataset.why = why;
+      note.textContent = t(why);
+      items.push(note);
+    }
     this.list.replaceChildren(...items);
     this.list.hidden = items.length === 0;
     this.box.dataset.queueZones = String(items.length);
