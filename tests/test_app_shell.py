@@ -185,9 +185,13 @@ def test_console_says_plainly_when_no_display_is_connected(chromium, demo) -> No
         page.fill("#preset-name", "shell-check")
         page.click("#preset-save")
         page.wait_for_selector('#preset-select option[value="shell-check"]', state="attached")
+        # saving says so; then the recall's own answer replaces it
+        page.wait_for_function("() => document.getElementById('push-status').textContent"
+                               ".includes('shell-check')")
         page.select_option("#preset-select", "shell-check")
         page.click("#preset-recall")
-        page.wait_for_function("() => document.getElementById('push-status').textContent")
+        page.wait_for_function("() => !document.getElementById('push-status').textContent"
+                               ".includes('shell-check')")
         status = page.inner_text("#push-status")
         assert "0/0" not in status and "Chưa có màn hình nào" in status, status
     finally:
