@@ -293,8 +293,8 @@ async def test_live_tiles_of_a_unit_count_cameras_and_readings_registered_by_cod
     that code on each reading; the leader view asks for the unit by name (Hà Nội)."""
     store = Store(tmp_path / "db.sqlite3")
     await store.open()
-    media = KnownCameras([FakeCamera("cam1", "live", "HA-NOI"), FakeCamera("cam2", "lost", "HA-NOI"),
-                          FakeCamera("cam3", "live", "HUE")])
+    media = KnownCameras([FakeCamera("cam1", "live", "HA-NOI"),
+                          FakeCamera("cam2", "lost", "HA-NOI"), FakeCamera("cam3", "live", "HUE")])
     svc = IndicatorService(store, AuditLog(store), media=media)  # type: ignore[arg-type]
     try:
         svc.live.add(QueueReading("cam1", "c1", 4, 2.0, province="HA-NOI"))

@@ -4,8 +4,8 @@ bad input; and no password in any response, audit entry or log line."""
 from __future__ import annotations
 
 import json
-import socket
 import logging
+import socket
 import time
 from pathlib import Path
 
@@ -145,7 +145,7 @@ async def test_test_connection_is_stored_and_shown_in_the_checklist(
         assert row["last_test"]["time"] == result["time"]
         assert result["explain"]["code"] == "ok"
         assert server.services.wall is not None
-        from iocwall.wall.walls.demo import ensure_demo_wall     # a wall showing the camera
+        from iocwall.wall.walls.demo import ensure_demo_wall  # a wall showing the camera
         await ensure_demo_wall(server.services.wall.walls, [cam["id"]])
         checklist = (await http.get("/api/registry/checklist",
                                     params={"province": "Hà Nội"})).json()

@@ -17,6 +17,7 @@ from datetime import datetime
 import httpx
 import pytest
 
+from iocwall.streams.clock import VN_TZ
 from tests.fixtures.browser import ADMIN_PASSWORD, login
 from tests.waiting import wait_until_sync
 
@@ -109,6 +110,13 @@ def test_draw_a_zone_save_it_and_see_its_count_on_live(demo, admin: httpx.Client
         page.click("#save")
         page.wait_for_selector('body[data-saves="1"]')
         assert page.is_hidden("#banner")
+        # "saved at" in Vietnam time, 24-hour, in the page's language (the browser runs in UTC)
+        said = page.text_content("#status") or ""
+        match = re.fullmatch(r"Đã lưu 1 vùng lúc (\d\d):(\d\d):(\d\d)\.", said)
+        assert match, said
+        now = datetime.now(VN_TZ)
+        shown = now.replace(hour=int(match[1]), minute=int(match[2]), second=int(match[3]))
+        assert abs((now - shown).total_seconds()) < 120, (said, now.isoformat())
         saved = admin.get("/api/cameras/cam4/zones").json()
         assert [z["id"] for z in saved["zones"]] == ["q1"]
         polygon = saved["zones"][0]["polygon"]
@@ -180,5 +188,45 @@ def test_counts_and_outlines_on_console_and_display_tiles(demo, chromium) -> Non
         console.wait_for_function(
             "() => document.querySelectorAll('.monitor .zone-outlines polygon').length >= 4",
             timeout=45_000)
+    finally:
+        context.close()
+
+
+def test_counts_in_the_page_language_and_a_registrar_told_why_there_are_none(
+        demo, admin: httpx.Client, chromium) -> None:
+    """Counts read "c1: 3 people" in English ("c1: 3 người" in Vietnamese), never both; a
+    registrar, who may not read counts, sees the zones and one line saying why, and the
+    page never asks /api/queues for it."""
+    reply = admin.post("/api/users", json={"username": "zones-registrar", "password":
+                                           "registrar-pass-1", "role": "registrar",
+                                           "province": "Hà Nội"})
+    assert reply.status_code in (201, 409), reply.text
+    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        asked: list[str] = []
+        page.on("request", lambda r: "/api/queues" in r.url and asked.append(r.url))
+        page.goto(demo.base_url + "/login")
+        page.fill("#username", "zones-registrar")
+        page.fill("#password", "registrar-pass-1")
+        page.click("#submit")
+        page.wait_for_url("**/register")
+        page.goto(demo.live_url)
+        note = page.locator('[data-camera-id="cam1"] .queue-note')
+        note.wait_for(timeout=30_000)
+        assert note.get_attribute("data-why") == "queue.forbidden"
+        assert note.inner_text() == "Không hiện số người chờ cho vai trò của bạn."
+        zones = page.locator('[data-camera-id="cam1"] .queue-counts li[data-zone]')
+        assert zones.all_inner_texts() == ["c1", "c2", "c3", "c4"]
+        assert asked == []
+        page.click("#logout")
+        page.wait_for_url("**/login**")
+        page.evaluate("() => localStorage.setItem('iocwall.lang', 'en')")
+        login(page, demo)
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('[data-camera-id="cam1"] .queue-counts li')]
+                     .some(li => /^c[1-4]: \\d+ people$/.test(li.textContent))""",
+            timeout=45_000)
+        assert "người" not in page.inner_text('[data-camera-id="cam1"] .queue-counts')
     finally:
         context.close()
