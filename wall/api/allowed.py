@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from iocwall.wall.access import ALL, route
+from iocwall.wall.access import ALL, Role, route
 from iocwall.wall.api.common import caller
 from iocwall.wall.errors import ApiError
 
@@ -34,7 +34,7 @@ async def allowed(request: Request) -> Response:
         if found is None:
             raise ApiError(422, "invalid", f"path: no route {text!r} / không có đường dẫn này",
                            "path")
-        roles = getattr(found, "roles", frozenset())
+        roles: frozenset[Role] = getattr(found, "roles", frozenset())
         answer[text] = not roles or who is not None and who.role in roles
     return JSONResponse(answer)
 
