@@ -13,7 +13,7 @@ import re
 import httpx
 import pytest
 
-from tests.fixtures.browser import ADMIN_PASSWORD
+from tests.fixtures.browser import ADMIN_PASSWORD, CAMERA_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -153,6 +153,10 @@ def test_admin_creates_a_registrar_who_lands_on_the_registry(chromium, demo) -> 
         log_in(other, demo, "reg-page", PASSWORD)
         other.wait_for_url(demo.base_url + "/register")
         assert nav_links(other) == PAGES["registrar"]
+        # the demo shows its simulated cameras' login, marked demo, so a camera can be added
+        other.wait_for_selector("#demo-login:not([hidden])")
+        assert other.inner_text("#demo-password") == CAMERA_PASSWORD
+        assert other.inner_text("#demo-user") == "demo"
 
         # disabled on the page: the registrar can no longer log in
         page.click('tr[data-user="reg-page"] .user-toggle')
