@@ -181,13 +181,20 @@ async def test_test_connection_before_saving_says_why_and_stores_nothing(
             **form, "rtsp_main": f"rtsp://127.0.0.1:{closed}/x"}, timeout=60)).json()
         assert gone["explain"]["code"] == "unreachable", gone
         assert "unreachable" in gone["explain"]["en"].lower()
+        simulator.fault(1, "stall")             # answers the connection, sends nothing
+        try:
+            mute = (await http.post("/api/registry/test", json=form, timeout=60)).json()
+        finally:
+            simulator.clear_faults()
+        assert mute["explain"]["code"] == "no_picture", mute
+        assert "no frame in 1 s" in mute["explain"]["en"]
         bad = await http.post("/api/registry/test", json={**form, "rtsp_main": "http://x/"})
         assert bad.status_code == 422 and bad.json()["error"]["field"] == "rtsp_main"
         assert (await http.get("/api/cameras")).json() == []          # nothing stored
         assert (await http.get("/api/registry/access")).json() == {
             "edit": True, "test": True, "demo_camera": None}            # not the demo
         audit = (await http.get("/api/audit", params={"action": "camera.test_unsaved"})).json()
-        assert len(audit["entries"]) == 3
+        assert len(audit["entries"]) == 4
     assert simulator.password not in rec.text() and "nope-x" not in rec.text()
 
 
