@@ -84,3 +84,19 @@ export function goLogin() {
   const here = window.location.pathname + window.location.search;
   window.location.assign("/login?next=" + encodeURIComponent(here));
 }
+
+// Which API routes this user may call ({"/api/queues": true, "POST /api/x": false}), as the
+// server's route table says: a page asks before calling, instead of absorbing 403s.
+const allowedCache = new Map();
+export function allowed(...paths) {
+  const key = paths.join("\n");
+  if (!allowedCache.has(key)) {
+    const query = new URLSearchParams();
+    for (const path of paths) query.append("path", path);
+    allowedCache.set(key, api(`/api/allowed?${query}`).catch((err) => {
+      allowedCache.delete(key);
+      throw err;
+    }));
+  }
+  return allowedCache.get(key);
+}

@@ -44,7 +44,7 @@ export class Tours {
   async push(monitor, body) {
     const result = await api(`/api/walls/${this.c.wallId}/monitors/${monitor}/layout?wait=3`,
                              { method: "PUT", body });
-    this.status.textContent = t("console.pushed", { n: result.acked, total: result.expected });
+    this.status.textContent = this.c.pushedText(result);
     document.body.dataset.pushes = String(Number(document.body.dataset.pushes || 0) + 1);
     await this.c.loadMonitor(monitor);
   }

@@ -2,7 +2,7 @@
 // Drag a camera from the list onto a monitor, move or resize tiles: each change is
 // pushed to that monitor's displays at once (PUT layout), which acknowledge it.
 
-import { api, ApiError, goLogin, me } from "/static/api.js";
+import { allowed, api, ApiError, goLogin, me } from "/static/api.js";
 import { shell } from "/static/shell.js";
 import { apply, onLangChange, pick, t } from "/static/i18n.js";
 import { Tours } from "/static/console-tours.js";
@@ -18,10 +18,13 @@ const grids = new Map();        // monitor id -> { grid, layout, box }
 let wallId = null;
 let wall = null;
 let cameras = new Map();
+const indicatorNames = new Map();   // indicator id -> {vi, en}
+const thumbUrls = new Map();        // camera -> its newest snapshot URL (a redrawn tile shows it at once)
 let canPush = false;
 let applying = false;          // true while we load a layout into a grid (no push then)
 const tours = new Tours({
   grids, layoutOf: (m) => layoutOf(m), loadMonitor: (m) => loadMonitor(m), showError: (e) => showError(e),
+  pushedText: (r) => pushedText(r),
   newTileId: () => newTileId(), get wallId() { return wallId; }, get wall() { return wall; },
   get cameras() { return cameras; }, get canPush() { return canPush; },
 });
@@ -31,10 +34,28 @@ function showError(err) {
   banner.textContent = t("console.error", { msg: err.message || String(err) });
 }
 
+const cameraName = (id) => (cameras.get(id) || {}).name || id;
+
+// What a tile shows, in the page's language: cameras by name, a tour as its cameras' names,
+// an indicator by its name, other kinds by a word (never an id or the kind's code).
 function tileLabel(spec) {
-  if (spec.kind === "camera") return (cameras.get(spec.camera) || {}).name || spec.camera;
-  if (spec.kind === "tour") return `⟳ ${(spec.cameras || []).join(", ")}`;
-  return spec.indicator || spec.text || spec.kind;
+  if (spec.kind === "camera") return cameraName(spec.camera);
+  if (spec.kind === "tour") return `⟳ ${(spec.cameras || []).map(cameraName).join(" → ")}`;
+  if (spec.kind === "indicator") return pick(indicatorNames.get(spec.indicator)) || t("console.kind.indicator");
+  if (spec.kind === "text" && spec.text) return spec.text;
+  if (spec.kind === "queue" && spec.centre) return `${t("console.kind.queue")} · ${cameraName(spec.centre)}`;
+  return t(`console.kind.${spec.kind}`);
+}
+
+function relabel() {
+  for (const el of wallBox.querySelectorAll(".grid-stack-item[data-spec]")) {
+    const label = el.querySelector(".tile-label");
+    if (label) label.textContent = tileLabel(JSON.parse(el.dataset.spec));
+  }
+}
+
+function thumbUrl(camera, at = Date.now()) {
+  return `/api/cameras/${encodeURIComponent(camera)}/snapshot.jpg?stream=sub&t=${at}`;
 }
 
 function fillContent(el, spec) {
@@ -51,6 +72,8 @@ function fillContent(el, spec) {
     img.className = "thumb";
     img.alt = "";
     img.dataset.camera = spec.camera;
+    // a tile redrawn after a push keeps its picture: the last snapshot (in the browser's cache)
+    if (thumbUrls.has(spec.camera)) img.src = thumbUrls.get(spec.camera);
     box.append(img);
     // people waiting per queue zone, and the zones' outlines on the thumbnail
     new QueueOverlay(box, () => img).setCamera(spec.camera);
@@ -120,14 +143,33 @@ function buildMonitor(m) {
   return { box, gridEl };
 }
 
+// GridStack refuses a drop or a resize that does not fit without a word: say why.
+const pointer = { down: [0, 0], now: [0, 0] };
+document.addEventListener("pointerdown", (ev) => { pointer.down = pointer.now = [ev.clientX, ev.clientY]; });
+document.addEventListener("pointermove", (ev) => { pointer.now = [ev.clientX, ev.clientY]; });
+
+function explainNoRoom(key, monitor) {
+  showError(new Error(t(key, { monitor })));
+  document.body.dataset.refused = key;
+}
+
 function makeGrid(monitor, gridEl, layout) {
   const columns = layout ? layout.grid.columns : 4;
   const rows = layout ? layout.grid.rows : 4;
   const width = gridEl.clientWidth || 480;
-  const grid = GridStack.init({
+  let grid = null;
+  const accepts = (el) => {
+    const ok = el.classList.contains("camera-item") || el.classList.contains("grid-stack-item");
+    const incoming = !el.gridstackNode || el.gridstackNode.grid !== grid;
+    if (ok && canPush && incoming && grid && !grid.willItFit({ w: 1, h: 1 })) {
+      explainNoRoom("console.drop.full", monitor);
+    }
+    return ok;
+  };
+  grid = GridStack.init({
     column: columns, maxRow: rows, row: rows, float: true, margin: 2,
     cellHeight: Math.max(20, Math.floor((width * 9) / 16 / rows)),
-    acceptWidgets: (el) => el.classList.contains("camera-item") || el.classList.contains("grid-stack-item"),
+    acceptWidgets: accepts,
     disableResize: !canPush, disableDrag: !canPush, staticGrid: !canPush,
     columnOpts: { breakpoints: [] },
   }, gridEl);
@@ -149,6 +191,15 @@ function makeGrid(monitor, gridEl, layout) {
   });
   grid.on("change", () => push(monitor));
   grid.on("removed", () => push(monitor));
+  let before = null;
+  grid.on("resizestart", (_ev, el) => { before = el.gridstackNode && { w: el.gridstackNode.w, h: el.gridstackNode.h }; });
+  grid.on("resizestop", (_ev, el) => {
+    const node = el.gridstackNode;
+    const moved = Math.hypot(pointer.now[0] - pointer.down[0], pointer.now[1] - pointer.down[1]);
+    if (before && node && node.w === before.w && node.h === before.h && moved > 16) {
+      explainNoRoom("console.resize.full", monitor);
+    }
+  });
   return grid;
 }
 
@@ -236,7 +287,10 @@ const THUMB_EVERY_MS = 5000;
 function refreshThumbs() {
   const now = Date.now();
   for (const img of wallBox.querySelectorAll("img.thumb")) {
-    img.src = `/api/cameras/${encodeURIComponent(img.dataset.camera)}/snapshot.jpg?stream=sub&t=${now}`;
+    const url = thumbUrl(img.dataset.camera, now);
+    // remembered once shown: a tile redrawn before the next refresh starts from it
+    img.addEventListener("load", () => thumbUrls.set(img.dataset.camera, url), { once: true });
+    img.src = url;
   }
 }
 
@@ -272,15 +326,19 @@ function drawCameras() {
   });
 }
 
-// Indicators come from /api/indicators once it exists (another part builds it); until
-// then the list has cameras only.
+// Indicators for the roles that may list them (the route table says which); the others
+// get the cameras only, and the page asks nothing it would be refused.
 async function addIndicators() {
   let list = [];
-  try { list = await api("/api/indicators"); } catch (err) { return; }
+  try {
+    if (!(await allowed("/api/indicators"))["/api/indicators"]) return;
+    list = await api("/api/indicators");
+  } catch (err) { return; }
   const items = Array.isArray(list) ? list : list.indicators || [];
   const ul = document.getElementById("camera-list");
   for (const ind of items) {
     if (!ind || !ind.id) continue;
+    indicatorNames.set(ind.id, ind.name);
     const li = document.createElement("li");
     li.className = "camera-item grid-stack-item indicator-item";
     li.dataset.indicator = ind.id;
@@ -299,12 +357,15 @@ async function addIndicators() {
 function bindPresets() {
   document.getElementById("preset-save").addEventListener("click", async () => {
     const name = document.getElementById("preset-name").value.trim();
-    if (!name) return;
+    if (!name) { showError(new Error(t("console.preset.needName"))); return; }
     const monitors = {};
     for (const id of grids.keys()) monitors[id] = layoutOf(id);
     try {
       await api(`/api/walls/${wallId}/presets/${encodeURIComponent(name)}`, { method: "PUT", body: { monitors } });
       drawPresets((await api(`/api/walls/${wallId}`)).presets);
+      document.getElementById("preset-select").value = name;
+      banner.hidden = true;
+      statusLine.textContent = t("console.preset.saved", { name, n: Object.keys(monitors).length });
     } catch (err) { showError(err); }
   });
   document.getElementById("preset-recall").addEventListener("click", async () => {
@@ -340,6 +401,7 @@ async function main() {
   cameras = new Map((await api("/api/cameras")).map((c) => [c.id, c]));
   drawCameras();
   await addIndicators();
+  onLangChange(() => { relabel(); tours.draw(); });
   bindPresets();
   if (wallId) await drawWall();
   tours.bind();

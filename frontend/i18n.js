@@ -119,7 +119,17 @@ const TEXT = {
     "console.tour.pick": "Chọn ít nhất một camera",
     "console.tour.full": "Màn hình {monitor} không còn ô trống",
     "console.zones": "Vùng xếp hàng",
-    "console.narrow": "Tường video cần màn hình lớn hơn (rộng từ 900 px). Trên điện thoại, hãy dùng trang Lãnh đạo hoặc Trực tiếp.",
+    "console.kind.clock": "Đồng hồ",
+    "console.kind.indicator": "Chỉ tiêu",
+    "console.kind.queue": "Hàng chờ",
+    "console.kind.text": "Dòng chữ",
+    "console.kind.tour": "Tour camera",
+    "console.kind.camera": "Camera",
+    "console.drop.full": "Màn hình {monitor} đã đầy: hãy bỏ bớt hoặc thu nhỏ một ô rồi thả lại.",
+    "console.resize.full": "Ô này không lớn thêm được: màn hình {monitor} không còn chỗ (ô khác hoặc mép màn hình chắn).",
+    "console.preset.saved": "Đã lưu cấu hình “{name}” ({n} màn hình).",
+    "console.preset.needName": "Hãy nhập tên cấu hình trước khi lưu.",
+    "console.small": "Bảng điều khiển tường video cần màn hình rộng ít nhất 900 px (máy tính, hoặc máy tính bảng đặt ngang). Trên điện thoại, hãy dùng trang Trực tiếp hoặc Lãnh đạo.",
   },
   en: {
     "app.title": "iocwall — Operations Centre",
@@ -236,7 +246,17 @@ const TEXT = {
     "console.tour.pick": "Pick at least one camera",
     "console.tour.full": "Monitor {monitor} has no free cell",
     "console.zones": "Queue zones",
-    "console.narrow": "The video-wall console needs a larger screen (at least 900 px wide). On a phone, use the Leader view or Live pages.",
+    "console.kind.clock": "Clock",
+    "console.kind.indicator": "Indicator",
+    "console.kind.queue": "Queue",
+    "console.kind.text": "Text",
+    "console.kind.tour": "Camera tour",
+    "console.kind.camera": "Camera",
+    "console.drop.full": "Monitor {monitor} is full: remove or shrink a tile, then drop again.",
+    "console.resize.full": "This tile cannot grow: monitor {monitor} has no room (another tile or the monitor's edge is in the way).",
+    "console.preset.saved": "Preset “{name}” saved ({n} monitors).",
+    "console.preset.needName": "Type a name for the preset first.",
+    "console.small": "The video wall console needs a screen at least 900 px wide (a computer, or a tablet held sideways). On a phone, use the Live or Leader view.",
   },
 };
 
@@ -298,11 +318,27 @@ export function vnIso(date = new Date()) {
   return VN_FORMAT.format(date).replace(" ", "T") + "+07:00";
 }
 
-// Short local form for headers, e.g. 23/11/2026 14:05:09 (GMT+7)
-export function vnClock(date = new Date()) {
-  const [day, time] = VN_FORMAT.format(date).split(" ");
+const MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+// THE way a page shows a time to a person (one rule for every page): Vietnam time
+// (+07:00), 24-hour, the date in the page's language: 23/11/2026 14:05:09 in
+// Vietnamese, 23 Nov 2026 14:05:09 in English. `when`: a Date, an ISO string or
+// epoch ms; { date: false } gives the time of day only, { seconds: false } drops
+// the seconds. Something that is not a time comes back as it was given.
+export function formatTime(when = new Date(), { date = true, seconds = true } = {}) {
+  const moment = when instanceof Date ? when : new Date(when);
+  if (when === null || when === "" || Number.isNaN(moment.getTime())) return when ? String(when) : "";
+  const [day, time] = VN_FORMAT.format(moment).split(" ");
+  const clock = seconds ? time : time.slice(0, 5);
+  if (!date) return clock;
   const [y, m, d] = day.split("-");
-  return `${d}/${m}/${y} ${time}`;
+  const shown = getLang() === "en" ? `${Number(d)} ${MONTHS_EN[Number(m) - 1]} ${y}` : `${d}/${m}/${y}`;
+  return `${shown} ${clock}`;
+}
+
+// The header's clock: formatTime with the date and seconds.
+export function vnClock(date = new Date()) {
+  return formatTime(date);
 }
 
 // A text the API gives in both languages ({"vi": ..., "en": ...}), in the page's language.

@@ -10,7 +10,7 @@
 // data-status, so pages and tests can tell when all tiles are drawn.
 
 import uPlot from "/static/vendor/uPlot.esm.js";
-import { getLang } from "/static/i18n.js";
+import { formatTime, getLang } from "/static/i18n.js";
 
 const TEXT = {
   vi: {
@@ -56,6 +56,17 @@ export function formatValue(value, decimals = 2) {
   });
 }
 
+// An indicator's or a tile's unit in the page's language ("hồ sơ" / "dossiers").
+export function unitOf(item) {
+  if (!item) return "";
+  return (getLang() === "en" && item.unit_en) || item.unit || "";
+}
+
+// A sparkline point's label: a live point is a time, a reported one a period ("2024-08").
+function pointLabel(label) {
+  return /^\d{4}-\d\d-\d\dT/.test(String(label)) ? formatTime(label) : label;
+}
+
 function name(obj) {
   return (obj && (obj[getLang()] || obj.vi)) || "";
 }
@@ -84,7 +95,7 @@ export function renderTile(tile) {
   head.append(el("h3", "kpi-name", name(tile.name)));
   if (tile.stale) {
     const stale = el("span", "kpi-stale", `◔ ${tr("stale")}`);
-    stale.title = tile.updated || "";
+    stale.title = tile.updated ? formatTime(tile.updated) : "";
     head.append(stale);
   }
   root.append(head);
@@ -92,7 +103,7 @@ export function renderTile(tile) {
   const main = el("div", "kpi-main");
   const value = el("span", "kpi-value", hasValue ? formatValue(tile.value, tile.decimals) : "—");
   value.dataset.value = hasValue ? String(tile.value) : "";
-  main.append(value, el("span", "kpi-unit", hasValue ? tile.unit : ""));
+  main.append(value, el("span", "kpi-unit", hasValue ? unitOf(tile) : ""));
   root.append(main);
 
   const meta = el("div", "kpi-meta");
@@ -104,7 +115,7 @@ export function renderTile(tile) {
   const foot = el("div", "kpi-foot muted");
   if (tile.target !== null && tile.target !== undefined) {
     const cmp = tile.direction === "lower" ? "≤" : "≥";
-    foot.append(el("span", "kpi-target", `${tr("target")} ${cmp} ${formatValue(tile.target, tile.decimals)} ${tile.unit}`));
+    foot.append(el("span", "kpi-target", `${tr("target")} ${cmp} ${formatValue(tile.target, tile.decimals)} ${unitOf(tile)}`));
   }
   if (hasValue && tile.method && name(tile.method)) foot.append(el("span", "kpi-method", name(tile.method)));
   root.append(foot);
@@ -125,7 +136,7 @@ function drawSpark(box, points) {
   if (points.length < 2) return null;
   const xs = points.map((_, i) => i);
   const ys = points.map((p) => p[1]);
-  box.title = points.map((p) => `${p[0]}: ${formatValue(p[1])}`).join("\n");
+  box.title = points.map((p) => `${pointLabel(p[0])}: ${formatValue(p[1])}`).join("\n");
   const opts = {
     width: 220, height: 36, pxAlign: false, cursor: { show: false }, legend: { show: false },
     scales: { x: { time: false } }, axes: [{ show: false }, { show: false }],

@@ -5,20 +5,24 @@
 
 import { api, goLogin, me } from "/static/api.js";
 import { shell } from "/static/shell.js";
-import { apply, getLang, onLangChange, t, vnClock } from "/static/i18n.js";
-import { destroyTile, renderGridMap, renderRanking, renderTile } from "/static/indicator-tiles.js";
+import { apply, formatTime, getLang, onLangChange, t } from "/static/i18n.js";
+import {
+  destroyTile, renderGridMap, renderRanking, renderTile, unitOf,
+} from "/static/indicator-tiles.js";
 import { CameraView } from "/static/tile.js";
 
 const TEXT = {
   vi: {
-    title: "Lãnh đạo", scope: "Phạm vi", nation: "Cả nước", earlier: "Đơn vị trước 1/7/2025",
+    title: "Lãnh đạo", scope: "Phạm vi", nation: "Cả nước", current: "34 tỉnh, thành phố hiện hành",
+    earlier: "Đơn vị cũ (trước 1/7/2025)", former: "{name} (cũ, đã sáp nhập vào {into})",
     rollup: "Gộp các đơn vị đã sáp nhập", feeds: "Trực tiếp tại Trung tâm PVHCC",
     addFeed: "+ Thêm camera", noCameras: "Chưa có camera nào.", kpis: "Chỉ tiêu",
     map: "Bản đồ tỉnh", updated: "Cập nhật {t}", error: "Không tải được số liệu ({status}).",
     offline: "Mất kết nối tới máy chủ; đang thử lại…", mapPeriod: "Kỳ {p} · chỉ tiêu {target}",
   },
   en: {
-    title: "Leader view", scope: "Scope", nation: "Nation", earlier: "Units before 1 Jul 2025",
+    title: "Leader view", scope: "Scope", nation: "Nation", current: "The 34 current units",
+    earlier: "Former units (before 1 Jul 2025)", former: "{name} (former, merged into {into})",
     rollup: "Roll up merged units", feeds: "Live at the service centres",
     addFeed: "+ Add a camera", noCameras: "No camera yet.", kpis: "Indicators",
     map: "Province map", updated: "Updated {t}", error: "Cannot load the figures ({status}).",
@@ -83,13 +87,17 @@ function fillControls() {
   const scope = $("scope");
   scope.replaceChildren();
   scope.append(new Option(tx("nation"), ""));
+  // The one province list (wall/provinces): today's 34 units first, then the units merged
+  // into them, each saying which unit it is part of now.
   const today = document.createElement("optgroup");
-  today.label = "34";
+  today.label = tx("current");
   for (const p of reg.provinces) today.append(new Option(p.name, p.name));
   const earlier = document.createElement("optgroup");
   earlier.label = tx("earlier");
   const current = new Set(reg.provinces.map((p) => p.name));
-  for (const name of reg.historical) if (!current.has(name)) earlier.append(new Option(name, name));
+  const former = reg.provinces.flatMap((p) => p.members.filter((m) => !current.has(m))
+    .map((m) => [m, p.name])).sort((a, b) => a[0].localeCompare(b[0], "vi"));
+  for (const [name, into] of former) earlier.append(new Option(tx("former", { name, into }), name));
   scope.append(today, earlier);
   scope.value = state.scope;
 
@@ -129,7 +137,8 @@ async function loadIndicators() {
   state.tiles = summary.tiles;
   state.map = map;
   drawIndicators();
-  $("updated").textContent = tx("updated", { t: vnClock(new Date(summary.time)) });
+  state.updatedAt = summary.time;
+  $("updated").textContent = tx("updated", { t: formatTime(summary.time) });
   const grid = $("tiles");
   const drawn = grid.querySelectorAll(".kpi-tile[data-state]").length;
   if (drawn === summary.tiles.length && $("map").querySelector(".kpi-map") && $("ranking").firstChild) {
@@ -144,14 +153,14 @@ function drawIndicators() {
   grid.replaceChildren(...state.tiles.map(renderTile));
   const map = state.map;
   const ind = state.registry.indicators.find((i) => i.id === map.indicator) || {};
-  const target = map.target === null || map.target === undefined ? "—" : `${map.target} ${ind.unit || ""}`;
+  const target = map.target === null || map.target === undefined ? "—" : `${map.target} ${unitOf(ind)}`;
   $("map-period").textContent = map.period ? tx("mapPeriod", { p: map.period, target }) : "";
   $("map").replaceChildren(renderGridMap(map, {
     historical: state.mapUnits === "63", decimals: ind.decimals ?? 2,
     onSelect: (name) => selectScope(name),
   }));
   $("ranking").replaceChildren(renderRanking(map.units, {
-    n: 5, direction: ind.direction, decimals: ind.decimals ?? 2, unit: ind.unit || "",
+    n: 5, direction: ind.direction, decimals: ind.decimals ?? 2, unit: unitOf(ind),
   }));
 }
 
@@ -260,6 +269,7 @@ async function main() {
     renderStaticText();
     fillControls();
     drawIndicators();
+    if (state.updatedAt) $("updated").textContent = tx("updated", { t: formatTime(state.updatedAt) });
     for (const view of state.feeds.values()) view.rerender();
   });
   $("scope").addEventListener("change", (ev) => selectScope(ev.target.value));

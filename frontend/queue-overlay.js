@@ -5,10 +5,13 @@
 // thumbnails keep their aspect ratio (object-fit: contain), so the outlines are placed
 // inside the letterbox, never over the black bars. A toggle per tile (remembered per
 // camera) draws the worker's boxes of the counted frame in a canvas over the picture.
+// Only roles that may read /api/queues poll it; for the others one line says why there
+// are no counts, and a zone nobody counts yet says so.
 //
 //   const overlay = new QueueOverlay(tileRoot, () => tileRoot.querySelector("video"));
 //   overlay.setCamera("cam1");   ...   overlay.destroy();
 
+import { allowed } from "/static/api.js";
 import { addTexts, getLang, onLangChange, t } from "/static/i18n.js";
 
 addTexts({
@@ -18,6 +21,8 @@ addTexts({
     "queue.stale": "{zone}: không có số liệu mới ({age})",
     "queue.off": "{zone}: tắt phân tích",
     "queue.boxes": "Hiện khung người",
+    "queue.forbidden": "Không hiện số người chờ cho vai trò của bạn.",
+    "queue.notCounted": "Chưa có số đếm: phân tích hình ảnh đang tắt hoặc đang khởi động cho camera này.",
   },
   en: {
     "queue.count": "{zone}: {n} people · {age}",
@@ -25,6 +30,8 @@ addTexts({
     "queue.stale": "{zone}: no current count ({age})",
     "queue.off": "{zone}: analytics off",
     "queue.boxes": "Show people's boxes",
+    "queue.forbidden": "Queue counts are not shown to your role.",
+    "queue.notCounted": "No count yet: analytics is off or starting for this camera.",
   },
 });
 
@@ -37,6 +44,7 @@ const overlays = new Set();
 const counts = new Map();          // camera -> [row of /api/queues, + at: when fetched]
 const zoneCache = new Map();       // camera -> {at, zones, size} (a promise while loading)
 let timer = null;
+let mayRead = null;                // may this role read /api/queues? (null: not asked yet)
 let polls = 0;
 
 // Where a w×h picture lands in a box of boxW×boxH with object-fit: contain.
@@ -78,7 +86,7 @@ async function poll() {
   try {
     const url = wantsBoxes() ? "/api/queues?boxes=1" : "/api/queues";
     const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (r.status === 401 || r.status === 403) { stopPolling(); return; }   // not for this role
+    if (r.status === 401 || r.status === 403) { stopPolling(); return; }   // logged out
     if (!r.ok) return;
     const rows = await r.json();
     const at = performance.now();
@@ -95,8 +103,18 @@ async function poll() {
   for (const o of overlays) o.render();
 }
 
-function startPolling() {
-  if (timer === null) {
+async function startPolling() {
+  if (mayRead === null) {
+    mayRead = "asking";
+    try {
+      mayRead = (await allowed("/api/queues"))["/api/queues"];
+    } catch (_) {
+      mayRead = null;              // ask again with the next overlay
+      return;
+    }
+    for (const o of overlays) o.render();
+  }
+  if (mayRead === true && timer === null && overlays.size) {
     timer = setInterval(poll, POLL_MS);
     poll();
   }
@@ -215,9 +233,19 @@ export class QueueOverlay {
       if (row && row.age_ms !== null && row.age_ms !== undefined) {
         li.dataset.ageMs = String(Math.round(row.age_ms + now - row.at));
       }
-      li.textContent = countsText(id, row, now);
+      li.textContent = mayRead === false ? id : countsText(id, row, now);
       return li;
     });
+    // a zone without a figure says why: counts not for this role, or nobody counts it yet
+    const why = !ids.length ? "" : mayRead === false ? "queue.forbidden"
+      : mayRead === true && polls > 0 && !rows.length ? "queue.notCounted" : "";
+    if (why) {
+      const note = document.createElement("li");
+      note.className = "queue-note";
+      note.dataset.why = why;
+      note.textContent = t(why);
+      items.push(note);
+    }
     this.list.replaceChildren(...items);
     this.list.hidden = items.length === 0;
     this.box.dataset.queueZones = String(items.length);

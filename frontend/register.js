@@ -6,7 +6,7 @@
 
 import { api, goLogin, me } from "/static/api.js";
 import { shell } from "/static/shell.js";
-import { addTexts, apply, onLangChange, t } from "/static/i18n.js";
+import { addTexts, apply, formatTime, onLangChange, pick, t } from "/static/i18n.js";
 import { TEXTS } from "/static/register-texts.js";
 
 addTexts(TEXTS);
@@ -16,6 +16,10 @@ const profileForm = $("profile-form");
 const cameraForm = $("camera-form");
 let who = null;
 let lastChecklist = null;
+// What this role may do here (GET /api/registry/access, from the routes' own role sets):
+// the page calls nothing it would be refused.
+let access = { edit: false, test: false, demo_camera: null };
+let lastTry = null;
 
 // ---------------------------------------------------------------- errors
 function showError(box, err, form) {
@@ -189,12 +193,66 @@ async function addCamera(ev) {
   try {
     const cam = await call("/api/cameras", { method: "POST", body });
     cameraForm.reset();                   // the password leaves the page with the form
-    $("device-info").textContent = t("reg.added", { id: cam.id });
+    lastTry = null;
+    $("try-result").hidden = true;
+    $("device-info").textContent = t("reg.added", { name: cam.name });
     showError($("camera-error"), null, cameraForm);
     await loadChecklist();
   } catch (err) {
     showError($("camera-error"), err, cameraForm);
   }
+}
+
+// "Test connection" on the form's values, before anything is saved.
+function formConnection() {
+  const v = Object.fromEntries(new FormData(cameraForm).entries());
+  return { province: provinceSelect.value, onvif: v.onvif.trim(), rtsp_main: v.rtsp_main.trim(),
+           rtsp_sub: v.rtsp_sub.trim(), transport: v.transport, username: v.username,
+           password: v.password, allow_basic_auth: $("cam-basic").checked };
+}
+
+function renderTry() {
+  const box = $("try-result");
+  if (!lastTry) return;
+  box.dataset.code = lastTry.explain.code;
+  box.textContent = pick(lastTry.explain);
+  box.hidden = false;
+}
+
+async function tryCamera() {
+  const button = $("try-camera");
+  const box = $("try-result");
+  button.disabled = true;
+  lastTry = null;
+  box.removeAttribute("data-code");
+  box.textContent = t("reg.trying");
+  box.hidden = false;
+  try {
+    lastTry = await call("/api/registry/test", { method: "POST", body: formConnection() });
+    showError($("camera-error"), null, cameraForm);
+    renderTry();
+  } catch (err) {
+    box.hidden = true;
+    showError($("camera-error"), err, cameraForm);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// In `iocwall demo` only: the simulated cameras' login, marked as demo.
+function showDemoLogin() {
+  const demo = access.demo_camera;
+  $("demo-login").hidden = !demo;
+  if (!demo) return;
+  $("demo-user").textContent = demo.username;
+  $("demo-password").textContent = demo.password;
+  $("demo-rtsp").textContent = demo.rtsp_main;
+  $("demo-fill").addEventListener("click", () => {
+    $("cam-username").value = demo.username;
+    $("cam-password").value = demo.password;
+    $("cam-main").value = demo.rtsp_main;
+    $("cam-sub").value = demo.rtsp_sub;
+  });
 }
 
 // ---------------------------------------------------------------- checklist
@@ -221,18 +279,28 @@ function renderChecklist() {
     where.textContent = c.location;
     const test = document.createElement("td");
     test.className = "last-test";
-    test.textContent = c.last_test ? `${c.last_test.status} · ${c.last_test.time}` : "—";
-    test.dataset.status = c.last_test ? c.last_test.status : "";
+    const last = c.last_test;
+    test.textContent = last ? `${t(`reg.st.${last.status}`)} · ${formatTime(last.time)}` : "—";
+    const why = last && last.explain;
+    if (why && why.code !== "ok") test.append(document.createElement("br"), pick(why));
+    test.dataset.status = last ? last.status : "";
     const act = document.createElement("td");
-    const run = document.createElement("button");
-    run.type = "button"; run.className = "btn test"; run.textContent = t("reg.test");
-    run.addEventListener("click", () => testCamera(c.id, run));
-    const del = document.createElement("button");
-    del.type = "button"; del.className = "btn btn-ghost delete"; del.textContent = t("reg.delete");
-    del.addEventListener("click", () => deleteCamera(c.id));
-    act.append(run, del);
+    if (access.test) {
+      const run = document.createElement("button");
+      run.type = "button"; run.className = "btn test"; run.textContent = t("reg.test");
+      run.addEventListener("click", () => testCamera(c.id, run));
+      act.append(run);
+    }
+    if (access.edit) {
+      const del = document.createElement("button");
+      del.type = "button"; del.className = "btn btn-ghost delete"; del.textContent = t("reg.delete");
+      del.addEventListener("click", () => deleteCamera(c.id));
+      act.append(del);
+    }
+    const wall = cell(c.on_wall);
+    if (c.on_wall === null) wall.title = t("reg.noWall");
     tr.append(name, where, cell(c.registered), cell(c.reachable), cell(c.streaming),
-              cell(c.on_wall === "unknown" ? null : c.on_wall), test, act);
+              wall, test, act);
     return tr;
   }));
 }
@@ -274,12 +342,17 @@ function showBanner(text) {
 // ---------------------------------------------------------------- start
 async function start() {
   apply();
-  onLangChange(renderChecklist);
+  onLangChange(() => { renderChecklist(); renderTry(); });
   try {
-    who = await me();
+    [who, access] = await Promise.all([me(), call("/api/registry/access")]);
   } catch (err) {
     if (err.status === 401) return goLogin();
   }
+  $("camera-panel").hidden = !access.edit && !access.test;
+  $("add-camera").hidden = !access.edit;
+  $("save-profile").hidden = !access.edit;
+  $("discover").parentElement.hidden = !access.test;
+  showDemoLogin();
   const units = await api("/api/registry/provinces");
   const mine = who && who.role === "registrar" ? units.filter((u) => u.code === who.unit) : units;
   provinceSelect.replaceChildren(...mine.map((u) => new Option(u.name, u.code)));
@@ -294,7 +367,8 @@ async function start() {
   cameraForm.addEventListener("submit", addCamera);
   $("discover").addEventListener("click", discover);
   $("read-device").addEventListener("click", readDevice);
-  await Promise.all([loadProfile(), loadInterfaces(), loadChecklist()]);
+  $("try-camera").addEventListener("click", tryCamera);
+  await Promise.all([loadProfile(), access.test ? loadInterfaces() : null, loadChecklist()]);
   document.body.dataset.ready = "1";
 }
 

@@ -7,7 +7,7 @@
 
 import { api, goLogin, me } from "/static/api.js";
 import "/static/shell.js";
-import { addTexts, apply, onLangChange, t } from "/static/i18n.js";
+import { addTexts, apply, formatTime, onLangChange, t } from "/static/i18n.js";
 
 addTexts({
   vi: {
@@ -213,7 +213,7 @@ async function save() {
   try {
     const body = { zones: zones.map((z) => ({ id: z.id, polygon: z.points })) };
     const saved = await api(`/api/cameras/${encodeURIComponent(camera)}/zones`, { method: "PUT", body });
-    say(t("zones.saved", { n: saved.zones.length, t: new Date().toLocaleTimeString() }));
+    say(t("zones.saved", { n: saved.zones.length, t: formatTime(new Date(), { date: false }) }));
     document.body.dataset.saves = String(Number(document.body.dataset.saves) + 1);
   } catch (err) {
     if (err.status === 401) { goLogin(); return; }

@@ -12,7 +12,7 @@ import re
 import httpx
 import pytest
 
-from tests.fixtures.browser import ADMIN_PASSWORD
+from tests.fixtures.browser import ADMIN_PASSWORD, CAMERA_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -36,13 +36,9 @@ BAD_TEXT = re.compile(r"\[object Object\]|\bundefined\b|\bNaN\b")
 BROWSER = {"Accept": "text/html"}
 # Answers a page expects and handles, which Chromium still logs as "Failed to load resource":
 # the login page asks whether someone is already signed in; a province without a profile yet.
-EXPECTED_4XX = (("/api/me", 401), ("/api/registry/profiles/", 404),
-                # the registry page asks every role; it is for camera testers only (handled)
-                ("/api/registry/interfaces", 403),
-                # known, handled, left for later: the console lists indicators for technicians,
-                # /live reads queue counts for registrars; both roles are refused and the page
-                # goes on without them
-                ("/api/indicators", 403), ("/api/queues", 403))
+# No 403: a page asks /api/allowed (or /api/registry/access) before calling what a role
+# may not use.
+EXPECTED_4XX = (("/api/me", 401), ("/api/registry/profiles/", 404))
 
 
 def watch(page) -> list[str]:
@@ -136,6 +132,10 @@ def test_admin_creates_a_registrar_who_lands_on_the_registry(chromium, demo) -> 
         log_in(other, demo, "reg-page", PASSWORD)
         other.wait_for_url(demo.base_url + "/register")
         assert nav_links(other) == PAGES["registrar"]
+        # the demo shows its simulated cameras' login, marked demo, so a camera can be added
+        other.wait_for_selector("#demo-login:not([hidden])")
+        assert other.inner_text("#demo-password") == CAMERA_PASSWORD
+        assert other.inner_text("#demo-user") == "demo"
 
         # disabled on the page: the registrar can no longer log in
         page.click('tr[data-user="reg-page"] .user-toggle')
@@ -168,9 +168,13 @@ def test_console_says_plainly_when_no_display_is_connected(chromium, demo) -> No
         page.fill("#preset-name", "shell-check")
         page.click("#preset-save")
         page.wait_for_selector('#preset-select option[value="shell-check"]', state="attached")
+        # saving says so; then the recall's own answer replaces it
+        page.wait_for_function("() => document.getElementById('push-status').textContent"
+                               ".includes('shell-check')")
         page.select_option("#preset-select", "shell-check")
         page.click("#preset-recall")
-        page.wait_for_function("() => document.getElementById('push-status').textContent")
+        page.wait_for_function("() => !document.getElementById('push-status').textContent"
+                               ".includes('shell-check')")
         status = page.inner_text("#push-status")
         assert "0/0" not in status and "Chưa có màn hình nào" in status, status
     finally:

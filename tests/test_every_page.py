@@ -103,7 +103,7 @@ def check_screen(page, path: str, screen: str, problems: list[str]) -> None:
     if path in FITS and overflow > 1:
         problems.append(f"{where}: scrolls sideways by {overflow} px")
     if path == "/console":
-        notice = page.is_visible("#narrow-notice")
+        notice = page.is_visible("#console-too-small")
         if notice != (screen == "phone"):
             problems.append(f"{where}: larger-screen notice visible={notice}")
 

@@ -278,6 +278,38 @@ async def service(tmp_path: Path):
     await store.close()
 
 
+class KnownCameras:
+    """The one read of the media service the live tiles use (statuses as last known)."""
+    def __init__(self, cameras: list[FakeCamera]) -> None:
+        self.cameras = cameras
+
+    def known_cameras(self) -> list[FakeCamera]:
+        return self.cameras
+
+
+async def test_live_tiles_of_a_unit_count_cameras_and_readings_registered_by_code(
+        tmp_path: Path) -> None:
+    """The registry stores a camera's unit as its code (HA-NOI) and the queue board puts
+    that code on each reading; the leader view asks for the unit by name (Hà Nội)."""
+    store = Store(tmp_path / "db.sqlite3")
+    await store.open()
+    media = KnownCameras([FakeCamera("cam1", "live", "HA-NOI"),
+                          FakeCamera("cam2", "lost", "HA-NOI"), FakeCamera("cam3", "live", "HUE")])
+    svc = IndicatorService(store, AuditLog(store), media=media)  # type: ignore[arg-type]
+    try:
+        svc.live.add(QueueReading("cam1", "c1", 4, 2.0, province="HA-NOI"))
+        svc.live.add(QueueReading("cam2", "c2", 3, None))       # no province: the camera's
+        tiles = {t.indicator.id: t for t in await svc.tiles("Hà Nội")}
+        online = tiles["cameras_online_share"]
+        assert (online.value, online.detail) == (50.0, {"online": 1, "total": 2})
+        assert tiles["queue_length"].value == 7.0 and tiles["queue_length"].spark
+        assert tiles["queue_wait_minutes"].value == 2.0
+        assert {t.indicator.id: t for t in await svc.tiles("Huế")}[
+            "cameras_online_share"].value == 100.0
+    finally:
+        await store.close()
+
+
 async def test_revision_is_explicit_and_keeps_history(service: IndicatorService) -> None:
     first, previous = await service.submit(sub(), HN_REGISTRAR)
     assert previous is None and first.revision == 1

@@ -118,6 +118,33 @@ def test_targets_colour_the_rendered_tiles(leader, demo):
         .get_attribute("data-status") == "below"
 
 
+def test_ha_noi_counts_its_cameras_scope_list_grouped_and_english(leader, demo):
+    """Hà Nội (where the demo's cameras are) shows its cameras online and people waiting;
+    the scope list puts today's 34 units first and says where a former unit went; in
+    English the units and the dates are English."""
+    open_leader(leader, demo, "?province=" + "Hà Nội")
+    leader.wait_for_function("""() => ['cameras_online_share', 'queue_length'].every(id =>
+        document.querySelector(`.kpi-tile[data-indicator="${id}"]`)?.dataset.state === 'value')""",
+                             timeout=30_000)
+    groups = leader.evaluate("""() => [...document.querySelectorAll('#scope optgroup')].map(g =>
+        ({label: g.label, options: [...g.children].map(o => [o.value, o.text])}))""")
+    assert [len(g["options"]) for g in groups] == [34, 30]
+    assert "34" in groups[0]["label"] and ["Huế", "Huế"] in groups[0]["options"]
+    assert ["Thừa Thiên Huế", "Thừa Thiên Huế (cũ, đã sáp nhập vào Huế)"] in groups[1]["options"]
+    assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d", leader.text_content("#updated"))
+    leader.click("#lang")
+    try:
+        queue = tiles(leader)["queue_length"]
+        assert re.search(r"\d people\b", queue["text"]) and "người" not in queue["text"]
+        assert re.search(r"Updated \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d",
+                         leader.text_content("#updated"))
+        english = leader.evaluate("() => [...document.querySelectorAll('#scope option')]"
+                                  ".map(o => o.text)")
+        assert "Thừa Thiên Huế (former, merged into Huế)" in english
+    finally:
+        leader.click("#lang")
+
+
 def test_rollup_to_todays_province_is_labelled(leader, demo):
     open_leader(leader, demo, "?province=" + "Ninh Bình" + "&rollup=1")
     tile = tiles(leader)["online_dossier_rate"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from pathlib import Path
 
@@ -140,14 +141,61 @@ async def test_test_connection_is_stored_and_shown_in_the_checklist(
                                     params={"province": "Hà Nội"})).json()
         row = next(r for r in checklist["cameras"] if r["id"] == cam["id"])
         assert row["registered"] and row["reachable"] and row["streaming"]
-        assert row["on_wall"] == "unknown"
+        assert row["on_wall"] is False                # no wall shows it yet
         assert row["last_test"]["time"] == result["time"]
+        assert result["explain"]["code"] == "ok"
+        assert server.services.wall is not None
+        from iocwall.wall.walls.demo import ensure_demo_wall  # a wall showing the camera
+        await ensure_demo_wall(server.services.wall.walls, [cam["id"]])
+        checklist = (await http.get("/api/registry/checklist",
+                                    params={"province": "Hà Nội"})).json()
+        assert next(r for r in checklist["cameras"] if r["id"] == cam["id"])["on_wall"] is True
 
         await http.patch(f"/api/cameras/{cam['id']}", json={"password": "wrong-one"})
         failed = (await http.post(f"/api/cameras/{cam['id']}/test", timeout=60)).json()
         assert failed["status"] == "FAIL" and failed["streaming"] is False
+        assert failed["explain"]["code"] == "wrong_password"
         assert "wrong-one" not in json.dumps(failed)
     assert simulator.password not in rec.text()
+
+
+async def test_test_connection_before_saving_says_why_and_stores_nothing(
+        simulator: SimProcess, tmp_path: Path) -> None:
+    """The camera form's values, tested before "Add camera": a reason in words, no camera."""
+    rec = Recorder()
+    async with registry_server(tmp_path) as server, recording_client(server, rec) as http:
+        await server.login(http)
+        form = {k: v for k, v in camera_body(simulator, 1, rtsp_sub="", transport="tcp").items()
+                if k not in ("centre", "name", "location", "tags")}
+        good = await http.post("/api/registry/test", json=form, timeout=60)
+        assert good.status_code == 200, good.text
+        assert good.json()["status"] in ("PASS", "WARN") and good.json()["explain"]["code"] == "ok"
+        wrong = (await http.post("/api/registry/test", json={**form, "password": "nope-x"},
+                                 timeout=60)).json()
+        assert wrong["explain"]["code"] == "wrong_password"
+        assert "wrong user name or password" in wrong["explain"]["en"].lower()
+        with socket.socket() as s:          # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            closed = s.getsockname()[1]
+        gone = (await http.post("/api/registry/test", json={
+            **form, "rtsp_main": f"rtsp://127.0.0.1:{closed}/x"}, timeout=60)).json()
+        assert gone["explain"]["code"] == "unreachable", gone
+        assert "unreachable" in gone["explain"]["en"].lower()
+        simulator.fault(1, "stall")             # answers the connection, sends nothing
+        try:
+            mute = (await http.post("/api/registry/test", json=form, timeout=60)).json()
+        finally:
+            simulator.clear_faults()
+        assert mute["explain"]["code"] == "no_picture", mute
+        assert "no frame in 1 s" in mute["explain"]["en"]
+        bad = await http.post("/api/registry/test", json={**form, "rtsp_main": "http://x/"})
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "rtsp_main"
+        assert (await http.get("/api/cameras")).json() == []          # nothing stored
+        assert (await http.get("/api/registry/access")).json() == {
+            "edit": True, "test": True, "demo_camera": None}            # not the demo
+        audit = (await http.get("/api/audit", params={"action": "camera.test_unsaved"})).json()
+        assert len(audit["entries"]) == 4
+    assert simulator.password not in rec.text() and "nope-x" not in rec.text()
 
 
 async def test_bad_inputs_get_clear_errors_and_never_a_500(tmp_path: Path) -> None:

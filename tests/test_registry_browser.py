@@ -4,6 +4,7 @@ checklist, deletes one, and the remaining camera plays on /live. No password on 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,9 +82,21 @@ def test_register_a_centre_and_its_cameras_in_the_browser(server: LiveServer,
     assert page.input_value("#cam-main") == simulator.url(1, "main", auth=False)
     assert page.input_value("#cam-sub") == simulator.url(1, "sub", auth=False)
     page.fill("#cam-location", "Sảnh A")
+    # test connection before saving: a wrong password is said in words, nothing is stored
+    page.fill("#cam-password", "not-the-password")
+    page.click("#try-camera")
+    page.wait_for_selector("#try-result[data-code='wrong_password']", timeout=60_000)
+    assert "Sai tài khoản hoặc mật khẩu" in page.text_content("#try-result")
+    assert page.evaluate("async () => (await fetch('/api/cameras')).json()") == []
+    page.fill("#cam-password", simulator.password)
+    page.click("#try-camera")
+    page.wait_for_selector("#try-result[data-code='ok']", timeout=60_000)
+    name = page.input_value("#cam-name")
     page.click("#add-camera")
     page.wait_for_selector("tr[data-camera-id='ha-noi-1']")
     assert page.input_value("#cam-password") == ""
+    added = page.text_content("#device-info")
+    assert f"“{name}”" in added and "ha-noi-1" not in added     # by its name, not its id
 
     # a bad URL typed by hand is refused with the field named
     page.fill("#cam-name", "Sai")
@@ -118,12 +131,15 @@ def test_register_a_centre_and_its_cameras_in_the_browser(server: LiveServer,
     row = "tr[data-camera-id='ha-noi-2']"
     assert page.get_attribute(f"{row} td:nth-child(4)", "data-value") == "yes"
     assert page.get_attribute(f"{row} td:nth-child(5)", "data-value") == "yes"
-    assert page.get_attribute(f"{row} td:nth-child(6)", "data-value") == "unknown"
-    assert "+07:00" in page.text_content(f"{row} .last-test")
+    assert page.get_attribute(f"{row} td:nth-child(6)", "data-value") == "no"   # no wall shows it
+    last = page.text_content(f"{row} .last-test")
+    assert re.fullmatch(r"(Đạt|Cảnh báo) · \d\d/\d\d/\d{4} \d\d:\d\d:\d\d", last), last
 
     page.click("#lang")
     assert page.text_content("h1") == "Camera registration"
     assert page.text_content(f"{row} td:nth-child(3)") == "Yes"
+    assert re.fullmatch(r"(Passed|Warning) · \d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d",
+                        page.text_content(f"{row} .last-test"))
     assert "password readable on the network" in page.text_content("#cam-basic-hint")
     assert simulator.password not in page.content()
 

@@ -17,6 +17,7 @@ from datetime import datetime
 import httpx
 import pytest
 
+from iocwall.streams.clock import VN_TZ
 from tests.fixtures.browser import ADMIN_PASSWORD, login
 from tests.waiting import wait_until_sync
 
@@ -33,6 +34,15 @@ def admin(demo) -> Iterator[httpx.Client]:
 
 def _rows(admin: httpx.Client, camera: str) -> list[dict]:
     return admin.get("/api/queues", params={"camera": camera}).json()
+
+
+def _saved_at_in_vietnam_time(said: str, zones: int) -> None:
+    """ "Đã lưu N vùng lúc HH:MM:SS.": Vietnam time, 24-hour, whatever the browser's zone."""
+    match = re.fullmatch(rf"Đã lưu {zones} vùng lúc (\d\d):(\d\d):(\d\d)\.", said)
+    assert match, said
+    now = datetime.now(VN_TZ)
+    shown = now.replace(hour=int(match[1]), minute=int(match[2]), second=int(match[3]))
+    assert abs((now - shown).total_seconds()) < 120, (said, now.isoformat())
 
 
 def _counted(admin: httpx.Client, camera: str) -> int:
@@ -180,5 +190,55 @@ def test_counts_and_outlines_on_console_and_display_tiles(demo, chromium) -> Non
         console.wait_for_function(
             "() => document.querySelectorAll('.monitor .zone-outlines polygon').length >= 4",
             timeout=45_000)
+    finally:
+        context.close()
+
+
+def test_counts_in_the_page_language_and_a_registrar_told_why_there_are_none(
+        demo, admin: httpx.Client, chromium) -> None:
+    """Counts read "c1: 3 people" in English ("c1: 3 người" in Vietnamese), never both; a
+    registrar, who may not read counts, sees the zones and one line saying why, and the
+    page never asks /api/queues for it."""
+    reply = admin.post("/api/users", json={"username": "zones-registrar", "password":
+                                           "registrar-pass-1", "role": "registrar",
+                                           "province": "Hà Nội"})
+    assert reply.status_code in (201, 409), reply.text
+    # a browser set to UTC and US English, as a machine left at its defaults
+    context = chromium.new_context(viewport={"width": 1280, "height": 720}, locale="en-US",
+                                   timezone_id="UTC")
+    try:
+        page = context.new_page()
+        asked: list[str] = []
+        page.on("request", lambda r: "/api/queues" in r.url and asked.append(r.url))
+        page.goto(demo.base_url + "/login")
+        page.fill("#username", "zones-registrar")
+        page.fill("#password", "registrar-pass-1")
+        page.click("#submit")
+        page.wait_for_url("**/register")
+        page.goto(demo.live_url)
+        note = page.locator('[data-camera-id="cam1"] .queue-note')
+        note.wait_for(timeout=30_000)
+        assert note.get_attribute("data-why") == "queue.forbidden"
+        assert note.inner_text() == "Không hiện số người chờ cho vai trò của bạn."
+        zones = page.locator('[data-camera-id="cam1"] .queue-counts li[data-zone]')
+        assert zones.all_inner_texts() == ["c1", "c2", "c3", "c4"]
+        assert asked == []
+        page.click("#logout")
+        page.wait_for_url("**/login**")
+        # the zone editor's "saved at": Vietnam time, 24-hour, on the Vietnamese page
+        login(page, demo, target="/zones")
+        page.wait_for_selector('body[data-ready="1"]')
+        page.select_option("#camera", "cam2")
+        page.wait_for_selector('body[data-ready="1"][data-camera="cam2"]')
+        page.click("#save")
+        page.wait_for_selector('body[data-saves="1"]')
+        _saved_at_in_vietnam_time(page.text_content("#status") or "", 4)
+        page.evaluate("() => localStorage.setItem('iocwall.lang', 'en')")
+        page.goto(demo.live_url)
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('[data-camera-id="cam1"] .queue-counts li')]
+                     .some(li => /^c[1-4]: \\d+ people$/.test(li.textContent))""",
+            timeout=45_000)
+        assert "người" not in page.inner_text('[data-camera-id="cam1"] .queue-counts')
     finally:
         context.close()

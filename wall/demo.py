@@ -1,10 +1,11 @@
 """`iocwall demo`: the camera simulator + the server on this machine, /live opened.
 
 The simulator runs in this process (its Python API), on free loopback ports,
-with a camera password made up at start: it is handed to the media server in
-memory and never printed or logged. The simulator's cameras (cam1..camN) are
-registered in the camera registry (credentials sealed) like any province's,
-and the media server follows the registry.
+with a camera password made up at start: the banner prints it and the registry
+page shows it (marked demo), so a registrar can connect a simulated camera by
+hand; it is never logged. The simulator's cameras (cam1..camN) are registered in
+the camera registry (credentials sealed) like any province's, and the media
+server follows the registry.
 """
 from __future__ import annotations
 
@@ -117,6 +118,10 @@ async def register_demo_cameras(services: Any, cameras: list[Any],
         if old.source == "demo" and old.id not in wanted:   # an earlier demo had more
             await services.registry.remove(old.id)
     await upsert(services.registry, cameras, "demo")
+    if cameras:
+        first = cameras[0]
+        services.demo_camera_login = {"username": first.username, "password": first.password,
+                                      "rtsp_main": first.rtsp_main, "rtsp_sub": first.rtsp_sub}
     if zones:
         await services.zones.seed(zones, "demo")
     if services.wall is not None:
@@ -139,7 +144,7 @@ def describe(notify: Any) -> str:
 
 
 def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path | None,
-           admin_from_env: bool) -> str:
+           admin_from_env: bool, camera_password: str = "") -> str:
     """The one block the demo prints: where to go, who to log in as, where things are."""
     live = info.url.rstrip("/") + "/live"
     if info.generated_password:
@@ -161,6 +166,8 @@ def banner(info: Any, config: Any, ports: SimPorts, cameras: int, log_file: Path
         f"  User / Tài khoản:           {info.admin_user}",
         f"  Password / Mật khẩu:        {password}",
         f"  Cameras / Camera:           {cameras} simulated / mô phỏng ({rtsp})",
+        f"  Camera login / Đăng nhập camera: {SIM_USER} / {camera_password}"
+        "   (simulated cameras only / chỉ camera mô phỏng)",
         f"  Camera faults / Lỗi giả lập: http://127.0.0.1:{ports.http}/faults",
         f"  Data / Dữ liệu:             {config.data_path.resolve()}",
         f"  Log / Nhật ký:              {log_file.resolve() if log_file else '(console only)'}",
@@ -224,7 +231,8 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 
         def on_ready(info: Any) -> None:
-            print(banner(info, config, ports, args.cameras, log_file, admin_from_env), flush=True)
+            print(banner(info, config, ports, args.cameras, log_file, admin_from_env,
+                         cam_password), flush=True)
             if not args.no_browser:
                 _open_browser(info.url.rstrip("/") + "/console?wall=demo")
 

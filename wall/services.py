@@ -95,6 +95,8 @@ class Services:
         self._bus: Bus | None = None
         self._zone_follow: ZoneFollow | None = None
         self.wall: WallService | None = None     # once started
+        # `iocwall demo` only: its simulated cameras' login, shown to registrars (demo data)
+        self.demo_camera_login: dict[str, str] | None = None
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
         self.started = False
@@ -169,7 +171,17 @@ class Services:
         if self.media is not None:
             self._media_sync = MediaSync(self.registry, self.media)
             await self._media_sync.load()
+        self.indicators.camera_units.update(
+            {cam.id: cam.province for cam in await self.registry.cameras()})
+        self.registry.listen(self._note_camera_unit)
         self.registry.listen(self._announce_camera)
+
+    async def _note_camera_unit(self, change: Change) -> None:
+        """Keep the indicators' camera -> unit map (live tiles per province) current."""
+        if change.camera is None:
+            self.indicators.camera_units.pop(change.camera_id, None)
+        else:
+            self.indicators.camera_units[change.camera_id] = change.camera.province
 
     async def _choose_replay(self) -> None:
         """[replay] cameras = "wall": buffer the cameras on a wall or with zones, judged now

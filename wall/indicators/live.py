@@ -76,8 +76,12 @@ class LiveIndicators:
     """Consumes queue readings from the bus; answers queue length and wait per province."""
 
     def __init__(self, province_of_camera: Callable[[str], str | None] = lambda _id: None,
-                 max_age_s: float = READING_MAX_AGE_S) -> None:
+                 max_age_s: float = READING_MAX_AGE_S,
+                 unit_name: Callable[[str], str] = lambda key: key) -> None:
+        """``unit_name``: the one key a province is counted under, whatever a reading or a
+        camera calls it (the registry stores codes such as HA-NOI, the tiles ask by name)."""
         self._province_of = province_of_camera
+        self._unit_name = unit_name
         self._max_age_s = max_age_s
         self._latest: dict[tuple[str, str], _Latest] = {}
         self.history: dict[str, collections.deque[tuple[str, int]]] = \
@@ -113,7 +117,8 @@ class LiveIndicators:
         self.history[""].append((reading.time, self.queue("", now)[0]))
 
     def province_of(self, reading: QueueReading) -> str:
-        return reading.province or self._province_of(reading.camera) or ""
+        key = reading.province or self._province_of(reading.camera) or ""
+        return self._unit_name(key) if key else ""
 
     def queue(self, province: str = "", at: float | None = None) -> tuple[int, float | None, int]:
         """(people waiting, mean estimated wait in minutes or None, counters heard from)

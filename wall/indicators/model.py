@@ -154,6 +154,7 @@ class Indicator:
     ratio: tuple[str, str] | None = None          # (numerator id, denominator id), in %
     note_vi: str = ""
     note_en: str = ""
+    unit_en: str = ""              # the unit in English ("dossiers"); "" = same as unit
 
     def parse_period(self, text: str) -> Period:
         """The period ``text`` names, in this indicator's period kind or one it also accepts."""
@@ -192,7 +193,8 @@ class Indicator:
     def public(self) -> dict[str, Any]:
         return {
             "id": self.id, "name": {"vi": self.name_vi, "en": self.name_en}, "unit": self.unit,
-            "period": self.period.value, "direction": self.direction.value,
+            "unit_en": self.unit_en or self.unit, "period": self.period.value,
+            "direction": self.direction.value,
             "source": self.source.value, "owner": self.owner.value,
             "aggregation": self.aggregation.value, "weight": self.weight or None,
             "min": self.minimum, "max": self.maximum, "decimals": self.decimals,

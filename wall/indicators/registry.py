@@ -56,6 +56,7 @@ class _Indicator(_Strict):
     name_vi: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
     unit: str = Field(min_length=1)
+    unit_en: str = ""
     period: PeriodKind
     also_periods: list[PeriodKind] = Field(default_factory=list)
     direction: Direction
@@ -94,7 +95,7 @@ class _Indicator(_Strict):
             if self.deadline else None,
             stale_after_days=self.stale_after_days, also_periods=tuple(self.also_periods),
             ratio=(self.ratio.numerator, self.ratio.denominator) if self.ratio else None,
-            note_vi=self.note_vi, note_en=self.note_en)
+            note_vi=self.note_vi, note_en=self.note_en, unit_en=self.unit_en)
 
 
 class _File(_Strict):

@@ -48,7 +48,10 @@ class IndicatorService:
         self.audit = audit
         self.media = media
         self.camera_province = camera_province
-        self.live = LiveIndicators(self._province_of_camera_id)
+        # camera id -> its unit as the camera registry has it (code, e.g. HA-NOI), kept by
+        # Services: the media's statuses carry no province
+        self.camera_units: dict[str, str] = {}
+        self.live = LiveIndicators(self._province_of_camera_id, unit_name=self.unit_name)
         self.clock: Callable[[], datetime] = lambda: datetime.now(VN_TZ)
 
     async def start(self, bus: Bus) -> None:
@@ -132,7 +135,7 @@ class IndicatorService:
         assert indicator is not None
         now = self.clock().isoformat(timespec="seconds")
         if indicator_id == "cameras_online_share":
-            shares = cameras_online(self._cameras(), self.camera_province)
+            shares = cameras_online(self._cameras(), self._unit_of_camera)
             share = shares.get(scope)
             value = share.share if share else None
             detail = {"online": share.online, "total": share.total} if share else {}
@@ -147,11 +150,22 @@ class IndicatorService:
                     _first_target(indicator), {"vi": "trực tiếp", "en": "live"}, spark, False,
                     now, {"counters": counters})
 
+    def unit_name(self, key: str) -> str:
+        """The unit name the tiles are scoped by, for a camera's or a reading's province:
+        the registry stores codes (HA-NOI), the indicators names (Hà Nội)."""
+        return (self.provinces.resolve(key) or key) if key else ""
+
+    def _unit_of_camera(self, camera: object) -> str:
+        known = self.camera_units.get(str(getattr(camera, "id", "")))
+        return self.unit_name(known or self.camera_province(camera) or "")
+
     def _cameras(self) -> Iterable[object]:
         # tiles are rendered without waiting: the statuses as last known
         return self.media.known_cameras() if self.media is not None else []
 
     def _province_of_camera_id(self, camera_id: str) -> str | None:
+        if camera_id in self.camera_units:
+            return self.camera_units[camera_id]
         for camera in self._cameras():
             if getattr(camera, "id", None) == camera_id:
                 return self.camera_province(camera)

@@ -36,7 +36,8 @@ class Tile:
     def public(self) -> dict[str, Any]:
         ind = self.indicator
         return {"id": ind.id, "name": {"vi": ind.name_vi, "en": ind.name_en}, "unit": ind.unit,
-                "decimals": ind.decimals, "direction": ind.direction.value,
+                "unit_en": ind.unit_en or ind.unit, "decimals": ind.decimals,
+                "direction": ind.direction.value,
                 "source": ind.source.value, "scope": self.scope, "value": self.value,
                 "period": self.period, "status": self.status.value, "target": self.target,
                 "method": self.method, "spark": [[p, v] for p, v in self.spark],

@@ -12,13 +12,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from iocwall.streams.clock import now_iso
 from iocwall.wall import provinces
 from iocwall.wall.access import ANY_USER, Principal, Role, route
 from iocwall.wall.api.common import Body, audited, caller, read_body, services
 from iocwall.wall.errors import ApiError
 from iocwall.wall.registry import onboarding, validation, verify
 from iocwall.wall.registry.bulk import import_rows, read_table
-from iocwall.wall.registry.model import CameraIn, CameraPatch, Profile, RegisteredCamera
+from iocwall.wall.registry.crypto import Credentials
+from iocwall.wall.registry.model import (
+    CameraIn,
+    CameraPatch,
+    CameraTry,
+    Profile,
+    RegisteredCamera,
+)
 from iocwall.wall.registry.scope import (
     may_ask_if_taken,
     may_choose_id,
@@ -185,6 +193,51 @@ async def test_camera(request: Request) -> Response:
     return JSONResponse(result)
 
 
+async def test_unsaved(request: Request) -> Response:
+    """Test connection on a camera form's values before it is saved: nothing is stored,
+    the reason comes back in words (wrong password, unreachable, no picture)."""
+    svc = services(request)
+    who = caller(request)
+    body = await read_body(request, CameraTry)
+    if body.province:
+        may_write(who, body.province)
+    cfg = svc.config.registry
+    rtsp_main, rtsp_sub = body.rtsp_main, body.rtsp_sub
+    if not rtsp_main:
+        form = (await onboarding.read_device(body.onvif, body.username, body.password,
+                                             cfg.test_timeout_s))["form"]
+        rtsp_main, rtsp_sub = form["rtsp_main"], rtsp_sub or form["rtsp_sub"]
+    now = now_iso()
+    cam = RegisteredCamera("unsaved", body.province, "", "", "", body.onvif, rtsp_main,
+                           rtsp_sub, body.transport, [], bool(body.username or body.password),
+                           "form", now, now, body.allow_basic_auth)
+    report, summary = await verify.run_test(cam, Credentials(body.username, body.password),
+                                            None, cfg.test_seconds, cfg.test_timeout_s)
+    await audited(request, "camera.test_unsaved", f"address:{_address(cam)}", None,
+                  {"status": summary["status"], "explain": summary["explain"]["code"]})
+    return JSONResponse({"time": now, **summary, "report": report.as_dict()})
+
+
+def _address(cam: RegisteredCamera) -> str:
+    """host:port tested, for the audit log (never a URL's path or credentials)."""
+    from iocwall.streams.urls import UrlError, parse
+    try:
+        url = parse(cam.rtsp_main)
+    except UrlError:
+        return cam.onvif
+    return f"{url.host}:{url.port}"
+
+
+async def access(request: Request) -> Response:
+    """What the caller may do on the registry page (so it calls nothing it would be refused,
+    from the same role sets as the routes), and in `iocwall demo` the simulated cameras'
+    login (``demo_camera``, null elsewhere) so a registrar can connect a camera by hand."""
+    role = caller(request).role
+    tester = role in TESTERS
+    return JSONResponse({"edit": role in EDITORS, "test": tester,
+                         "demo_camera": services(request).demo_camera_login if tester else None})
+
+
 async def checklist(request: Request) -> Response:
     svc = services(request)
     who = caller(request)
@@ -198,11 +251,13 @@ async def checklist(request: Request) -> Response:
         may_read_province(who, wanted)
     province = limit or wanted or None
     media = svc.media
+    shown = await svc.wall.cameras_shown() if svc.wall is not None else None
     rows = []
     for cam in await svc.registry.cameras(province):
         status = await media.camera(cam.id) if media is not None else None
         rows.append({"province": cam.province,
-                     **verify.checklist_row(cam, status.state.value if status else None)})
+                     **verify.checklist_row(cam, status.state.value if status else None,
+                                            None if shown is None else cam.id in shown)})
     totals = {k: sum(1 for r in rows if r[k] is True)
               for k in ("registered", "reachable", "streaming")}
     return JSONResponse({"province": province, "cameras": rows, "totals": totals})
@@ -292,4 +347,6 @@ def routes() -> list[BaseRoute]:
         route(cam, update_camera, roles=EDITORS, methods=["PATCH"]),
         route(cam, delete_camera, roles=EDITORS, methods=["DELETE"]),
         route(f"{cam}/test", test_camera, roles=TESTERS, methods=["POST"]),
+        route(f"{reg}/test", test_unsaved, roles=TESTERS, methods=["POST"]),
+        route(f"{reg}/access", access, roles=READERS, methods=["GET"]),
     ]

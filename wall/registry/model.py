@@ -114,6 +114,15 @@ class Profile(Body):
         return cleaned
 
 
+def _has_source(rtsp_main: str, rtsp_sub: str, onvif: str) -> None:
+    """A camera is pulled from rtsp_main (and rtsp_sub), or found through its ONVIF service."""
+    if not rtsp_main and not onvif:
+        raise ValueError("give rtsp_main (and optionally rtsp_sub) or onvif (host:port) "
+                         "/ cần địa chỉ RTSP hoặc ONVIF")
+    if rtsp_sub and not rtsp_main:
+        raise ValueError("rtsp_sub needs rtsp_main / cần luồng chính")
+
+
 class CameraIn(Body):
     """POST /api/cameras."""
     id: str | None = Field(None, pattern=ID_PATTERN)
@@ -146,11 +155,29 @@ class CameraIn(Body):
 
     @model_validator(mode="after")
     def _has_source(self) -> CameraIn:
-        if not self.rtsp_main and not self.onvif:
-            raise ValueError("give rtsp_main (and optionally rtsp_sub) or onvif (host:port) "
-                             "/ cần địa chỉ RTSP hoặc ONVIF")
-        if self.rtsp_sub and not self.rtsp_main:
-            raise ValueError("rtsp_sub needs rtsp_main / cần luồng chính")
+        _has_source(self.rtsp_main, self.rtsp_sub, self.onvif)
+        return self
+
+
+class CameraTry(Body):
+    """POST /api/registry/test: a camera form's connection fields, tested and not stored."""
+    province: str = ""
+    onvif: str = ""
+    rtsp_main: str = ""
+    rtsp_sub: str = ""
+    transport: Transport = Transport.AUTO
+    username: str = Field("", max_length=128)
+    password: str = Field("", max_length=256)
+    allow_basic_auth: bool = False
+
+    _province = field_validator("province")(lambda cls, v: check.province_code(v) if v else "")
+    _onvif = field_validator("onvif")(
+        lambda cls, v: "{}:{}".format(*check.host_port(v)) if v.strip() else "")
+    _rtsp = field_validator("rtsp_main", "rtsp_sub")(lambda cls, v: CameraIn._rtsp(v))
+
+    @model_validator(mode="after")
+    def _has_source(self) -> CameraTry:
+        _has_source(self.rtsp_main, self.rtsp_sub, self.onvif)     # the same rule as adding
         return self
 
 

@@ -38,7 +38,9 @@ async def run_test(cam: RegisteredCamera, creds: Credentials, declared_bps: int 
         host, port = check.host_port(cam.onvif)
         _, rows = await probe_onvif(host, port, creds.username, creds.password, timeout)
         report.rows += rows
-    return report, summarise(report, declared_bps)
+    summary = summarise(report, declared_bps)
+    summary["explain"] = explain(report, seconds)
+    return report, summary
 
 
 def summarise(report: Report, declared_bps: int | None) -> dict[str, Any]:
@@ -66,6 +68,38 @@ def summarise(report: Report, declared_bps: int | None) -> dict[str, Any]:
     }
 
 
+def explain(report: Report, seconds: float) -> dict[str, str]:
+    """The one reason a registrar reads, in both languages, with a code the page keys on:
+    ok, wrong_password, unreachable, no_picture, bad_url, or other (the first failure)."""
+    rows = report.rows
+    failed = [r for r in rows if r.result is Result.FAIL]
+    if not failed:
+        return {"code": "ok", "vi": "Kết nối được, có hình.", "en": "Connected, picture received."}
+    if any(r.check is Check.AUTH for r in failed):
+        return {"code": "wrong_password",
+                "vi": "Sai tài khoản hoặc mật khẩu camera: camera từ chối đăng nhập.",
+                "en": "Wrong user name or password: the camera refused the login."}
+    if any(r.value == "bad URL" for r in failed):
+        return {"code": "bad_url", "vi": "Địa chỉ RTSP không hợp lệ.",
+                "en": "The RTSP address is not valid."}
+    reached = any(r.check is Check.REACH and r.result is Result.PASS for r in rows)
+    if not reached and any(r.check in (Check.REACH, Check.ONVIF_DEVICE) for r in failed):
+        return {"code": "unreachable",
+                "vi": "Không tới được địa chỉ: không có gì trả lời ở địa chỉ và cổng này "
+                      "(kiểm tra địa chỉ, cổng, tường lửa, VPN).",
+                "en": "Address unreachable: nothing answers at this address and port "
+                      "(check the address, port, firewall, VPN)."}
+    if _first(rows, Check.BITRATE) is None or any(
+            r.check is Check.TTFF and r.value == "no frame" for r in failed):
+        n = f"{seconds:g}"
+        return {"code": "no_picture",
+                "vi": f"Không có hình: camera không gửi khung hình nào trong {n} giây.",
+                "en": f"No picture: the camera sent no frame in {n} s."}
+    first = failed[0]
+    return {"code": "other", "vi": f"{first.check.label}: {first.hint or first.value}",
+            "en": f"{first.check.label}: {first.hint or first.value}"}
+
+
 def _first(rows: list[Row], which: Check) -> Row | None:
     return next((r for r in rows if r.check is which), None)
 
@@ -77,7 +111,8 @@ def _bps(text: str) -> int | None:
         return None
 
 
-def checklist_row(cam: RegisteredCamera, media_state: str | None) -> dict[str, Any]:
+def checklist_row(cam: RegisteredCamera, media_state: str | None,
+                  on_wall: bool | None = None) -> dict[str, Any]:
     """One line of a province's checklist: registered, reachable, streaming, on the wall."""
     test = cam.last_test or {}
     live = media_state == "live"
@@ -86,7 +121,7 @@ def checklist_row(cam: RegisteredCamera, media_state: str | None) -> dict[str, A
         "registered": True,
         "reachable": True if live else test.get("reachable"),      # None = not tested yet
         "streaming": True if live else test.get("streaming"),
-        "on_wall": "unknown",            # walls and layouts do not exist yet
+        "on_wall": on_wall,              # None: no wall controller to ask
         "media_state": media_state,
         "last_test": test or None,
     }

@@ -88,6 +88,16 @@ class WallService:
         media = self._services.media
         return {c.id for c in await media.cameras()} if media is not None else set()
 
+    async def cameras_shown(self) -> set[str]:
+        """Every camera some monitor's current layout shows (the registry's "on the wall")."""
+        shown: set[str] = set()
+        for wall in await self.walls.walls():
+            for monitor in wall.monitors:
+                layout = await self.walls.layout(wall.id, monitor.id)
+                if layout is not None:
+                    shown |= set(layout.cameras())
+        return shown
+
     def stream_sizes(self, camera_id: str) -> dict[str, Size]:
         """The camera's streams and their sizes as the media server knows them (0x0: not
         pulled yet), for the controller's stream choice."""

@@ -3,7 +3,7 @@
 It runs inside AuthMiddleware (which handles user sessions, tokens and CSRF) and
 only acts when no principal was found. In demo mode (``[wall] demo_open_display``)
 an anonymous loopback browser on the demo wall's display pages, their WebSocket,
-the cameras and the queue counts is the demo display: so ``/display/demo/1`` works
+the cameras, the queue counts (and /api/allowed) is the demo display: so ``/display/demo/1`` works
 without pairing, and never from another machine.
 """
 from __future__ import annotations
@@ -16,9 +16,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from iocwall.wall.walls.pairing import COOKIE
 from iocwall.wall.walls.service import DEMO_WALL, demo_principal
 
-# /api/queues: the queue counts the display's camera and queue tiles show (read-only)
+# /api/queues: the queue counts the display's camera and queue tiles show (read-only);
+# /api/allowed: which of those the display may read (asked before the first poll)
 _DEMO_PATHS = (f"/display/{DEMO_WALL}/", f"/ws/display/{DEMO_WALL}/", "/api/cameras",
-               "/api/queues")
+               "/api/queues", "/api/allowed")
 
 
 def _loopback(scope: Scope) -> bool:
