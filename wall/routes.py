@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 from iocwall.wall import media_api, pages, search
 from iocwall.wall.access import Principal
 from iocwall.wall.api import audit, health, session, tokens, users
+from iocwall.wall.health import api as health_api
 from iocwall.wall.indicators import api as indicators_api
 from iocwall.wall.registry import api as registry_api
 from iocwall.wall.services import Services
@@ -35,7 +36,7 @@ def route_table(services: Services) -> list[BaseRoute]:
     return [
         # accounts, sessions, audit, health
         *health.routes(), *session.routes(), *users.routes(), *tokens.routes(),
-        *audit.routes(), *search.routes(),
+        *audit.routes(), *search.routes(), *health_api.routes(),
         # pages, registry, media, indicators, walls, queues and zones
         *pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
         *wall_api.routes(), *wall_ws.routes(),

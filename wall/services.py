@@ -42,6 +42,7 @@ from iocwall.wall.zones.store import ZoneStore
 
 if TYPE_CHECKING:
     from iocwall.streams.contract import MediaService
+    from iocwall.wall.health.service import HealthService
     from iocwall.wall.walls.service import WallService
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Services:
                                     auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
         self.wall: WallService | None = None     # once started
+        self.health: HealthService | None = None  # once started: board, availability, alerts
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
         self.started = False
@@ -133,6 +135,7 @@ class Services:
                 await self.media.start()
                 self._media_started = True
                 await self._start_analytics()
+            await self._start_health()
         except BaseException:
             await self.stop()
             raise
@@ -166,6 +169,10 @@ class Services:
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
         self.started = False
+        if self.health is not None:
+            with _logged("health"):
+                await self.health.stop()
+            self.health = None
         if self.analytics is not None:
             with _logged("analytics"):
                 await self.analytics.stop()
@@ -205,6 +212,13 @@ class Services:
         self.analytics = analytics
         await analytics.start(await self.zones.all())
         self.zones.listen(analytics.set_zones)
+
+    async def _start_health(self) -> None:
+        """The health board and alert rules, once everything they watch is up.
+        NOTIFY WIRING POINT: pass the outbox notifier (wall/notify/) as ``notify=`` here."""
+        from iocwall.wall.health.service import HealthService
+        self.health = HealthService(self)
+        await self.health.start()
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_at
