@@ -21,6 +21,7 @@ from iocwall.wall.health.rules import Condition, Severity
 from tests.fixtures.app import USER_PASSWORD, start_live_server
 from tests.fixtures.simulator import SimProcess
 from tests.registry_helpers import play, registry_config
+from tests.wall_helpers import make_wall, open_display
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -119,6 +120,11 @@ async def _resolved(http: httpx.AsyncClient) -> bool:
     return bool(found) and found[0]["state"] == "resolved"
 
 
+async def _displays(http: httpx.AsyncClient) -> list[dict]:
+    board = (await http.get("/api/health")).json()
+    return [c for c in board["system"] if c["kind"] == "display_node"]
+
+
 async def _sleep(seconds: float) -> None:
     import asyncio
     await asyncio.sleep(seconds)        # a time that must pass, not a wait for an event
@@ -154,6 +160,11 @@ async def test_ack_is_audited_and_a_registrar_sees_only_its_province(tmp_path: P
         r = await reg.get("/api/health/availability", params={"province": "DA-NANG"})
         assert r.status_code == 403 and r.json()["error"]["field"] == "province"
 
+        await make_wall(admin)          # a wall's display: alerts reach its alarms tiles
+        display = await open_display(server.url, "w1", "1", dict(admin.cookies))
+        await display.wait_layouts(1)
+        nodes = await wait_until(lambda: _displays(admin), 5, "the display on the board")
+        assert [n["state"] for n in nodes] == ["ok"]
         cam2 = next(a for a in (await admin.get("/api/alerts")).json()["alerts"]
                     if a["subject"] == "cam2")
         r = await reg.post(f"/api/alerts/{cam2['id']}/ack")
@@ -162,6 +173,11 @@ async def test_ack_is_audited_and_a_registrar_sees_only_its_province(tmp_path: P
         assert r.status_code == 200, r.text
         assert (r.json()["state"], r.json()["acknowledged_by"]) == ("acknowledged", "op1")
         assert r.json()["acknowledged_at"].endswith("+07:00")
+        shown = await wait_until(lambda: [m for m in display.alarms if m.get("alert")], 5,
+                                 "the alert on the wall's alarm path")
+        assert (shown[0]["state"], shown[0]["alert"], shown[0]["name_en"]) == (
+            "acknowledged", cam2["id"], "Lost")
+        await display.close()
         r = await op.post(f"/api/alerts/{cam2['id']}/ack")
         assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
         assert (await op.post("/api/alerts/999999/ack")).status_code == 404
