@@ -21,8 +21,8 @@ from iocwall.wall.health.rules import Condition, Severity
 from tests.fixtures.app import USER_PASSWORD, start_live_server
 from tests.fixtures.simulator import SimProcess
 from tests.registry_helpers import play, registry_config
-from tests.wall_helpers import make_wall, open_display
 from tests.waiting import wait_until
+from tests.wall_helpers import make_wall, open_display
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 LOST_S = 2.0

@@ -26,7 +26,7 @@ USER_PASSWORD = "Health-Page-Pass-1!"
 def short_lived_cert(path: Path, days: int) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "iocwall.test")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1))
@@ -99,7 +99,8 @@ def test_board_alerts_and_acknowledge_in_both_languages(browser_page, server: Se
     page.click("#lang")
     page.wait_for_function("document.getElementById('h-alerts').textContent === 'Open alerts'")
     assert "Data disk nearly full" in page.inner_text("#alerts")
-    assert "✕ Down" in page.inner_text("#system") and "TLS certificate" in page.inner_text("#system")
+    system = page.inner_text("#system")
+    assert "✕ Down" in system and "TLS certificate" in system
 
     page.click("#alerts li[data-rule='disk_low'] button.ack")
     page.wait_for_selector("#alerts li[data-rule='disk_low'][data-state='acknowledged']")

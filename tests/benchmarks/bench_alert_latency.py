@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -85,11 +86,11 @@ async def test_alert_latency(tmp_path: Path) -> None:
                     await wait_until(lambda: _is(http, {"stalled", "lost"}), 30, "cam1 down",
                                      step=0.05)
                     detected.append(time.monotonic() - stopped)
-                    at = await wait_until(lambda: clocked.first("raised", stopped),
+                    at = await wait_until(partial(clocked.first, "raised", stopped),
                                           LOST_S + 30, "camera_lost raised", step=0.05)
                     raised.append(at - stopped)
                     sim.fault(1, "clear")
-                    await wait_until(lambda: clocked.first("resolved", at), 60,
+                    await wait_until(partial(clocked.first, "resolved", at), 60,
                                      "camera_lost resolved")
             finally:
                 sim.fault(1, "clear")
