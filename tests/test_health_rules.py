@@ -106,3 +106,19 @@ def test_alerts_section_is_validated(tmp_path: Path) -> None:
         load(path, env={})
     path.write_text("[alerts]\ncamera_lost_s = 90\n")
     assert load(path, env={}).alerts.camera_lost_s == 90
+
+
+async def test_the_store_down_alert_is_told_even_though_it_cannot_be_stored(
+        store: Store) -> None:
+    book = AlertBook(store, resolve_hold_s=0.0)
+    down = Condition("store_down", "store", True, 0.0, Severity.CRITICAL, "", "CSDL", "Store")
+    await store.close()                       # the store really is unreachable now
+    [told] = await book.step([down, lost(True, hold=0.0)], now=0.0)
+    assert (told.id, told.rule, told.state) == (0, "store_down", "raised")
+    assert await book.step([down, lost(True, hold=0.0)], now=1.0) == []    # told once
+    await store.open()                        # back: the camera's alert is written now
+    cleared = Condition("store_down", "store", False, 0.0, Severity.CRITICAL, "", "", "")
+    changed = await book.step([cleared, lost(True, hold=0.0)], now=2.0)
+    assert sorted((a.rule, a.state) for a in changed) == [("camera_lost", "raised"),
+                                                           ("store_down", "resolved")]
+    assert [r["rule"] for r in await rows(store)] == ["camera_lost"]

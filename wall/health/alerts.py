@@ -16,7 +16,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from iocwall.streams.clock import now_iso
@@ -28,6 +28,7 @@ from iocwall.wall.store import Store
 log = logging.getLogger(__name__)
 STATES = ("raised", "acknowledged", "resolved")
 MAX_LIST = 500
+STORE_RULE = "store_down"
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class AlertBook:
                 if key not in self._open:
                     since = self._pending.setdefault(key, now)
                     if now - since >= cond.hold_s:
-                        changed += await self._guard(self._raise(cond), key)
+                        changed += await self._guard(self._raise(cond), key, cond)
             elif cond.active is False:
                 self._pending.pop(key, None)
                 changed += await self._clear(key, now)
@@ -110,15 +111,29 @@ class AlertBook:
             return []
         return await self._guard(self._resolve(key), key)
 
-    async def _guard(self, work: Any, key: tuple[str, str]) -> list[Alert]:
+    async def _guard(self, work: Any, key: tuple[str, str],
+                     cond: Condition | None = None) -> list[Alert]:
         """A store that fails (it may be what is down) costs this step, not the loop: the
-        condition stays pending and is tried again next sample."""
+        condition stays pending and is tried again next sample. Except the store's own alert,
+        which can never be written while it is true: it is kept in memory (id 0) so that
+        people are still told, once, and resolves from memory too."""
         try:
             alert = await work
         except Exception:
+            if cond is not None and cond.rule == STORE_RULE:
+                return [self._unsaved(cond)]
             log.exception("alert %s/%s: store write failed; retried next sample", *key)
             return []
         return [alert] if alert is not None else []
+
+    def _unsaved(self, cond: Condition) -> Alert:
+        alert = Alert(0, cond.rule, cond.subject, "raised", cond.province, cond.severity.value,
+                      cond.title_vi, cond.title_en, cond.detail_vi, cond.detail_en, cond.link,
+                      now_iso(), None, None, None)
+        self._pending.pop(cond.key, None)
+        self._open[cond.key] = alert
+        log.error("alert raised (not stored: the store is unreachable): %s", cond.title_en)
+        return alert
 
     async def _raise(self, cond: Condition) -> Alert | None:
         key = _open_key(cond.rule, cond.subject)
@@ -142,6 +157,10 @@ class AlertBook:
 
     async def _resolve(self, key: tuple[str, str]) -> Alert | None:
         alert = self._open[key]
+        if alert.id == 0:                         # raised while the store was down
+            del self._open[key]
+            self._clearing.pop(key, None)
+            return replace(alert, state="resolved", resolved_at=now_iso())
         await self._store.execute(
             "UPDATE health_alerts SET state = 'resolved', resolved_at = ?, open_key = NULL"
             " WHERE id = ? AND open_key IS NOT NULL", (now_iso(), alert.id))
