@@ -106,6 +106,13 @@ async def test_a_stopped_camera_raises_once_then_resolves(simulator: SimProcess,
             assert today["observed_s"] >= 3 and 0 < today["up_s"] < today["observed_s"]
             assert all(c["camera"] != "cam2" for c in avail["cameras"])
             assert [p["province"] for p in avail["provinces"]] == ["HA-NOI"]
+            # ... and is the province's camera_availability indicator (the leader view's tile)
+            tiles = (await http.get("/api/indicators/summary",
+                                    params={"province": "Hà Nội"})).json()["tiles"]
+            [tile] = [t for t in tiles if t["id"] == "camera_availability"]
+            # (sampling goes on between the two requests: close, not equal)
+            assert abs(tile["value"] - avail["provinces"][0]["availability"]) < 10
+            assert 0 < tile["value"] < 100
         finally:
             simulator.fault(1, "clear")
             await viewer.close()
