@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from iocwall.wall import provinces
 from iocwall.wall.config import AlertsConfig
 from iocwall.wall.health.board import Board
 from iocwall.wall.health.model import Component, Kind, State
@@ -66,6 +67,12 @@ def evaluate(board: Board, cfg: AlertsConfig, extras: Extras) -> list[Condition]
     return [c for c in out if c.rule not in cfg.disabled]
 
 
+def _unit(code: str) -> str:
+    """A province's name for people ("Hà Nội"), from the code alerts are filed under."""
+    unit = provinces.by_code(code) if code else None
+    return unit.name if unit is not None else code
+
+
 def _cond(rule: str, subject: str, active: bool | None, hold_s: float, **texts: str) -> Condition:
     severity = Severity.CRITICAL if rule in _CRITICAL else Severity.WARNING
     return Condition(rule, subject, active, hold_s, severity, **texts)
@@ -77,12 +84,14 @@ def _cameras(cams: Iterable[Component], cfg: AlertsConfig) -> Iterable[Condition
         active = (True if stream_state in ("stalled", "lost") else
                   False if stream_state == "live" else None)
         minutes = f"{cfg.camera_lost_s / 60:g}"
+        where_vi, where_en = _unit(cam.province) or "chưa rõ tỉnh", _unit(cam.province) or \
+            "no province"
         yield _cond("camera_lost", cam.id, active, cfg.camera_lost_s, province=cam.province,
                     title_vi=f"Mất tín hiệu camera {cam.name}",
                     title_en=f"Camera {cam.name} lost",
-                    detail_vi=f"Camera {cam.id} ({cam.province or 'chưa rõ tỉnh'}) không có hình "
+                    detail_vi=f"Camera {cam.id} ({where_vi}) không có hình "
                               f"quá {minutes} phút: {cam.detail.get('error') or stream_state}",
-                    detail_en=f"Camera {cam.id} ({cam.province or 'no province'}) has had no "
+                    detail_en=f"Camera {cam.id} ({where_en}) has had no "
                               f"picture for over {minutes} min: "
                               f"{cam.detail.get('error') or stream_state}",
                     link=f"/health#camera-{cam.id}")
@@ -98,8 +107,9 @@ def _provinces(cams: Iterable[Component], cfg: AlertsConfig) -> Iterable[Conditi
         share = 100.0 * sum(lives) / len(lives)
         yield _cond("province_cameras_low", province, share < cfg.province_online_min,
                     cfg.raise_hold_s, province=province,
-                    title_vi=f"{province}: camera trực tuyến dưới {cfg.province_online_min:g}%",
-                    title_en=f"{province}: cameras online under {cfg.province_online_min:g}%",
+                    title_vi=f"{_unit(province)}: camera có hình dưới {cfg.province_online_min:g}%",
+                    title_en=f"{_unit(province)}: cameras online under "
+                             f"{cfg.province_online_min:g}%",
                     detail_vi=f"{sum(lives)}/{len(lives)} camera đang theo dõi có hình "
                               f"({share:.0f}%)",
                     detail_en=f"{sum(lives)} of {len(lives)} observed cameras live ({share:.0f}%)",
@@ -147,7 +157,7 @@ def _reports(extras: Extras, cfg: AlertsConfig) -> Iterable[Condition]:
         vi = "chưa gửi" if state == "missing" else "gửi muộn"
         en = "missing" if state == "missing" else "late"
         yield _cond("report_late", province, True, cfg.raise_hold_s, province=province,
-                    title_vi=f"{province}: báo cáo chỉ tiêu tháng {vi}",
-                    title_en=f"{province}: monthly indicator report {en}",
+                    title_vi=f"{_unit(province)}: báo cáo chỉ tiêu tháng {vi}",
+                    title_en=f"{_unit(province)}: monthly indicator report {en}",
                     detail_vi="Hạn nộp là ngày 3 tháng sau", detail_en="Due by the 3rd of the "
                     "following month", link="/leader")
