@@ -122,3 +122,13 @@ async def test_the_store_down_alert_is_told_even_though_it_cannot_be_stored(
     assert sorted((a.rule, a.state) for a in changed) == [("camera_lost", "raised"),
                                                            ("store_down", "resolved")]
     assert [r["rule"] for r in await rows(store)] == ["camera_lost"]
+
+
+async def test_two_controllers_keep_one_alert_and_tell_it_once(store: Store) -> None:
+    a, b = AlertBook(store, resolve_hold_s=0.0), AlertBook(store, resolve_hold_s=0.0)
+    told = [*await a.step([lost(True, hold=0.0)], now=0.0),
+            *await b.step([lost(True, hold=0.0)], now=0.0)]
+    assert [x.state for x in told] == ["raised"] and len(await rows(store)) == 1
+    told = [*await a.step([lost(False, hold=0.0)], now=1.0),
+            *await b.step([lost(False, hold=0.0)], now=1.0)]
+    assert [x.state for x in told] == ["resolved"]

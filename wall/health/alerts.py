@@ -138,6 +138,8 @@ class AlertBook:
     async def _raise(self, cond: Condition) -> Alert | None:
         key = _open_key(cond.rule, cond.subject)
 
+        stamp = now_iso()
+
         def insert(conn: sqlite3.Connection) -> dict[str, Any]:
             conn.execute(
                 "INSERT INTO health_alerts(rule, subject, state, province, severity, title_vi,"
@@ -145,13 +147,14 @@ class AlertBook:
                 " VALUES(?, ?, 'raised', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(open_key) DO NOTHING",
                 (cond.rule, cond.subject, cond.province, cond.severity.value, cond.title_vi,
-                 cond.title_en, cond.detail_vi, cond.detail_en, cond.link, now_iso(), key))
-            return conn.execute("SELECT * FROM health_alerts WHERE open_key = ?",
-                                (key,)).fetchone()
-        row = await self._store.transaction(insert)
-        alert = Alert.from_row(dict(row))
+                 cond.title_en, cond.detail_vi, cond.detail_en, cond.link, stamp, key))
+            return dict(conn.execute("SELECT * FROM health_alerts WHERE open_key = ?",
+                                     (key,)).fetchone())
+        alert = Alert.from_row(await self._store.transaction(insert))
         self._pending.pop(cond.key, None)
         self._open[cond.key] = alert
+        if alert.raised_at != stamp:
+            return None          # raised already (another controller): adopted, not repeated
         log.warning("alert raised: %s %s (%s)", cond.rule, cond.subject, cond.title_en)
         return alert
 
@@ -161,11 +164,13 @@ class AlertBook:
             del self._open[key]
             self._clearing.pop(key, None)
             return replace(alert, state="resolved", resolved_at=now_iso())
-        await self._store.execute(
+        done = await self._store.execute(
             "UPDATE health_alerts SET state = 'resolved', resolved_at = ?, open_key = NULL"
             " WHERE id = ? AND open_key IS NOT NULL", (now_iso(), alert.id))
         del self._open[key]
         self._clearing.pop(key, None)
+        if not done:
+            return None          # resolved already (another controller): nothing to tell
         log.info("alert resolved: %s %s", *key)
         return await self.get(alert.id)
 
