@@ -43,7 +43,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
         "[alerts]\nsample_s = 0.3\nraise_hold_s = 0.3\nresolve_hold_s = 1.0\n"
         "disk_free_min_percent = 100.0\n"
         f'certificate_file = "{root / "tls.pem"}"\ncertificate_warn_days = 14\n'
-        'disabled = ["report_late"]\n', encoding="utf-8")
+        'disabled = ["report_late"]\n'
+        # the demo wall (loopback display pages, no pairing) needs one camera: another province
+        '[wall]\ndemo_open_display = true\n[[cameras]]\nid = "dn-1"\nname = "Sảnh A"\n'
+        'main_url = "rtsp://127.0.0.1:9/a"\nprovince = "Đà Nẵng"\n', encoding="utf-8")
     with serve_process(root / "data", config=config) as running:
         yield running
 
@@ -97,7 +100,7 @@ def test_board_alerts_and_acknowledge_in_both_languages(browser_page, server: Se
     assert "+07:00" in page.inner_text("#overall") and "+07:00" in disk.inner_text()
 
     page.click("#lang")
-    page.wait_for_function("document.getElementById('h-alerts').textContent === 'Open alerts'")
+    page.wait_for_selector("#h-alerts:text-is('Open alerts')")
     assert "Data disk nearly full" in page.inner_text("#alerts")
     system = page.inner_text("#system")
     assert "✕ Down" in system and "TLS certificate" in system
@@ -115,8 +118,7 @@ def test_board_alerts_and_acknowledge_in_both_languages(browser_page, server: Se
     assert width <= 390, f"the page is {width} px wide on a 390 px phone"
     assert page.is_visible("#alerts li[data-rule='certificate_expiring'] button.ack")
     page.click("#lang")                 # back to Vietnamese for the next test's context
-    page.wait_for_function("document.getElementById('h-alerts').textContent === "
-                           "'Cảnh báo đang mở'")
+    page.wait_for_selector("#h-alerts:text-is('Cảnh báo đang mở')")
     assert problems == [], problems
 
 
@@ -130,3 +132,28 @@ def test_a_registrar_sees_its_province_only(browser_page, server: ServeProcess,
     assert page.query_selector("button.ack") is None
     assert "Không có cảnh báo nào đang mở." in page.inner_text("#alerts")
     assert problems == [], problems
+
+
+def test_an_alert_reaches_the_walls_alarms_tile(chromium, server: ServeProcess,
+                                               admin: httpx.Client) -> None:
+    r = admin.put("/api/walls/demo/monitors/1/layout", json={
+        "name": "alarms", "grid": {"columns": 1, "rows": 1},
+        "tiles": [{"id": "al", "kind": "alarms", "x": 0, "y": 0, "w": 1, "h": 1}]})
+    assert r.status_code == 200, r.text
+    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        page = context.new_page()
+        problems = watch(page)
+        page.goto(f"{server.url}/display/demo/1")
+        page.wait_for_selector("body[data-ready='1']", timeout=45_000)
+        tile = page.wait_for_selector(".dtile[data-tile='al'] .dvalue")
+        assert "No alarms" in tile.inner_text()
+        cert = next(a for a in admin.get("/api/alerts").json()["alerts"]
+                    if a["rule"] == "certificate_expiring")
+        assert admin.post(f"/api/alerts/{cert['id']}/ack").status_code == 200
+        page.wait_for_selector(".dtile[data-tile='al'] .dvalue:has-text('TLS certificate "
+                               "expiring')")
+        assert tile.inner_text().startswith("✓ Chứng chỉ TLS sắp hết hạn")
+        assert problems == [], problems
+    finally:
+        context.close()
