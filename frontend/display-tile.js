@@ -202,10 +202,17 @@ export class DisplayTile {
   // Queue alarms (wall/walls/alarms.py: raised/cleared, with a count) and health alerts
   // (wall/health/: raised/acknowledged/resolved, with "alert" and both languages' titles)
   // arrive on the same path; the tile keeps every open one and shows the newest.
+  resetAlarms(list) {
+    if (this.spec.kind !== "alarms") return;
+    this.open = new Map();
+    for (const msg of list) this.onAlarm(msg);
+    if (!list.length) this.onAlarm({ state: "cleared", alarm: -1 });
+  }
+
   onAlarm(msg) {
     if (this.spec.kind !== "alarms") return;
     this.open = this.open || new Map();
-    const key = msg.alert ? `alert:${msg.alert}` : `alarm:${msg.alarm ?? msg.rule}`;
+    const key = msg.alert ? `alert:${msg.alert}` : `alarm:${msg.alarm}`;
     if (msg.state === "cleared" || msg.state === "resolved") this.open.delete(key);
     else {
       this.open.delete(key);

@@ -169,7 +169,8 @@ async def test_ack_is_audited_and_a_registrar_sees_only_its_province(tmp_path: P
 
         await make_wall(admin)          # a wall's display: alerts reach its alarms tiles
         display = await open_display(server.url, "w1", "1", dict(admin.cookies))
-        await display.wait_layouts(1)
+        first = await display.wait_layouts(1)       # what it shows from the start
+        assert sorted(a["subject"] for a in first["alarms"] if a.get("alert")) == ["cam1", "cam2"]
         nodes = await wait_until(lambda: _displays(admin), 5, "the display on the board")
         assert [n["state"] for n in nodes] == ["ok"]
         cam2 = next(a for a in (await admin.get("/api/alerts")).json()["alerts"]

@@ -78,6 +78,8 @@ class HealthService:
             log.exception("health: last availability flush failed")
 
     async def _run(self) -> None:
+        # the first sample one period after start: the server's own start goes first
+        await asyncio.sleep(self.config.sample_s)
         while True:
             started = time.monotonic()
             try:
