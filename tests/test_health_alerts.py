@@ -90,7 +90,11 @@ async def test_a_stopped_camera_raises_once_then_resolves(simulator: SimProcess,
             await _sleep(1.5)                                   # still lost: no second alert
             assert len(await camera_alerts(http, "cam1")) == 1
             simulator.fault(1, "clear")
-            await wait_until(lambda: _resolved(http), 30, "camera_lost resolved")
+            try:
+                await wait_until(lambda: _resolved(http), 30, "camera_lost resolved")
+            except AssertionError as exc:   # say why: the camera, or the viewer, not back
+                raise AssertionError(f"{exc}; cam1 is {await camera_state(http, 'cam1')}, "
+                                     f"viewer frames {len(viewer.frames)}") from None
             [done] = await camera_alerts(http, "cam1")
             assert done["id"] == alert["id"] and done["resolved_at"].endswith("+07:00")
             assert [(n.subject, n.state) for n in recording.notices
