@@ -77,7 +77,7 @@ async def test_a_stopped_camera_raises_once_then_resolves(simulator: SimProcess,
         try:
             assert r.status_code == 201, r.text
             await wait_until(lambda: camera_state(http, "cam1"), 10, "cam1 on the board")
-            await wait_until(lambda: _is(camera_state(http, "cam1"), "live"), 15, "cam1 live")
+            await wait_until(lambda: _is(camera_state(http, "cam1"), "live"), 30, "cam1 live")
             await _sleep(1.0)
             stopped = time.monotonic()
             simulator.fault(1, "reboot", seconds=60)
