@@ -59,8 +59,7 @@ class Alert:
     def notice(self) -> AlertNotice:
         return AlertNotice(self.id, self.rule, self.state, self.subject, self.province,
                            self.title_vi, self.title_en, self.detail_vi, self.detail_en,
-                           f"{self.link}" if "#" in self.link else f"/health#alert-{self.id}",
-                           self.raised_at)
+                           f"/health#alert-{self.id}", self.raised_at)
 
 
 def _open_key(rule: str, subject: str) -> str:
