@@ -199,10 +199,30 @@ export class DisplayTile {
              playing: this.root.dataset.playing === "1" };
   }
 
+  // Queue alarms (wall/walls/alarms.py: raised/cleared, with a count) and health alerts
+  // (wall/health/: raised/acknowledged/resolved, with "alert" and both languages' titles)
+  // arrive on the same path; the tile keeps every open one and shows the newest.
+  resetAlarms(list) {
+    if (this.spec.kind !== "alarms") return;
+    this.open = new Map();
+    for (const msg of list) this.onAlarm(msg);
+    if (!list.length) this.onAlarm({ state: "cleared", alarm: -1 });
+  }
+
   onAlarm(msg) {
     if (this.spec.kind !== "alarms") return;
-    this.value.textContent = msg.state === "raised"
-      ? `⚠ ${msg.name}: ${msg.count}` : "Không có cảnh báo / No alarms";
+    this.open = this.open || new Map();
+    const key = msg.alert ? `alert:${msg.alert}` : `alarm:${msg.alarm}`;
+    if (msg.state === "cleared" || msg.state === "resolved") this.open.delete(key);
+    else {
+      this.open.delete(key);
+      const text = msg.alert ? `${msg.name} / ${msg.name_en}` : `${msg.name}: ${msg.count}`;
+      this.open.set(key, msg.state === "acknowledged" ? `✓ ${text}` : `⚠ ${text}`);
+    }
+    const shown = [...this.open.values()];
+    this.value.textContent = shown.length
+      ? shown[shown.length - 1] + (shown.length > 1 ? ` (+${shown.length - 1})` : "")
+      : "Không có cảnh báo / No alarms";
   }
 
   destroy() {

@@ -81,6 +81,8 @@ function connect() {
     const msg = JSON.parse(event.data);
     if (msg.type === "layout") {
       await apply(msg.layout);
+      // the open alarms and alerts now, for alarms tiles (a display that restarts shows them)
+      for (const t of tiles.values()) t.resetAlarms(msg.alarms || []);
       socket.send(JSON.stringify({ type: "ack", push_id: msg.push_id,
                                    version: msg.layout ? msg.layout.version : 0 }));
     } else if (msg.type === "alarm") {

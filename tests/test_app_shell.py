@@ -20,18 +20,18 @@ PASSWORD = "shell-Test-pw-4821"
 # What each role may open (wall/pages.py and wall/walls/ws.py declare it) and where it lands.
 PAGES = {
     "admin": {"/", "/live", "/console", "/leader", "/register", "/zones", "/admin/users",
-              "/admin/tokens", "/admin/displays", "/admin/outbox", "/audit"},
+              "/admin/tokens", "/admin/displays", "/admin/outbox", "/audit", "/health"},
     "operator": {"/", "/live", "/console", "/leader", "/register", "/zones"},
     "leader": {"/", "/live", "/console", "/leader", "/register", "/audit"},
-    "registrar": {"/", "/live", "/register", "/zones"},
-    "technician": {"/", "/live", "/console", "/register"},
+    "registrar": {"/", "/live", "/register", "/zones", "/health"},
+    "technician": {"/", "/live", "/console", "/register", "/health"},
 }
 HOMES = {"admin": "/", "operator": "/console", "leader": "/leader", "registrar": "/register",
-         "technician": "/live"}
+         "technician": "/health"}
 EVERY_PAGE = set().union(*PAGES.values())
 # Pages whose script sets body[data-ready="1"] once drawn (/live waits for video: not here).
 READY = {"/", "/console", "/leader", "/register", "/zones", "/admin/users", "/admin/tokens",
-         "/admin/displays", "/admin/outbox", "/audit"},
+         "/admin/displays", "/admin/outbox", "/audit", "/health"}
 BAD_TEXT = re.compile(r"\[object Object\]|\bundefined\b|\bNaN\b")
 BROWSER = {"Accept": "text/html"}
 # Answers a page expects and handles, which Chromium still logs as "Failed to load resource":

@@ -66,8 +66,8 @@ async def test_nav_lists_the_pages_each_role_may_open_and_its_home(server):
     expected = {
         Role.OPERATOR: ("/console", {"/", "/live", "/console", "/leader", "/register", "/zones"}),
         Role.LEADER: ("/leader", {"/", "/live", "/console", "/leader", "/register", "/audit"}),
-        Role.REGISTRAR: ("/register", {"/", "/live", "/register", "/zones"}),
-        Role.TECHNICIAN: ("/live", {"/", "/live", "/console", "/register"}),
+        Role.REGISTRAR: ("/register", {"/", "/live", "/register", "/zones", "/health"}),
+        Role.TECHNICIAN: ("/health", {"/", "/live", "/console", "/register", "/health"}),
     }
     for role, (home, paths) in expected.items():
         await server.add_user(f"n-{role.value}", role, unit="HNI" if role is Role.REGISTRAR else "")

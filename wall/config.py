@@ -459,6 +459,48 @@ class NotifyConfig(_Section):
         return value
 
 
+ALERT_RULES = ("camera_lost", "province_cameras_low", "media_node_down", "display_node_down",
+               "worker_down", "controller_down", "store_down", "bus_down", "disk_low",
+               "certificate_expiring", "queue_over", "report_late")
+
+
+class AlertsConfig(_Section):
+    """Health sampling and alert rules (wall/health/). Times in seconds."""
+    enabled: bool = Field(True, description="Sample health and evaluate the alert rules")
+    sample_s: float = Field(5.0, ge=0.05, le=300, description="How often components are "
+                            "sampled (camera availability, alert rules)")
+    availability_flush_s: float = Field(60.0, ge=0.05, le=3600, description="How often the "
+                                        "sampled availability seconds are written to the store")
+    camera_lost_s: float = Field(300.0, ge=0, description="Raise camera_lost when a camera has "
+                                 "been stalled or lost this long (N minutes x 60)")
+    raise_hold_s: float = Field(30.0, ge=0, description="Hold-down before raising: a condition "
+                                "must last this long (rules other than camera_lost)")
+    resolve_hold_s: float = Field(30.0, ge=0, description="Hold-down before resolving: the "
+                                  "condition must stay away this long (no flapping)")
+    province_online_min: float = Field(80.0, ge=0, le=100, description="Raise "
+                                       "province_cameras_low when under this % of a province's "
+                                       "observed cameras are live")
+    camera_min_fps: float = Field(1.0, ge=0, description="A live camera below this fps is "
+                                  "shown degraded on the board; 0 = not judged")
+    disk_free_min_percent: float = Field(10.0, ge=0, le=100, description="Raise disk_low when "
+                                         "the data dir's disk has less free space than this")
+    certificate_file: str = Field("", description="PEM certificate whose expiry is watched "
+                                  "(e.g. the TLS proxy's); empty = not configured")
+    certificate_warn_days: float = Field(14.0, ge=0, description="Raise certificate_expiring "
+                                         "this many days before the certificate expires")
+    disabled: list[str] = Field(default_factory=list, description="Rules switched off, e.g. "
+                                "[\"report_late\"]")
+
+    @field_validator("disabled")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in ALERT_RULES]
+        if unknown:
+            raise ValueError(f"unknown rule {unknown[0]!r}; expected some of "
+                             f"{', '.join(ALERT_RULES)}")
+        return value
+
+
 class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
@@ -474,6 +516,7 @@ class Config(_Section):
     indicators: IndicatorsConfig = Field(default_factory=IndicatorsConfig)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @property
     def data_path(self) -> Path:

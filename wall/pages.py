@@ -1,9 +1,9 @@
 """HTML pages of the console: ``/`` (home), ``/login``, ``/live``, ``/leader``, ``/register``,
-``/zones`` (queue zones on a camera snapshot), ``/audit`` (the audit log, filtered and
-paged), ``/admin/users``, ``/admin/tokens``, ``/admin/displays``, ``/admin/outbox``
-(notifications), ``/settings`` (My settings, in the user menu); and ``/api/nav``, the pages the
-caller may open, read from this same route table (``route.roles``, ``route.nav`` and
-``route.menu``), with the caller's home and settings.
+``/zones`` (queue zones on a camera snapshot), ``/health`` (health board and alerts),
+``/audit`` (the audit log, filtered and paged), ``/admin/users``, ``/admin/tokens``,
+``/admin/displays``, ``/admin/outbox`` (notifications), ``/settings`` (My settings, in the user
+menu); and ``/api/nav``, the pages the caller may open, read from this same route table
+(``route.roles``, ``route.nav`` and ``route.menu``), with the caller's home and settings.
 
 The pages are static files in ``frontend/``; their data comes from the JSON
 API, which does its own role checks. A page that needs a login redirects an
@@ -31,12 +31,13 @@ from iocwall.wall.prefs import Prefs, UserPrefs
 LOGIN_PATH = "/login"
 LEADER_VIEW = frozenset({Role.LEADER, Role.OPERATOR, Role.ADMIN})   # the indicators' readers
 ADMIN_ONLY = frozenset({Role.ADMIN})
+HEALTH_VIEW = frozenset({Role.ADMIN, Role.TECHNICIAN, Role.REGISTRAR})   # GET /api/health's
 
 # Where each role lands after login (the page it uses most): the shell's home link and
 # login's default target. Each is a page that role may open.
 HOME_BY_ROLE: dict[Role, str] = {
     Role.ADMIN: "/", Role.OPERATOR: "/console", Role.REGISTRAR: "/register",
-    Role.LEADER: "/leader", Role.TECHNICIAN: "/live",
+    Role.LEADER: "/leader", Role.TECHNICIAN: "/health",
 }
 
 # Security headers (CSP and the rest) come from wall/http/headers.py on every response.
@@ -118,7 +119,8 @@ def page_route(path: str, filename: str, roles: frozenset[Role], *, nav: str,
 
 # The order of the navigation (pages live in several modules' route lists).
 NAV_ORDER = ("nav.home", "nav.live", "nav.console", "nav.leader", "nav.register", "nav.zones",
-             "nav.users", "nav.tokens", "nav.displays", "nav.outbox", "nav.audit", "nav.settings")
+             "nav.health", "nav.users", "nav.tokens", "nav.displays", "nav.outbox", "nav.audit",
+             "nav.settings")
 
 
 def nav_entries(table: Iterable[BaseRoute], role: Role) -> list[dict[str, object]]:
@@ -186,6 +188,8 @@ def routes(frontend: Path | None = None) -> list[Route]:
         page_route("/register", "register.html", readers, nav="nav.register",
                    frontend=frontend),
         page_route("/zones", "zones.html", editors, nav="nav.zones", frontend=frontend),
+        # /health: the board, availability and alerts; the API scopes a registrar to its province
+        page_route("/health", "health.html", HEALTH_VIEW, nav="nav.health", frontend=frontend),
         page_route("/admin/users", "users.html", ADMIN_ONLY, nav="nav.users",
                    frontend=frontend),
         page_route("/admin/tokens", "tokens.html", ADMIN_ONLY, nav="nav.tokens",

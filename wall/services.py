@@ -44,6 +44,7 @@ from iocwall.wall.zones.store import ZoneStore
 if TYPE_CHECKING:
     from iocwall.analytics.messages import ZoneSpec
     from iocwall.streams.contract import MediaService
+    from iocwall.wall.health.service import HealthService
     from iocwall.wall.registry.sync import MediaSync
     from iocwall.wall.walls.service import WallService
     from iocwall.wall.zones.follow import ZoneFollow
@@ -97,6 +98,7 @@ class Services:
         self.wall: WallService | None = None     # once started
         # `iocwall demo` only: its simulated cameras' login, shown to registrars (demo data)
         self.demo_camera_login: dict[str, str] | None = None
+        self.health: HealthService | None = None  # once started: board, availability, alerts
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
         self.started = False
@@ -152,6 +154,7 @@ class Services:
                 await self.media.start()
                 self._media_started = True
                 await self._start_analytics()
+            await self._start_health()
         except BaseException:
             await self.stop()
             raise
@@ -211,6 +214,10 @@ class Services:
             self._replay_task.cancel()
             await asyncio.gather(self._replay_task, return_exceptions=True)
             self._replay_task = None
+        if self.health is not None:
+            with _logged("health"):
+                await self.health.stop()
+            self.health = None
         if self.analytics is not None:
             with _logged("analytics"):
                 await self.analytics.stop()
@@ -260,6 +267,13 @@ class Services:
         self.analytics = analytics
         await analytics.start(await self.zones.all())
         self.zones.listen(analytics.set_zones)
+
+    async def _start_health(self) -> None:
+        """The health board and alert rules, once everything they watch is up; alert
+        changes go to the outbox (wall/notify/), which sends them to people."""
+        from iocwall.wall.health.service import HealthService
+        self.health = HealthService(self, notify=self.notify.notifier)
+        await self.health.start()
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_at

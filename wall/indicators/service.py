@@ -7,7 +7,7 @@ the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,9 @@ class IndicatorService:
         self.camera_units: dict[str, str] = {}
         self.live = LiveIndicators(self._province_of_camera_id, unit_name=self.unit_name)
         self.clock: Callable[[], datetime] = lambda: datetime.now(VN_TZ)
+        # a province's camera availability (%, "" = the nation), set by the health service
+        # (wall/health/availability.py); None: the tile has no value
+        self.availability: Callable[[str], Awaitable[float | None]] | None = None
 
     async def start(self, bus: Bus) -> None:
         await self.live.start(bus)
@@ -87,7 +90,9 @@ class IndicatorService:
         now = self.clock()
         out = []
         for indicator in self.registry.all():
-            if indicator.source is Source.LIVE:
+            if indicator.id == "camera_availability":
+                out.append(await self._availability_tile(indicator, scope))
+            elif indicator.source is Source.LIVE:
                 out.append(self._live_tile(indicator.id, scope))
             elif indicator.id in ("reports_missing", "reports_late"):
                 if not scope:
@@ -129,6 +134,13 @@ class IndicatorService:
                     0.0, {"vi": f"trên {len(report['units'])} đơn vị",
                           "en": f"of {len(report['units'])} units"},
                     [], False, now.isoformat(timespec="seconds"), {"provinces": names})
+
+    async def _availability_tile(self, indicator: Indicator, scope: str) -> Tile:
+        """The share of observed seconds the scope's cameras were live, last 7 days."""
+        value = await self.availability(scope) if self.availability is not None else None
+        return Tile(indicator, scope, value, "live", _live_status(indicator, value),
+                    _first_target(indicator), {"vi": "7 ngày qua", "en": "last 7 days"}, [],
+                    False, self.clock().isoformat(timespec="seconds"), {})
 
     def _live_tile(self, indicator_id: str, scope: str) -> Tile:
         indicator = self.registry.get(indicator_id)

@@ -6,7 +6,7 @@ Created and stopped by ``Services`` (wall/services.py); the routes reach it as
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from iocwall.layouts import Size
 from iocwall.wall.access import Principal, Role
@@ -45,11 +45,23 @@ class WallService:
         secret = await session_secret(self._services.config.auth, self._services.config.data_path)
         self.pairing = Pairing(self._services.store, self.walls, self._services.tokens, secret,
                                self.config.pair_ttl_s, self.config.pair_max_open)
-        self.controller.alarm_state = self.alarms.open_alarms
+        self.controller.alarm_state = self.alarm_state
         self.controller.stream_sizes = self.stream_sizes
         await self.controller.start()
         await self.alarms.start()
         await self.ensure_demo()
+
+    async def alarm_state(self, wall: str) -> list[dict[str, Any]]:
+        """What a display's alarms tiles show when it (re)connects or gets a layout: the
+        wall's open queue alarms and the open health alerts, in the live messages' shape."""
+        shown = [{**a, "alarm": a["id"], "state": "raised"}
+                 for a in await self.alarms.open_alarms(wall)]
+        health = self._services.health
+        for alert in health.alerts.open_alerts() if health is not None else []:
+            shown.append({"alert": alert.id, "state": alert.state, "rule": alert.rule,
+                          "severity": alert.severity, "name": alert.title_vi,
+                          "name_en": alert.title_en, "subject": alert.subject})
+        return shown
 
     async def ensure_demo(self) -> None:
         """The demo wall, once the demo's cameras exist (they arrive through the registry)."""

@@ -1,0 +1,181 @@
+"""The health loop of one server: sample the board, count availability, evaluate the rules.
+
+    health = HealthService(services)       # Services builds it; notify: wall/health/notify.py
+    await health.start()                   # adopts open alerts, then samples every sample_s
+    health.board                           # the latest Board (None before the first sample)
+    await health.stop()                    # flushes availability; never hangs
+
+Every alert change goes three ways: the notifier (``notify.alert_changed``), the walls'
+``alarms`` tiles (the wall's own alarm topic, once per wall, as the queue alarms travel) and
+the log. Each is guarded: a failing notifier or bus never stops the loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from iocwall.streams.clock import now_iso
+from iocwall.wall import provinces
+from iocwall.wall.access import Principal
+from iocwall.wall.bus import Event, EventKind
+from iocwall.wall.health.alerts import Alert, AlertBook
+from iocwall.wall.health.availability import Availability
+from iocwall.wall.health.board import Board
+from iocwall.wall.health.cameras import camera_components, media_node_components
+from iocwall.wall.health.model import Component, Kind
+from iocwall.wall.health.nodes import DisplayProbe, WorkerProbe
+from iocwall.wall.health.notify import Notifier, NullNotifier
+from iocwall.wall.health.rules import Extras, evaluate
+from iocwall.wall.health.system import (
+    LeaderView,
+    certificate_component,
+    controller_component,
+    disk_component,
+    ping_component,
+)
+from iocwall.wall.walls.protocol import TOPIC_ALARM
+
+if TYPE_CHECKING:
+    from iocwall.wall.services import Services
+
+log = logging.getLogger(__name__)
+PING_TIMEOUT_S = 5.0
+REPORTS_EVERY_S = 60.0      # the reporting calendar changes by the day: no need to ask often
+
+
+class HealthService:
+    def __init__(self, services: Services, notify: Notifier | None = None) -> None:
+        """``services``: the process's Services (started up to the store and bus);
+        ``notify``: where alert changes go (default: nowhere, see notify.py)."""
+        self._svc = services
+        self.config = services.config.alerts
+        self.alerts = AlertBook(services.store, self.config.resolve_hold_s)
+        self.availability = Availability(services.store, self.config.sample_s,
+                                         self.config.availability_flush_s)
+        self.notify: Notifier = notify or NullNotifier()
+        self.leader: LeaderView | None = None      # the leader lease, once it exists
+        self.board: Board | None = None
+        self._displays, self._workers = DisplayProbe(), WorkerProbe()
+        self._reports: tuple[float, tuple[tuple[str, str], ...]] = (-REPORTS_EVERY_S, ())
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.alerts.load()
+        self._svc.indicators.availability = self.province_availability
+        if self.config.enabled:
+            self._task = asyncio.create_task(self._run(), name="health")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        try:
+            await self.availability.flush()
+        except Exception:
+            log.exception("health: last availability flush failed")
+
+    async def _run(self) -> None:
+        # the first sample one period after start: the server's own start goes first
+        await asyncio.sleep(self.config.sample_s)
+        while True:
+            started = time.monotonic()
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("health sample failed")
+            await asyncio.sleep(max(0.0, self.config.sample_s - (time.monotonic() - started)))
+
+    async def tick(self) -> None:
+        board = await self.collect()
+        self.board = board
+        self.availability.sample(board.cameras())
+        if self.availability.due():
+            try:
+                await self.availability.flush()
+            except Exception:
+                log.exception("health: availability flush failed; kept for the next one")
+        conditions = evaluate(board, self.config, await self._extras())
+        for alert in await self.alerts.step(conditions):
+            await self.announce(alert)
+
+    async def collect(self) -> Board:
+        svc, cfg = self._svc, self.config
+        parts: list[Component] = []
+        if svc.media is not None:
+            parts += await camera_components(svc.media, svc.registry, cfg.camera_min_fps)
+            parts += await media_node_components(svc.media)
+        wall = svc.wall
+        parts += self._displays.components(wall.controller.presence if wall else None)
+        parts += self._workers.components(svc.analytics)
+        parts.append(controller_component(svc.node_id, svc.uptime_s(), self.leader))
+        parts.append(ping_component(Kind.STORE, await self._ping(svc.store.ping), "store"))
+        parts.append(ping_component(Kind.BUS, await self._ping(svc.bus.ping), "bus"))
+        parts.append(await disk_component(svc.config.data_path, cfg.disk_free_min_percent))
+        parts.append(await certificate_component(cfg.certificate_file,
+                                                 cfg.certificate_warn_days))
+        return Board(now_iso(), tuple(parts))
+
+    async def _ping(self, ping: Any) -> bool:
+        try:
+            return bool(await asyncio.wait_for(ping(), PING_TIMEOUT_S))
+        except Exception:
+            return False
+
+    async def _extras(self) -> Extras:
+        alarms: list[dict[str, Any]] = []
+        wall = self._svc.wall
+        if wall is not None and "queue_over" not in self.config.disabled:
+            for w in await wall.walls.walls():
+                alarms += [{**a, "wall": w.id} for a in await wall.alarms.open_alarms(w.id)]
+        return Extras(tuple(alarms), await self._late_reports())
+
+    async def _late_reports(self) -> tuple[tuple[str, str], ...]:
+        """Provinces late or missing with the last due month; none while nobody reports at
+        all (a fresh install must not raise 34 alerts)."""
+        at, cached = self._reports
+        if "report_late" in self.config.disabled or time.monotonic() - at < REPORTS_EVERY_S:
+            return cached
+        report = await self._svc.indicators.reporting()
+        units = report["units"]
+        late: tuple[tuple[str, str], ...] = ()
+        if any(u["state"] in ("on_time", "late") for u in units):
+            late = tuple((provinces.code_of(u["province"]), u["state"]) for u in units
+                         if u["state"] in ("late", "missing"))
+        self._reports = (time.monotonic(), late)
+        return late
+
+    async def province_availability(self, scope: str) -> float | None:
+        """The indicator's value: ``scope`` is a province's name as the indicators name it
+        ("" = the nation); availability is stored by province code."""
+        return await self.availability.province_share(provinces.code_of(scope) if scope else "")
+
+    async def acknowledge(self, alert_id: int, who: Principal, client: str = "") -> Alert:
+        alert = await self.alerts.acknowledge(alert_id, who.name)
+        await self._svc.audit.record(who, "alert.ack", f"alert:{alert.id}",
+                                     {"state": "raised"},
+                                     {"state": alert.state, "rule": alert.rule,
+                                      "subject": alert.subject}, client,
+                                     province=alert.province or None)
+        await self.announce(alert)
+        return alert
+
+    async def announce(self, alert: Alert) -> None:
+        try:
+            await self.notify.alert_changed(alert.notice())
+        except Exception:
+            log.exception("notifier failed for alert %s", alert.id)
+        wall = self._svc.wall
+        if wall is None:
+            return
+        try:
+            payload = {"state": alert.state, "alert": alert.id, "rule": alert.rule,
+                       "severity": alert.severity, "name": alert.title_vi,
+                       "name_en": alert.title_en, "subject": alert.subject}
+            for w in await wall.walls.walls():
+                await self._svc.bus.publish(TOPIC_ALARM, Event(
+                    TOPIC_ALARM, EventKind.ALERT, {"wall": w.id, **payload}))
+        except Exception:
+            log.exception("alert %s: could not reach the walls", alert.id)
