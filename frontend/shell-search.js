@@ -2,7 +2,7 @@
 // diacritics, and answers only what the caller's role and province may see), shown as a short
 // list per kind, each entry a link to its page. The full lists live on the pages themselves.
 import { api } from "/static/api.js";
-import { addTexts, t } from "/static/i18n.js";
+import { addTexts, pick, t } from "/static/i18n.js";
 
 const SHOWN_PER_KIND = 5;
 const WAIT_MS = 250;          // typing pauses this long before a request goes out
@@ -14,6 +14,7 @@ addTexts({
     "search.kind.cameras": "Camera", "search.kind.provinces": "Tỉnh, thành",
     "search.kind.indicators": "Chỉ tiêu", "search.kind.layouts": "Bố cục, cảnh",
     "search.kind.audit": "Nhật ký", "search.merged": "đã hợp nhất vào {unit}",
+    "search.kind.alerts": "Cảnh báo",
   },
   en: {
     "search.label": "Search", "search.placeholder": "Find cameras, provinces, indicators…",
@@ -21,6 +22,7 @@ addTexts({
     "search.kind.cameras": "Cameras", "search.kind.provinces": "Provinces",
     "search.kind.indicators": "Indicators", "search.kind.layouts": "Layouts and presets",
     "search.kind.audit": "Audit log", "search.merged": "merged into {unit}",
+    "search.kind.alerts": "Alerts",
   },
 });
 
@@ -31,6 +33,7 @@ function label(kind, item) {
     return `${item.name} (${t("search.merged").replace("{unit}", item.merged_into)})`;
   }
   if (kind === "indicators") return item.name || item.id;
+  if (kind === "alerts") return pick({ vi: item.title_vi, en: item.title_en });
   const where = kind === "cameras" ? ` · ${item.province}` : "";
   return `${item.name || item.id || item.code}${where}`;
 }

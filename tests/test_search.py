@@ -101,7 +101,8 @@ async def test_a_registrar_sees_only_its_province(live_server: LiveServer) -> No
         await live_server.login(http, "hue-reg", USER_PASSWORD)
         for q in ("quay", "ha noi", "da nang", "sanh", "tt", "cam"):
             body = await _search(http, q)
-            assert {g["kind"] for g in body["groups"]} == {"cameras", "provinces", "indicators"}
+            assert {g["kind"] for g in body["groups"]} == {"cameras", "provinces", "indicators",
+                                                           "alerts"}
             for c in _group(body, "cameras")["results"]:
                 assert c["province"] == "HUE", (q, c)
             for p in _group(body, "provinces")["results"]:
@@ -287,3 +288,33 @@ async def test_text_index_answers_what_a_scan_answers(tmp_path: Path) -> None:
         assert any("VIRTUAL TABLE INDEX" in str(r["detail"]) for r in plan), plan
     finally:
         await store.close()
+
+
+async def test_alerts_are_found_by_folded_text_within_the_callers_province(
+        live_server: LiveServer) -> None:
+    """Alerts (wall/health/) in the search box: by rule, subject and either language's title,
+    case and diacritics ignored; a registrar finds only its own province's."""
+    store = live_server.services.store
+    for rule, subject, province, vi, en in [
+            ("camera_lost", "hue-3", "HUE", "Mất tín hiệu camera Quầy 3", "Camera Counter 3 lost"),
+            ("camera_lost", "hn-3", "HA-NOI", "Mất tín hiệu camera Quầy 3 Hà Nội",
+             "Camera Counter 3 Ha Noi lost"),
+            ("disk_low", "data", "", "Ổ đĩa sắp đầy", "Disk nearly full")]:
+        await store.execute(
+            "INSERT INTO health_alerts(rule, subject, state, province, severity, title_vi,"
+            " title_en, raised_at) VALUES(?, ?, 'raised', ?, 'critical', ?, ?, ?)",
+            (rule, subject, province, vi, en, "2026-12-07T10:00:00.000+07:00"))
+    async with live_server.client() as http:
+        await live_server.login(http)
+        for q in ("tin hieu camera quay 3", "MẤT TÍN HIỆU", "camera_lost", "counter 3"):
+            found = _group(await _search(http, q), "alerts")
+            assert found["total"] == 2, (q, found)
+        disk = _group(await _search(http, "o dia"), "alerts")
+        assert [a["rule"] for a in disk["results"]] == ["disk_low"]
+        assert disk["results"][0]["link"].startswith("/health?alert=")
+    await live_server.add_user("hue-reg", Role.REGISTRAR, "HUE")
+    async with live_server.client() as http:
+        await live_server.login(http, "hue-reg", USER_PASSWORD)
+        found = _group(await _search(http, "quay 3"), "alerts")
+        assert [a["subject"] for a in found["results"]] == ["hue-3"], found
+        assert _group(await _search(http, "o dia"), "alerts")["total"] == 0

@@ -38,6 +38,11 @@ FILL = [
     f" '{NOW}')",
     "INSERT INTO user_prefs(user_id, landing, lang, province, wall, updated_at) VALUES("
     f"(SELECT id FROM users WHERE username = 'lan'), '/console', 'en', 'HA-NOI', 'w1', '{NOW}')",
+    "INSERT INTO camera_availability(camera, day, province, up_s, observed_s) VALUES('hn-1',"
+    " '2026-12-07', 'HA-NOI', 3540.5, 3600.0)",
+    "INSERT INTO health_alerts(rule, subject, state, province, severity, title_vi, title_en,"
+    " raised_at, open_key) VALUES('camera_lost', 'hn-1', 'raised', 'HA-NOI', 'critical',"
+    f" 'Mất camera hn-1', 'Camera hn-1 lost', '{NOW}', 'camera_lost:hn-1')",
 ]
 
 

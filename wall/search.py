@@ -24,6 +24,7 @@ from iocwall.wall.api.audit import READERS as AUDIT_READERS
 from iocwall.wall.api.common import caller, services
 from iocwall.wall.audit import AuditQuery
 from iocwall.wall.errors import ApiError
+from iocwall.wall.health.api import ALERT_READERS
 from iocwall.wall.indicators.api import LISTERS as INDICATOR_READERS
 from iocwall.wall.registry.api import READERS as CAMERA_READERS
 from iocwall.wall.registry.scope import province_of
@@ -34,6 +35,7 @@ from iocwall.wall.walls.store import WallStore
 
 MAX_QUERY = 100          # characters of q
 PER_KIND = 20            # results shown per kind; ``total`` says how many matched
+ALERTS_SCANNED = 2000    # the latest alerts searched (a site raises a few a day, not millions)
 SEARCH_AUDIT = frozenset({Role.ADMIN})    # audit entries in the search box: admins only
 
 
@@ -105,6 +107,19 @@ async def _layouts(svc: Services, folded: str) -> Group:
     return _matching(folded, items, "layouts")
 
 
+async def _alerts(svc: Services, who: Principal, folded: str) -> Group:
+    """The latest alerts (open or not) of the caller's scope, by rule, subject and texts."""
+    if svc.health is None:
+        return Group("alerts")
+    found = await svc.health.alerts.find(None, province_of(who), ALERTS_SCANNED)
+    items = [([a.rule, a.subject, a.title_vi, a.title_en, a.province],
+              {"id": a.id, "rule": a.rule, "state": a.state, "subject": a.subject,
+               "province": a.province, "title_vi": a.title_vi, "title_en": a.title_en,
+               "raised_at": a.raised_at, "link": f"/health?alert={a.id}"})
+             for a in found]
+    return _matching(folded, items, "alerts")
+
+
 async def _audit(svc: Services, text: str) -> Group:
     page = await svc.audit.query(AuditQuery(text=text, limit=PER_KIND))
     return Group("audit", [{**e.public(), "link": f"/audit?before_id={e.id + 1}"}
@@ -124,6 +139,8 @@ async def search(svc: Services, who: Principal, text: str) -> list[Group]:
         groups.append(_indicators(svc, folded))
     if who.role in WALL_READERS:
         groups.append(await _layouts(svc, folded))
+    if who.role in ALERT_READERS:
+        groups.append(await _alerts(svc, who, folded))
     if who.role in SEARCH_AUDIT and who.role in AUDIT_READERS:
         groups.append(await _audit(svc, text))
     return groups

@@ -195,11 +195,21 @@ class AlertBook:
 
     async def find(self, state: str | None = None, province: str | None = None,
                    limit: int = 100) -> list[Alert]:
+        # Only the filters given, as clauses: PostgreSQL cannot type a bare "? IS NULL".
+        clauses: list[str] = []
+        params: list[Any] = []
+        if state == "open":
+            clauses.append("state <> 'resolved'")
+        elif state is not None:
+            clauses.append("state = ?")
+            params.append(state)
+        if province is not None:
+            clauses.append("province = ?")
+            params.append(province)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = await self._store.fetchall(
-            "SELECT * FROM health_alerts WHERE (? IS NULL OR state = ?"
-            " OR (? = 'open' AND state <> 'resolved'))"
-            " AND (? IS NULL OR province = ?) ORDER BY id DESC LIMIT ?",
-            (state, state, state, province, province, min(limit, MAX_LIST)))
+            f"SELECT * FROM health_alerts{where} ORDER BY id DESC LIMIT ?",
+            [*params, min(limit, MAX_LIST)])
         return [Alert.from_row(r) for r in rows]
 
     def open_alerts(self) -> list[Alert]:
