@@ -237,7 +237,7 @@ def test_counts_in_the_page_language_and_a_registrar_told_why_there_are_none(
         page.goto(demo.live_url)
         page.wait_for_function(
             """() => [...document.querySelectorAll('[data-camera-id="cam1"] .queue-counts li')]
-                     .some(li => /^c[1-4]: \\d+ people$/.test(li.textContent))""",
+                     .some(li => /^c[1-4]: \\d+ people · [\\d.]+ s$/.test(li.textContent))""",
             timeout=45_000)
         assert "người" not in page.inner_text('[data-camera-id="cam1"] .queue-counts')
     finally:
