@@ -47,10 +47,12 @@ def _lower_priority() -> None:
 class DemoWorker:
     """``iocwall worker`` as a child process, restarted when it exits."""
 
-    def __init__(self, address: str, detector: str, weights: str) -> None:
+    def __init__(self, address: str, detector: str, weights: str, imgsz: int = 0) -> None:
         self.args = ["--connect", address, "--detector", detector, "--name", "demo-worker"]
         if weights:
             self.args += ["--weights", weights]
+        if imgsz:
+            self.args += ["--imgsz", str(imgsz)]
         self._task: asyncio.Task[None] | None = None
         self._proc: asyncio.subprocess.Process | None = None
 
