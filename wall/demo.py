@@ -242,7 +242,8 @@ def _demo_analytics(config: Any, cameras: int, detector: str = "auto") -> tuple[
     cfg.tap_address = free_tap_address()
     chosen = choose_demo_detector(cfg.detector, cfg.weights, forced_hog=detector == "hog")
     print(f"iocwall demo: {chosen.line}", file=sys.stderr, flush=True)
-    worker = DemoWorker(cfg.tap_address, chosen.kind, chosen.weights, chosen.imgsz)
+    worker = DemoWorker(cfg.tap_address, chosen.kind, chosen.weights, chosen.imgsz,
+                        chosen.min_score)
     worker.start()
     return worker, sim_zones(cameras, SUB.width, SUB.height)
 

@@ -47,12 +47,15 @@ def _lower_priority() -> None:
 class DemoWorker:
     """``iocwall worker`` as a child process, restarted when it exits."""
 
-    def __init__(self, address: str, detector: str, weights: str, imgsz: int = 0) -> None:
+    def __init__(self, address: str, detector: str, weights: str, imgsz: int = 0,
+                 min_score: float = 0.0) -> None:
         self.args = ["--connect", address, "--detector", detector, "--name", "demo-worker"]
         if weights:
             self.args += ["--weights", weights]
         if imgsz:
             self.args += ["--imgsz", str(imgsz)]
+        if min_score:
+            self.args += ["--min-score", str(min_score)]
         self._task: asyncio.Task[None] | None = None
         self._proc: asyncio.subprocess.Process | None = None
 

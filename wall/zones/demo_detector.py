@@ -14,7 +14,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from iocwall.analytics.detectors import SIM_PEOPLE_IMGSZ, SIM_PEOPLE_WEIGHTS
+from iocwall.analytics.detectors import SIM_PEOPLE_IMGSZ, SIM_PEOPLE_MIN_SCORE, SIM_PEOPLE_WEIGHTS
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class DemoDetector:
     weights: str            # "" = the worker's configured weights (or none, for HOG)
     imgsz: int              # 0 = [analytics] imgsz
     line: str               # what the demo prints about it
+    min_score: float = 0.0  # 0 = the detector's default
 
 
 def choose_demo_detector(detector: str, weights: str, sim_weights: Path = SIM_PEOPLE_WEIGHTS,
@@ -41,7 +42,6 @@ def choose_demo_detector(detector: str, weights: str, sim_weights: Path = SIM_PE
     if importlib.util.find_spec("ultralytics") is None:
         return DemoDetector("hog", "", 0, "ultralytics is not installed (pip install "
                             "'iocwall[analytics]'); counting people with HOG (less accurate)")
-    return DemoDetector("yolo", str(sim_weights), SIM_PEOPLE_IMGSZ,
-                        f"counting people with the simulator-trained YOLO ({sim_weights.name}: "
-                        "it knows only the simulator's people; real cameras need COCO weights, "
-                        "[analytics] weights)")
+    line = (f"counting people with the simulator-trained YOLO ({sim_weights.name}: it knows "
+            "only the simulator's people; real cameras need COCO weights, [analytics] weights)")
+    return DemoDetector("yolo", str(sim_weights), SIM_PEOPLE_IMGSZ, line, SIM_PEOPLE_MIN_SCORE)
