@@ -26,7 +26,7 @@ PERSON = 0                      # COCO class id
 # the demo's detector. It knows the simulator's people and nobody else.
 SIM_PEOPLE_WEIGHTS = Path(__file__).resolve().parent / "weights" / "sim-people.pt"
 SIM_PEOPLE_IMGSZ = 320          # the size it was trained at
-SIM_PEOPLE_MIN_SCORE = 0.25     # chosen on training scenes (README), not the held-out ones
+SIM_PEOPLE_MIN_SCORE = 0.45     # chosen on training scenes (README), not the held-out ones
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,8 @@ class YoloDetector:
             log.warning("YOLO built from %s: random weights, true speed, meaningless boxes",
                         options.weights)
         self.device = options.device or _default_device()
-        self.person = person_class(self._model.names)
+        # a .yaml model has no class names (only numbers): COCO's layout, person first
+        self.person = PERSON if self.random_weights else person_class(self._model.names)
         self._prepare_predictor()
 
     def _prepare_predictor(self) -> None:

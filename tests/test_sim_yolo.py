@@ -30,11 +30,11 @@ REPO = Path(__file__).resolve().parent.parent
 COUNT = """
 import json
 import numpy as np
-from iocwall.analytics.detectors import (SIM_PEOPLE_IMGSZ, SIM_PEOPLE_WEIGHTS,
-                                         DetectorOptions, YoloDetector)
+from iocwall.analytics.detectors import (SIM_PEOPLE_IMGSZ, SIM_PEOPLE_MIN_SCORE,
+                                         SIM_PEOPLE_WEIGHTS, DetectorOptions, YoloDetector)
 from iocwall.analytics.training.evaluate import held_out_frames
 d = YoloDetector(DetectorOptions(kind="yolo", weights=str(SIM_PEOPLE_WEIGHTS), device="cpu",
-                                 imgsz=SIM_PEOPLE_IMGSZ))
+                                 imgsz=SIM_PEOPLE_IMGSZ, min_score=SIM_PEOPLE_MIN_SCORE))
 out = []
 for image, want, zones in held_out_frames((2,), step_s=6.0):
     boxes = [x.box for x in d.detect([image])[0]]
