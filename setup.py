@@ -66,6 +66,7 @@ setup(
         "iocwall.wall.store.migrations": ["*.sql"],
         "iocwall.wall.indicators": ["datasets/*.csv", "datasets/*.toml"],
         "iocwall.wall.provinces": ["*.csv"],
+        "iocwall.analytics.weights": ["*.pt"],     # the simulator-people YOLO (README)
     },
     include_package_data=False,
 )

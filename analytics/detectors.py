@@ -22,6 +22,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 PERSON = 0                      # COCO class id
+# A nano YOLO trained on the simulator's renderings only (analytics/training, README):
+# the demo's detector. It knows the simulator's people and nobody else.
+SIM_PEOPLE_WEIGHTS = Path(__file__).resolve().parent / "weights" / "sim-people.pt"
+SIM_PEOPLE_IMGSZ = 320          # the size it was trained at
+SIM_PEOPLE_MIN_SCORE = 0.45     # chosen on training scenes (README), not the held-out ones
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ class YoloDetector:
             log.warning("YOLO built from %s: random weights, true speed, meaningless boxes",
                         options.weights)
         self.device = options.device or _default_device()
+        # a .yaml model has no class names (only numbers): COCO's layout, person first
+        self.person = PERSON if self.random_weights else person_class(self._model.names)
         self._prepare_predictor()
 
     def _prepare_predictor(self) -> None:
@@ -132,7 +139,7 @@ class YoloDetector:
         if not images:
             return []
         extra = {"half": True} if self.options.half and self.device != "cpu" else {}
-        results = self._model.predict(images, classes=[PERSON], conf=self.options.min_score,
+        results = self._model.predict(images, classes=[self.person], conf=self.options.min_score,
                                       imgsz=self.options.imgsz, device=self.device,
                                       verbose=False, **extra)
         out = []
@@ -143,6 +150,17 @@ class YoloDetector:
             out.append([Detection(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(s))
                         for b, s in zip(xyxy, conf, strict=True)])
         return out
+
+
+def person_class(names: dict[int, str] | list[str]) -> int:
+    """The class id of "person" in the weights' own class list: 0 in COCO and in our
+    one-class simulator model, but weights trained elsewhere may order them otherwise."""
+    table = dict(enumerate(names)) if isinstance(names, list) else dict(names)
+    for class_id, name in table.items():
+        if str(name).strip().lower() == "person":
+            return int(class_id)
+    raise ValueError(f"these YOLO weights have no 'person' class (classes: "
+                     f"{', '.join(map(str, list(table.values())[:10]))}...)")
 
 
 def missing_weights_message(path: Path) -> str:

@@ -82,6 +82,7 @@ def test_wheel_holds_every_module_migration_and_frontend_file(wheel: Path) -> No
     assert not missing, f"modules missing from the wheel: {missing}"
     sql = [f for f in files if f.startswith("wall/store/migrations/") and f.endswith(".sql")]
     assert sql and all(f"iocwall/{f}" in names for f in sql)
+    assert "iocwall/analytics/weights/sim-people.pt" in names    # the demo's detector
     pages = [f for f in files if f.startswith("frontend/") and f.endswith((".html", ".js",
                                                                             ".css"))
              and "/node_modules/" not in f]

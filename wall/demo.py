@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cameras", type=int, default=4,
                         help="simulated cameras, 1-16 (default 4)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    parser.add_argument("--detector", choices=("auto", "hog"), default="auto",
+                        help="people detector: auto = the simulator-trained YOLO when it is "
+                             "there (unless [analytics] names weights), else HOG; hog = HOG")
     parser.add_argument("--config", metavar="PATH", help="config.toml (default: ./config.toml "
                         "if present); its [[cameras]] are not used by the demo")
 
@@ -227,7 +230,7 @@ async def _demo(args: argparse.Namespace, config: Any, log_file: Path | None) ->
         if config.replay.cameras == "wall":
             config.replay.cameras = "all"            # every demo camera can be rewound
         media = build_media(config)       # its cameras come from the registry
-        worker, zones = _demo_analytics(config, args.cameras)
+        worker, zones = _demo_analytics(config, args.cameras, args.detector)
         admin_from_env = bool(os.environ.get("IOCWALL_ADMIN_PASSWORD"))
 
         def on_ready(info: Any) -> None:
@@ -264,15 +267,19 @@ def _progress_line(line: str) -> None:
     print(f"iocwall demo: {line}", file=sys.stderr, flush=True)
 
 
-def _demo_analytics(config: Any, cameras: int) -> tuple[Any, list[Any]]:
+def _demo_analytics(config: Any, cameras: int, detector: str = "auto") -> tuple[Any, list[Any]]:
     """Queue zones for every simulated camera, and a worker to count them."""
     from iocwall.hardware.sim.server import SUB
     from iocwall.wall.zones.demo import DemoWorker, free_tap_address, sim_zones
+    from iocwall.wall.zones.demo_detector import choose_demo_detector
     cfg = config.analytics
     if not cfg.enabled:
         return None, []
     cfg.tap_address = free_tap_address()
-    worker = DemoWorker(cfg.tap_address, cfg.detector, cfg.weights)
+    chosen = choose_demo_detector(cfg.detector, cfg.weights, forced_hog=detector == "hog")
+    print(f"iocwall demo: {chosen.line}", file=sys.stderr, flush=True)
+    worker = DemoWorker(cfg.tap_address, chosen.kind, chosen.weights, chosen.imgsz,
+                        chosen.min_score)
     worker.start()
     return worker, sim_zones(cameras, SUB.width, SUB.height)
 

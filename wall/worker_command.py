@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="YOLO weights file (never downloaded); default: [analytics] weights")
     parser.add_argument("--device", help="cpu, cuda:0 ... (default: GPU when present)")
     parser.add_argument("--batch", type=int, help="frames per detector call (default: config)")
+    parser.add_argument("--imgsz", type=int, help="YOLO input size (default: [analytics] imgsz)")
+    parser.add_argument("--min-score", type=float, help="lowest detection score kept (0.25)")
     parser.add_argument("--name", help="worker name in logs and metrics (default host-pid)")
     parser.add_argument("--config", metavar="PATH", help="config.toml (default ./config.toml)")
 
@@ -68,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     options = DetectorOptions(kind=args.detector or cfg.detector,
                               weights=args.weights or cfg.weights,
-                              device=args.device or cfg.device, half=cfg.half, imgsz=cfg.imgsz)
+                              device=args.device or cfg.device, half=cfg.half,
+                              imgsz=args.imgsz or cfg.imgsz,
+                              min_score=args.min_score or DetectorOptions.min_score)
     try:
         detector = build_detector(options)
     except WeightsMissing as exc:

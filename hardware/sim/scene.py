@@ -200,16 +200,12 @@ class Scene:
                 self._art = _Art(background, PersonSprites(load_people()))
             return self._art
 
-    def render(self, t: float, width: int = CANVAS_W, height: int = CANVAS_H) -> np.ndarray:
-        """BGR frame at scene time ``t`` and the given size; rows 0-31 are the gray stamp band."""
+    def _placements(self, t: float) -> list[_Placed]:
+        """Where each visible person's sprite lands at time ``t`` (canvas pixels), far ones
+        first: render draws exactly these, and people_boxes reports exactly these."""
         art = self.art()
-        img = art.background.copy()
-        placed = sorted(self.positions(t), key=lambda p: p[2])  # far ones first
-        for _, x, y in placed:  # shadows on the floor first: nobody's shadow falls on a body
-            tall = _height(y)
-            shade = art.sprites.shadow(int(tall * SHADOW_W), int(tall * SHADOW_H))
-            darken(img, shade, int(x), int(y))
-        for person, x, y in placed:
+        out = []
+        for person, x, y in sorted(self.positions(t), key=lambda p: p[2]):
             tall = _height(y)
             full = art.sprites.full_body(person.sprite)
             # Upper-body photos stand in for people half hidden behind the queue.
@@ -217,9 +213,83 @@ class Scene:
             sprite, alpha = art.sprites.get(person.sprite, size)
             bottom = y if full else y - tall * 0.4
             # The cut-out's bottom row is the soles: they land on the customer's position.
-            paste(img, sprite, alpha, int(x - sprite.shape[1] / 2),
-                  round(bottom) - sprite.shape[0])
+            out.append(_Placed(x, y, tall, sprite, alpha, int(x - sprite.shape[1] / 2),
+                               round(bottom) - sprite.shape[0]))
+        return out
+
+    def render(self, t: float, width: int = CANVAS_W, height: int = CANVAS_H) -> np.ndarray:
+        """BGR frame at scene time ``t`` and the given size; rows 0-31 are the gray stamp band."""
+        art = self.art()
+        img = art.background.copy()
+        placed = self._placements(t)
+        for p in placed:  # shadows on the floor first: nobody's shadow falls on a body
+            shade = art.sprites.shadow(int(p.tall * SHADOW_W), int(p.tall * SHADOW_H))
+            darken(img, shade, int(p.x), int(p.y))
+        for p in placed:
+            paste(img, p.sprite, p.alpha, p.left, p.top)
         if (width, height) != (CANVAS_W, CANVAS_H):
             img = cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
         img[:stamp.HEIGHT] = BAND_GRAY
         return img
+
+    def people_boxes(self, t: float, width: int = CANVAS_W,
+                     height: int = CANVAS_H) -> list[PersonBox]:
+        """Every person drawn at time ``t``, in a ``width`` x ``height`` frame: the box of
+        their whole silhouette (alpha > 0.5) clipped to the frame, even where someone nearer
+        hides part of it (so the box's bottom stays at the feet, which is what the zones
+        count), the share of the silhouette that is actually seen, and the feet.
+        Exact by construction: the same placements render draws (training labels, tests)."""
+        placed = self._placements(t)
+        owner = np.full((CANVAS_H, CANVAS_W), -1, np.int32)   # who is on top at each pixel
+        masks: list[tuple[int, int, np.ndarray, int] | None] = []
+        for i, p in enumerate(placed):
+            mask = p.alpha[:, :, 0] > 0.5
+            x0, y0 = max(0, p.left), max(0, p.top)
+            x1 = min(CANVAS_W, p.left + mask.shape[1])
+            y1 = min(CANVAS_H, p.top + mask.shape[0])
+            if x0 >= x1 or y0 >= y1:
+                masks.append(None)
+                continue
+            clipped = mask[y0 - p.top:y1 - p.top, x0 - p.left:x1 - p.left]
+            owner[y0:y1, x0:x1][clipped] = i
+            masks.append((x0, y0, clipped, int(mask.sum())))
+        owner[:round(stamp.HEIGHT * CANVAS_H / height)] = -1
+        sx, sy = width / CANVAS_W, height / CANVAS_H
+        out = []
+        for i, (p, m) in enumerate(zip(placed, masks, strict=True)):
+            if m is None:
+                continue
+            x0, y0, clipped, total = m
+            region = owner[y0:y0 + clipped.shape[0], x0:x0 + clipped.shape[1]]
+            seen = int(np.count_nonzero(region == i))    # on top, on screen, below the band
+            if seen == 0:
+                continue
+            ys, xs = np.nonzero(clipped)
+            out.append(PersonBox(float((x0 + xs.min()) * sx), float((y0 + ys.min()) * sy),
+                                 float((x0 + xs.max() + 1) * sx), float((y0 + ys.max() + 1) * sy),
+                                 seen / max(1, total), p.y < CANVAS_H, p.x * sx, p.y * sy))
+        return out
+
+
+@dataclass(frozen=True)
+class _Placed:
+    x: float                # feet, canvas pixels
+    y: float
+    tall: int
+    sprite: np.ndarray
+    alpha: np.ndarray       # (h, w, 1)
+    left: int               # sprite's top-left corner on the canvas
+    top: int
+
+
+@dataclass(frozen=True)
+class PersonBox:
+    """A drawn person in frame pixels: the box of their visible silhouette."""
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    visible: float          # share of their silhouette not hidden by someone nearer
+    feet_in_frame: bool
+    feet_x: float
+    feet_y: float

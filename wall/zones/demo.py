@@ -57,11 +57,15 @@ class DemoWorker:
     cannot work here (EXIT_CONFIG: analytics extra or weights missing) or keeps failing
     at once: then its one line is logged once and ``on_off`` hears it (analytics off)."""
 
-    def __init__(self, address: str, detector: str, weights: str,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(self, address: str, detector: str, weights: str, imgsz: int = 0,
+                 min_score: float = 0.0, env: dict[str, str] | None = None) -> None:
         self.args = ["--connect", address, "--detector", detector, "--name", "demo-worker"]
         if weights:
             self.args += ["--weights", weights]
+        if imgsz:
+            self.args += ["--imgsz", str(imgsz)]
+        if min_score:
+            self.args += ["--min-score", str(min_score)]
         self.env = env
         self.off_reason = ""
         self.restarts = 0

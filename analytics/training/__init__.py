@@ -1,0 +1,1 @@
+"""Training the simulator-people YOLO that ships in analytics/weights (see README)."""
