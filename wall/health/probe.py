@@ -87,6 +87,10 @@ class CameraProber:
     async def _one(self, cam: RegisteredCamera, delay: float, gate: asyncio.Semaphore) -> None:
         await asyncio.sleep(delay)
         async with gate:
+            status = await self._media.camera(cam.id)
+            if status is None or status.state is not StreamState.IDLE:
+                self.results.pop(cam.id, None)    # pulled since the round began: not ours
+                return
             result = await self._probe(cam)
         before = self.results.get(cam.id)
         self.results[cam.id] = Probed(result, now_iso())
