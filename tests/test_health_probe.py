@@ -7,6 +7,7 @@ it is back; a stored wrong password gives the reason "wrong_password"; no passwo
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
@@ -101,3 +102,40 @@ async def test_unwatched_cameras_are_probed(simulator: SimProcess, tmp_path: Pat
         finally:
             simulator.fault(1, "clear")
     assert WRONG not in caplog.text and simulator.password not in caplog.text
+
+
+async def test_probes_are_spread_and_bounded(tmp_path: Path) -> None:
+    """Six idle cameras at a real listener that accepts and never answers: probes start a gap
+    apart (probe_s / 6), never more than probe_concurrency at once, each ends at its timeout."""
+    opened: list[float] = []
+    open_now, most = 0, 0
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal open_now, most
+        opened.append(time.monotonic())
+        open_now += 1
+        most = max(most, open_now)
+        try:
+            await reader.read()                    # until the prober gives up and closes
+        finally:
+            open_now -= 1
+            writer.close()
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    config = health_config(tmp_path / "data", None)
+    config.cameras = [CameraConfig(id=f"c{k}", name=f"C{k}", province="Huế",
+                                   main_url=f"rtsp://127.0.0.1:{port}/c{k}")
+                      for k in range(6)]
+    a = config.alerts
+    a.probe_s, a.probe_timeout_s, a.probe_concurrency = 1.2, 1.0, 2
+    try:
+        async with start_live_server(config) as server, server.client() as http:
+            await server.login(http)
+            await wait_until(lambda: len(opened) >= 4, 15, "four probes")
+            await wait_until(lambda: probed(http, "c0", "unreachable"), 10, "c0 unreachable")
+        assert most == 2, f"{most} probes at once"
+        assert opened[1] - opened[0] >= 0.1, "the first two probes started together"
+    finally:
+        listener.close()
+        await listener.wait_closed()
