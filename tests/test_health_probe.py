@@ -50,6 +50,7 @@ async def resolved(http: httpx.AsyncClient, rule: str, subject: str) -> bool:
     return bool(found) and found[0]["state"] == "resolved"
 
 
+@pytest.mark.usefixtures("both_stores")      # alerts and availability on SQLite and PostgreSQL
 async def test_unwatched_cameras_are_probed(simulator: SimProcess, tmp_path: Path,
                                             caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
