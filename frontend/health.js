@@ -14,7 +14,7 @@ addTexts({
     "health.provinces": "Theo tỉnh và trung tâm", "health.system": "Thành phần hệ thống",
     "health.cameras": "Camera", "health.availability": "Tỷ lệ hoạt động theo ngày (giờ VN)",
     "health.col.unit": "Đơn vị", "health.col.state": "Trạng thái",
-    "health.col.cameras": "Camera có hình / theo dõi / tổng", "health.col.kind": "Loại",
+    "health.col.cameras": "Camera hoạt động / theo dõi / tổng", "health.col.kind": "Loại",
     "health.col.name": "Tên", "health.col.detail": "Chi tiết", "health.col.camera": "Camera",
     "health.col.fps": "Khung hình/giây (tối thiểu)",
     "health.state.ok": "✓ Bình thường", "health.state.degraded": "▲ Suy giảm",
@@ -31,13 +31,15 @@ addTexts({
     "health.sev.critical": "Nghiêm trọng", "health.sev.warning": "Cảnh báo",
     "health.noprovince": "(chưa gán tỉnh)", "health.nodata": "Chưa có dữ liệu.",
     "health.error": "Không tải được: {msg}", "health.day": "Ngày",
+    "health.probe.ok": "Không xem, kết nối được", "health.probe.unreachable": "Không tới được",
+    "health.probe.wrong_password": "Sai mật khẩu", "health.probe.no_stream": "Không có luồng",
   },
   en: {
     "health.title": "System health", "health.alerts": "Open alerts",
     "health.provinces": "By province and centre", "health.system": "System components",
     "health.cameras": "Cameras", "health.availability": "Availability per day (Vietnam time)",
     "health.col.unit": "Unit", "health.col.state": "State",
-    "health.col.cameras": "Cameras live / observed / total", "health.col.kind": "Kind",
+    "health.col.cameras": "Cameras online / observed / total", "health.col.kind": "Kind",
     "health.col.name": "Name", "health.col.detail": "Detail", "health.col.camera": "Camera",
     "health.col.fps": "Frames per second (minimum)",
     "health.state.ok": "✓ OK", "health.state.degraded": "▲ Degraded",
@@ -54,6 +56,8 @@ addTexts({
     "health.sev.critical": "Critical", "health.sev.warning": "Warning",
     "health.noprovince": "(no province)", "health.nodata": "No data yet.",
     "health.error": "Could not load: {msg}", "health.day": "Day",
+    "health.probe.ok": "Idle, reachable", "health.probe.unreachable": "Unreachable",
+    "health.probe.wrong_password": "Wrong password", "health.probe.no_stream": "No stream",
   },
 });
 
@@ -103,7 +107,8 @@ function renderBoard() {
     .split("\u0000").flatMap((part, i) => (i ? [badge(board.state), part] : [part])));
   const pb = $("provinces").tBodies[0];
   pb.replaceChildren();
-  const counts = (c) => `${c.ok + c.degraded} / ${c.observed} / ${c.total}`;
+  // online: live, or idle and answering the probe (the server counts it, not the page)
+  const counts = (c) => `${c.online} / ${c.observed} / ${c.total}`;
   for (const p of board.provinces) {
     const tr = row([p.province ? `${p.name} (${p.province})` : t("health.noprovince"),
                     badge(p.state), counts(p.cameras)], "province");
@@ -120,7 +125,8 @@ function renderBoard() {
   cb.replaceChildren(...board.cameras.map((c) => {
     const d = c.detail || {};
     const tr = row([`${c.name} (${c.id})`, [c.province, c.centre].filter(Boolean).join(" · "),
-                    badge(c.state), d.expected_fps ? `${d.fps} (${d.expected_fps})` : `${d.fps}`]);
+                    badge(c.state), d.probe ? t(`health.probe.${d.probe.reason}`)
+                      : d.expected_fps ? `${d.fps} (${d.expected_fps})` : `${d.fps}`]);
     tr.id = `camera-${c.id}`;
     return tr;
   }));

@@ -51,6 +51,7 @@ def health_config(data: Path, sim: SimProcess | None) -> Config:
     a.sample_s, a.availability_flush_s = 0.2, 0.5
     a.camera_lost_s, a.raise_hold_s, a.resolve_hold_s = LOST_S, 0.5, 1.0
     a.disabled = ["disk_low", "report_late"]      # the test machine's disk is not under test
+    a.probe_s = 0                 # pulled cameras here; unwatched ones: test_health_probe.py
     return config
 
 
@@ -104,7 +105,8 @@ async def test_a_stopped_camera_raises_once_then_resolves(simulator: SimProcess,
                 (n.rule, n.subject, n.state) for n in recording.notices]
             first = recording.notices[0]
             assert first.title_vi and first.link == f"/health#alert-{first.alert_id}"
-            # availability: cam1 observed and mostly live; cam2, never pulled, not observed
+            # availability: cam1 observed and mostly live; cam2, never pulled nor probed
+            # (probe_s = 0), not observed
             avail = (await http.get("/api/health/availability", params={"days": 1})).json()
             [cam1] = [c for c in avail["cameras"] if c["camera"] == "cam1"]
             [today] = cam1["days"]

@@ -482,6 +482,12 @@ class AlertsConfig(_Section):
                                        "observed cameras are live")
     camera_min_fps: float = Field(1.0, ge=0, description="A live camera below this fps is "
                                   "shown degraded on the board; 0 = not judged")
+    probe_s: float = Field(60.0, ge=0, le=3600, description="How often each camera nobody "
+                           "pulls is probed (RTSP OPTIONS + DESCRIBE with its credentials), "
+                           "spread over the period; 0 = off (idle cameras stay unobserved)")
+    probe_timeout_s: float = Field(5.0, gt=0, le=60, description="Each probe step's timeout "
+                                   "(connect, OPTIONS, DESCRIBE)")
+    probe_concurrency: int = Field(8, ge=1, le=256, description="Probes in flight at once")
     disk_free_min_percent: float = Field(10.0, ge=0, le=100, description="Raise disk_low when "
                                          "the data dir's disk has less free space than this")
     certificate_file: str = Field("", description="PEM certificate whose expiry is watched "

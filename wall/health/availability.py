@@ -1,7 +1,8 @@
 """Camera availability per day: seconds seen live over seconds observed, from cheap samples.
 
-Every sample adds the time since the previous one to each observed camera (one that is pulled:
-not idle), and to its "up" seconds when it is live. Sums collect in memory and go to the store
+Every sample adds the time since the previous one to each observed camera (one that is pulled,
+or idle and probed: health/probe.py), and to its "up" seconds when it is live or idle and
+reachable (``camera_online``). Sums collect in memory and go to the store
 every ``flush_s`` in one transaction (a restart loses at most that much); days are +07:00
 calendar days, a sample's seconds counted on the day the sample is taken.
 """
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from iocwall.streams.clock import VN_TZ
+from iocwall.wall.health.cameras import camera_online
 from iocwall.wall.health.model import Component, State
 from iocwall.wall.store import Store
 
@@ -51,7 +53,7 @@ class Availability:
             row = self._pending.setdefault((cam.id, day), [cam.province, 0.0, 0.0])
             row[0] = cam.province
             row[2] += step
-            if cam.detail.get("stream_state") == "live":
+            if camera_online(cam):          # live, or idle and reachable
                 row[1] += step
 
     def due(self, now: float | None = None) -> bool:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from iocwall.wall import provinces
+from iocwall.wall.health.cameras import camera_online
 from iocwall.wall.health.model import Component, Kind, State, worst
 
 
@@ -64,4 +65,6 @@ def _rollup(cams: list[Component]) -> dict[str, Any]:
     return {"state": worst([c.state for c in cams]).value,
             "cameras": {s.value: counts.get(s.value, 0)
                         for s in (State.OK, State.DEGRADED, State.DOWN, State.IDLE)}
-            | {"total": len(cams), "observed": observed}}
+            | {"total": len(cams), "observed": observed,
+               # live, or idle and reachable by the probe: what province_cameras_low counts
+               "online": sum(1 for c in cams if camera_online(c))}}

@@ -2,7 +2,8 @@
 
 A camera is judged by its best stream (streams/server.py ``CameraStatus.state``): live is ok
 (degraded under ``min_fps``), stalled and connecting are degraded, lost is down. A camera
-nobody pulls is idle: not observed, so neither up nor down (cameras are pulled on demand).
+nobody pulls is idle; the prober (probe.py) observes it anyway: reachable is ok ("idle,
+reachable"), not reachable is down with its reason. Without a probe yet it is not observed.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from iocwall.wall.health.model import Component, Kind, State
 if TYPE_CHECKING:
     from iocwall.streams.contract import MediaService
     from iocwall.streams.server import CameraStatus
+    from iocwall.wall.health.probe import Probed
     from iocwall.wall.registry.store import Registry
 
 _STATE = {StreamState.LIVE: State.OK, StreamState.STALLED: State.DEGRADED,
@@ -23,8 +25,23 @@ _NODE_STATE = {"up": State.OK, "starting": State.DEGRADED, "restarting": State.D
                "hung": State.DOWN, "down": State.DOWN}
 
 
+def camera_online(cam: Component) -> bool | None:
+    """Is this camera there? Live or idle and reachable: True; stalled, lost, or idle and not
+    reachable: False; idle and not probed (or connecting): None, cannot tell. The rules
+    (camera_lost, province_cameras_low) and availability all read this one answer."""
+    stream_state = cam.detail.get("stream_state")
+    if stream_state == "live":
+        return True
+    if stream_state in ("stalled", "lost"):
+        return False
+    probe = cam.detail.get("probe")
+    if stream_state == "idle" and probe is not None:
+        return bool(probe["reachable"])
+    return None
+
+
 def camera_component(status: CameraStatus, province: str, centre: str,
-                     min_fps: float) -> Component:
+                     min_fps: float, probed: Probed | None = None) -> Component:
     stream_state = status.state
     best = next((h for h in status.streams.values() if h.state is stream_state), None)
     fps = round(best.fps, 2) if best is not None else 0.0
@@ -39,17 +56,23 @@ def camera_component(status: CameraStatus, province: str, centre: str,
                                                     else None),
                               "reconnects": best.reconnects if best is not None else 0,
                               "error": best.error if best is not None else ""}
+    if state is State.IDLE and probed is not None:
+        state = State.OK if probed.reachable else State.DOWN
+        detail["probe"] = {"reachable": probed.reachable, "reason": probed.reach.reason.value,
+                           "at": probed.at}
+        detail["error"] = probed.reach.message
     return Component(Kind.CAMERA, status.id, state, status.name, province, centre, detail)
 
 
-async def camera_components(media: MediaService, registry: Registry,
-                            min_fps: float) -> list[Component]:
+async def camera_components(media: MediaService, registry: Registry, min_fps: float,
+                            probed: dict[str, Probed] | None = None) -> list[Component]:
     """Every camera the media service serves, placed in its registered province and centre."""
     placed = {c.id: (c.province, c.centre) for c in await registry.cameras()}
     out = []
     for status in await media.cameras():
         province, centre = placed.get(status.id, ("", ""))
-        out.append(camera_component(status, province, centre, min_fps))
+        out.append(camera_component(status, province, centre, min_fps,
+                                    (probed or {}).get(status.id)))
     return out
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from iocwall.wall import provinces
 from iocwall.wall.config import AlertsConfig
 from iocwall.wall.health.board import Board
+from iocwall.wall.health.cameras import camera_online
 from iocwall.wall.health.model import Component, Kind, State
 
 
@@ -81,8 +82,10 @@ def _cond(rule: str, subject: str, active: bool | None, hold_s: float, **texts: 
 def _cameras(cams: Iterable[Component], cfg: AlertsConfig) -> Iterable[Condition]:
     for cam in cams:
         stream_state = cam.detail.get("stream_state")
-        active = (True if stream_state in ("stalled", "lost") else
-                  False if stream_state == "live" else None)
+        online = camera_online(cam)
+        active = None if online is None else not online
+        reason, error = _why(cam), cam.detail.get("error") or stream_state
+        why = f"{reason} ({error})" if reason and error else reason or error
         minutes = f"{cfg.camera_lost_s / 60:g}"
         where_vi, where_en = _unit(cam.province) or "chưa rõ tỉnh", _unit(cam.province) or \
             "no province"
@@ -90,19 +93,25 @@ def _cameras(cams: Iterable[Component], cfg: AlertsConfig) -> Iterable[Condition
                     title_vi=f"Mất tín hiệu camera {cam.name}",
                     title_en=f"Camera {cam.name} lost",
                     detail_vi=f"Camera {cam.id} ({where_vi}) không có hình "
-                              f"quá {minutes} phút: {cam.detail.get('error') or stream_state}",
+                              f"quá {minutes} phút: {why}",
                     detail_en=f"Camera {cam.id} ({where_en}) has had no "
                               f"picture for over {minutes} min: "
-                              f"{cam.detail.get('error') or stream_state}",
+                              f"{why}",
                     link=f"/health#camera-{cam.id}")
+
+
+def _why(cam: Component) -> str:
+    """An idle camera's probe reason (unreachable, wrong_password, no_stream), or ""."""
+    probe = cam.detail.get("probe")
+    return str(probe["reason"]) if probe and not probe["reachable"] else ""
 
 
 def _provinces(cams: Iterable[Component], cfg: AlertsConfig) -> Iterable[Condition]:
     observed: dict[str, list[bool]] = {}
     for cam in cams:
-        state = cam.detail.get("stream_state")
-        if cam.province and state not in ("idle", None):
-            observed.setdefault(cam.province, []).append(state == "live")
+        online = camera_online(cam)
+        if cam.province and online is not None:
+            observed.setdefault(cam.province, []).append(online)
     for province, lives in sorted(observed.items()):
         share = 100.0 * sum(lives) / len(lives)
         yield _cond("province_cameras_low", province, share < cfg.province_online_min,
@@ -110,9 +119,10 @@ def _provinces(cams: Iterable[Component], cfg: AlertsConfig) -> Iterable[Conditi
                     title_vi=f"{_unit(province)}: camera có hình dưới {cfg.province_online_min:g}%",
                     title_en=f"{_unit(province)}: cameras online under "
                              f"{cfg.province_online_min:g}%",
-                    detail_vi=f"{sum(lives)}/{len(lives)} camera đang theo dõi có hình "
-                              f"({share:.0f}%)",
-                    detail_en=f"{sum(lives)} of {len(lives)} observed cameras live ({share:.0f}%)",
+                    detail_vi=f"{sum(lives)}/{len(lives)} camera theo dõi có hình hoặc "
+                              f"kết nối được ({share:.0f}%)",
+                    detail_en=f"{sum(lives)} of {len(lives)} observed cameras live or "
+                              f"reachable ({share:.0f}%)",
                     link=f"/health#province-{province}")
 
 

@@ -2,6 +2,7 @@
 
     health = HealthService(services)       # Services builds it; notify: wall/health/notify.py
     await health.start()                   # adopts open alerts, then samples every sample_s
+                                           # and probes idle cameras every probe_s (probe.py)
     health.board                           # the latest Board (None before the first sample)
     await health.stop()                    # flushes availability; never hangs
 
@@ -27,6 +28,7 @@ from iocwall.wall.health.cameras import camera_components, media_node_components
 from iocwall.wall.health.model import Component, Kind
 from iocwall.wall.health.nodes import DisplayProbe, WorkerProbe
 from iocwall.wall.health.notify import Notifier, NullNotifier
+from iocwall.wall.health.probe import CameraProber
 from iocwall.wall.health.rules import Extras, evaluate
 from iocwall.wall.health.system import (
     LeaderView,
@@ -60,14 +62,21 @@ class HealthService:
         self._displays, self._workers = DisplayProbe(), WorkerProbe()
         self._reports: tuple[float, tuple[tuple[str, str], ...]] = (-REPORTS_EVERY_S, ())
         self._task: asyncio.Task[None] | None = None
+        # cameras nobody pulls are judged by a cheap RTSP probe instead (probe.py)
+        self.prober = (CameraProber(services.registry, services.media, self.config)
+                       if services.media is not None else None)
 
     async def start(self) -> None:
         await self.alerts.load()
         self._svc.indicators.availability = self.province_availability
         if self.config.enabled:
             self._task = asyncio.create_task(self._run(), name="health")
+            if self.prober is not None:
+                await self.prober.start()
 
     async def stop(self) -> None:
+        if self.prober is not None:
+            await self.prober.stop()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -105,7 +114,8 @@ class HealthService:
         svc, cfg = self._svc, self.config
         parts: list[Component] = []
         if svc.media is not None:
-            parts += await camera_components(svc.media, svc.registry, cfg.camera_min_fps)
+            parts += await camera_components(svc.media, svc.registry, cfg.camera_min_fps,
+                                             self.prober.results if self.prober else None)
             parts += await media_node_components(svc.media)
         wall = svc.wall
         parts += self._displays.components(wall.controller.presence if wall else None)
