@@ -24,13 +24,13 @@ FOCUSED = "() => document.activeElement.id || document.activeElement.getAttribut
 
 def shows(display, tile: str, where: list[int] | None) -> None:
     """Wait until the display page shows ``tile`` at ``where`` (x, y, w, h), or not at all."""
-    display.wait_for_function(f"([id, want]) => JSON.stringify(({SHOWN})(id)) === JSON.stringify(want)",
-                              arg=[tile, where], timeout=10_000)
+    same = f"([id, want]) => JSON.stringify(({SHOWN})(id)) === JSON.stringify(want)"
+    display.wait_for_function(same, arg=[tile, where], timeout=10_000)
 
 
 def said(console, words: str) -> None:
-    console.wait_for_function("(w) => document.getElementById('key-status').textContent.includes(w)",
-                              arg=words)
+    console.wait_for_function(
+        "(w) => document.getElementById('key-status').textContent.includes(w)", arg=words)
 
 
 def test_keyboard_places_moves_resizes_and_removes_a_tile(chromium, demo) -> None:
