@@ -8,6 +8,7 @@ import { apply, onLangChange, pick, t } from "/static/i18n.js";
 import { Tours } from "/static/console-tours.js";
 import { Pairings } from "/static/console-pairing.js";
 import { QueueOverlay } from "/static/queue-overlay.js";
+import { ConsoleKeys } from "/static/console-keys.js";
 
 const GridStack = window.GridStack;
 const params = new URLSearchParams(location.search);
@@ -27,6 +28,12 @@ const tours = new Tours({
   pushedText: (r) => pushedText(r),
   newTileId: () => newTileId(), get wallId() { return wallId; }, get wall() { return wall; },
   get cameras() { return cameras; }, get canPush() { return canPush; },
+});
+
+const keys = new ConsoleKeys({
+  grids, tileLabel: (s) => tileLabel(s), place: (m, item) => place(m, item),
+  explainNoRoom: (k, m) => explainNoRoom(k, m), get wall() { return wall; },
+  get canPush() { return canPush; },
 });
 
 function showError(err) {
@@ -60,6 +67,12 @@ function thumbUrl(camera, at = Date.now()) {
 
 function fillContent(el, spec) {
   el.dataset.spec = JSON.stringify(spec);
+  // a tile is one keyboard stop (console-keys.js moves, resizes, removes it); a dropped
+  // clone of a camera-list option sheds the option's role
+  el.removeAttribute("aria-selected");
+  el.setAttribute("role", "group");
+  el.setAttribute("aria-label", tileLabel(spec));
+  if (canPush) el.tabIndex = 0;
   el.classList.toggle("is-highlight", !!spec.highlight);
   const box = el.querySelector(".grid-stack-item-content");
   const label = document.createElement("span");
@@ -84,6 +97,8 @@ function fillContent(el, spec) {
     remove.className = "tile-remove";
     remove.textContent = "×";
     remove.title = t("console.remove");
+    remove.setAttribute("aria-label", t("console.remove"));
+    remove.tabIndex = -1;          // the keyboard removes a focused tile with Delete
     remove.addEventListener("click", () => { grids.get(el.dataset.monitor).grid.removeWidget(el); });
     box.prepend(remove);
   }
@@ -151,6 +166,40 @@ document.addEventListener("pointermove", (ev) => { pointer.now = [ev.clientX, ev
 function explainNoRoom(key, monitor) {
   showError(new Error(t(key, { monitor })));
   document.body.dataset.refused = key;
+  keys.say(t(key, { monitor }));
+}
+
+// One rule for a new tile, dropped or added from the keyboard: a 1x1 cell must be free.
+const hasRoom = (grid) => grid.willItFit({ w: 1, h: 1 });
+
+// The tile a camera-list entry becomes (a camera, or an indicator for the roles that list them).
+function specFor(item) {
+  const cam = item.dataset.camera;
+  const indicator = item.dataset.indicator;
+  if (cam) return { id: newTileId(), kind: "camera", camera: cam, stream: "auto" };
+  if (indicator) return { id: newTileId(), kind: "indicator", indicator, style: "number" };
+  return null;
+}
+
+// The keyboard's drop: the entry goes to the first free cell of the monitor and is pushed
+// like a dropped one; a full monitor is refused with the drop's words.
+function place(monitor, item) {
+  const entry = grids.get(monitor);
+  const spec = entry && canPush ? specFor(item) : null;
+  if (!spec) return null;
+  if (!hasRoom(entry.grid)) { explainNoRoom("console.drop.full", monitor); return null; }
+  let el;
+  applying = true;                  // addWidget's own change event must not push a bare tile
+  try {
+    el = entry.grid.addWidget({ w: 1, h: 1, autoPosition: true, id: spec.id });
+    el.dataset.monitor = monitor;
+    fillContent(el, spec);
+  } finally {
+    applying = false;
+  }
+  banner.hidden = true;
+  push(monitor);
+  return el;
 }
 
 function makeGrid(monitor, gridEl, layout) {
@@ -161,7 +210,7 @@ function makeGrid(monitor, gridEl, layout) {
   const accepts = (el) => {
     const ok = el.classList.contains("camera-item") || el.classList.contains("grid-stack-item");
     const incoming = !el.gridstackNode || el.gridstackNode.grid !== grid;
-    if (ok && canPush && incoming && grid && !grid.willItFit({ w: 1, h: 1 })) {
+    if (ok && canPush && incoming && grid && !hasRoom(grid)) {
       explainNoRoom("console.drop.full", monitor);
     }
     return ok;
@@ -174,11 +223,8 @@ function makeGrid(monitor, gridEl, layout) {
     columnOpts: { breakpoints: [] },
   }, gridEl);
   grid.on("dropped", (_ev, _prev, node) => {
-    const cam = node.el.dataset.camera;
-    const indicator = node.el.dataset.indicator;
-    if (cam || indicator) {
-      const spec = cam ? { id: newTileId(), kind: "camera", camera: cam, stream: "auto" }
-        : { id: newTileId(), kind: "indicator", indicator, style: "number" };
+    const spec = specFor(node.el);
+    if (spec) {
       node.el.dataset.monitor = monitor;
       node.el.classList.remove("camera-item");
       node.el.replaceChildren(Object.assign(document.createElement("div"),
@@ -205,6 +251,8 @@ function makeGrid(monitor, gridEl, layout) {
 
 function loadInto(monitor, layout) {
   const entry = grids.get(monitor);
+  // a keyboard user's focused tile keeps the focus through a redraw
+  const focused = entry.box.contains(document.activeElement) && document.activeElement.getAttribute("gs-id");
   applying = true;
   try {
     entry.grid.removeAll(true, false);
@@ -212,6 +260,7 @@ function loadInto(monitor, layout) {
       const el = entry.grid.addWidget({ x: spec.x, y: spec.y, w: spec.w, h: spec.h, id: spec.id });
       el.dataset.monitor = monitor;
       fillContent(el, spec);
+      if (focused && spec.id === focused) el.focus();
     }
   } finally {
     applying = false;
@@ -405,6 +454,7 @@ async function main() {
   bindPresets();
   if (wallId) await drawWall();
   tours.bind();
+  keys.bind();
   if (who.role === "admin") {
     new Pairings({ wallId, wall, showError }, document.getElementById("pairings")).start();
   }

@@ -79,8 +79,9 @@ function addTile(id) {
   view.queues = new QueueOverlay(root, () => view.video);
   view.queues.setCamera(id);
   root.addEventListener("click", () => openFull(view.camera));
+  // a group, not a button: it holds the replay buttons, whose own Enter must stay theirs
   root.addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter" || ev.key === " ") {
+    if (ev.target === root && (ev.key === "Enter" || ev.key === " ")) {
       ev.preventDefault();
       openFull(view.camera);
     }
