@@ -151,7 +151,8 @@ async function main() {
     .observe(grid);
   setInterval(heartbeat, 1000);
   setInterval(tick, 250);
-  window.iocwallDisplay = { tiles, get layout() { return layout; } };   // for browser checks
+  window.iocwallDisplay = { tiles, get layout() { return layout; },    // for browser checks
+                            get socket() { return socket; } };
 }
 
 main();

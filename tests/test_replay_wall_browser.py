@@ -139,6 +139,14 @@ def test_an_operator_rewinds_a_display_tile_and_sends_it_back_to_live(display,  
     page.wait_for_selector(f"{tile}[data-replay='0']", timeout=5_000)
     assert page.locator(f"{tile} video.replay-video").count() == 0
 
+    # a display that reconnects comes back live
+    assert admin.post(url, json={"tile": "c0", "back_s": 20}).status_code == 200
+    page.wait_for_selector(f"{tile}[data-replay='1']", timeout=10_000)
+    page.evaluate("() => window.iocwallDisplay.socket.close()")
+    # well before the replay would reach the buffer's end (>= 14 s) and go live by itself
+    page.wait_for_selector(f"{tile}[data-replay='0']", timeout=5_000)
+    page.wait_for_selector("body[data-connected='1']", timeout=10_000)
+
     # bad requests are refused with the field, and change nothing
     for body, status, field in (({"tile": "c0"}, 422, "back_s"),
                                 ({"tile": "c0", "back_s": 5, "live": True}, 422, "back_s"),
