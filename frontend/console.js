@@ -9,6 +9,7 @@ import { Tours } from "/static/console-tours.js";
 import { Pairings } from "/static/console-pairing.js";
 import { QueueOverlay } from "/static/queue-overlay.js";
 import { ConsoleKeys } from "/static/console-keys.js";
+import { ConsoleReplay } from "/static/console-replay.js";
 
 const GridStack = window.GridStack;
 const params = new URLSearchParams(location.search);
@@ -23,6 +24,7 @@ const indicatorNames = new Map();   // indicator id -> {vi, en}
 const thumbUrls = new Map();        // camera -> its newest snapshot URL (a redrawn tile shows it at once)
 let canPush = false;
 let applying = false;          // true while we load a layout into a grid (no push then)
+let replayView = null;         // the replay view (console-replay.js), once the wall is known
 const tours = new Tours({
   grids, layoutOf: (m) => layoutOf(m), loadMonitor: (m) => loadMonitor(m), showError: (e) => showError(e),
   pushedText: (r) => pushedText(r),
@@ -90,6 +92,16 @@ function fillContent(el, spec) {
     box.append(img);
     // people waiting per queue zone, and the zones' outlines on the thumbnail
     new QueueOverlay(box, () => img).setCamera(spec.camera);
+    // rewind: the same replay view as every camera tile (and, for operators, on the wall)
+    const rewind = document.createElement("button");
+    rewind.type = "button";
+    rewind.className = "tile-replay";
+    rewind.textContent = "⟲";
+    rewind.title = t("console.replay.open");
+    rewind.addEventListener("click", () => {
+      if (replayView) replayView.openTile(el.dataset.monitor, spec).catch(showError);
+    });
+    box.append(rewind);
   }
   if (canPush) {
     const remove = document.createElement("button");
@@ -310,6 +322,18 @@ function showState(info) {
   for (const alarm of info.alarms || []) {
     const li = document.createElement("li");
     li.textContent = `${alarm.name} (${alarm.count}) → ${alarm.camera} @ ${alarm.monitor} `;
+    li.dataset.alarm = String(alarm.id);
+    if (info.pre_alarm_s > 0 && replayView) {
+      // the seconds before it was raised, then live ([replay] pre_alarm_seconds)
+      const before = document.createElement("button");
+      before.type = "button";
+      before.className = "btn alarm-replay";
+      before.textContent = t("console.replay.alarm");
+      before.addEventListener("click", () => {
+        replayView.openAlarm(alarm, info.pre_alarm_s).catch(showError);
+      });
+      li.append(before);
+    }
     if (canPush) {
       const ack = document.createElement("button");
       ack.type = "button";
@@ -452,6 +476,8 @@ async function main() {
   await addIndicators();
   onLangChange(() => { relabel(); tours.draw(); });
   bindPresets();
+  replayView = new ConsoleReplay(document.getElementById("replay-panel"),
+                                 { wallId, cameras, canPush, showError });
   if (wallId) await drawWall();
   tours.bind();
   keys.bind();

@@ -1,10 +1,12 @@
 // One tile of the display page. Camera tiles play WHEP, on the stream the controller
 // chose for this screen (the tile's `play`: camera id -> stream; the rule is in
 // layouts/streams.py); a switch keeps the old picture until the new stream has its
-// first frame, so there is no black gap.
+// first frame, so there is no black gap. A camera tile can replay (replay.js, without its
+// bar): an operator's pushed rewind, or the seconds before an alarm on a highlighted tile.
 
 import { WhepPlayer } from "/static/whep.js";
 import { vnClock } from "/static/i18n.js";
+import { ReplayControls } from "/static/replay.js";
 import { QueueOverlay, countsText } from "/static/queue-overlay.js";
 
 const LOST_AFTER_MS = 3000;
@@ -86,6 +88,10 @@ export class DisplayTile {
       this.lost.hidden = true;
       this.root.append(this.name, this.lost);
       this.queues = new QueueOverlay(this.root, () => (this.source || this.next || {}).video);
+      if (k === "camera") {
+        this.replay = new ReplayControls(this.root, () => ({ id: this.cameraId() }), "sub",
+                                         { controls: false });
+      }
       if (k === "tour") {
         this.tourTimer = setInterval(() => { this.tourIndex += 1; this._pickStream(true); },
                                      (this.spec.dwell_s || 10) * 1000);
@@ -173,7 +179,24 @@ export class DisplayTile {
     this.root.dataset.wantedStream = stream;
   }
 
+  // An operator's rewind (start: Date) on this tile; the display's own session fetches it.
+  replayFrom(start) {
+    if (this.replay) this.replay.seek(start, { label: "display.replay" });
+  }
+
+  // The seconds before an alarm raised at ``raisedAt`` (Date), then live by itself.
+  alarmContext(raisedAt, seconds) {
+    if (!this.replay || !(seconds > 0)) return;
+    this.replay.playSpan(new Date(raisedAt.getTime() - seconds * 1000), raisedAt,
+                         "display.replay.alarm");
+  }
+
+  goLive() {
+    if (this.replay && this.replay.active) this.replay.goLive();
+  }
+
   tick(now) {
+    if (this.replay) this.replay.render();
     if (this.next && this.next.hasFrame()) {
       // the new stream has its first frame: only now does the old one go
       if (this.source) this.source.stop();
@@ -230,6 +253,7 @@ export class DisplayTile {
     clearInterval(this.queueTimer);
     clearInterval(this.tourTimer);
     if (this.queues) this.queues.destroy();
+    if (this.replay) this.replay.destroy();
     if (this.source) this.source.stop();
     if (this.next) this.next.stop();
     this.root.remove();

@@ -13,6 +13,19 @@ let cameras = new Map();
 let layout = null;
 let socket = null;
 let retryMs = 250;
+let handling = Promise.resolve();
+
+// A raised alarm highlights its camera on this monitor: that tile first shows the seconds
+// before the alarm ([replay] pre_alarm_seconds, sent with the alarm), then goes live.
+function alarmContext(msg) {
+  if (msg.state !== "raised" || !msg.camera || !msg.raised_at || !(msg.pre_alarm_s > 0)) return;
+  if (msg.monitor !== undefined && String(msg.monitor) !== MONITOR) return;
+  for (const t of tiles.values()) {
+    if (t.spec.kind === "camera" && t.spec.highlight && t.spec.camera === msg.camera) {
+      t.alarmContext(new Date(msg.raised_at), msg.pre_alarm_s);
+    }
+  }
+}
 
 async function loadCameras() {
   try {
@@ -76,17 +89,31 @@ function connect() {
   sentSize = JSON.stringify(size);
   socket = new WebSocket(`${scheme}://${location.host}/ws/display/${encodeURIComponent(WALL)}/` +
                          `${encodeURIComponent(MONITOR)}?w=${size.width}&h=${size.height}`);
-  socket.onopen = () => { retryMs = 250; document.body.dataset.connected = "1"; showStatus(""); };
-  socket.onmessage = async (event) => {
+  let fresh = false;            // a new connection: what it replayed before is over
+  socket.onopen = () => {
+    retryMs = 250; fresh = true; document.body.dataset.connected = "1"; showStatus("");
+  };
+  // One message at a time, in order: an alarm's replay needs the layout pushed just before it.
+  socket.onmessage = (event) => {
     const msg = JSON.parse(event.data);
+    handling = handling.then(() => handle(msg)).catch((err) => console.error(err));
+  };
+  const handle = async (msg) => {
     if (msg.type === "layout") {
       await apply(msg.layout);
+      if (fresh) { fresh = false; for (const t of tiles.values()) t.goLive(); }
       // the open alarms and alerts now, for alarms tiles (a display that restarts shows them)
       for (const t of tiles.values()) t.resetAlarms(msg.alarms || []);
       socket.send(JSON.stringify({ type: "ack", push_id: msg.push_id,
                                    version: msg.layout ? msg.layout.version : 0 }));
     } else if (msg.type === "alarm") {
       for (const t of tiles.values()) t.onAlarm(msg);
+      alarmContext(msg);
+    } else if (msg.type === "replay") {
+      const tile = tiles.get(msg.tile);
+      if (!tile || tile.cameraId() !== msg.camera) return;   // the layout changed meanwhile
+      if (msg.live) tile.goLive();
+      else tile.replayFrom(new Date(msg.start));
     }
   };
   socket.onclose = () => {
@@ -124,7 +151,8 @@ async function main() {
     .observe(grid);
   setInterval(heartbeat, 1000);
   setInterval(tick, 250);
-  window.iocwallDisplay = { tiles, get layout() { return layout; } };   // for browser checks
+  window.iocwallDisplay = { tiles, get layout() { return layout; },    // for browser checks
+                            get socket() { return socket; } };
 }
 
 main();

@@ -9,6 +9,8 @@
 // header: the wall-clock time of its first picture, which the clock on the tile
 // counts from. A span is fetched CHUNK_S at a time; at its end the next one follows,
 // and once the replay has caught up with the buffer's end the tile goes live again.
+// A span with an end (playSpan: the seconds before an alarm) goes live at that end.
+// On a display tile (no pointer, no keyboard) the bar is left out: `controls: false`.
 
 import { t, vnClock } from "/static/i18n.js";
 
@@ -31,11 +33,14 @@ function vnTime(date) {
 export class ReplayControls {
   // root: the tile (holds the live <video>); camera(): the camera shown now;
   // stream: "sub" or "main" (the buffered one is used when this one is not).
-  constructor(root, camera, stream) {
+  constructor(root, camera, stream, { controls = true } = {}) {
     this.root = root;
     this.camera = camera;
     this.stream = stream;
+    this.controls = controls;
     this.active = false;
+    this.until = null;             // Date: go live once the picture reaches it
+    this.label = "replay.banner";  // the banner's text key
     this.range = null;             // {from: Date, to: Date} of the stream played
     this.chunk = null;             // {start: Date, end: Date, url}
     this.speed = 1;
@@ -92,7 +97,8 @@ export class ReplayControls {
     this.error = el("span", "replay-error");
     this.bar.append(...this.backs, this.timeline, this.playButton, this.speedButton,
       this.liveButton, this.error);
-    this.root.append(this.banner, this.bar);
+    this.root.append(this.banner);
+    if (this.controls) this.root.append(this.bar);
     this.render();
   }
 
@@ -117,7 +123,14 @@ export class ReplayControls {
     await this.seek(new Date(base.getTime() - seconds * 1000));
   }
 
-  async seek(when) {
+  // Play from ``start`` to ``until`` under the banner ``label`` (an i18n key), then go live.
+  async playSpan(start, until, label) {
+    await this.seek(start, { until, label });
+  }
+
+  async seek(when, { until = null, label = "replay.banner" } = {}) {
+    this.until = until;
+    this.label = label;
     this.requestedAt = performance.now();
     this.error.textContent = "";
     try {
@@ -156,11 +169,17 @@ export class ReplayControls {
     if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
     this.objectUrl = URL.createObjectURL(blob);
     this.active = true;
-    if (!this.video.isConnected) this.root.querySelector("video").after(this.video);
+    if (!this.video.isConnected) {
+      // over the live picture (a display tile may not have one yet: then first in the tile)
+      const live = this.root.querySelector("video:not(.replay-video)");
+      if (live) live.after(this.video);
+      else this.root.prepend(this.video);
+    }
     this.video.src = this.objectUrl;
     this.video.playbackRate = this.speed;
     this.root.classList.add("is-replay");
     this.root.dataset.replay = "1";
+    this.root.dataset.replayLabel = this.label;
     this.root.dataset.replayStart = this.chunk.start.toISOString();
     try {
       await this.video.play();
@@ -170,6 +189,10 @@ export class ReplayControls {
 
   async _next() {
     if (!this.active || !this.chunk) return;
+    if (this.until && this.chunk.end.getTime() >= this.until.getTime()) {
+      this.goLive();
+      return;
+    }
     const range = await this._range().catch(() => null);
     if (!range || range.to.getTime() - this.chunk.end.getTime() < LIVE_MARGIN_S * 1000) {
       this.goLive();
@@ -201,6 +224,7 @@ export class ReplayControls {
 
   goLive() {
     this.active = false;
+    this.until = null;
     this.chunk = null;
     this.video.pause();
     this.video.removeAttribute("src");
@@ -232,8 +256,12 @@ export class ReplayControls {
     this.banner.hidden = !this.active;
     if (!this.active) return;
     const at = this.position();
+    if (this.until && at.getTime() >= this.until.getTime()) {
+      this.goLive();                   // the span asked for is over: live again
+      return;
+    }
     this.root.dataset.replayAt = at.toISOString();
-    this.banner.textContent = `${t("replay.banner")} · ${vnTime(at)}`;
+    this.banner.textContent = `${t(this.label)} · ${vnTime(at)}`;
     if (this.range) {
       const from = this.range.from.getTime();
       const span = Math.max(1, this.range.to.getTime() - from);

@@ -193,6 +193,9 @@ class ReplayConfig(_Section):
                                  "of one media process (oldest dropped past it); 0 = no cap")
     export_roles: list[str] = Field(["admin", "operator"], description="Roles that may "
                                     "download a clip (?download=1); each export is audited")
+    pre_alarm_seconds: float = Field(20.0, ge=0, le=600, description="Seconds before an "
+                                     "alarm that its camera's tile first replays, then goes "
+                                     "live (0 = off)")
 
     @field_validator("export_roles")
     @classmethod

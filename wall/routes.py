@@ -19,6 +19,7 @@ from iocwall.wall.notify import api as notify_api
 from iocwall.wall.registry import api as registry_api
 from iocwall.wall.services import Services
 from iocwall.wall.walls import api as wall_api
+from iocwall.wall.walls import replay_push
 from iocwall.wall.walls import ws as wall_ws
 from iocwall.wall.zones import api as zones_api
 from iocwall.wall.zones import queues
@@ -43,7 +44,7 @@ def route_table(services: Services) -> list[BaseRoute]:
         *health_api.routes(),
         # pages, registry, media, indicators, walls, queues and zones
         *pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
-        *wall_api.routes(), *wall_ws.routes(),
+        *wall_api.routes(), *replay_push.routes(), *wall_ws.routes(),
         *queues.routes(services.queues, counts_access(services)),
         *zones_api.routes(access),
     ]

@@ -63,8 +63,11 @@ def alarm_layout(layout: Layout | None, camera: str, name: str) -> Layout:
 
 class AlarmEngine:
     def __init__(self, store: Store, bus: Bus, controller: WallController,
-                 audit: AuditLog) -> None:
+                 audit: AuditLog, pre_alarm_s: float = 0.0) -> None:
+        """``pre_alarm_s``: seconds before a raised alarm that the displays and the console
+        replay on its camera's tile before going live ([replay] pre_alarm_seconds; 0 = off)."""
         self._store, self._bus, self._controller, self._audit = store, bus, controller, audit
+        self.pre_alarm_s = pre_alarm_s
         self._over_since: dict[int, float] = {}
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
@@ -139,12 +142,14 @@ class AlarmEngine:
     async def _raise(self, rule: Rule, count: int) -> None:
         monitor = await self._controller.walls.monitor(rule.wall, rule.monitor)
 
+        raised_at = now_iso()
+
         def insert(conn: sqlite3.Connection) -> int:
             # the open-alarm unique index makes a second raise a no-op: no row comes back
             row = conn.execute(
                 "INSERT INTO alarms(rule, raised_at, count, restore_version)"
                 " VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-                (rule.id, now_iso(), count, monitor.layout_version)).fetchone()
+                (rule.id, raised_at, count, monitor.layout_version)).fetchone()
             return int(row[0]) if row is not None else 0
         alarm_id = await self._store.transaction(insert)
         if not alarm_id:
@@ -153,10 +158,12 @@ class AlarmEngine:
         shown = alarm_layout(current, rule.camera, rule.name)
         await self._controller.push(rule.wall, {rule.monitor: shown}, f"alarm:{rule.id}")
         info = {"alarm": alarm_id, "rule": rule.id, "name": rule.name, "count": count,
-                "camera": rule.camera, "monitor": rule.monitor}
+                "camera": rule.camera, "monitor": rule.monitor, "raised_at": raised_at}
         await self._audit.record("system", "wall.alarm.raise", f"wall:{rule.wall}", None, info)
-        await self._bus.publish(TOPIC_ALARM, Event(TOPIC_ALARM, EventKind.ALERT,
-                                                   {"wall": rule.wall, "state": "raised", **info}))
+        # only the live "raised" message asks for the seconds before (pre_alarm_s): a display
+        # that reconnects gets the open alarms in its layout message and stays live
+        await self._bus.publish(TOPIC_ALARM, Event(TOPIC_ALARM, EventKind.ALERT, {
+            "wall": rule.wall, "state": "raised", "pre_alarm_s": self.pre_alarm_s, **info}))
 
     async def clear(self, wall: str, alarm_id: int, by: str) -> None:
         """Clear an open alarm of ``wall``; an alarm of another wall is "not found" here, so a

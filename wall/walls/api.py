@@ -124,6 +124,7 @@ async def get_wall(request: Request) -> Response:
     out["presets"] = await ws.walls.presets(wall.id)
     out["nodes"] = [n.public() for n in ws.controller.presence.all(wall.id)]
     out["alarms"] = await ws.alarms.open_alarms(wall.id)
+    out["pre_alarm_s"] = ws.alarms.pre_alarm_s     # the console replays an alarm's seconds before
     return JSONResponse(out)
 
 

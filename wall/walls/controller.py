@@ -29,11 +29,13 @@ from iocwall.wall.walls.protocol import (
     TOPIC_ALARM,
     TOPIC_NODE,
     TOPIC_PUSH,
+    TOPIC_REPLAY,
     TOPIC_REVOKE,
     Health,
     Incoming,
     MessageType,
     layout_message,
+    replay_message,
 )
 from iocwall.wall.walls.store import WallStore
 
@@ -190,6 +192,15 @@ class WallController:
                 asyncio.get_running_loop().call_later(30, self._pending.pop, push_id, None)
         return result
 
+    async def replay(self, wall: str, monitor: str, tile: str, camera: str,
+                     start: str | None) -> int:
+        """Tell the displays of ``monitor`` (on every controller, through the bus) to replay
+        ``tile`` from ``start``, or to go live (None). Returns how many displays are up there."""
+        await self.bus.publish(TOPIC_REPLAY, Event(TOPIC_REPLAY, EventKind.COMMAND,
+                                                   replay_message(wall, monitor, tile, camera,
+                                                                  start)))
+        return len(self._expected(wall, {monitor}))
+
     def _expected(self, wall: str, monitors: set[str]) -> set[str]:
         """Who must ack a push: every display up by its heartbeats (on any controller), and
         every display whose socket is open here, late heartbeats or not. The push is sent to
@@ -257,6 +268,11 @@ class WallController:
                                              health=Health.from_json(p["health"])))
         elif event.topic == TOPIC_REVOKE:
             await self._close_node(p["node"])
+        elif event.topic == TOPIC_REPLAY:
+            for link in self.links():
+                if (link.wall, link.monitor) == (p.get("wall"), p.get("monitor")):
+                    with contextlib.suppress(Exception):
+                        await link.send(p)
         elif event.topic == TOPIC_ALARM:
             for link in self.links():
                 if link.wall == p.get("wall"):

@@ -1,6 +1,7 @@
 """The display WebSocket protocol and the bus events between controllers (see README).
 
-Controller -> display:  ``layout`` (full layout + what changed), ``alarm``.
+Controller -> display:  ``layout`` (full layout + what changed), ``alarm``, ``replay`` (an
+                        operator rewinds one tile, or sends it back to live).
 Display -> controller:  ``ack`` (a layout applied), ``heartbeat`` (health, every second),
                         ``viewport`` (its screen in device pixels, when that changes).
 Each camera or tour tile of a layout carries ``play``: camera id -> the stream the
@@ -19,6 +20,7 @@ from iocwall.layouts import Layout, LayoutDiff, Size
 class MessageType(str, enum.Enum):
     LAYOUT = "layout"
     ALARM = "alarm"
+    REPLAY = "replay"
     ACK = "ack"
     HEARTBEAT = "heartbeat"
     VIEWPORT = "viewport"
@@ -34,6 +36,7 @@ TOPIC_PUSH = "wall.push"          # a monitor's layout changed: displays apply i
 TOPIC_ACK = "wall.ack"            # a display applied a push
 TOPIC_NODE = "wall.node"          # a display connected, beat or left
 TOPIC_ALARM = "wall.alarm"        # an alarm was raised or cleared
+TOPIC_REPLAY = "wall.replay"      # an operator rewinds a display tile (or sends it live)
 TOPIC_REVOKE = "wall.revoke"      # a display node was revoked: every controller drops its sockets
 TOPIC_QUEUE = "analytics.queue.*"  # queue counts: QueueReading (wall/bus/queue.py)
 
@@ -88,6 +91,15 @@ def layout_message(push_id: str, wall: str, monitor: str, layout: Layout | None,
                 "added": list(change.added), "removed": list(change.removed),
                 "changed": list(change.changed), "grid": change.grid_changed},
             "alarms": alarms}
+
+
+def replay_message(wall: str, monitor: str, tile: str, camera: str,
+                   start: str | None) -> dict[str, Any]:
+    """Replay ``tile`` (showing ``camera``) from ``start`` (ISO, +07:00) on the displays of
+    ``monitor``; ``start`` None: back to live. Not kept anywhere: a display that reconnects
+    (or reloads) is live."""
+    return {"type": MessageType.REPLAY.value, "wall": wall, "monitor": monitor, "tile": tile,
+            "camera": camera, "start": start, "live": start is None}
 
 
 @dataclass(frozen=True)
