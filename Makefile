@@ -60,9 +60,9 @@ test: lint
 bench: setup
 	$(BIN)/python -m pytest -p no:cacheprovider -s -o addopts="" tests/benchmarks $(TEST_ARGS)
 
-# The README's pictures of the main pages, from a fresh demo (tools/screenshots.py).
+# The README's pictures of the main pages, from a fresh demo (tools/screenshots/take.py).
 screenshots: setup
-	$(BIN)/python tools/screenshots.py
+	$(BIN)/python tools/screenshots/take.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules .pytest_cache

@@ -130,8 +130,9 @@ class HealthService:
 
     async def _ping(self, ping: Any) -> bool:
         try:
-            return bool(await asyncio.wait_for(ping(), PING_TIMEOUT_S))
-        except Exception:
+            async with asyncio.timeout(PING_TIMEOUT_S):
+                return bool(await ping())
+        except Exception:           # a timeout or an error: the component is down
             return False
 
     async def _extras(self) -> Extras:

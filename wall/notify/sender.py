@@ -63,8 +63,9 @@ class OutboxSender:
         if task is None:
             return
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # gather, not "await task" under suppress(CancelledError): our own caller's
+        # cancellation must still reach us (tests/test_cancel_loops.py)
+        await asyncio.gather(task, return_exceptions=True)
         for message_id in list(self._inflight):
             with contextlib.suppress(Exception):
                 await self._outbox.release(message_id, self.owner)
@@ -91,8 +92,9 @@ class OutboxSender:
         wait = self._pacing.poll_s if due is None else \
             min(self._pacing.poll_s, max(due - time.time(), 0.0))
         self._wake.clear()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(wait, 0.01))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(wait, 0.01)):
+                await self._wake.wait()
 
     async def _send(self, message: Message) -> None:
         self._inflight.add(message.id)

@@ -1,6 +1,6 @@
 """Screenshots of the main pages for the README, taken from a fresh ``iocwall demo``.
 
-    make screenshots            # or: .venv/bin/python tools/screenshots.py [--out DIR]
+    make screenshots            # or: .venv/bin/python tools/screenshots/take.py [--out DIR]
 
 Starts ``iocwall demo`` on a free loopback port with a fresh data folder, creates one user per
 main role, logs in as each through the login page (Debian's Chromium, driven by Playwright) and
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("IOCWALL_CHROMIUM", "/usr/bin/chromium")
 ADMIN_PASSWORD = "shots-Admin-pw-4417"
