@@ -143,10 +143,14 @@ def test_draw_a_zone_save_it_and_see_its_count_on_live(demo, admin: httpx.Client
         rows = _rows(admin, "cam4")
         assert [r["zone"] for r in rows] == ["q1"]
         assert page.locator('[data-camera-id="cam1"] .queue-counts li').count() == 4
-        # the outline sits inside the video's letterbox on the tile
+        # the outline sits inside the video's letterbox on the tile (once the video plays: a
+        # count can now be shown before the first picture)
+        page.wait_for_function("""() => { const v = document.querySelector(
+            '[data-camera-id="cam4"] video:not(.replay-video)'); return v && v.videoWidth > 0; }""",
+            timeout=45_000)
         geometry = page.evaluate("""() => {
             const tile = document.querySelector('[data-camera-id="cam4"]');
-            const v = tile.querySelector('video');
+            const v = tile.querySelector('video:not(.replay-video)');
             const poly = tile.querySelector('.zone-outlines polygon');
             const pts = poly.getAttribute('points').split(' ').map(p => p.split(',').map(Number));
             return {pts, w: v.clientWidth, h: v.clientHeight, vw: v.videoWidth, vh: v.videoHeight};
