@@ -11,6 +11,7 @@ import pytest
 from iocwall.wall import logs
 from iocwall.wall.config import Config, ConfigError, load
 from tests.fixtures.app import LiveServer
+from tests.waiting import wait_until
 
 OUT_OF_RANGE = [
     ("GET", "/api/audit?offset=9223372036854775808"),
@@ -210,3 +211,24 @@ async def test_bad_numbers_on_alarm_routes_and_imports_are_4xx_without_a_traceba
             assert good.status_code == 201, good.text
             assert (good.json()["threshold"], good.json()["duration_s"]) == (5, 0.5)
     assert tracebacks(caplog) == []
+
+
+async def test_a_client_that_leaves_mid_body_is_no_server_error(
+        live_server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
+    """A page left while its WHEP offer was on the way (seen at a demo's Ctrl+C): the
+    server logs that the client went away, never an unhandled error with a traceback."""
+    async with live_server.client() as http:
+        await live_server.login(http)
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    with caplog.at_level(logging.INFO):
+        reader, writer = await asyncio.open_connection("127.0.0.1", live_server.info.port)
+        writer.write((f"POST /api/cameras/cam1/whep/sub HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      f"Cookie: {cookie}\r\nContent-Type: application/sdp\r\n"
+                      "Content-Length: 4000\r\n\r\nv=0\r\n").encode())
+        await writer.drain()
+        writer.close()                                   # gone with 3,990 bytes unsent
+        await writer.wait_closed()
+        await wait_until(lambda: any("went away" in r.getMessage() for r in caplog.records),
+                         10, "the server noticing the client left")
+    assert tracebacks(caplog) == []
+    assert not [r for r in caplog.records if "unhandled error" in r.getMessage()]

@@ -25,7 +25,7 @@ from iocwall.wall.config import ReplayConfig, StreamsConfig, WebRTCConfig, load
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("streams", "webrtc")
-REPLAY_WEB_ONLY = {"export_roles"}   # [replay] keys the web side reads
+REPLAY_WEB_ONLY = {"export_roles", "pre_alarm_seconds"}   # [replay] keys the web side reads
 
 
 def documented() -> dict[str, dict[str, Any]]:

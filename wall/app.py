@@ -17,6 +17,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute
 
 from iocwall.wall.auth import AuthMiddleware
@@ -25,6 +26,7 @@ from iocwall.wall.errors import (
     ApiError,
     MiddlewareApiErrors,
     api_error_handler,
+    client_gone_handler,
     http_error_handler,
     server_error_handler,
 )
@@ -76,6 +78,7 @@ def build_app(services: Services, extra_routes: Sequence[BaseRoute] = (),
                     Middleware(AuthMiddleware, services=services),
                     Middleware(DisplaySessionMiddleware, services=services)],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler,
+                            ClientDisconnect: client_gone_handler,
                             Exception: server_error_handler},
         lifespan=lifespan,
     )

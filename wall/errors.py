@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +34,15 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                         headers=getattr(exc, "headers", None))
+
+
+async def client_gone_handler(request: Request, exc: Exception) -> Response:
+    """The client closed its connection before its request's body arrived (a page left while
+    its WHEP offer was on the way): nobody is left to answer, and it is not our error."""
+    assert isinstance(exc, ClientDisconnect)
+    log.info("%s %s: the client went away before its request was read",
+             request.method, request.url.path)
+    return Response(status_code=499)
 
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:
