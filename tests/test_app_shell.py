@@ -60,21 +60,26 @@ def watch(page) -> list[str]:
     return errors
 
 
-@pytest.fixture(scope="module")
-def accounts(demo) -> dict[str, str]:
-    """One user per person role besides the demo's admin: role -> username."""
+def make_accounts(demo, prefix: str, password: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """One user per person role besides the demo's admin (``{prefix}-{role}``, made through
+    the API as an admin does): role -> username."""
     names = {"admin": "admin"}
     with httpx.Client(base_url=demo.base_url, timeout=10) as http:
         assert http.post("/api/login", json={"username": "admin",
                                              "password": ADMIN_PASSWORD}).status_code == 200
         for role in ("operator", "leader", "registrar", "technician"):
-            body = {"username": f"shell-{role}", "password": PASSWORD, "role": role}
+            body = {"username": f"{prefix}-{role}", "password": password, "role": role}
             if role == "registrar":
                 body["province"] = "Hà Nội"
             reply = http.post("/api/users", json=body)
             assert reply.status_code in (201, 409), reply.text
             names[role] = body["username"]
     return names
+
+
+@pytest.fixture(scope="module")
+def accounts(demo) -> dict[str, str]:
+    return make_accounts(demo, "shell", PASSWORD)
 
 
 @pytest.mark.parametrize("role", sorted(PAGES))

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.fixtures.browser import ADMIN_PASSWORD
-from tests.test_app_shell import EXPECTED_4XX, PAGES, log_in
+from tests.test_app_shell import EXPECTED_4XX, PAGES, log_in, make_accounts
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -69,18 +69,7 @@ def watch(page, problems: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def accounts(demo) -> dict[str, str]:
-    names = {"admin": "admin"}
-    with httpx.Client(base_url=demo.base_url, timeout=10) as http:
-        assert http.post("/api/login", json={"username": "admin",
-                                             "password": ADMIN_PASSWORD}).status_code == 200
-        for role in ("operator", "leader", "registrar", "technician"):
-            body = {"username": f"every-{role}", "password": PASSWORD, "role": role}
-            if role == "registrar":
-                body["province"] = "Hà Nội"
-            reply = http.post("/api/users", json=body)
-            assert reply.status_code in (201, 409), reply.text
-            names[role] = body["username"]
-    return names
+    return make_accounts(demo, "every", PASSWORD)
 
 
 # The shell's ids and a page's own share one document: each id once (the console's camera
