@@ -1,9 +1,9 @@
 // Displays waiting to pair, in the operator console (admins only). Each row tells the admin
 // which machine it is before approving: its code, name, address, browser (user agent) and
-// when it was first seen (ISO 8601, +07:00). Approving binds it to a monitor of this wall.
+// when it was first seen (+07:00, shown in the page's language). Approving binds it to a monitor of this wall.
 
 import { api } from "/static/api.js";
-import { addTexts, t } from "/static/i18n.js";
+import { addTexts, formatTime, t } from "/static/i18n.js";
 
 addTexts({
   vi: {
@@ -39,6 +39,16 @@ function line(label, value, field) {
   p.className = "pairing-line";
   p.dataset.field = field;
   p.textContent = `${t(label)}: ${value}`;        // textContent: names come from anyone
+  return p;
+}
+
+// A time read as people read it (formatTime: +07:00, the page's language); the exact ISO
+// instant stays in the <time> element's datetime for anyone who needs it.
+function timeLine(label, iso, field) {
+  const p = line(label, "", field);
+  const when = Object.assign(document.createElement("time"), { textContent: formatTime(iso) });
+  when.dateTime = iso || "";
+  p.append(when);
   return p;
 }
 
@@ -81,8 +91,8 @@ export class Pairings {
     code.textContent = `${p.code} — ${p.name}`;
     li.append(code, line("pairing.address", p.address, "address"),
               line("pairing.agent", p.user_agent || "-", "user_agent"),
-              line("pairing.first_seen", p.first_seen, "first_seen"),
-              line("pairing.expires", p.expires_at, "expires_at"));
+              timeLine("pairing.first_seen", p.first_seen, "first_seen"),
+              timeLine("pairing.expires", p.expires_at, "expires_at"));
     const monitors = (this.c.wall ? this.c.wall.monitors : []).map((m) => Object.assign(
       document.createElement("option"), { value: m.id, textContent: t("console.monitor", { id: m.id }) }));
     const monitor = Object.assign(document.createElement("select"), { className: "pairing-monitor" });

@@ -258,8 +258,12 @@ def test_console_shows_which_node_waits_and_approves_it(chromium, demo) -> None:
             assert row.locator("img").count() == 0               # the name stayed text
             assert row.locator("[data-field='address']").inner_text().endswith("127.0.0.1")
             assert "kiosk-<b>x</b>/2" in row.locator("[data-field='user_agent']").inner_text()
-            seen = row.locator("[data-field='first_seen']").inner_text()
-            assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+07:00$", seen), seen
+            seen = row.locator("[data-field='first_seen'] time")
+            iso = seen.get_attribute("datetime") or ""
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+07:00", iso), iso
+            shown = seen.inner_text()                # read as people read it: no "T", no offset
+            assert re.search(r"\d\d:\d\d:\d\d$", shown) and "T" not in shown, shown
+            assert iso[11:19] == shown[-8:]          # the same +07:00 wall-clock time
             row.locator(".pairing-monitor").select_option("2")
             row.locator(".pairing-approve").click()
             page.wait_for_function("() => document.getElementById('push-status')"
