@@ -33,8 +33,15 @@ async def test_paired_and_connected_displays_are_listed(live_server: LiveServer)
             assert shown[0]["connections"][0]["monitor"] == "2"
             assert shown[0]["connections"][0]["status"] == "up"
             assert shown[0]["connections"][0]["last_seen"].endswith("+07:00")
+            on_board = await wait_until(lambda: _board_displays(admin), 10,
+                                        "the preview on the health board", step=0.1)
+            assert on_board == {"preview:admin": "ok"}
         finally:
             await preview.close()
+        # A preview that closes is not a display that went down: no node is left "down" on
+        # the board (only paired nodes are watched when they vanish).
+        await wait_until(lambda: _board_empty(admin), 10, "the preview leaves the board",
+                         step=0.1)
 
         revoked = await admin.post(f"/api/display/nodes/{started['node']}/revoke")
         assert revoked.status_code == 200
@@ -42,3 +49,12 @@ async def test_paired_and_connected_displays_are_listed(live_server: LiveServer)
                    (await admin.get("/api/display/nodes")).json())
         await live_server.login(op, "op-nodes", USER_PASSWORD)
         assert (await op.get("/api/display/nodes")).status_code == 403
+
+
+async def _board_displays(admin) -> dict[str, str]:  # noqa: ANN001
+    board = (await admin.get("/api/health")).json()
+    return {c["id"]: c["state"] for c in board["system"] if c["kind"] == "display_node"}
+
+
+async def _board_empty(admin) -> bool:  # noqa: ANN001
+    return await _board_displays(admin) == {}

@@ -22,7 +22,12 @@ class DisplayProbe:
     def __init__(self) -> None:
         self._seen: dict[str, tuple[str, str, float]] = {}   # node -> (wall, monitor, last up)
 
-    def components(self, presence: Presence | None) -> list[Component]:
+    def components(self, presence: Presence | None,
+                   watched: set[str] | None = None) -> list[Component]:
+        """``watched``: the nodes that must be on the wall (paired and not revoked, and the
+        demo's); one of these that vanishes stays on the board as down. Any other node (an
+        admin's preview, a node just revoked) is shown while connected and forgotten when it
+        leaves: nobody should be alerted that it went away. None: every node is watched."""
         now = time.monotonic()
         up: dict[str, tuple[str, str]] = {}
         for state in presence.all() if presence is not None else []:
@@ -30,7 +35,8 @@ class DisplayProbe:
                 up[state.node] = (state.wall, state.monitor)
         for node, (wall, monitor) in up.items():
             self._seen[node] = (wall, monitor, now)
-        self._seen = {n: v for n, v in self._seen.items() if now - v[2] < FORGET_AFTER_S}
+        self._seen = {n: v for n, v in self._seen.items() if now - v[2] < FORGET_AFTER_S
+                      and (n in up or watched is None or n in watched)}
         return [Component(Kind.DISPLAY_NODE, node, State.OK if node in up else State.DOWN,
                           detail={"wall": wall, "monitor": monitor,
                                   "silent_s": round(now - last, 1)})

@@ -118,7 +118,8 @@ class HealthService:
                                              self.prober.results if self.prober else None)
             parts += await media_node_components(svc.media)
         wall = svc.wall
-        parts += self._displays.components(wall.controller.presence if wall else None)
+        parts += self._displays.components(wall.controller.presence if wall else None,
+                                           await wall.watched_nodes() if wall else None)
         parts += self._workers.components(svc.analytics)
         parts.append(controller_component(svc.node_id, svc.uptime_s(), self.leader))
         parts.append(ping_component(Kind.STORE, await self._ping(svc.store.ping), "store"))

@@ -63,6 +63,12 @@ class WallService:
                           "name_en": alert.title_en, "subject": alert.subject})
         return shown
 
+    async def watched_nodes(self) -> set[str]:
+        """Display nodes the health board keeps showing when they vanish: the paired ones
+        (approved, not revoked) and the demo's open display."""
+        paired = {n["node"] for n in await self.pairing.nodes()} if self.pairing else set()
+        return paired | ({DEMO_NODE} if self.config.demo_open_display else set())
+
     async def ensure_demo(self) -> None:
         """The demo wall, once the demo's cameras exist (they arrive through the registry)."""
         if self.config.demo_open_display:
