@@ -2,7 +2,8 @@
 
 Each message is a dataclass, pickled and framed by a 4-byte length. Both ends
 are our own processes on one machine, and the socket sits in a private
-directory (0700); nothing else can reach it.
+directory (0700); nothing else can reach it. Across machines the same dataclasses
+travel in ``netwire``'s typed JSON frames instead: never pickle across a network.
 """
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ class Op(enum.Enum):
     SETTINGS = "settings"      # () -> StreamSettings: what the process's media runs with
     REPLAY_RANGES = "replay_ranges"   # (camera,) -> dict[str, ReplayRange]
     REPLAY_CLIP = "replay_clip"       # (camera, stream, start, duration) -> ReplayClip
+    SESSIONS = "sessions"      # () -> list[SessionRef]: its viewer sessions (media nodes)
+
+
+# what only the placement leader may send a media node on another machine: each carries
+# the leader's epoch, and the node refuses one older than it has seen (leadership.Fence)
+PLACEMENT_OPS = frozenset({Op.SYNC, Op.ADD, Op.UPDATE, Op.REMOVE})
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class Call:
     id: int
     op: Op
     args: tuple[Any, ...] = ()
+    epoch: int = 0             # the leader's fencing epoch (placement ops to media nodes)
 
 
 @dataclass(frozen=True)
