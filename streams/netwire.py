@@ -116,13 +116,13 @@ def _field_hints(cls: type) -> dict[str, str]:
 
 # -- encode -------------------------------------------------------------------------------
 def _enc(value: Any, parts: list[bytes]) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, enum.Enum):
+    if isinstance(value, enum.Enum):         # first: a str/int enum is a str/int too
         name = type(value).__name__
         if ENUMS.get(name) is not type(value):
             raise WireError("unknown_type", f"enum {name} is not a wire type")
         return {"$enum": name, "v": value.value}
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
     if isinstance(value, bytes | bytearray | memoryview):
         parts.append(bytes(value))
         return {"$bin": len(parts) - 1}

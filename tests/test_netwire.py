@@ -60,8 +60,25 @@ SAMPLES: list[object] = [
 @pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
 def test_every_message_type_round_trips(message):
     frame = netwire.encode(message)
-    assert netwire.decode_frame(frame) == message
+    back = netwire.decode_frame(frame)
+    assert back == message
+    assert types(back) == types(message)          # a str enum comes back an enum, not a str
     assert b"\x80\x05" not in frame[:2]             # not a pickle
+
+
+def types(value: object) -> list[str]:
+    """Every value's type, depth first (== alone takes "live" for StreamState.LIVE)."""
+    out = [type(value).__name__]
+    if dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            out += types(getattr(value, f.name))
+    elif isinstance(value, list | tuple):
+        for x in value:
+            out += types(x)
+    elif isinstance(value, dict):
+        for k, x in value.items():
+            out += types(k) + types(x)
+    return out
 
 
 def test_the_samples_cover_every_registered_type():

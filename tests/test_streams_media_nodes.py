@@ -1,0 +1,244 @@
+"""Media nodes on other machines (here: other processes on loopback): `iocwall media-node`
+processes announce themselves on a real Redis, controllers reach them over TLS with the
+shared secret, offers play from both through real WHEP, a killed node's cameras move to
+the other, a stale leader's placement is refused, hostile peers are refused, and the node
+table freezes while Redis itself is down."""
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+
+import pytest
+
+from iocwall.streams import netwire, nodeauth
+from iocwall.streams.leadership import LeaderChange
+from iocwall.streams.limits import WhepError
+from iocwall.streams.nodelink import NodeLink
+from iocwall.streams.nodes import NodeState
+from iocwall.streams.nodeservice import NodeMediaService
+from iocwall.streams.server import Camera
+from iocwall.streams.wire import Call, Op
+from tests.fixtures.redis_server import start_redis
+from tests.fixtures.tls import self_signed
+from tests.node_helpers import SECRET, media_nodes, secret_file
+from tests.streams_helpers import fast_settings, sim_cameras
+from tests.test_streams_api import client, play_via_api
+from tests.waiting import wait_until
+from tests.whep_client import Viewer
+
+TIMEOUT_S = 2.0
+
+
+class FixedLeader:
+    """A Leadership (streams.leadership protocol) that leads, or not, at a set epoch."""
+
+    def __init__(self, epoch: int, leader: bool = True) -> None:
+        self._epoch, self._leader = epoch, leader
+
+    def is_leader(self) -> bool:
+        return self._leader
+
+    def epoch(self) -> int:
+        return self._epoch if self._leader else 0
+
+    def holder(self) -> str | None:
+        return "test"
+
+    def on_change(self, callback: LeaderChange) -> None:
+        """Never changes."""
+
+
+def controller(redis_url: str, prefix: str, ca: str, leadership: FixedLeader,
+               secret: bytes = SECRET.encode()) -> NodeMediaService:
+    ctl = NodeMediaService(fast_settings(node_timeout_s=TIMEOUT_S), redis_url=redis_url,
+                           prefix=prefix, secret=secret, ca_file=ca)
+    ctl.follow_leader(leadership)
+    return ctl
+
+
+async def play(ctl: NodeMediaService, camera: str) -> Viewer:
+    viewer = Viewer()
+
+    async def post(sdp: str) -> str:
+        viewer.session, answer = await ctl.whep_offer(camera, "sub", sdp, "tester")  # type: ignore[attr-defined]
+        return answer
+
+    await viewer.play(post)
+    return viewer
+
+
+async def raw_connection(address: str, ca: str) -> tuple[asyncio.StreamReader,
+                                                         asyncio.StreamWriter]:
+    host, _, port = address.rpartition(":")
+    return await asyncio.open_connection(host, int(port), ssl=nodeauth.client_context(ca),
+                                         server_hostname=host)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+async def test_two_nodes_play_fail_over_fence_and_refuse_strangers(simulator, tmp_path):
+    tls = self_signed(tmp_path / "tls")
+    ca = str(tls.cert)
+    secret = secret_file(tmp_path)
+    cams = [Camera.from_config(c) for c in sim_cameras(simulator, 4)]
+    viewers: list[Viewer] = []
+    with start_redis() as redis, media_nodes(tmp_path, ["m1", "m2"], redis.url, "t", tls,
+                                             secret, TIMEOUT_S) as nodes:
+        leader = controller(redis.url, "t", ca, FixedLeader(7))
+        follower = controller(redis.url, "t", ca, FixedLeader(0, leader=False))
+        for cam in cams:
+            await leader.add_camera(cam)
+            await follower.add_camera(cam)
+        try:
+            await wait_until(lambda: announced(redis.url, "t") == ["m1", "m2"], 60,
+                             "both nodes announced on Redis")
+            await leader.start()                  # it sees both at once (their keys)
+            await follower.start()
+            assert leader.live() == ["m1", "m2"]
+            # the leader places the 4 cameras 2 + 2 and each node says so in its heartbeat
+            await wait_until(lambda: sorted(c for n in follower.live()
+                                            for c in follower._ann[n].serves)
+                             == [c.id for c in cams], 20, "every camera served")
+            owners = {c.id: leader.owner(c.id) for c in cams}
+            assert sorted(owners.values()) == ["m1", "m1", "m2", "m2"]
+            a = next(c for c, n in owners.items() if n == "m1")
+            b = next(c for c, n in owners.items() if n == "m2")
+            assert follower.owner(a) == "m1" and follower.owner(b) == "m2"
+
+            # offers play from both nodes: through the web API on the leader, directly on
+            # the follower (it forwards to the node whose heartbeat serves the camera)
+            async with client(leader) as c:
+                va, r = await play_via_api(c, f"/api/cameras/{a}/whep/sub")
+                viewers.append(va)
+                assert r.headers["location"].endswith(f"/m1.{va_id(r)}")
+                vb = await play(follower, b)
+                viewers.append(vb)
+                await va.first_frame(20)
+                await vb.first_frame(20)
+                refs = await follower.session_refs()
+                assert {(x.camera, x.node) for x in refs} == {(a, "m1"), (b, "m2")}
+                # any controller finds any session by its id and can end it
+                ref = await follower.find_session(r.headers["location"].rsplit("/", 1)[1])
+                assert ref is not None and ref.node == "m1" and ref.camera == a
+                listed = (await c.get("/api/cameras")).json()
+                assert [x["id"] for x in listed] == [cam.id for cam in cams]
+            nodes_json = await leader.media_nodes()
+            assert {n["id"]: n["epoch"] for n in nodes_json} == {"m1": 7, "m2": 7}
+
+            # a stale leader (epoch 3 < 7) is refused by the node, with a clear error
+            stale = NodeLink("m1", nodes["m1"].address, SECRET.encode(), ca,
+                             on_message=lambda *_: None, on_lost=lambda _: None)
+            await stale.connect()
+            with pytest.raises(WhepError) as err:
+                await stale.call(Op.SYNC, [], epoch=3)
+            assert err.value.status == 409 and err.value.code == "stale_epoch"
+            assert "epoch 3" in err.value.message and "7" in err.value.message
+            await stale.close()
+
+            # strangers: a wrong secret, no secret at all, are refused
+            wrong = NodeLink("m1", nodes["m1"].address, b"not-the-cluster-secret!!", ca,
+                             on_message=lambda *_: None, on_lost=lambda _: None)
+            with pytest.raises(nodeauth.AuthFailed, match="refused"):
+                await wrong.connect()
+            reader, writer = await raw_connection(nodes["m1"].address, ca)
+            challenge = await netwire.receive(reader)
+            assert isinstance(challenge, netwire.AuthChallenge)
+            await netwire.send(writer, Call(1, Op.SESSIONS))     # a call, no proof
+            refused = await netwire.receive(reader)
+            assert isinstance(refused, netwire.AuthRefused)
+            writer.close()
+            # a node certificate we do not trust is refused by the controller side too
+            other = self_signed(tmp_path / "other")
+            with pytest.raises(ssl.SSLError):
+                await raw_connection(nodes["m1"].address, str(other.cert))
+
+            # hostile frames from an authenticated peer: errors, and the node serves on
+            reader, writer = await raw_connection(nodes["m2"].address, ca)
+            await nodeauth.controller_side(reader, writer, SECRET.encode(), "m2")
+            writer.write(frame({"m": {"$type": "Popen", "f": {"args": "sh"}}, "parts": []}))
+            err1 = await netwire.receive(reader)
+            assert isinstance(err1, netwire.ProtocolError) and err1.code == "unknown_type"
+            writer.write(frame({"m": {"$type": "Call", "f": {"id": "x", "op": 1}},
+                                "parts": []}))
+            err2 = await netwire.receive(reader)
+            assert isinstance(err2, netwire.ProtocolError) and err2.code == "malformed"
+            writer.write(b"\x7f\xff\xff\xff\x00\x00\x00\x00")          # a 2 GiB header
+            err3 = await netwire.receive(reader)
+            assert isinstance(err3, netwire.ProtocolError) and err3.code == "oversized"
+            assert await reader.read() == b""                        # and it hung up
+            writer.close()
+            assert len(await vb.count_during(1.0)) >= 5              # m2 plays on
+            assert leader._links["m2"].ready
+
+            # kill -9 m1: its cameras move to m2; a new offer for one plays again
+            killed = time.monotonic()
+            nodes["m1"].kill()
+            again = await offer_until_playing(follower, a, 15)
+            viewers.append(again)
+            moved_s = time.monotonic() - killed
+            print(f"m1 killed: a new viewer of {a} played {moved_s:.2f} s later "
+                  f"(node_timeout_s {TIMEOUT_S})")
+            assert moved_s < TIMEOUT_S + 3.0
+            assert leader.owner(a) == "m2" and leader.owner(b) == "m2"
+            assert leader.table.state("m1") is NodeState.DOWN
+            assert len(await vb.count_during(0.5)) >= 2              # never interrupted
+
+            # Redis itself down: nobody is dropped (the node table freezes), video plays on
+            redis.process.kill()
+            redis.process.wait(10)
+            await asyncio.sleep(TIMEOUT_S * 2 + 1)
+            assert leader.live() == ["m2"] and follower.live() == ["m2"]
+            assert not leader._listener.bus_ok
+            assert len(await vb.count_during(0.5)) >= 2
+            late = await play(leader, b)                              # signalling works too
+            viewers.append(late)
+            await late.first_frame(15)
+        finally:
+            for viewer in viewers:
+                await viewer.close()
+            await asyncio.wait_for(follower.stop(), 20)
+            await asyncio.wait_for(leader.stop(), 20)
+        # credentials never in a node's log
+        for n in nodes.values():
+            assert simulator.password not in n.output()
+            assert "Traceback" not in n.output(), n.output()[-3000:]
+
+
+def announced(url: str, prefix: str) -> list[str]:
+    import redis
+    client = redis.Redis.from_url(url)
+    try:
+        return sorted(k.decode().rsplit(":", 1)[1] for k in client.keys(f"{prefix}:media.node:*"))
+    finally:
+        client.close()
+
+
+def va_id(r) -> str:  # noqa: ANN001
+    return r.headers["location"].rsplit("/", 1)[1].split(".", 1)[1]
+
+
+def frame(doc: dict) -> bytes:
+    import json
+    import struct
+    header = json.dumps(doc).encode()
+    return struct.pack("!II", len(header), 0) + header
+
+
+async def offer_until_playing(ctl: NodeMediaService, camera: str, timeout: float) -> Viewer:
+    """Offer (again and again while the camera moves: 503) until a viewer plays."""
+    deadline = time.monotonic() + timeout
+    while True:
+        viewer = Viewer()
+        try:
+            async def post(sdp: str) -> str:
+                viewer.session, answer = await ctl.whep_offer(camera, "sub", sdp, "tester")  # type: ignore[attr-defined]
+                return answer
+            await viewer.play(post)
+            await viewer.first_frame(max(1.0, deadline - time.monotonic()))
+            return viewer
+        except WhepError as exc:
+            await viewer.close()
+            if exc.status != 503 or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
