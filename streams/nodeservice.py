@@ -72,6 +72,7 @@ class NodeMediaService:
         self._cameras: dict[str, Camera] = {}
         self._removed: set[str] = set()
         self._assign: dict[str, str] = {}           # the leader's placement: camera -> node
+        self._term = 0                              # the epoch _assign was made under
         self._status: dict[str, CameraStatus] = {}
         self._node_counters: dict[str, metrics.NodeCounters] = {}
         self._leadership: Leadership = SoleLeader()
@@ -196,6 +197,11 @@ class NodeMediaService:
         if not live:
             return
         epoch = self._leadership.epoch()
+        if epoch != self._term:
+            # a new term: what was placed in an older one may have moved meanwhile (another
+            # leader); start again from what the nodes say they serve
+            self._assign.clear()
+            self._term = epoch
         orphans = [c for c in sorted(self._cameras) if self._assign.get(c) not in live]
         for camera in orphans:
             serving = [n for n in live if camera in self._ann[n].serves]

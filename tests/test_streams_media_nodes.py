@@ -64,7 +64,11 @@ async def play(ctl: NodeMediaService, camera: str) -> Viewer:
         viewer.session, answer = await ctl.whep_offer(camera, "sub", sdp, "tester")  # type: ignore[attr-defined]
         return answer
 
-    await viewer.play(post)
+    try:
+        await viewer.play(post)
+    except BaseException:
+        await viewer.close()
+        raise
     return viewer
 
 
@@ -229,16 +233,32 @@ async def offer_until_playing(ctl: NodeMediaService, camera: str, timeout: float
     """Offer (again and again while the camera moves: 503) until a viewer plays."""
     deadline = time.monotonic() + timeout
     while True:
-        viewer = Viewer()
         try:
-            async def post(sdp: str) -> str:
-                viewer.session, answer = await ctl.whep_offer(camera, "sub", sdp, "tester")  # type: ignore[attr-defined]
-                return answer
-            await viewer.play(post)
-            await viewer.first_frame(max(1.0, deadline - time.monotonic()))
-            return viewer
+            viewer = await play(ctl, camera)
         except WhepError as exc:
-            await viewer.close()
             if exc.status != 503 or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+            continue
+        await viewer.first_frame(max(1.0, deadline - time.monotonic()))
+        return viewer
+
+
+def test_media_node_command_says_what_is_missing(tmp_path):
+    import subprocess
+
+    from tests.node_helpers import IOCWALL
+    config = tmp_path / "node.toml"
+    config.write_text('[media_node]\nid = "m1"\n')
+    r = subprocess.run([*IOCWALL, "media-node", "--config", str(config)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2
+    assert "missing [media_node] cert_file, [media_node] key_file, [cluster] secret_file" \
+        in r.stderr
+    short = secret_file(tmp_path, "tiny-9")
+    config.write_text(f'[media_node]\nid = "m1"\ncert_file = "c"\nkey_file = "k"\n'
+                      f'[cluster]\nsecret_file = "{short}"\n[bus]\nbackend = "redis"\n')
+    r = subprocess.run([*IOCWALL, "media-node", "--config", str(config)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "shorter than 16 bytes" in r.stderr
+    assert "tiny-9" not in r.stderr                           # never the secret itself
