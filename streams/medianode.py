@@ -19,7 +19,6 @@ bytes were not read); the node serves on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -77,8 +76,13 @@ class _Link:
             await netwire.send(self.writer, message)
 
     async def push(self, message: object) -> None:
-        with contextlib.suppress(ConnectionError, RuntimeError):
+        try:
             await self.send(message)
+        except (ConnectionError, RuntimeError):   # the controller left: nobody to tell
+            pass
+        except netwire.WireError as exc:          # a value that is no wire type: a bug
+            log.error("cannot send %s to %s: %s", type(message).__name__, self.peer,
+                      exc.message)
 
 
 class MediaNode:

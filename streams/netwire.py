@@ -1,8 +1,9 @@
 """Typed messages between machines: a JSON header and binary parts, never pickle.
 
-A media node on another machine takes the same ``wire`` messages (``Call``, ``Reply``,
-``SessionClosed``, ``TapFrame`` ...) as a local media process, but a peer across a
-network is not trusted to run code in us, so nothing here unpickles. A frame is::
+The ``wire`` messages (``Call``, ``Reply``, ``SessionClosed``, ``TapFrame`` ...) between
+the web process and a media process (local Unix socket) or a media node (TLS across a
+network) travel in these frames. A peer across a network is not trusted to run code in
+us, so nothing here unpickles. A frame is::
 
     !II  header length, parts length
     header: UTF-8 JSON {"m": <value>, "parts": [len, ...]}

@@ -26,6 +26,7 @@ from typing import Any
 
 from iocwall.streams.calls import dispatch
 from iocwall.streams.limits import CloseReason, WhepError
+from iocwall.streams.netwire import WireError, receive, send
 from iocwall.streams.nodes import HEARTBEAT_S
 from iocwall.streams.server import MediaServer
 from iocwall.streams.taps.remote import WorkerTaps
@@ -39,8 +40,6 @@ from iocwall.streams.wire import (
     Reply,
     SessionClosed,
     WorkerSettings,
-    receive,
-    send,
 )
 
 log = logging.getLogger(__name__)
@@ -131,6 +130,8 @@ class Worker:
                     self._spawn(self._answer(message))
         except (asyncio.IncompleteReadError, ConnectionError, FileNotFoundError):
             log.info("%s: the web process is gone: stopping", self.settings.node)
+        except WireError as exc:              # the web process is ours: a bug, not an attack
+            log.error("%s: bad frame from the web process: %s", self.settings.node, exc.message)
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -183,8 +184,13 @@ class Worker:
         self._spawn(self._push(SessionClosed(session.id, reason)))
 
     async def _push(self, message: object) -> None:
-        with contextlib.suppress(ConnectionError):   # the web process left: nobody to tell
+        try:
             await self._send(message)
+        except ConnectionError:                   # the web process left: nobody to tell
+            pass
+        except WireError as exc:                  # a value that is no wire type: a bug
+            log.error("%s: cannot send %s: %s", self.settings.node, type(message).__name__,
+                      exc.message)
 
     async def _answer(self, call: Call) -> None:
         try:
@@ -195,8 +201,7 @@ class Worker:
         except Exception:
             log.exception("%s: %s failed", self.settings.node, call.op.value)
             reply = Reply(call.id, error=Failure(500, "internal", "media process error"))
-        with contextlib.suppress(ConnectionError):
-            await self._send(reply)
+        await self._push(reply)
 
     async def _dispatch(self, call: Call) -> object:
         return await dispatch(self.media, self.taps, self.settings.node, call)
