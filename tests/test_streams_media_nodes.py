@@ -6,8 +6,11 @@ table freezes while Redis itself is down."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+import subprocess
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,6 +24,7 @@ from iocwall.streams.server import Camera
 from iocwall.streams.wire import Call, Op
 from tests.fixtures.redis_server import start_redis
 from tests.fixtures.tls import self_signed
+from tests.fixtures.tools import require_tool
 from tests.node_helpers import SECRET, media_nodes, secret_file
 from tests.streams_helpers import fast_settings, sim_cameras
 from tests.test_streams_api import client, play_via_api
@@ -188,16 +192,32 @@ async def test_two_nodes_play_fail_over_fence_and_refuse_strangers(simulator, tm
             assert leader.table.state("m1") is NodeState.DOWN
             assert len(await vb.count_during(0.5)) >= 2              # never interrupted
 
-            # Redis itself down: nobody is dropped (the node table freezes), video plays on
+            # Redis itself down: nobody is dropped (the node table freezes), video plays on;
+            # m9 announces itself once and then falls silent as Redis goes
+            announce_once(redis.url, "t", "m9")
+            await wait_until(lambda: follower.live() == ["m2", "m9"], 10, "m9 heard")
             redis.process.kill()
             redis.process.wait(10)
             await asyncio.sleep(TIMEOUT_S * 2 + 1)
-            assert leader.live() == ["m2"] and follower.live() == ["m2"]
+            assert leader.live() == ["m2", "m9"] and follower.live() == ["m2", "m9"]
             assert not leader._listener.bus_ok
             assert len(await vb.count_during(0.5)) >= 2
             late = await play(leader, b)                              # signalling works too
             viewers.append(late)
             await late.first_frame(15)
+
+            # Redis back: the table thaws and nobody is dropped for the silence meanwhile
+            with restarted_redis(redis.port):
+                await wait_until(lambda: leader._listener.bus_ok and follower._listener.bus_ok,
+                                 15, "controllers hear Redis again")
+                # everyone gets a fresh node_timeout_s to be heard, not judged at once ...
+                await asyncio.sleep(TIMEOUT_S / 2)
+                assert leader.live() == ["m2", "m9"] and follower.live() == ["m2", "m9"]
+                # ... after which the silent one is dropped and the others stay
+                await asyncio.sleep(TIMEOUT_S / 2 + 1.5)
+                assert leader.live() == ["m2"] and follower.live() == ["m2"]
+                assert leader.table.state("m2") is NodeState.UP
+                assert len(await vb.count_during(0.5)) >= 2
         finally:
             for viewer in viewers:
                 await viewer.close()
@@ -207,6 +227,36 @@ async def test_two_nodes_play_fail_over_fence_and_refuse_strangers(simulator, tm
         for n in nodes.values():
             assert simulator.password not in n.output()
             assert "Traceback" not in n.output(), n.output()[-3000:]
+
+
+@contextlib.contextmanager
+def restarted_redis(port: int) -> Iterator[None]:
+    """redis-server again on the port of one that was killed (same URL for everyone)."""
+    process = subprocess.Popen(
+        [require_tool("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        process.kill()
+        process.wait(10)
+
+
+def announce_once(url: str, prefix: str, node: str) -> None:
+    """One announcement of a node that then says nothing more (typed JSON, as a node's)."""
+    import redis
+
+    from iocwall.streams import announce
+    from iocwall.streams.wire import Heartbeat
+    ann = netwire.NodeAnnouncement(Heartbeat(node, 1, 0, 0, 0, 0.0, 0.0), "ghost",
+                                   "127.0.0.1:9", ["127.0.0.1"], 1, "test", [], 0)
+    client = redis.Redis.from_url(url)
+    try:
+        client.set(announce.key(prefix, node), netwire.encode_json(ann), px=int(TIMEOUT_S * 1000))
+        client.publish(announce.channel(prefix), netwire.encode_json(ann))
+    finally:
+        client.close()
 
 
 def announced(url: str, prefix: str) -> list[str]:
