@@ -312,3 +312,64 @@ def test_media_node_command_says_what_is_missing(tmp_path):
                        text=True, timeout=60)
     assert r.returncode == 2 and "shorter than 16 bytes" in r.stderr
     assert "tiny-9" not in r.stderr                           # never the secret itself
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_controller_with_media_on_nodes_plays_a_registered_camera(
+        simulator, tmp_path, redis_server):
+    from iocwall.streams.nodeservice import NodeMediaService as Service
+    from tests.registry_helpers import play as play_http
+    from tests.registry_helpers import registry_config, registry_server
+
+    tls = self_signed(tmp_path / "tls")
+    secret = secret_file(tmp_path)
+    prefix = redis_server.fresh_prefix()
+    config = registry_config(tmp_path / "data")
+    config.bus.backend, config.bus.redis_url, config.bus.prefix = "redis", redis_server.url, prefix
+    config.cluster.media, config.cluster.secret_file = "nodes", str(secret)
+    config.cluster.ca_file = str(tls.cert)
+    config.streams.node_timeout_s = TIMEOUT_S
+    with media_nodes(tmp_path, ["n1"], redis_server.url, prefix, tls, secret) as nodes:
+        await wait_until(lambda: announced(redis_server.url, prefix) == ["n1"], 60,
+                         "n1 announced")
+        async with registry_server(tmp_path, config) as server, server.client() as admin:
+            assert isinstance(server.services.media, Service)
+            await server.login(admin)
+            created = await admin.post("/api/cameras", json={
+                "province": "Hà Nội", "centre": "TT PVHCC", "name": "Quầy 1",
+                "rtsp_main": simulator.url(1, "main", auth=False),
+                "rtsp_sub": simulator.url(1, "sub", auth=False),
+                "username": simulator.user, "password": simulator.password})
+            assert created.status_code == 201, created.text
+            camera = created.json()["id"]
+            viewer, answer = None, None
+            for _ in range(40):                 # placed and announced within a heartbeat
+                viewer, answer = await play_http(admin, camera)
+                if answer.status_code == 201:
+                    break
+                assert answer.status_code == 503, answer.text
+                await asyncio.sleep(0.25)
+            assert viewer is not None and answer is not None and answer.status_code == 201
+            try:
+                await viewer.first_frame(20)
+                location = answer.headers["Location"]
+                assert location.rsplit("/", 1)[1].startswith("n1.")
+                async def nodes_listed() -> list:
+                    listed = (await admin.get("/api/streams/nodes")).json()
+                    return [(n["id"], n["state"], n["serves"], n["sessions"]) for n in listed]
+                await wait_until(lambda: _eq(nodes_listed(), [("n1", "up", [camera], 1)]), 5,
+                                 "the node's heartbeat lists the camera and its viewer")
+                listed = (await admin.get("/api/streams/nodes")).json()
+                assert simulator.password not in str(listed)
+                assert (await admin.delete(location)).status_code == 200
+                await wait_until(lambda: viewer.pc.connectionState in ("closed", "failed")
+                                 or not viewer.channel.readyState == "open", 10,
+                                 "the viewer's session ended")
+            finally:
+                await viewer.close()
+        assert simulator.password not in nodes["n1"].output()
+
+
+async def _eq(value, expected) -> bool:  # noqa: ANN001
+    return await value == expected
