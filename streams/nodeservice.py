@@ -155,6 +155,7 @@ class NodeMediaService:
         for node in self.live():
             link = self._links.get(node)
             if (link is None or not link.ready) and node not in self._connecting:
+                self._connecting.add(node)           # now: one attempt at a time
                 self._spawn(self._connect(node))
         if self._leadership.is_leader():
             self._place()
@@ -162,8 +163,8 @@ class NodeMediaService:
     async def _connect(self, node: str) -> None:
         ann = self._ann.get(node)
         if ann is None:
+            self._connecting.discard(node)
             return
-        self._connecting.add(node)
         link = NodeLink(node, ann.address, self._secret, self._ca,
                         on_message=self._on_message, on_lost=self._on_lost)
         try:

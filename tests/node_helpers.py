@@ -68,7 +68,7 @@ reconnect_max_s = 2.0
 open_timeout_s = 4.0
 
 [webrtc]
-ice_addresses = ["127.0.0.1"]
+ice_addresses = ["127.0.0.3"]     # [media_node] ice_addresses below win on a media node
 
 [media_node]
 id = "{node}"

@@ -120,6 +120,9 @@ async def test_two_nodes_play_fail_over_fence_and_refuse_strangers(simulator, tm
                 va, r = await play_via_api(c, f"/api/cameras/{a}/whep/sub")
                 viewers.append(va)
                 assert r.headers["location"].endswith(f"/m1.{va_id(r)}")
+                # the answer's candidates are the node's own ([media_node] ice_addresses)
+                candidates = [x for x in r.text.splitlines() if x.startswith("a=candidate")]
+                assert candidates and all(" 127.0.0.1 " in x for x in candidates)
                 vb = await play(follower, b)
                 viewers.append(vb)
                 await va.first_frame(20)
