@@ -40,6 +40,10 @@ class FixedLeader:
     def __init__(self, epoch: int, leader: bool = True) -> None:
         self._epoch, self._leader = epoch, leader
 
+    def set(self, leader: bool, epoch: int) -> None:
+        """The lease moved (what wall/cluster/lease.py would report)."""
+        self._epoch, self._leader = epoch, leader
+
     def is_leader(self) -> bool:
         return self._leader
 
@@ -93,8 +97,9 @@ async def test_two_nodes_play_fail_over_fence_and_refuse_strangers(simulator, tm
     viewers: list[Viewer] = []
     with start_redis() as redis, media_nodes(tmp_path, ["m1", "m2"], redis.url, "t", tls,
                                              secret, TIMEOUT_S) as nodes:
-        leader = controller(redis.url, "t", ca, FixedLeader(7))
-        follower = controller(redis.url, "t", ca, FixedLeader(0, leader=False))
+        leading, following = FixedLeader(7), FixedLeader(0, leader=False)
+        leader = controller(redis.url, "t", ca, leading)
+        follower = controller(redis.url, "t", ca, following)
         for cam in cams:
             await leader.add_camera(cam)
             await follower.add_camera(cam)
@@ -182,16 +187,27 @@ async def test_two_nodes_play_fail_over_fence_and_refuse_strangers(simulator, tm
             assert len(await vb.count_during(1.0)) >= 5              # m2 plays on
             assert leader._links["m2"].ready
 
-            # kill -9 m1: its cameras move to m2; a new offer for one plays again
+            # the lease moves to the follower (epoch 8): it re-sends every node its list,
+            # adopted from what they serve, so nothing moves and nobody stops playing
+            leading.set(False, 0)
+            following.set(True, 8)
+            await wait_until(lambda: {n: follower._ann[n].epoch for n in follower.live()}
+                             == {"m1": 8, "m2": 8}, 10, "both nodes follow epoch 8")
+            assert {c.id: follower.owner(c.id) for c in cams} == owners
+            assert {c.id: leader.owner(c.id) for c in cams} == owners
+            assert len(await va.count_during(0.5)) >= 2 and len(vb.frames) > 0
+
+            # kill -9 m1: its cameras move to m2 (placed by the new leader); a new offer for
+            # one, through the controller that no longer leads, plays again
             killed = time.monotonic()
             nodes["m1"].kill()
-            again = await offer_until_playing(follower, a, 15)
+            again = await offer_until_playing(leader, a, 15)
             viewers.append(again)
             moved_s = time.monotonic() - killed
             print(f"m1 killed: a new viewer of {a} played {moved_s:.2f} s later "
                   f"(node_timeout_s {TIMEOUT_S})")
             assert moved_s < TIMEOUT_S + 3.0
-            assert leader.owner(a) == "m2" and leader.owner(b) == "m2"
+            assert follower.owner(a) == "m2" and leader.owner(b) == "m2"
             assert leader.table.state("m1") is NodeState.DOWN
             assert len(await vb.count_during(0.5)) >= 2              # never interrupted
 
