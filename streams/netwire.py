@@ -147,8 +147,9 @@ def _enc(value: Any, parts: list[bytes]) -> Any:
 def encode(message: object) -> bytes:
     """One framed message (write it whole: frames never interleave)."""
     parts: list[bytes] = []
+    # NaN/inf allowed (Python reads them back): a figure that went NaN must not stop a poll
     header = json.dumps({"m": _enc(message, parts), "parts": [len(p) for p in parts]},
-                        separators=(",", ":"), allow_nan=False).encode()
+                        separators=(",", ":"), allow_nan=True).encode()
     body = b"".join(parts)
     if len(header) > MAX_HEADER or len(body) > MAX_PARTS:
         raise WireError("oversized", f"message of {len(header) + len(body)} bytes over the limit")
@@ -158,7 +159,7 @@ def encode(message: object) -> bytes:
 def encode_json(message: object) -> str:
     """A message with no binary part as one JSON text (the bus announcements)."""
     parts: list[bytes] = []
-    text = json.dumps(_enc(message, parts), separators=(",", ":"), allow_nan=False)
+    text = json.dumps(_enc(message, parts), separators=(",", ":"), allow_nan=True)
     if parts:
         raise WireError("malformed", "binary data cannot go in a JSON-only message")
     return text
