@@ -33,6 +33,7 @@ from iocwall.analytics.messages import FrameHeader, ZoneSpec
 from iocwall.streams import metrics, placement
 from iocwall.streams.contract import MediaService
 from iocwall.streams.health import HealthSnapshot, StreamState
+from iocwall.streams.leadership import Leadership
 from iocwall.streams.limits import Admission, CloseReason, SessionLimits, WhepError, check_offer
 from iocwall.streams.nodes import NodeState, NodeTable
 from iocwall.streams.nodes import metrics_text as node_metrics
@@ -109,6 +110,8 @@ class MediaCluster:
         return self._procs.nodes
 
     # -- lifecycle -------------------------------------------------------------------------
+    def follow_leader(self, leadership: Leadership) -> None:
+        """Nothing to follow: this process places its cameras alone (contract.py)."""
     async def start(self) -> None:
         await self._procs.start()
         await self._poll()

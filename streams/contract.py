@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from iocwall.analytics.messages import FrameHeader, ZoneSpec
     from iocwall.streams.health import HealthSnapshot
+    from iocwall.streams.leadership import Leadership
     from iocwall.streams.replay.model import ReplayClip, ReplayRange
     from iocwall.streams.server import Camera, CameraStatus
     from iocwall.streams.snapshot import Snapshot
@@ -37,6 +38,9 @@ class MediaService(Protocol):
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
+    def follow_leader(self, leadership: Leadership) -> None:
+        """Decide camera placement only while ``leadership`` says this controller leads
+        (media nodes on other machines); a no-op where one process places alone."""
 
     # -- cameras (the registry drives these, wall/registry/sync.py) --------------------
     async def add_camera(self, camera: Camera) -> None: ...

@@ -18,6 +18,7 @@ from iocwall.streams import ice, metrics, pools
 from iocwall.streams.channel import Channel
 from iocwall.streams.fanout import Subscriber
 from iocwall.streams.health import HealthSnapshot, StreamState
+from iocwall.streams.leadership import Leadership
 from iocwall.streams.limits import CloseReason, SessionLimits, check_offer
 from iocwall.streams.replay.model import ReplayClip, ReplayRange
 from iocwall.streams.replay.recorder import ReplayRecorder
@@ -260,6 +261,8 @@ class MediaServer:
         return []                    # media runs inside this process: no media nodes
 
     # -- lifecycle ---------------------------------------------------------------------
+    def follow_leader(self, leadership: Leadership) -> None:
+        """Nothing to follow: this process places its cameras alone (contract.py)."""
     async def start(self) -> None:
         if self._monitor is None:
             self._monitor = asyncio.create_task(self._watch(), name="media-monitor")

@@ -33,6 +33,7 @@ from typing import Any
 
 from iocwall.streams import worker
 from iocwall.streams.limits import CloseReason, WhepError
+from iocwall.streams.netwire import WireError, encode, receive, send
 from iocwall.streams.nodes import NodeState, NodeTable, Restart
 from iocwall.streams.settings import StreamSettings
 from iocwall.streams.watchdog import WINDOW_S, Watchdog
@@ -47,9 +48,6 @@ from iocwall.streams.wire import (
     TapEnded,
     TapFrame,
     WorkerSettings,
-    encode,
-    receive,
-    send,
 )
 
 log = logging.getLogger(__name__)
@@ -291,6 +289,8 @@ class Supervisor:
                 self._on_message(node, message)
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             pass
+        except WireError as exc:            # our own process: a bug, not an attack
+            log.error("media process sent a bad frame: %s", exc.message)
         finally:
             writer.close()
             if node is not None and node.writer is writer:

@@ -1,15 +1,12 @@
-"""Messages between the web process and its media processes (local Unix socket).
+"""Messages between the web process and its media processes or media nodes.
 
-Each message is a dataclass, pickled and framed by a 4-byte length. Both ends
-are our own processes on one machine, and the socket sits in a private
-directory (0700); nothing else can reach it.
+Each message is a dataclass (or an Enum inside one). On the local Unix socket (a private
+0700 directory) and across machines alike they travel in ``netwire``'s typed frames:
+a JSON header naming registered types, binary parts beside it; nothing is unpickled.
 """
 from __future__ import annotations
 
-import asyncio
 import enum
-import pickle
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +14,6 @@ from iocwall.streams.limits import CloseReason
 from iocwall.streams.settings import StreamSettings
 
 MAX_MESSAGE = 72 << 20         # a replay clip is the largest thing sent (recorder.MAX_CLIP_BYTES)
-_HEADER = struct.Struct("!I")
 
 
 class Op(enum.Enum):
@@ -37,6 +33,12 @@ class Op(enum.Enum):
     SETTINGS = "settings"      # () -> StreamSettings: what the process's media runs with
     REPLAY_RANGES = "replay_ranges"   # (camera,) -> dict[str, ReplayRange]
     REPLAY_CLIP = "replay_clip"       # (camera, stream, start, duration) -> ReplayClip
+    SESSIONS = "sessions"      # () -> list[SessionRef]: its viewer sessions (media nodes)
+
+
+# what only the placement leader may send a media node on another machine: each carries
+# the leader's epoch, and the node refuses one older than it has seen (leadership.Fence)
+PLACEMENT_OPS = frozenset({Op.SYNC, Op.ADD, Op.UPDATE, Op.REMOVE})
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Call:
     id: int
     op: Op
     args: tuple[Any, ...] = ()
+    epoch: int = 0             # the leader's fencing epoch (placement ops to media nodes)
 
 
 @dataclass(frozen=True)
@@ -153,22 +156,3 @@ class WorkerSettings:
     media: StreamSettings
     cameras: list[Any] = field(default_factory=list)   # server.Camera (with credentials)
     log_level: int = 20
-
-
-def encode(message: object) -> bytes:
-    """One framed message (write it whole: messages never interleave)."""
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(body)) + body
-
-
-async def send(writer: asyncio.StreamWriter, message: object) -> None:
-    writer.write(encode(message))
-    await writer.drain()
-
-
-async def receive(reader: asyncio.StreamReader) -> object:
-    """The next message; raises asyncio.IncompleteReadError when the peer is gone."""
-    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
-    if size > MAX_MESSAGE:
-        raise ValueError(f"message of {size} bytes over {MAX_MESSAGE}")
-    return pickle.loads(await reader.readexactly(size))

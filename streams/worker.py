@@ -24,9 +24,11 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from iocwall.streams.calls import dispatch
 from iocwall.streams.limits import CloseReason, WhepError
+from iocwall.streams.netwire import WireError, receive, send
 from iocwall.streams.nodes import HEARTBEAT_S
-from iocwall.streams.server import Camera, MediaServer
+from iocwall.streams.server import MediaServer
 from iocwall.streams.taps.remote import WorkerTaps
 from iocwall.streams.whep import WhepSession
 from iocwall.streams.wire import (
@@ -35,14 +37,9 @@ from iocwall.streams.wire import (
     Heartbeat,
     Hello,
     LogLine,
-    NodeStatus,
-    Op,
     Reply,
     SessionClosed,
-    SessionRef,
     WorkerSettings,
-    receive,
-    send,
 )
 
 log = logging.getLogger(__name__)
@@ -133,6 +130,8 @@ class Worker:
                     self._spawn(self._answer(message))
         except (asyncio.IncompleteReadError, ConnectionError, FileNotFoundError):
             log.info("%s: the web process is gone: stopping", self.settings.node)
+        except WireError as exc:              # the web process is ours: a bug, not an attack
+            log.error("%s: bad frame from the web process: %s", self.settings.node, exc.message)
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -185,8 +184,13 @@ class Worker:
         self._spawn(self._push(SessionClosed(session.id, reason)))
 
     async def _push(self, message: object) -> None:
-        with contextlib.suppress(ConnectionError):   # the web process left: nobody to tell
+        try:
             await self._send(message)
+        except ConnectionError:                   # the web process left: nobody to tell
+            pass
+        except WireError as exc:                  # a value that is no wire type: a bug
+            log.error("%s: cannot send %s: %s", self.settings.node, type(message).__name__,
+                      exc.message)
 
     async def _answer(self, call: Call) -> None:
         try:
@@ -197,66 +201,7 @@ class Worker:
         except Exception:
             log.exception("%s: %s failed", self.settings.node, call.op.value)
             reply = Reply(call.id, error=Failure(500, "internal", "media process error"))
-        with contextlib.suppress(ConnectionError):
-            await self._send(reply)
+        await self._push(reply)
 
     async def _dispatch(self, call: Call) -> object:
-        media, args = self.media, call.args
-        if call.op is Op.OFFER:
-            camera, stream, sdp, user = args
-            session, answer = await media.whep_offer(camera, stream, sdp, user)
-            return SessionRef(session.id, camera, stream, self.settings.node, user), answer
-        if call.op is Op.DELETE:
-            return await media.whep_delete(args[0])
-        if call.op is Op.CAMERAS:
-            return NodeStatus(self.settings.node, media.known_cameras(),
-                              media.node_counters(self.taps.dropped))
-        if call.op is Op.CAMERA:
-            return await media.camera(args[0])
-        if call.op is Op.HEALTH:
-            return await media.health()
-        if call.op is Op.SETTINGS:
-            return media.settings
-        if call.op is Op.COUNTERS:
-            return media.counters()
-        if call.op is Op.SNAPSHOT:
-            return await media.snapshot(*args)
-        if call.op is Op.REPLAY_RANGES:
-            return await media.replay_ranges(args[0])
-        if call.op is Op.REPLAY_CLIP:
-            return await media.replay_clip(*args)
-        if call.op is Op.SYNC:
-            await self._sync(args[0])
-            return None
-        if call.op is Op.ADD:
-            if media.status(args[0].id) is None:
-                media.add(args[0])
-            else:
-                await media.update_camera(args[0])
-            return None
-        if call.op is Op.UPDATE:
-            await media.update_camera(args[0])
-            return None
-        if call.op is Op.REMOVE:
-            self.taps.end_camera(args[0], "camera removed")
-            return await media.remove_camera(args[0])
-        if call.op is Op.TAP:
-            self.taps.start(args[0])
-            return None
-        if call.op is Op.UNTAP:
-            return self.taps.stop_one(args[0])
-        raise ValueError(f"unknown call {call.op}")
-
-    async def _sync(self, cameras: list[Camera]) -> None:
-        """Serve exactly ``cameras``: new ones at once (before any later call runs), then
-        edited ones reconnected and dropped ones removed."""
-        media, wanted = self.media, {c.id: c for c in cameras}
-        for camera in cameras:
-            if media.status(camera.id) is None:
-                media.add(camera)
-        for camera in cameras:
-            await media.update_camera(camera)        # no-op when nothing changed
-        for status in media.known_cameras():
-            if status.id not in wanted:
-                self.taps.end_camera(status.id, "camera removed")
-                await media.remove_camera(status.id)
+        return await dispatch(self.media, self.taps, self.settings.node, call)

@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "registry": ("iocwall.wall.registry.command", "camera registry tasks: rotate-key"),
     "store": ("iocwall.wall.store.command", "store tasks: copy a SQLite site into PostgreSQL"),
     "smoke": ("iocwall.hardware.smoke.command", "hardware smoke test of a camera or display node"),
+    "media-node": ("iocwall.wall.media_node_command",
+                   "media node for controllers on other machines ([media_node], [cluster])"),
     "worker": ("iocwall.wall.worker_command", "analytics worker (people counting per counter)"),
     "display-agent": ("iocwall.hardware.display_agent", "display PC agent: a kiosk per monitor"),
 }

@@ -510,6 +510,45 @@ class AlertsConfig(_Section):
         return value
 
 
+def _host_port(value: str) -> str:
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("expected host:port, e.g. 10.0.0.5:7450")
+    return value.strip()
+
+
+class ClusterConfig(_Section):
+    """``[cluster]``: several controllers and media nodes serving one site."""
+    # -- nodes19: media nodes on other machines
+    media: Literal["processes", "nodes"] = Field(
+        "processes", description="Where media runs: 'processes' (this machine, [streams] "
+        "processes) or 'nodes' (`iocwall media-node` on other machines, found through "
+        "their heartbeats on the Redis bus)")
+    secret_file: str = Field("", description="File holding the shared secret (16 bytes or "
+                             "more) controllers and media nodes prove to each other; the same "
+                             "file everywhere; needed with media = 'nodes' and by media nodes")
+    ca_file: str = Field("", description="PEM certificate(s) the media nodes' TLS "
+                         "certificates are checked against; empty = the system's roots")
+
+
+class MediaNodeConfig(_Section):
+    """``[media_node]``: what `iocwall media-node` runs as (nodes19)."""
+    id: str = Field("", pattern=r"^$|^[a-z0-9][a-z0-9-]{0,62}$",
+                    description="This node's id, unique in the cluster (a-z, 0-9, -)")
+    listen: Annotated[str, AfterValidator(_host_port)] = Field(
+        "0.0.0.0:7450", description="host:port the node listens on for controllers (TLS)")
+    advertise: str = Field("", description="host:port controllers connect to (a name or "
+                           "address in the certificate); empty = listen, 127.0.0.1 for "
+                           "0.0.0.0")
+    ice_addresses: list[str] = Field(
+        default_factory=list, description="Addresses this node's WebRTC answers offer as "
+        "host candidates (browsers send media straight here); empty = [webrtc] ice_addresses")
+    cert_file: str = Field("", description="PEM certificate the node serves TLS with")
+    key_file: str = Field("", description="PEM private key of cert_file")
+    capacity: int = Field(64, ge=1, le=10_000, description="Cameras this node is sized for "
+                          "(announced; shown to operators)")
+
+
 class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
@@ -526,6 +565,8 @@ class Config(_Section):
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    media_node: MediaNodeConfig = Field(default_factory=MediaNodeConfig)
 
     @property
     def data_path(self) -> Path:

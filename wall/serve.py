@@ -59,11 +59,30 @@ def build_media(config: Config) -> MediaService:
     from iocwall.streams.cluster import MediaCluster, process_count
     from iocwall.streams.server import MediaServer
     settings = config.stream_settings()
+    if config.cluster.media == "nodes":
+        return build_node_media(config)
     count = process_count(settings.processes)
     if count <= 1:
         return MediaServer(settings)
     return MediaCluster(settings, [], count,
                         log_level=logging.getLevelName(config.logging.level))
+
+
+def build_node_media(config: Config) -> MediaService:
+    """``[cluster] media = "nodes"``: media on `iocwall media-node` machines, found through
+    their heartbeats on Redis ([bus] redis_url), reached over TLS with the shared secret.
+    Raises ValueError (one line) when the secret cannot be used."""
+    from iocwall.streams.nodeauth import AuthFailed, load_secret
+    from iocwall.streams.nodeservice import NodeMediaService
+    if not config.cluster.secret_file:
+        raise ValueError("[cluster] media = 'nodes' needs [cluster] secret_file")
+    try:
+        secret = load_secret(config.cluster.secret_file)
+    except AuthFailed as exc:
+        raise ValueError(str(exc)) from None
+    return NodeMediaService(config.stream_settings(), redis_url=config.bus.redis_url,
+                            prefix=config.bus.prefix, secret=secret,
+                            ca_file=config.cluster.ca_file)
 
 
 def print_banner(info: ServerInfo) -> None:
