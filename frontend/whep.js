@@ -18,7 +18,9 @@ const ICE_GATHER_TIMEOUT_MS = 2000;
 const CONNECT_TIMEOUT_MS = 10000;
 const POST_TIMEOUT_MS = 8000;           // a controller that died mid-request: give up, re-offer
 const DISCONNECTED_GRACE_MS = 2000;     // "disconnected" often heals by itself; not longer
-const STALL_MS = 2000;                  // frames stopped this long on a connected session
+// frames stopped this long on a connected session (or 4 of its own frame gaps: a 1 fps
+// stream is not stalled after 1.5 s)
+const STALL_MS = 1500;
 const FIRST_FRAME_MS = 8000;            // connected, but never a frame: offer again
 const WATCH_EVERY_MS = 250;
 
@@ -186,6 +188,7 @@ export class WhepPlayer {
     session.connectedAt = 0;
     session.frames = -1;           // the <video>'s decoded-frame count when last looked at
     session.progressAt = 0;        // when that count last moved (0: no frame yet)
+    session.gapMs = 0;             // the usual time between moves (smoothed)
     this.session = session;
     this.onStatus("connecting");
     clearTimeout(this.watchTimer);
@@ -222,13 +225,17 @@ export class WhepPlayer {
       // the first look only takes the count: a new session on the same <video> may
       // still show the old one's count until its own first frame
       if (session.progressAt !== 0 || first) {
+        if (session.progressAt) {
+          const gap = now - session.progressAt;
+          session.gapMs = session.gapMs ? session.gapMs * 0.8 + gap * 0.2 : gap;
+        }
         session.progressAt = now;
         if (this.failures) { this.failures = 0; this.onStatus("playing"); }
       }
       return;
     }
     if (document.hidden) { if (session.progressAt) session.progressAt = now; return; }
-    if (session.progressAt && now - session.progressAt > STALL_MS) {
+    if (session.progressAt && now - session.progressAt > Math.max(STALL_MS, 4 * session.gapMs)) {
       this._fail("no frames");
     } else if (!session.progressAt && now - session.connectedAt > FIRST_FRAME_MS) {
       this._fail("no first frame");
