@@ -9,11 +9,13 @@ simulator. A controller is killed with SIGKILL, a media process too:
   shows its "server connection lost" mark, is back on the other controller within 3 s,
   and follows a push made there without rebuilding the tile whose camera did not change;
 - a tile whose media process died re-offers by itself and plays again;
-- ``iocwall display-agent`` with two controller URLs moves its window to the second.
+- ``iocwall display-agent`` with two controller URLs moves its window to the second;
+- a controller that hangs (SIGSTOP) has its display sockets ended by HAProxy.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +27,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
 
 from tests.fixtures.browser import CHROMIUM
 from tests.fixtures.ports import free_port
@@ -398,3 +402,39 @@ def test_display_agent_moves_to_its_second_controller(simulator, redis_server,
                 agent.wait(5)
             http_a.close()
             http_b.close()
+
+
+@pytest.mark.timeout(90)
+def test_a_hung_controller_loses_its_display_sockets_to_the_other(
+        simulator, redis_server, tmp_path: Path) -> None:
+    """SIGSTOP, not SIGKILL: nothing closes by itself. HAProxy's health check takes the
+    controller out and ends its sockets (on-marked-down shutdown-sessions); the display's
+    next socket lands on the other one."""
+    lb_port = free_port()
+    with controllers(tmp_path / "site", simulator, redis_server, 2, lb_port=lb_port) as ctrls, \
+            haproxy(lb_port, ctrls) as base:
+        http = _admin(base)
+        _make_wall(http, "treo / hung")
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in http.cookies.items())}
+        url = f"ws://127.0.0.1:{lb_port}/ws/display/f/1"
+        stopped: Controller | None = None
+        try:
+            with ws_connect(url, additional_headers=headers) as ws:
+                assert json.loads(ws.recv(10))["type"] == "layout"
+                holder = ctrls[_socket_holder(ctrls)]
+                os.killpg(holder.proc.pid, signal.SIGSTOP)
+                stopped = holder
+                frozen = time.monotonic()
+                with pytest.raises(ConnectionClosed):
+                    while True:
+                        ws.recv(10)
+                closed_s = time.monotonic() - frozen
+            with ws_connect(url, additional_headers=headers) as ws:
+                assert json.loads(ws.recv(5))["type"] == "layout"
+                assert ctrls[_socket_holder(ctrls)] is not holder
+            print(f"\nsocket on a stopped controller closed by HAProxy after {closed_s:.2f} s")
+            assert closed_s <= RECONNECT_S + 0.5
+        finally:
+            if stopped is not None:
+                os.killpg(stopped.proc.pid, signal.SIGCONT)
+            http.close()
