@@ -64,7 +64,7 @@ class Controller:
 
 
 def _config(data: Path, port: int, sim: SimProcess, redis: RedisServer, prefix: str,
-            processes: int, public: str) -> Path:
+            processes: int, public: str, streams: str) -> Path:
     cameras = "".join(
         f'[[cameras]]\nid = "cam{k}"\nname = "Quầy {k}"\nmain_url = "{sim.url(k, auth=False)}"\n'
         f'sub_url = "{sim.url(k, "sub", auth=False)}"\nusername = "{sim.user}"\n'
@@ -76,7 +76,7 @@ def _config(data: Path, port: int, sim: SimProcess, redis: RedisServer, prefix: 
         f'[logging]\nfile = ""\nlevel = "WARNING"\n'
         f'[auth]\nadmin_password = "{PASSWORD}"\nsession_secret = "{SECRET}"\n'
         f'[bus]\nbackend = "redis"\nredis_url = "{redis.url}"\nprefix = "{prefix}"\n'
-        f'[streams]\nprocesses = {processes}\n[replay]\ncameras = "none"\n'
+        f'[streams]\nprocesses = {processes}\n{streams}[replay]\ncameras = "none"\n'
         f'[analytics]\nenabled = false\n[wall]\nheartbeat_timeout_s = 1.5\n' + cameras,
         encoding="utf-8")
     return path
@@ -84,7 +84,8 @@ def _config(data: Path, port: int, sim: SimProcess, redis: RedisServer, prefix: 
 
 @contextlib.contextmanager
 def controllers(data: Path, sim: SimProcess, redis: RedisServer, count: int, *,
-                processes: int = 1, lb_port: int = 0) -> Iterator[list[Controller]]:
+                processes: int = 1, lb_port: int = 0, streams: str = ""
+                ) -> Iterator[list[Controller]]:
     """``count`` controllers on one store and one bus, started together."""
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(0o700)                  # serve refuses a data folder others can read
@@ -95,7 +96,7 @@ def controllers(data: Path, sim: SimProcess, redis: RedisServer, count: int, *,
         for _ in range(count):
             port = free_port()
             public = f"http://127.0.0.1:{lb_port or port}/"
-            config = _config(data, port, sim, redis, prefix, processes, public)
+            config = _config(data, port, sim, redis, prefix, processes, public, streams)
             log = data / f"serve-{port}.log"
             with open(log, "wb") as out:
                 proc = subprocess.Popen([sys.executable, "-m", "iocwall.wall.cli", "serve",
@@ -438,3 +439,48 @@ def test_a_hung_controller_loses_its_display_sockets_to_the_other(
             if stopped is not None:
                 os.killpg(stopped.proc.pid, signal.SIGCONT)
             http.close()
+
+
+# Two WhepPlayers (frontend/whep.js, as every viewer uses it) on one camera that takes one
+# viewer: the second is refused (503, Retry-After: 1) until the first stops.
+PLAYERS = """async () => {
+  const { WhepPlayer } = await import('/static/whep.js');
+  const make = () => { const v = document.createElement('video');
+    Object.assign(v, {muted: true, autoplay: true}); document.body.append(v); return v; };
+  const url = '/api/cameras/cam1/whep/sub';
+  window.__one = new WhepPlayer(url, make()).start();
+  await new Promise((ok) => setTimeout(ok, 1500));
+  window.__two = new WhepPlayer(url, make()).start();
+}"""
+
+
+@pytest.mark.timeout(90)
+def test_a_refused_offer_waits_its_retry_after_and_never_overlaps(
+        chromium, simulator, redis_server, tmp_path: Path) -> None:
+    with controllers(tmp_path / "site", simulator, redis_server, 1,
+                     streams="max_sessions_per_camera = 1\nretry_after_s = 1\n") as (ctrl,):
+        context = chromium.new_context()
+        try:
+            page = context.new_page()
+            page.request.post(ctrl.url + "/api/login",
+                              data={"username": "admin", "password": PASSWORD})
+            page.goto(ctrl.url + "/static/style.css")     # an empty page of this origin
+            page.evaluate(PLAYERS)
+            page.wait_for_timeout(3500)                   # the second one is refused meanwhile
+            # the offers as the browser timed them (Resource Timing: start, end in ms)
+            posts = page.evaluate("() => performance.getEntriesByType('resource')"
+                                  ".filter(e => e.name.endsWith('/whep/sub'))"
+                                  ".map(e => [e.startTime, e.responseEnd])")
+            assert len(posts) >= 3, posts                 # one + the second's first and retries
+            starts = [a for a, _ in posts]
+            gaps = [(b - a) / 1000 for a, b in zip(starts[1:], starts[2:], strict=False)]
+            assert all(g >= 1.0 for g in gaps), gaps      # never sooner than Retry-After: 1
+            assert all(g <= 1.25 + 1.0 for g in gaps), gaps      # jitter: 25 % more, + ICE
+            second = posts[1:]                            # one player: never two at once
+            assert all(b[0] >= a[1] for a, b in zip(second, second[1:], strict=False)), second
+            page.evaluate("() => window.__one.stop()")    # its place frees: the second plays
+            page.wait_for_function("() => document.querySelectorAll('video')[1]"
+                                   ".getVideoPlaybackQuality().totalVideoFrames > 5",
+                                   timeout=10_000)
+        finally:
+            context.close()
