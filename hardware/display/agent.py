@@ -6,10 +6,10 @@ the agent's user only, so a restarted PC comes back on its monitors without pair
 It knows one or more controller URLs (a site with several controllers and no load
 balancer in front lists them all). It watches the one its windows use (GET /healthz every
 second; 503 "degraded" still counts as alive, as HAProxy counts it); after two failed
-checks it moves to the next controller that answers and reopens its windows there (the
-display token is in the shared store, so any controller swaps it for a session). Until
-then the pages keep their layout and playing video and show their "server connection
-lost" mark.
+checks (the second 0.25 s after the first) it moves to the next controller that answers
+and reopens its windows there (the display token is in the shared store, so any
+controller swaps it for a session). Until then the pages keep their layout and playing
+video and show their "server connection lost" mark.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from iocwall.hardware.display.xrandr import Output
 log = logging.getLogger(__name__)
 POLL_S = 2.0
 WATCH_S = 1.0             # how often the current controller is checked
+RECHECK_S = 0.25          # ... and again this soon after a failed check
 WATCH_FAILS = 2           # failed checks in a row before moving to another controller
 CHECK_TIMEOUT_S = 1.0
 
@@ -193,7 +194,7 @@ class Agent:
         """Move the windows to another controller when the current one stops answering."""
         fails = 0
         while True:
-            await asyncio.sleep(WATCH_S)
+            await asyncio.sleep(RECHECK_S if fails else WATCH_S)
             if await _alive(http, self.controller):
                 fails = 0
                 continue
