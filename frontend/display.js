@@ -1,6 +1,10 @@
 // The display page: one monitor of a wall, full screen. It follows the controller
-// over a WebSocket (layout pushes, acks, heartbeats), keeps showing its last layout
-// while the controller is away, and reconnects by itself.
+// over a WebSocket (layout pushes, acks, heartbeats). When that socket goes (its
+// controller died), nothing on screen is torn down: the layout stays and its video keeps
+// playing (media does not go through the socket), a corner mark says the server
+// connection is lost, and the page reconnects at once, then every 0.25 s doubling to 1 s:
+// through HAProxy that lands on another controller within about a second of it being
+// reachable. The layout it then gets rebuilds only tiles whose content changed.
 
 import { DisplayTile } from "/static/display-tile.js";
 
@@ -12,7 +16,8 @@ const started = performance.now();
 let cameras = new Map();
 let layout = null;
 let socket = null;
-let retryMs = 250;
+let retryMs = 0;                // the first retry at once; then 0.25 s doubling to 1 s
+const DEGRADED = "Mất kết nối máy chủ — đang kết nối lại / Server connection lost — reconnecting";
 let handling = Promise.resolve();
 
 // A raised alarm highlights its camera on this monitor: that tile first shows the seconds
@@ -91,7 +96,8 @@ function connect() {
                          `${encodeURIComponent(MONITOR)}?w=${size.width}&h=${size.height}`);
   let fresh = false;            // a new connection: what it replayed before is over
   socket.onopen = () => {
-    retryMs = 250; fresh = true; document.body.dataset.connected = "1"; showStatus("");
+    retryMs = 0; fresh = true; document.body.dataset.connected = "1"; showStatus("");
+    document.body.classList.remove("is-degraded");
   };
   // One message at a time, in order: an alarm's replay needs the layout pushed just before it.
   socket.onmessage = (event) => {
@@ -117,10 +123,15 @@ function connect() {
     }
   };
   socket.onclose = () => {
+    if (document.body.dataset.connected === "1") {
+      // counted once per loss, for the console's health view and browser checks
+      document.body.dataset.losses = String(Number(document.body.dataset.losses || 0) + 1);
+    }
     document.body.dataset.connected = "0";
-    showStatus("Mất kết nối bộ điều khiển, đang thử lại… / Controller away, retrying…");
+    document.body.classList.add("is-degraded");
+    showStatus(DEGRADED);
     setTimeout(connect, retryMs);
-    retryMs = Math.min(1000, retryMs * 2);      // back within ~1 s of the controller's return
+    retryMs = Math.min(1000, Math.max(250, retryMs * 2));   // back within ~1 s of a controller
   };
 }
 

@@ -2,6 +2,9 @@
 
     iocwall display-agent --controller http://ioc-server:8080
 
+``--controller`` may be given several times (controllers of one site, first used first):
+when the one in use stops answering, the agent reopens its windows on the next.
+
 finds the monitors with xrandr, pairs with the controller (the code shows on the first
 monitor; an admin approves it in the console), then opens each bound monitor's display
 page full-screen, restarts a window that crashes, and answers GET /health on
@@ -25,7 +28,9 @@ DEFAULT_HEALTH_PORT = 8765
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--controller", required=True, help="URL of the wall controller")
+    parser.add_argument("--controller", required=True, action="append",
+                        help="URL of a wall controller (repeatable: the agent moves to the "
+                             "next one when the one in use stops answering)")
     parser.add_argument("--state-dir", default=str(Path.home() / ".local/state/iocwall-agent"),
                         help="where the pairing state and browser profiles are kept")
     parser.add_argument("--browser", default="/usr/bin/chromium", help="chromium binary")

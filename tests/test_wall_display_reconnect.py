@@ -73,6 +73,8 @@ def test_display_keeps_layout_while_away_and_reconnects(chromium, tmp_path: Path
         time.sleep(1.0)            # time passing is the test: the layout stays meanwhile
         assert page.inner_text("[data-tile='t']") == "trước / before"
         assert page.is_visible("#status")
+        assert page.inner_text("#status").endswith(
+            "Mất kết nối máy chủ — đang kết nối lại / Server connection lost — reconnecting")
         with serve(config, port):
             back = time.monotonic()
             page.wait_for_selector("body[data-connected='1']", timeout=RECONNECT_S * 1000)

@@ -16,6 +16,8 @@ from typing import Any
 from iocwall.streams.clock import iso_from_epoch
 from iocwall.wall.walls.protocol import Health
 
+PREVIEW_NODE = "preview:"   # node id prefix of a person previewing a monitor (walls/ws.py)
+
 
 class NodeStatus(str, enum.Enum):
     UP = "up"
@@ -49,6 +51,15 @@ class Presence:
 
     def seen(self, state: NodeState) -> None:
         state.last_seen, state.last_seen_wall = time.monotonic(), time.time()
+        if state.conn not in self._nodes and not state.node.startswith(PREVIEW_NODE):
+            # A paired display node shows each monitor in one window: its new connection
+            # (to another controller, after its own died) replaces the old one at once,
+            # so a push made now does not wait for an ack from a dead controller's link
+            # until its heartbeats expire. Previews (a person's browser) may be many.
+            for other in self._nodes.values():
+                if (other.node, other.wall, other.monitor) == (state.node, state.wall,
+                                                               state.monitor):
+                    other.status = NodeStatus.GONE
         self._nodes[state.conn] = state
 
     def answered(self, conn: str) -> None:

@@ -24,6 +24,7 @@ from iocwall.wall.pages import _page, page_route
 from iocwall.wall.walls.api import VIEW
 from iocwall.wall.walls.controller import DisplayLink
 from iocwall.wall.walls.pairing import node_of
+from iocwall.wall.walls.presence import PREVIEW_NODE
 from iocwall.wall.walls.protocol import ProtocolError, parse_incoming, parse_screen
 
 PREVIEW = frozenset({Role.ADMIN, Role.OPERATOR, Role.LEADER, Role.TECHNICIAN})
@@ -54,7 +55,7 @@ async def display_socket(ws: WebSocket) -> None:
                 await ws.close(code=code, reason=reason)
 
     assert who is not None                      # checked by ``allowed`` above
-    node = node_of(who) or f"preview:{who.name}"
+    node = node_of(who) or f"{PREVIEW_NODE}{who.name}"
     link = DisplayLink(uuid.uuid4().hex[:12], node, wall, monitor, send, close=close)
     if "w" in ws.query_params:       # the page's screen, so its first layout plays right
         with contextlib.suppress(ProtocolError):
