@@ -91,7 +91,7 @@ class Services:
         # alerts reach people through this: services.notify.notifier.alert_changed(notice)
         self.notify = NotifyService(config, self.store, self.audit, self.users)
         auth = config.auth
-        self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
+        self.limiter = LoginLimiter(self.store, auth.login_max_failures, auth.login_max_failures_per_address,
                                     auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
         self._zone_follow: ZoneFollow | None = None

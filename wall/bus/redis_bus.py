@@ -22,7 +22,7 @@ from iocwall.wall.bus.memory import _stamp
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 5.0
-RETRY_MAX_S = 5.0
+RETRY_MAX_S = 1.0         # back within a second of Redis: a local connect costs nothing
 
 
 class RedisBus:
@@ -37,6 +37,10 @@ class RedisBus:
         self._acks: dict[str, asyncio.Future[None]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
+        # False from a failed read of the PubSub connection until a read succeeds again:
+        # redis-py reconnects it on that read and re-subscribes every pattern first
+        # (PubSub.on_connect), so True means our subscriptions are live again.
+        self._listening = True
 
     async def start(self) -> None:
         """Connect and start the reader; raises RedisError if Redis is unreachable."""
@@ -93,10 +97,14 @@ class RedisBus:
         while not self._closed:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
+                if not self._listening:
+                    log.info("redis bus: connected again; subscriptions renewed")
+                self._listening = True
                 delay = 0.1
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
+                self._listening = False
                 log.warning("redis bus: connection problem (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
@@ -123,7 +131,7 @@ class RedisBus:
             sub.offer(event)
 
     async def ping(self) -> bool:
-        if self._closed or self._reader is None or self._reader.done():
+        if self._closed or self._reader is None or self._reader.done() or not self._listening:
             return False
         try:
             async with asyncio.timeout(2.0):

@@ -123,7 +123,7 @@ class WallController:
 
     async def receive(self, link: DisplayLink, message: Incoming) -> None:
         if message.type is MessageType.ACK:
-            await self.bus.publish(TOPIC_ACK, Event(TOPIC_ACK, EventKind.STATE, {
+            await self._tell(TOPIC_ACK, Event(TOPIC_ACK, EventKind.STATE, {
                 "push_id": message.push_id, "conn": link.conn, "version": message.version}))
         elif message.type is MessageType.HEARTBEAT and message.health is not None:
             await self._announce(link, message.health)
@@ -134,9 +134,18 @@ class WallController:
                 await self._send_layout(link, "", link.layout)
 
     async def _announce(self, link: DisplayLink, health: Health) -> None:
-        await self.bus.publish(TOPIC_NODE, Event(TOPIC_NODE, EventKind.STATE, {
+        await self._tell(TOPIC_NODE, Event(TOPIC_NODE, EventKind.STATE, {
             "conn": link.conn, "node": link.node, "wall": link.wall, "monitor": link.monitor,
             "health": health.to_json()}))
+
+    async def _tell(self, topic: str, event: Event) -> None:
+        """Presence and acks: lost while the bus is down, never the display's socket. A
+        display keeps its layout and its video through a Redis outage; its next heartbeat
+        after Redis is back makes it known again."""
+        try:
+            await self.bus.publish(topic, event)
+        except Exception as exc:  # noqa: BLE001  (redis errors, a closing bus)
+            log.debug("bus: %s not announced: %s", topic, exc)
 
     def links(self) -> list[DisplayLink]:
         return list(self._links.values())

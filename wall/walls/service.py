@@ -37,9 +37,10 @@ class WallService:
         self.pairing: Pairing | None = None
         # Anonymous pairing starts, per address: every start counts (the login limiter's
         # counting and doubling block, with the "name" fixed).
-        self.pair_limiter = LoginLimiter(self.config.pair_per_address,
+        self.pair_limiter = LoginLimiter(services.store, self.config.pair_per_address,
                                          self.config.pair_per_address, self.config.pair_window_s,
-                                         max_block_s=self.config.pair_window_s * 16)
+                                         max_block_s=self.config.pair_window_s * 16,
+                                         scope="pair")
 
     async def start(self) -> None:
         secret = await session_secret(self._services.config.auth, self._services.config.data_path)
