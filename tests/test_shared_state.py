@@ -4,11 +4,16 @@ one controller counts on the other."""
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
 from iocwall.wall.config import Config
 from tests.fixtures.app import ADMIN_PASSWORD, LiveServer, make_config, start_live_server
+from tests.fixtures.redis_server import RedisServer
+from tests.waiting import wait_until
 
 GUESSER = {"X-Forwarded-For": "203.0.113.9"}
 
@@ -63,3 +68,33 @@ async def test_pairing_starts_are_counted_across_controllers(
         other = await http_b.post("/api/display/pair", json={},
                                   headers={"X-Forwarded-For": "198.51.100.4"})
         assert other.status_code == 201, other.text
+
+
+@pytest.mark.redis
+async def test_a_camera_changed_on_one_controller_is_followed_on_the_other(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    config = make_config(tmp_path / "d")
+    config.bus.backend = "redis"
+    config.bus.redis_url = redis_server.url
+    config.bus.prefix = redis_server.fresh_prefix()
+    async with start_live_server(config) as a, start_live_server(copy.deepcopy(config)) as b, \
+            b.client() as http_b:
+        await b.login(http_b)
+        created = await http_b.post("/api/cameras", json={
+            "province": "Hà Nội", "centre": "TT PVHCC", "name": "Quầy 1",
+            "rtsp_main": "rtsp://192.0.2.1/live"})
+        assert created.status_code == 201, created.text
+        cam = created.json()["id"]
+        units = a.services.indicators.camera_units        # the live tiles' camera -> province
+        await wait_until(lambda: cam in units, 3, "A knows B's new camera")
+        media = a.services.media
+        if media is not None:
+            await wait_until(lambda: media.camera(cam), 3, "A's media server has it")
+        moved = await http_b.patch(f"/api/cameras/{cam}", json={"province": "Huế"})
+        assert moved.status_code == 200, moved.text
+        await wait_until(lambda: units.get(cam) == b.services.indicators.camera_units[cam],
+                         3, "A follows the edit")
+        assert (await http_b.delete(f"/api/cameras/{cam}")).status_code in (200, 204)
+        await wait_until(lambda: cam not in units, 3, "A forgets the deleted camera")
+        if media is not None:
+            assert await media.camera(cam) is None
