@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from iocwall.wall.config import Config
+from iocwall.wall.store import Store
 from tests.fixtures.app import ADMIN_PASSWORD, LiveServer, make_config, start_live_server
 from tests.fixtures.redis_server import RedisServer
 from tests.waiting import wait_until
+from tests.wall_helpers import make_wall, open_display, with_cameras
 
 GUESSER = {"X-Forwarded-For": "203.0.113.9"}
 
@@ -98,3 +100,26 @@ async def test_a_camera_changed_on_one_controller_is_followed_on_the_other(
         await wait_until(lambda: cam not in units, 3, "A forgets the deleted camera")
         if media is not None:
             assert await media.camera(cam) is None
+
+
+async def test_an_alert_acknowledged_on_one_controller_shows_so_on_the_others_displays(
+        tmp_path: Path) -> None:
+    config = with_cameras(make_config(tmp_path / "d"))
+    config.alerts.resolve_hold_s = 300            # the alert stays open through the test
+    store = Store(config.data_path / config.storage.path)
+    await store.open()                            # an alert left open, as both controllers start
+    alert = await store.execute(
+        "INSERT INTO health_alerts(rule, subject, state, province, severity, title_vi,"
+        " title_en, raised_at, open_key) VALUES('bus_down', 'bus', 'raised', '', 'critical',"
+        " 'Mất kênh sự kiện', 'Bus down', '2026-12-07T09:00:00+07:00', 'bus_down|bus')")
+    await store.close()
+    async with start_live_server(config) as a, start_live_server(copy.deepcopy(config)) as b, \
+            a.client() as http_a, b.client() as http_b:
+        await a.login(http_a)
+        await b.login(http_b)
+        assert (await http_b.post(f"/api/alerts/{alert}/ack")).status_code == 200
+        await make_wall(http_a)
+        display = await open_display(a.url, "w1", "1", dict(http_a.cookies))
+        shown = (await display.wait_layouts(1))["alarms"]
+        await display.close()
+    assert [(x["alert"], x["state"]) for x in shown if "alert" in x] == [(alert, "acknowledged")]

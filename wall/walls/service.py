@@ -58,7 +58,7 @@ class WallService:
         shown = [{**a, "alarm": a["id"], "state": "raised"}
                  for a in await self.alarms.open_alarms(wall)]
         health = self._services.health
-        for alert in health.alerts.open_alerts() if health is not None else []:
+        for alert in await health.alerts.open_now() if health is not None else []:
             shown.append({"alert": alert.id, "state": alert.state, "rule": alert.rule,
                           "severity": alert.severity, "name": alert.title_vi,
                           "name_en": alert.title_en, "subject": alert.subject})
