@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
 
-from iocwall.wall.config import Config
+from iocwall.wall.config import CameraConfig, Config
 from iocwall.wall.store import Store
 from tests.fixtures.app import ADMIN_PASSWORD, LiveServer, make_config, start_live_server
 from tests.fixtures.redis_server import RedisServer
 from tests.waiting import wait_until
-from tests.wall_helpers import make_wall, open_display, with_cameras
+from tests.test_wall_pairing_security import _paired, _play
+from tests.wall_helpers import layout, make_wall, open_display, tile, with_cameras
 
 GUESSER = {"X-Forwarded-For": "203.0.113.9"}
 
@@ -123,3 +124,46 @@ async def test_an_alert_acknowledged_on_one_controller_shows_so_on_the_others_di
         shown = (await display.wait_layouts(1))["alarms"]
         await display.close()
     assert [(x["alert"], x["state"]) for x in shown if "alert" in x] == [(alert, "acknowledged")]
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.timeout(120)
+async def test_revoke_on_one_controller_ends_the_displays_viewers_on_the_other(
+        app_config: Config, simulator, redis_server: RedisServer) -> None:  # noqa: ANN001
+    """The display watches through controller A's media; the admin revokes it on B."""
+    app_config.cameras = [CameraConfig(id="cam1", name="Camera 1",
+                                       main_url=simulator.url(1, "main", auth=False),
+                                       sub_url=simulator.url(1, "sub", auth=False),
+                                       username=simulator.user, password=simulator.password)]
+    app_config.webrtc.ice_addresses = ["127.0.0.1"]
+    app_config.bus.backend = "redis"
+    app_config.bus.redis_url = redis_server.url
+    app_config.bus.prefix = redis_server.fresh_prefix()
+    async with start_live_server(app_config) as a, \
+            start_live_server(copy.deepcopy(app_config)) as b, \
+            a.client() as admin_a, b.client() as admin_b:
+        await a.login(admin_a)
+        await b.login(admin_b)
+        await make_wall(admin_a)
+        await admin_a.put("/api/walls/w1/monitors/1/layout", json=layout(tile("a", 0, 0, "cam1")))
+        node, token = await _paired(a, admin_a)
+        media = a.services.media
+        assert media is not None
+        async with a.client(headers={"Authorization": f"Bearer {token}"}) as kiosk:
+            mine = await _play(kiosk)
+        theirs = await _play(admin_a)
+        try:
+            r = await admin_b.post(f"/api/display/nodes/{node}/revoke")
+            assert r.status_code == 200, r.text
+
+            async def users() -> list[str]:
+                return [s.user for s in await media.session_refs()]
+            await wait_until(lambda: _only_admin(users()), 3, "A ended the display's viewer")
+        finally:
+            await mine.close()
+            await theirs.close()
+
+
+async def _only_admin(users: Awaitable[list[str]]) -> bool:
+    return await users == ["admin"]

@@ -89,6 +89,9 @@ class WallController:
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.alarm_state: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
+        # a display node revoked (here or on another controller): end what this process
+        # serves it besides its sockets (its WHEP viewers on this controller's media)
+        self.revoked: Callable[[str], Awaitable[object]] | None = None
         # camera id -> its streams' sizes (the media server's); none: no stream to play
         self.stream_sizes: StreamSizes = lambda camera: {}
 
@@ -277,6 +280,8 @@ class WallController:
                                              health=Health.from_json(p["health"])))
         elif event.topic == TOPIC_REVOKE:
             await self._close_node(p["node"])
+            if self.revoked is not None:
+                await self.revoked(p["node"])
         elif event.topic == TOPIC_REPLAY:
             for link in self.links():
                 if (link.wall, link.monitor) == (p.get("wall"), p.get("monitor")):

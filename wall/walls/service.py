@@ -47,6 +47,7 @@ class WallService:
         self.pairing = Pairing(self._services.store, self.walls, self._services.tokens, secret,
                                self.config.pair_ttl_s, self.config.pair_max_open)
         self.controller.alarm_state = self.alarm_state
+        self.controller.revoked = self._end_display_viewers
         self.controller.stream_sizes = self.stream_sizes
         await self.controller.start()
         await self.alarms.start()
@@ -80,9 +81,11 @@ class WallService:
         assert self.pairing is not None
         if not await self.pairing.revoke(node):
             return None
-        await self.controller.disconnect(node)
-        return {"viewers_ended": await self._end_viewers({f"display:{node}",
-                                                          f"token:{TOKEN_LABEL}{node}"})}
+        await self.controller.disconnect(node)     # other controllers end theirs on the bus
+        return {"viewers_ended": await self._end_display_viewers(node)}
+
+    async def _end_display_viewers(self, node: str) -> int:
+        return await self._end_viewers({f"display:{node}", f"token:{TOKEN_LABEL}{node}"})
 
     async def _end_viewers(self, users: set[str]) -> int:
         media = self._services.media
