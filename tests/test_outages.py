@@ -139,7 +139,8 @@ async def test_postgres_restart_with_two_controllers(
                 health = await balancer.get("/healthz")
             return health.status_code == 200 and health.json()["store"] is True
         for server in (a, b):
-            await wait_until(lambda: healthy(server), 10, "healthz says the store is back")
+            await wait_until(lambda s=server: healthy(s), 10,  # type: ignore[misc]
+                             "healthz says the store is back")
         # the sessions live in the store: both operators are still logged in
         for i, http in enumerate((http_a, http_b)):
             again = await http.post("/api/users", json={**user, "username": f"hoa{i}"})

@@ -10,19 +10,23 @@ from pathlib import Path
 
 import pytest
 
+from iocwall.wall.auth.key_check import SessionKeyMismatch
 from iocwall.wall.config import CameraConfig, Config
 from iocwall.wall.store import Store
 from tests.fixtures.app import ADMIN_PASSWORD, LiveServer, make_config, start_live_server
 from tests.fixtures.redis_server import RedisServer
-from tests.waiting import wait_until
 from tests.test_wall_pairing_security import _paired, _play
+from tests.waiting import wait_until
 from tests.wall_helpers import layout, make_wall, open_display, tile, with_cameras
 
 GUESSER = {"X-Forwarded-For": "203.0.113.9"}
 
 
-def _controller(tmp_path: Path, name: str, database: str) -> Config:
-    config = make_config(tmp_path / name, login_max_failures=3)
+SITE_KEY = "one-session-key-for-every-controller-of-the-site-0123456789"
+
+
+def _controller(tmp_path: Path, name: str, database: str, key: str = SITE_KEY) -> Config:
+    config = make_config(tmp_path / name, login_max_failures=3, session_secret=key)
     config.storage.url = database
     config.server.trusted_proxies = ["127.0.0.1"]      # the balancer names the client
     config.wall.pair_per_address = 2
@@ -56,6 +60,18 @@ async def test_failed_logins_on_one_controller_block_on_the_other(
                                                       "password": ADMIN_PASSWORD},
                                  headers=elsewhere)
             assert ok.status_code == 200, ok.text
+
+
+async def test_a_controller_with_another_session_key_refuses_to_start(
+        tmp_path: Path, postgres_db: str) -> None:
+    async with _two(tmp_path, postgres_db) as (a, b), a.client() as http_a:
+        await a.login(http_a)
+        async with b.client(cookies=dict(http_a.cookies)) as http_b:   # one key: any controller
+            assert (await http_b.get("/api/me")).json()["user"] == "admin"
+        stray = _controller(tmp_path, "c", postgres_db, key="")      # its own session.key
+        with pytest.raises(SessionKeyMismatch, match="IOCWALL_SESSION_SECRET"):
+            async with start_live_server(stray):
+                pass
 
 
 async def test_pairing_starts_are_counted_across_controllers(

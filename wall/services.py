@@ -28,6 +28,7 @@ from iocwall.wall.auth import (
     ensure_admin,
     session_secret,
 )
+from iocwall.wall.auth.key_check import check_session_key
 from iocwall.wall.bounded_pool import BoundedPool
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
@@ -45,9 +46,9 @@ if TYPE_CHECKING:
     from iocwall.analytics.messages import ZoneSpec
     from iocwall.streams.contract import MediaService
     from iocwall.wall.health.service import HealthService
+    from iocwall.wall.registry.follow import RegistryFollow
     from iocwall.wall.registry.sync import MediaSync
     from iocwall.wall.walls.service import WallService
-    from iocwall.wall.registry.follow import RegistryFollow
     from iocwall.wall.zones.follow import ZoneFollow
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,9 @@ class Services:
         # alerts reach people through this: services.notify.notifier.alert_changed(notice)
         self.notify = NotifyService(config, self.store, self.audit, self.users)
         auth = config.auth
-        self.limiter = LoginLimiter(self.store, auth.login_max_failures, auth.login_max_failures_per_address,
+        # in the store: every controller of a site counts the same guesses
+        self.limiter = LoginLimiter(self.store, auth.login_max_failures,
+                                    auth.login_max_failures_per_address,
                                     auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
         self._zone_follow: ZoneFollow | None = None
@@ -130,6 +133,7 @@ class Services:
             self._bus = await open_bus(self.config.bus, self.node_id)
             auth = self.config.auth
             secret = await session_secret(auth, self.config.data_path)
+            await check_session_key(self.store, secret)   # shared store: one key for all
             self._sessions = Sessions(self.store, secret, auth.session_max_age_s,
                                       auth.cookie_secure or self.config.server.https)
             await self._sessions.purge_expired()
