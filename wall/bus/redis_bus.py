@@ -22,6 +22,8 @@ from iocwall.wall.bus.memory import _stamp
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 2.0
+COMMAND_TIMEOUT_S = 5.0
 RETRY_MAX_S = 1.0         # back within a second of Redis: a local connect costs nothing
 
 
@@ -31,7 +33,10 @@ class RedisBus:
         self.prefix = prefix
         self.bad_messages = 0
         self._url = url
-        self._client = aioredis.Redis.from_url(url)
+        # timeouts: a Redis that stops answering (a cut link, not a refused connection)
+        # must cost seconds, never hang a publish; the PubSub reader passes its own
+        self._client = aioredis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S,
+                                               socket_timeout=COMMAND_TIMEOUT_S)
         self._pubsub = self._client.pubsub()
         self._subs: dict[str, list[Subscription]] = {}     # full pattern -> local subscribers
         self._acks: dict[str, asyncio.Future[None]] = {}
