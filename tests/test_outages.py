@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from iocwall.wall.config import Config
-from tests.fixtures.app import LiveServer, make_config, start_live_server
+from tests.fixtures.app import ADMIN_PASSWORD, LiveServer, make_config, start_live_server
 from tests.fixtures.postgres_server import PostgresServer
 from tests.fixtures.redis_server import RedisServer, start_redis
 from tests.waiting import wait_until
@@ -88,10 +88,20 @@ async def test_redis_outage_refuses_announced_writes_and_heals(
             "province": "Hà Nội", "centre": "TT PVHCC", "name": "Quầy 9",
             "rtsp_main": "rtsp://192.0.2.9/live"})
         assert camera.status_code == 503 and camera.json()["error"]["code"] == "bus_unavailable"
+        for method, path in [("POST", "/api/walls/w1/alarms/1/clear"),     # checked first:
+                             ("POST", "/api/alerts/1/ack"),                # no such ids
+                             ("POST", "/api/display/nodes/n1/revoke"),
+                             ("POST", "/api/walls/w1/presets/p/recall"),
+                             ("DELETE", "/api/cameras/cam-1")]:
+            r = await http_b.request(method, path)
+            assert (r.status_code, r.json()["error"]["code"]) == (503, "bus_unavailable"), path
         # nothing was written: the layout row, the cameras and the audit are as they were
         shown = (await http_b.get("/api/walls/w1/monitors/1/layout")).json()
         assert [t["camera"] for t in shown["tiles"]] == ["cam-1"]
         assert (await http_b.get("/api/audit")).json()["entries"] == audit_before
+        login = await http_a.post("/api/login", json={"username": "admin",
+                                                       "password": ADMIN_PASSWORD})
+        assert login.status_code == 200, login.text         # nobody else must hear of a login
         # reads work; the display on A keeps its socket and its layout
         assert (await http_a.get("/api/walls/w1")).status_code == 200
         assert len(display.layouts) == 2 and display.ws.close_code is None
