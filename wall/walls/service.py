@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from iocwall.layouts import Size
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.auth import LoginLimiter, session_secret
+from iocwall.wall.health.alerts import AlertBook
 from iocwall.wall.walls.alarms import AlarmEngine
 from iocwall.wall.walls.controller import WallController
 from iocwall.wall.walls.pairing import TOKEN_LABEL, Pairing, node_of
@@ -35,6 +36,7 @@ class WallService:
         self.alarms = AlarmEngine(services.store, services.bus, self.controller,
                                   services.audit, services.config.replay.pre_alarm_seconds)
         self.pairing: Pairing | None = None
+        self._alerts = AlertBook(services.store, 0.0)    # read only: the open health alerts
         # Anonymous pairing starts, per address: every start counts (the login limiter's
         # counting and doubling block, with the "name" fixed).
         self.pair_limiter = LoginLimiter(services.store, self.config.pair_per_address,
@@ -58,8 +60,9 @@ class WallService:
         wall's open queue alarms and the open health alerts, in the live messages' shape."""
         shown = [{**a, "alarm": a["id"], "state": "raised"}
                  for a in await self.alarms.open_alarms(wall)]
-        health = self._services.health
-        for alert in await health.alerts.open_now() if health is not None else []:
+        # from the store, not this process's health service: the alert rules may run on
+        # another controller (the leader), and an ack anywhere must show here at once
+        for alert in await self._alerts.open_now():
             shown.append({"alert": alert.id, "state": alert.state, "rule": alert.rule,
                           "severity": alert.severity, "name": alert.title_vi,
                           "name_en": alert.title_en, "subject": alert.subject})
