@@ -21,6 +21,7 @@ from iocwall.wall.config import Config
 from tests.fixtures.app import ADMIN_PASSWORD, LiveServer, make_config, start_live_server
 from tests.fixtures.postgres_server import PostgresServer
 from tests.fixtures.redis_server import RedisServer, start_redis
+from tests.fixtures.tcp_proxy import TcpProxy
 from tests.waiting import wait_until
 from tests.wall_helpers import layout, make_wall, open_display, tile, with_cameras
 
@@ -159,3 +160,38 @@ async def test_postgres_restart_with_two_controllers(
         assert names == ["admin", "hoa0", "hoa1", "lan"]            # no mai*: nothing half-done
         audited = [e["target"] for e in (await http_a.get("/api/audit")).json()["entries"]]
         assert not any("mai" in t for t in audited)
+
+
+@pytest.mark.redis
+async def test_a_controller_cut_from_redis_catches_up_on_the_pushes_it_missed(
+        tmp_path: Path, redis_server: RedisServer) -> None:
+    """Only A loses Redis; B keeps it and pushes. When A's link is back, A's display gets the
+    layout from the store (the push event itself was lost to A)."""
+    proxy = TcpProxy(redis_server.port)
+    await proxy.start()
+    config = with_cameras(make_config(tmp_path / "d"))
+    config.bus.backend = "redis"
+    config.bus.prefix = redis_server.fresh_prefix()
+    config.bus.redis_url = f"redis://127.0.0.1:{proxy.port}/0"      # A goes through the proxy
+    direct = copy.deepcopy(config)
+    direct.bus.redis_url = redis_server.url
+    try:
+        async with start_live_server(config) as a, start_live_server(direct) as b, \
+                a.client() as http_a, b.client() as http_b:
+            await a.login(http_a)
+            await b.login(http_b)
+            await make_wall(http_a)
+            display = await open_display(a.url, "w1", "1", dict(http_a.cookies))
+            await display.wait_layouts(1)
+            await proxy.cut()
+            await wait_until(lambda: _not(_bus_ok(http_a)), 5, "A's bus is down")
+            pushed = await http_b.put("/api/walls/w1/monitors/1/layout",
+                                      json=layout(tile("a", 0, 0, "cam-2")))
+            assert pushed.status_code == 200, pushed.text           # B still reaches Redis
+            await proxy.mend()
+            shown = await display.wait_layouts(2, timeout=5)
+            assert shown["layout"]["tiles"][0]["camera"] == "cam-2"
+            assert shown["layout"]["version"] == pushed.json()["versions"]["1"]
+            await display.close()
+    finally:
+        await proxy.cut()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -46,6 +47,8 @@ class RedisBus:
         # redis-py reconnects it on that read and re-subscribes every pattern first
         # (PubSub.on_connect), so True means our subscriptions are live again.
         self._listening = True
+        self._reconnected: list[Callable[[], Awaitable[None]]] = []
+        self._hooks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Connect and start the reader; raises RedisError if Redis is unreachable."""
@@ -104,7 +107,8 @@ class RedisBus:
                 message = await self._pubsub.get_message(timeout=1.0)
                 if not self._listening:
                     log.info("redis bus: connected again; subscriptions renewed")
-                self._listening = True
+                    self._listening = True
+                    self._after_reconnect()
                 delay = 0.1
             except asyncio.CancelledError:
                 raise
@@ -116,6 +120,17 @@ class RedisBus:
                 continue
             if message is not None:
                 self._dispatch(message)
+
+    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Call ``callback`` each time the bus is back after an outage (subscriptions live
+        again): what was published meanwhile never reached us, so look again."""
+        self._reconnected.append(callback)
+
+    def _after_reconnect(self) -> None:
+        for callback in self._reconnected:
+            task = asyncio.create_task(_logged_hook(callback), name="redis-bus-reconnected")
+            self._hooks.add(task)                 # kept until done (never garbage-collected)
+            task.add_done_callback(self._hooks.discard)
 
     def _dispatch(self, message: dict) -> None:
         kind = message.get("type")
@@ -149,6 +164,8 @@ class RedisBus:
         if self._closed:
             return
         self._closed = True
+        for task in list(self._hooks):
+            task.cancel()
         if self._reader is not None:
             self._reader.cancel()
             # not `await task` in suppress(CancelledError): that swallows our own cancel
@@ -161,6 +178,13 @@ class RedisBus:
             await self._pubsub.aclose()
         with contextlib.suppress(RedisError, OSError):
             await self._client.aclose()
+
+
+async def _logged_hook(callback: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await callback()
+    except Exception:
+        log.exception("redis bus: a reconnect hook failed")
 
 
 def _text(value: bytes | str) -> str:

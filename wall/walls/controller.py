@@ -97,6 +97,9 @@ class WallController:
 
     async def start(self) -> None:
         self._sub = await self.bus.subscribe("wall.*", maxsize=4096)
+        hook = getattr(self.bus, "on_reconnect", None)     # only a bus that can go away
+        if hook is not None:
+            hook(self.resync)
         self._tasks = [asyncio.create_task(self._read(), name="wall-bus"),
                        asyncio.create_task(self._watch(), name="wall-presence")]
 
@@ -149,6 +152,17 @@ class WallController:
             await self.bus.publish(topic, event)
         except Exception as exc:  # noqa: BLE001  (redis errors, a closing bus)
             log.debug("bus: %s not announced: %s", topic, exc)
+
+    async def resync(self) -> None:
+        """Send each display here its monitor's current layout if it has another version.
+        After a bus outage: a push made meanwhile on a controller that still reached Redis
+        never got here, and the store has it."""
+        for link in self.links():
+            layout = await self.walls.layout(link.wall, link.monitor)
+            if (layout.version if layout else 0) != link.version:
+                log.info("display %s: layout v%d sent again after a bus outage", link.conn,
+                         layout.version if layout else 0)
+                await self._send_layout(link, "", layout)
 
     def links(self) -> list[DisplayLink]:
         return list(self._links.values())
