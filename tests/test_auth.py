@@ -11,6 +11,7 @@ from iocwall.wall.access import Role
 from iocwall.wall.auth import LoginLimiter, Passwords, ensure_admin, generate_password
 from iocwall.wall.auth.tokens import token_hash
 from iocwall.wall.errors import ApiError
+from iocwall.wall.store import Store
 from tests.fixtures.app import (
     ADMIN_PASSWORD,
     USER_PASSWORD,
@@ -61,26 +62,31 @@ async def test_user_rules(live_server: LiveServer) -> None:
     assert await users.authenticate("reg1", USER_PASSWORD) is None
 
 
-def test_login_limiter_window() -> None:
+async def test_login_limiter_window(tmp_path: Path) -> None:
     now = [1000.0]
-    limiter = LoginLimiter(per_pair=3, per_address=5, window_s=60, clock=lambda: now[0])
+    store = Store(tmp_path / "limits.db")
+    await store.open()
+    limiter = LoginLimiter(store, per_pair=3, per_address=5, window_s=60, clock=lambda: now[0])
 
-    def fail(user: str, address: str) -> None:
-        assert limiter.begin(user, address) is None
-        limiter.finish(user, address, ok=False)
+    async def fail(user: str, address: str) -> None:
+        assert await limiter.begin(user, address) is None
+        await limiter.finish(user, address, ok=False)
 
-    for _ in range(3):
-        fail("lan", "10.0.0.1")
-    assert limiter.begin("lan", "10.0.0.1") == 60          # this name from this address
-    assert limiter.begin("lan", "10.0.0.2") is None        # never the name from everywhere
-    limiter.finish("lan", "10.0.0.2", ok=True)
-    fail("mai", "10.0.0.1")
-    fail("hoa", "10.0.0.1")
-    assert limiter.begin("tuan", "10.0.0.1") == 60         # the address, any name
-    now[0] += 45
-    assert limiter.begin("lan", "10.0.0.1") == 15
-    now[0] += 16
-    assert limiter.begin("lan", "10.0.0.1") is None        # block over
+    try:
+        for _ in range(3):
+            await fail("lan", "10.0.0.1")
+        assert await limiter.begin("lan", "10.0.0.1") == 60      # this name from this address
+        assert await limiter.begin("lan", "10.0.0.2") is None    # never the name from everywhere
+        await limiter.finish("lan", "10.0.0.2", ok=True)
+        await fail("mai", "10.0.0.1")
+        await fail("hoa", "10.0.0.1")
+        assert await limiter.begin("tuan", "10.0.0.1") == 60     # the address, any name
+        now[0] += 45
+        assert await limiter.begin("lan", "10.0.0.1") == 15
+        now[0] += 16
+        assert await limiter.begin("lan", "10.0.0.1") is None    # block over
+    finally:
+        await store.close()
 
 
 async def test_login_sets_a_safe_cookie_and_logout_ends_it(live_server: LiveServer) -> None:

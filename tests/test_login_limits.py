@@ -13,6 +13,7 @@ from iocwall.wall.access import Role
 from iocwall.wall.audit import AuditQuery
 from iocwall.wall.auth import LoginLimiter, Passwords
 from iocwall.wall.errors import ApiError
+from iocwall.wall.store import Store
 from tests.fixtures.app import (
     ADMIN_PASSWORD,
     USER_PASSWORD,
@@ -66,28 +67,36 @@ async def test_an_address_is_limited_across_usernames(tmp_path: Path) -> None:
         assert (await _login(http, "admin", ADMIN_PASSWORD, "198.51.100.4")).status_code == 200
 
 
-def test_blocks_back_off_and_are_forgotten_later() -> None:
+async def test_blocks_back_off_and_are_forgotten_later(tmp_path: Path) -> None:
     now = [1000.0]
-    limiter = LoginLimiter(per_pair=2, per_address=10, window_s=60, max_block_s=600,
+    store = Store(tmp_path / "limits.db")
+    await store.open()
+    limiter = LoginLimiter(store, per_pair=2, per_address=10, window_s=60, max_block_s=600,
                            clock=lambda: now[0])
 
-    def fail() -> int | None:
-        wait = limiter.begin("lan", "10.0.0.1")
+    async def fail() -> int | None:
+        wait = await limiter.begin("lan", "10.0.0.1")
         if wait is None:
-            limiter.finish("lan", "10.0.0.1", ok=False)
+            await limiter.finish("lan", "10.0.0.1", ok=False)
         return wait
 
     blocks = []
-    for _ in range(5):
-        assert fail() is None and fail() is None      # two failures end in a block
-        blocks.append(limiter.begin("lan", "10.0.0.1"))
-        assert limiter.begin("lan", "10.0.0.2") is None   # another address is never blocked
-        limiter.finish("lan", "10.0.0.2", ok=True)
-        now[0] += blocks[-1] or 0
-    assert blocks == [60, 120, 240, 480, 600]             # doubling, capped
-    now[0] += 601                                         # quiet for a long time: back to 60
-    assert fail() is None and fail() is None
-    assert limiter.begin("lan", "10.0.0.1") == 60
+    try:
+        for _ in range(5):
+            assert await fail() is None and await fail() is None  # two failures: a block
+            blocks.append(await limiter.begin("lan", "10.0.0.1"))
+            assert await limiter.begin("lan", "10.0.0.2") is None  # another address: never
+            await limiter.finish("lan", "10.0.0.2", ok=True)
+            now[0] += blocks[-1] or 0
+        assert blocks == [60, 120, 240, 480, 600]             # doubling, capped
+        now[0] += 601                                         # quiet for long: back to 60
+        assert await fail() is None and await fail() is None
+        assert await limiter.begin("lan", "10.0.0.1") == 60
+        # nothing typed is stored: a name may be a password typed into the wrong field
+        rows = await store.fetchall("SELECT key, state FROM rate_limits")
+        assert rows and "lan" not in str(rows) and "10.0.0" not in str(rows)
+    finally:
+        await store.close()
 
 
 async def test_parallel_guesses_are_counted_before_they_are_checked(

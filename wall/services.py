@@ -28,6 +28,7 @@ from iocwall.wall.auth import (
     ensure_admin,
     session_secret,
 )
+from iocwall.wall.auth.key_check import check_session_key
 from iocwall.wall.bounded_pool import BoundedPool
 from iocwall.wall.bus import Bus, open_bus
 from iocwall.wall.config import Config
@@ -36,7 +37,7 @@ from iocwall.wall.indicators.registry import Registry as IndicatorRegistry
 from iocwall.wall.indicators.service import IndicatorService
 from iocwall.wall.private_files import private_dir
 from iocwall.wall.registry.crypto import SecretBox
-from iocwall.wall.registry.store import Change, ChangeKind, Registry
+from iocwall.wall.registry.store import Change, Registry
 from iocwall.wall.store import store_for
 from iocwall.wall.zones.queues import QueueBoard
 from iocwall.wall.zones.store import ZoneStore
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from iocwall.analytics.messages import ZoneSpec
     from iocwall.streams.contract import MediaService
     from iocwall.wall.health.service import HealthService
+    from iocwall.wall.registry.follow import RegistryFollow
     from iocwall.wall.registry.sync import MediaSync
     from iocwall.wall.walls.service import WallService
     from iocwall.wall.zones.follow import ZoneFollow
@@ -91,10 +93,13 @@ class Services:
         # alerts reach people through this: services.notify.notifier.alert_changed(notice)
         self.notify = NotifyService(config, self.store, self.audit, self.users)
         auth = config.auth
-        self.limiter = LoginLimiter(auth.login_max_failures, auth.login_max_failures_per_address,
+        # in the store: every controller of a site counts the same guesses
+        self.limiter = LoginLimiter(self.store, auth.login_max_failures,
+                                    auth.login_max_failures_per_address,
                                     auth.login_window_s, auth.login_max_block_s)
         self._bus: Bus | None = None
         self._zone_follow: ZoneFollow | None = None
+        self._registry_follow: RegistryFollow | None = None
         self.wall: WallService | None = None     # once started
         # `iocwall demo` only: its simulated cameras' login, shown to registrars (demo data)
         self.demo_camera_login: dict[str, str] | None = None
@@ -128,6 +133,7 @@ class Services:
             self._bus = await open_bus(self.config.bus, self.node_id)
             auth = self.config.auth
             secret = await session_secret(auth, self.config.data_path)
+            await check_session_key(self.store, secret)   # shared store: one key for all
             self._sessions = Sessions(self.store, secret, auth.session_max_age_s,
                                       auth.cookie_secure or self.config.server.https)
             await self._sessions.purge_expired()
@@ -177,7 +183,9 @@ class Services:
         self.indicators.camera_units.update(
             {cam.id: cam.province for cam in await self.registry.cameras()})
         self.registry.listen(self._note_camera_unit)
-        self.registry.listen(self._announce_camera)
+        from iocwall.wall.registry.follow import RegistryFollow
+        self._registry_follow = RegistryFollow(self.bus, self.registry)  # edits elsewhere
+        await self._registry_follow.start()
 
     async def _note_camera_unit(self, change: Change) -> None:
         """Keep the indicators' camera -> unit map (live tiles per province) current."""
@@ -196,16 +204,6 @@ class Services:
         await sync.set_replay(await replay_follow.wanted(self))
         self._replay_task = asyncio.create_task(replay_follow.follow(self, sync),
                                                 name="replay-follow")
-
-    async def _announce_camera(self, change: Change) -> None:
-        """Tell other processes (bus: memory or Redis) that a camera changed; the payload
-        is the public view, never the credentials."""
-        from iocwall.wall.bus.events import Event, EventKind
-        kind = {ChangeKind.ADDED: EventKind.CREATED, ChangeKind.UPDATED: EventKind.UPDATED,
-                ChangeKind.REMOVED: EventKind.DELETED}[change.kind]
-        payload = change.camera.public() if change.camera else {"id": change.camera_id}
-        topic = f"camera.{change.camera_id}"
-        await self.bus.publish(topic, Event(topic, kind, payload))
 
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
@@ -238,6 +236,10 @@ class Services:
             with _logged("zones follow"):
                 await self._zone_follow.stop()
             self._zone_follow = None
+        if self._registry_follow is not None:
+            with _logged("registry follow"):
+                await self._registry_follow.stop()
+            self._registry_follow = None
         if self._bus is not None:
             with _logged("bus"):
                 await self._bus.close()

@@ -7,6 +7,9 @@ exists, so a password typed into the name field never reaches the audit.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,9 +39,9 @@ async def login(request: Request) -> Response:
     svc = services(request)
     body = await read_body(request, LoginBody)
     address = client_address(request)
-    wait = svc.limiter.begin(body.username, address)
+    wait = await svc.limiter.begin(body.username, address)
     if wait is not None:
-        if folded := svc.limiter.refusal_to_audit(address):
+        if folded := await svc.limiter.refusal_to_audit(address):
             known = await svc.users.by_name(body.username)
             name = known.username if known else UNKNOWN_USER
             await svc.audit.record(name, AuditAction.LOGIN_REFUSED, f"user:{name}", None,
@@ -71,9 +74,13 @@ async def _checked(svc: Services, username: str, password: str, address: str) ->
     try:
         result = await svc.users.check(username, password)
     except BaseException:
-        svc.limiter.abandon(username, address)       # busy (503) or cancelled: not a guess
+        # busy (503) or cancelled: not a guess. Shielded: a cancelled request still gives
+        # its attempt back (else the key stays held until PENDING_TTL_S); a store that
+        # failed too must not hide the first error.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(svc.limiter.abandon(username, address))
         raise
-    svc.limiter.finish(username, address, ok=result.user is not None)
+    await svc.limiter.finish(username, address, ok=result.user is not None)
     return result
 
 
@@ -117,9 +124,9 @@ async def change_own_password(request: Request) -> Response:
                        "mật khẩu")
     body = await read_body(request, PasswordBody)
     address = client_address(request)
-    wait = svc.limiter.begin(who.name, address)
+    wait = await svc.limiter.begin(who.name, address)
     if wait is not None:
-        if folded := svc.limiter.refusal_to_audit(address):
+        if folded := await svc.limiter.refusal_to_audit(address):
             await audited(request, AuditAction.USER_PASSWORD_REFUSED, f"user:{who.name}", None,
                           _refusal(wait, folded))
         return _too_many(wait)

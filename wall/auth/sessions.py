@@ -6,7 +6,8 @@ The signature (itsdangerous) makes forged or guessed ids fail before any lookup.
 
 At rest: the table keeps only the sha256 of each id (like bearer tokens), and the
 signing key lives in ``<data_dir>/session.key`` (0600), never in the database, so
-a copy of the database lets nobody forge or replay a cookie.
+a copy of the database lets nobody forge or replay a cookie. Controllers that share a
+PostgreSQL store must share the key too (checked at start: wall/auth/key_check.py).
 """
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -22,7 +23,9 @@ from iocwall.wall.bus.memory import _stamp
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 5.0
-RETRY_MAX_S = 5.0
+CONNECT_TIMEOUT_S = 2.0
+COMMAND_TIMEOUT_S = 5.0
+RETRY_MAX_S = 1.0         # back within a second of Redis: a local connect costs nothing
 
 
 class RedisBus:
@@ -31,12 +34,21 @@ class RedisBus:
         self.prefix = prefix
         self.bad_messages = 0
         self._url = url
-        self._client = aioredis.Redis.from_url(url)
+        # timeouts: a Redis that stops answering (a cut link, not a refused connection)
+        # must cost seconds, never hang a publish; the PubSub reader passes its own
+        self._client = aioredis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S,
+                                               socket_timeout=COMMAND_TIMEOUT_S)
         self._pubsub = self._client.pubsub()
         self._subs: dict[str, list[Subscription]] = {}     # full pattern -> local subscribers
         self._acks: dict[str, asyncio.Future[None]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
+        # False from a failed read of the PubSub connection until a read succeeds again:
+        # redis-py reconnects it on that read and re-subscribes every pattern first
+        # (PubSub.on_connect), so True means our subscriptions are live again.
+        self._listening = True
+        self._reconnected: list[Callable[[], Awaitable[None]]] = []
+        self._hooks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Connect and start the reader; raises RedisError if Redis is unreachable."""
@@ -93,16 +105,32 @@ class RedisBus:
         while not self._closed:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
+                if not self._listening:
+                    log.info("redis bus: connected again; subscriptions renewed")
+                    self._listening = True
+                    self._after_reconnect()
                 delay = 0.1
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
+                self._listening = False
                 log.warning("redis bus: connection problem (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
             if message is not None:
                 self._dispatch(message)
+
+    def on_reconnect(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Call ``callback`` each time the bus is back after an outage (subscriptions live
+        again): what was published meanwhile never reached us, so look again."""
+        self._reconnected.append(callback)
+
+    def _after_reconnect(self) -> None:
+        for callback in self._reconnected:
+            task = asyncio.create_task(_logged_hook(callback), name="redis-bus-reconnected")
+            self._hooks.add(task)                 # kept until done (never garbage-collected)
+            task.add_done_callback(self._hooks.discard)
 
     def _dispatch(self, message: dict) -> None:
         kind = message.get("type")
@@ -123,7 +151,7 @@ class RedisBus:
             sub.offer(event)
 
     async def ping(self) -> bool:
-        if self._closed or self._reader is None or self._reader.done():
+        if self._closed or self._reader is None or self._reader.done() or not self._listening:
             return False
         try:
             async with asyncio.timeout(2.0):
@@ -136,6 +164,8 @@ class RedisBus:
         if self._closed:
             return
         self._closed = True
+        for task in list(self._hooks):
+            task.cancel()
         if self._reader is not None:
             self._reader.cancel()
             # not `await task` in suppress(CancelledError): that swallows our own cancel
@@ -148,6 +178,13 @@ class RedisBus:
             await self._pubsub.aclose()
         with contextlib.suppress(RedisError, OSError):
             await self._client.aclose()
+
+
+async def _logged_hook(callback: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await callback()
+    except Exception:
+        log.exception("redis bus: a reconnect hook failed")
 
 
 def _text(value: bytes | str) -> str:

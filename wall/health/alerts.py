@@ -213,4 +213,13 @@ class AlertBook:
         return [Alert.from_row(r) for r in rows]
 
     def open_alerts(self) -> list[Alert]:
+        """The open alerts as this process's rules see them (what the rules step on)."""
         return sorted(self._open.values(), key=lambda a: a.id)
+
+    async def open_now(self) -> list[Alert]:
+        """The open alerts as the store has them: what displays are shown. Not the rules'
+        own view: another controller may have acknowledged an alert, or raised it (the
+        rules run on one leader), and a display on this controller must show that."""
+        rows = await self._store.fetchall(
+            "SELECT * FROM health_alerts WHERE open_key IS NOT NULL ORDER BY id")
+        return [Alert.from_row(r) for r in rows]

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from iocwall.wall import provinces
 from iocwall.wall.access import Role, route
+from iocwall.wall.api.announced import announced
 from iocwall.wall.api.common import caller, client_address, query_int, services
 from iocwall.wall.errors import ApiError
 from iocwall.wall.health.alerts import MAX_LIST, STATES
@@ -88,5 +89,5 @@ def routes() -> list[Route]:
         route("/api/health", board, roles=BOARD_READERS, methods=["GET"]),
         route("/api/health/availability", availability, roles=ALERT_READERS, methods=["GET"]),
         route("/api/alerts", alerts, roles=ALERT_READERS, methods=["GET"]),
-        route("/api/alerts/{id:int}/ack", acknowledge, roles=ACKERS, methods=["POST"]),
+        route("/api/alerts/{id:int}/ack", announced(acknowledge), roles=ACKERS, methods=["POST"]),
     ]

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 from iocwall.streams.clock import now_iso
 from iocwall.wall import provinces
 from iocwall.wall.access import ANY_USER, Principal, Role, route
+from iocwall.wall.api.announced import announced
 from iocwall.wall.api.common import Body, audited, caller, read_body, services
 from iocwall.wall.errors import ApiError
 from iocwall.wall.registry import onboarding, validation, verify
@@ -342,10 +343,10 @@ def routes() -> list[BaseRoute]:
         route(f"{reg}/discover", discover, roles=TESTERS, methods=["POST"]),
         route(f"{reg}/probe", probe, roles=TESTERS, methods=["POST"]),
         route(f"{reg}/onvif", read_onvif, roles=TESTERS, methods=["POST"]),
-        route(f"{reg}/import", import_cameras, roles=EDITORS, methods=["POST"]),
-        route("/api/cameras", create_camera, roles=EDITORS, methods=["POST"]),
-        route(cam, update_camera, roles=EDITORS, methods=["PATCH"]),
-        route(cam, delete_camera, roles=EDITORS, methods=["DELETE"]),
+        route(f"{reg}/import", announced(import_cameras), roles=EDITORS, methods=["POST"]),
+        route("/api/cameras", announced(create_camera), roles=EDITORS, methods=["POST"]),
+        route(cam, announced(update_camera), roles=EDITORS, methods=["PATCH"]),
+        route(cam, announced(delete_camera), roles=EDITORS, methods=["DELETE"]),
         route(f"{cam}/test", test_camera, roles=TESTERS, methods=["POST"]),
         route(f"{reg}/test", test_unsaved, roles=TESTERS, methods=["POST"]),
         route(f"{reg}/access", access, roles=READERS, methods=["GET"]),

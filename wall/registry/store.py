@@ -61,13 +61,21 @@ class Registry:
         self._store = store
         self.box = box
         self._listeners: list[Listener] = []
+        # tells the other controllers (wall/registry/follow.py); last, after this process's
+        # own listeners, and never for a change heard from elsewhere (no echo)
+        self.announce: Listener | None = None
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    async def _tell(self, changes: Sequence[Change]) -> None:
+    async def changed_elsewhere(self, change: Change) -> None:
+        """Another controller changed a camera (the bus said so): act as on a local edit."""
+        await self._tell([change], local=False)
+
+    async def _tell(self, changes: Sequence[Change], local: bool = True) -> None:
+        announce = [self.announce] if local and self.announce is not None else []
         for change in changes:
-            for listener in self._listeners:
+            for listener in [*self._listeners, *announce]:
                 try:
                     await listener(change)
                 except Exception:       # a listener's failure must not undo a committed change

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 
 from iocwall.layouts import Layout, LayoutError, Preset, validate, validate_preset
 from iocwall.wall.access import PUBLIC, Role, route
+from iocwall.wall.api.announced import announced
 from iocwall.wall.api.common import Body, audited, caller, client_address, read_body, services
 from iocwall.wall.errors import ApiError
 from iocwall.wall.http.body import parse_json
@@ -235,9 +236,9 @@ async def pair_start(request: Request) -> Response:
     audited; refusals are audited folded, at most one entry per address per second."""
     body = await read_body(request, PairBody)
     ws, address = wall_service(request), client_address(request)
-    wait = ws.pair_limiter.take("pair", address)
+    wait = await ws.pair_limiter.take("pair", address)
     if wait is not None:
-        if folded := ws.pair_limiter.refusal_to_audit(address):
+        if folded := await ws.pair_limiter.refusal_to_audit(address):
             await services(request).audit.record(
                 ANONYMOUS, "display.pair.refused", "display:-", None,
                 {"reason": "rate_limited", "retry_after_s": wait, "refused": folded}, address)
@@ -335,19 +336,20 @@ def routes() -> list[BaseRoute]:
         route("/api/walls", create_wall, roles=ADMIN, methods=["POST"]),
         route(w, get_wall, roles=VIEW, methods=["GET"]),
         route(m + "/layout", get_layout, roles=VIEW | {Role.DISPLAY}, methods=["GET"]),
-        route(m + "/layout", push_layout, roles=PUSH, methods=["PUT"]),
+        route(m + "/layout", announced(push_layout), roles=PUSH, methods=["PUT"]),
         route(w + "/presets", list_presets, roles=VIEW, methods=["GET"]),
         route(w + "/presets/{name}", save_preset, roles=PUSH, methods=["PUT"]),
-        route(w + "/presets/{name}/recall", recall_preset, roles=PUSH, methods=["POST"]),
+        route(w + "/presets/{name}/recall", announced(recall_preset), roles=PUSH, methods=["POST"]),
         route(w + "/rules", list_rules, roles=VIEW, methods=["GET"]),
         route(w + "/rules", add_rule, roles=ADMIN, methods=["POST"]),
         route(w + "/alarms", list_alarms, roles=VIEW, methods=["GET"]),
-        route(w + "/alarms/{alarm:int}/clear", clear_alarm, roles=PUSH, methods=["POST"]),
+        route(w + "/alarms/{alarm:int}/clear", announced(clear_alarm), roles=PUSH,
+              methods=["POST"]),
         route("/api/display/pair", pair_start, roles=PUBLIC, methods=["POST"]),
         route("/api/display/pair/{node}/poll", pair_poll, roles=PUBLIC, methods=["POST"]),
         route("/api/display/pairings", pairings, roles=ADMIN, methods=["GET"]),
         route("/api/display/pairings/{code}/approve", approve, roles=ADMIN, methods=["POST"]),
         route("/api/display/nodes", display_nodes, roles=ADMIN, methods=["GET"]),
-        route("/api/display/nodes/{node}/revoke", revoke, roles=ADMIN, methods=["POST"]),
+        route("/api/display/nodes/{node}/revoke", announced(revoke), roles=ADMIN, methods=["POST"]),
         route("/api/display/session", display_session, roles={Role.DISPLAY}, methods=["POST"]),
     ]

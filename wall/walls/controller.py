@@ -89,11 +89,17 @@ class WallController:
         self._sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.alarm_state: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None
+        # a display node revoked (here or on another controller): end what this process
+        # serves it besides its sockets (its WHEP viewers on this controller's media)
+        self.revoked: Callable[[str], Awaitable[object]] | None = None
         # camera id -> its streams' sizes (the media server's); none: no stream to play
         self.stream_sizes: StreamSizes = lambda camera: {}
 
     async def start(self) -> None:
         self._sub = await self.bus.subscribe("wall.*", maxsize=4096)
+        hook = getattr(self.bus, "on_reconnect", None)     # only a bus that can go away
+        if hook is not None:
+            hook(self.resync)
         self._tasks = [asyncio.create_task(self._read(), name="wall-bus"),
                        asyncio.create_task(self._watch(), name="wall-presence")]
 
@@ -123,7 +129,7 @@ class WallController:
 
     async def receive(self, link: DisplayLink, message: Incoming) -> None:
         if message.type is MessageType.ACK:
-            await self.bus.publish(TOPIC_ACK, Event(TOPIC_ACK, EventKind.STATE, {
+            await self._tell(TOPIC_ACK, Event(TOPIC_ACK, EventKind.STATE, {
                 "push_id": message.push_id, "conn": link.conn, "version": message.version}))
         elif message.type is MessageType.HEARTBEAT and message.health is not None:
             await self._announce(link, message.health)
@@ -134,9 +140,29 @@ class WallController:
                 await self._send_layout(link, "", link.layout)
 
     async def _announce(self, link: DisplayLink, health: Health) -> None:
-        await self.bus.publish(TOPIC_NODE, Event(TOPIC_NODE, EventKind.STATE, {
+        await self._tell(TOPIC_NODE, Event(TOPIC_NODE, EventKind.STATE, {
             "conn": link.conn, "node": link.node, "wall": link.wall, "monitor": link.monitor,
             "health": health.to_json()}))
+
+    async def _tell(self, topic: str, event: Event) -> None:
+        """Presence and acks: lost while the bus is down, never the display's socket. A
+        display keeps its layout and its video through a Redis outage; its next heartbeat
+        after Redis is back makes it known again."""
+        try:
+            await self.bus.publish(topic, event)
+        except Exception as exc:  # noqa: BLE001  (redis errors, a closing bus)
+            log.debug("bus: %s not announced: %s", topic, exc)
+
+    async def resync(self) -> None:
+        """Send each display here its monitor's current layout if it has another version.
+        After a bus outage: a push made meanwhile on a controller that still reached Redis
+        never got here, and the store has it."""
+        for link in self.links():
+            layout = await self.walls.layout(link.wall, link.monitor)
+            if (layout.version if layout else 0) != link.version:
+                log.info("display %s: layout v%d sent again after a bus outage", link.conn,
+                         layout.version if layout else 0)
+                await self._send_layout(link, "", layout)
 
     def links(self) -> list[DisplayLink]:
         return list(self._links.values())
@@ -268,6 +294,8 @@ class WallController:
                                              health=Health.from_json(p["health"])))
         elif event.topic == TOPIC_REVOKE:
             await self._close_node(p["node"])
+            if self.revoked is not None:
+                await self.revoked(p["node"])
         elif event.topic == TOPIC_REPLAY:
             for link in self.links():
                 if (link.wall, link.monitor) == (p.get("wall"), p.get("monitor")):

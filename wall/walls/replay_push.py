@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute
 from iocwall.layouts import TileKind
 from iocwall.streams.clock import iso_from_epoch, parse_iso
 from iocwall.wall.access import Role, route
+from iocwall.wall.api.announced import announced
 from iocwall.wall.api.common import Body, audited, read_body
 from iocwall.wall.errors import ApiError
 
@@ -75,5 +76,5 @@ async def push_replay(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    return [route("/api/walls/{wall}/monitors/{monitor}/replay", push_replay, roles=PUSH,
+    return [route("/api/walls/{wall}/monitors/{monitor}/replay", announced(push_replay), roles=PUSH,
                   methods=["POST"])]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from iocwall.layouts import Size
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.auth import LoginLimiter, session_secret
+from iocwall.wall.health.alerts import AlertBook
 from iocwall.wall.walls.alarms import AlarmEngine
 from iocwall.wall.walls.controller import WallController
 from iocwall.wall.walls.pairing import TOKEN_LABEL, Pairing, node_of
@@ -35,17 +36,20 @@ class WallService:
         self.alarms = AlarmEngine(services.store, services.bus, self.controller,
                                   services.audit, services.config.replay.pre_alarm_seconds)
         self.pairing: Pairing | None = None
+        self._alerts = AlertBook(services.store, 0.0)    # read only: the open health alerts
         # Anonymous pairing starts, per address: every start counts (the login limiter's
         # counting and doubling block, with the "name" fixed).
-        self.pair_limiter = LoginLimiter(self.config.pair_per_address,
+        self.pair_limiter = LoginLimiter(services.store, self.config.pair_per_address,
                                          self.config.pair_per_address, self.config.pair_window_s,
-                                         max_block_s=self.config.pair_window_s * 16)
+                                         max_block_s=self.config.pair_window_s * 16,
+                                         scope="pair")
 
     async def start(self) -> None:
         secret = await session_secret(self._services.config.auth, self._services.config.data_path)
         self.pairing = Pairing(self._services.store, self.walls, self._services.tokens, secret,
                                self.config.pair_ttl_s, self.config.pair_max_open)
         self.controller.alarm_state = self.alarm_state
+        self.controller.revoked = self._end_display_viewers
         self.controller.stream_sizes = self.stream_sizes
         await self.controller.start()
         await self.alarms.start()
@@ -56,8 +60,9 @@ class WallService:
         wall's open queue alarms and the open health alerts, in the live messages' shape."""
         shown = [{**a, "alarm": a["id"], "state": "raised"}
                  for a in await self.alarms.open_alarms(wall)]
-        health = self._services.health
-        for alert in health.alerts.open_alerts() if health is not None else []:
+        # from the store, not this process's health service: the alert rules may run on
+        # another controller (the leader), and an ack anywhere must show here at once
+        for alert in await self._alerts.open_now():
             shown.append({"alert": alert.id, "state": alert.state, "rule": alert.rule,
                           "severity": alert.severity, "name": alert.title_vi,
                           "name_en": alert.title_en, "subject": alert.subject})
@@ -85,9 +90,11 @@ class WallService:
         assert self.pairing is not None
         if not await self.pairing.revoke(node):
             return None
-        await self.controller.disconnect(node)
-        return {"viewers_ended": await self._end_viewers({f"display:{node}",
-                                                          f"token:{TOKEN_LABEL}{node}"})}
+        await self.controller.disconnect(node)     # other controllers end theirs on the bus
+        return {"viewers_ended": await self._end_display_viewers(node)}
+
+    async def _end_display_viewers(self, node: str) -> int:
+        return await self._end_viewers({f"display:{node}", f"token:{TOKEN_LABEL}{node}"})
 
     async def _end_viewers(self, users: set[str]) -> int:
         media = self._services.media

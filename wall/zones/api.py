@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 from iocwall.analytics.messages import ZoneSpec
 from iocwall.analytics.zones import ZoneError
 from iocwall.wall.access import Role, principal_of, route
+from iocwall.wall.api.announced import announced
 from iocwall.wall.api.common import Body, audited, caller, read_body, services
 from iocwall.wall.errors import ApiError
 from iocwall.wall.media_api import VIEWERS, CameraAccess
@@ -99,4 +100,4 @@ def routes(access: CameraAccess | None = None) -> list[BaseRoute]:
 
     path = "/api/cameras/{camera}/zones"
     return [route(path, get_zones, roles=VIEWERS, methods=["GET"]),
-            route(path, put_zones, roles=EDITORS, methods=["PUT"])]
+            route(path, announced(put_zones), roles=EDITORS, methods=["PUT"])]
