@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import secrets
@@ -148,8 +149,12 @@ class ClusterDemo:
                  m1=free_port(), m2=free_port(), haproxy=plan.port, **_sim_ports())
         # -- PostgreSQL, Redis: the shared state and the bus
         self.say("iocwall cluster-demo: PostgreSQL…")
-        await asyncio.to_thread(postgres.prepare, data / "postgres")
-        pg = sup.spawn(postgres.child(data / "postgres", p["postgres"]))
+        pg_home = postgres.home(data)
+        if pg_home != data / "postgres":
+            self.say(f"iocwall cluster-demo: the postgres account cannot reach {data}: its "
+                     f"data is in {pg_home} / dữ liệu PostgreSQL nằm ở {pg_home}")
+        await asyncio.to_thread(postgres.prepare, pg_home)
+        pg = sup.spawn(postgres.child(pg_home, p["postgres"]))
         await sup.ready(pg, lambda: asyncio.to_thread(postgres.answers, p["postgres"]), 60,
                         "PostgreSQL accepting connections")
         await asyncio.to_thread(postgres.create_database, p["postgres"])
@@ -179,7 +184,7 @@ class ClusterDemo:
                 node = sup.spawn(Child(name, _iocwall("iocwall.wall.cli", "media-node",
                                                       "--config", str(config)),
                                        folder, port=p[name], url=f"tls://127.0.0.1:{p[name]}"))
-                await sup.ready(node, lambda port=p[name]: accepts(port), 60,
+                await sup.ready(node, functools.partial(accepts, p[name]), 60,
                                 "the media node listening")
         # -- controllers: the first one loads the demo data, then the second
         session = certs.read_secret(certs.secret_file(self.secrets, "session.secret"))
@@ -200,7 +205,7 @@ class ClusterDemo:
                                                  "controller", "--config", str(config), *seed),
                                   data / name, port=p[name], url=f"http://127.0.0.1:{p[name]}/",
                                   env=env))
-            await sup.ready(ctl, lambda port=p[name]: _healthy(f"http://127.0.0.1:{port}"),
+            await sup.ready(ctl, functools.partial(_healthy, f"http://127.0.0.1:{p[name]}"),
                             CONTROLLER_START_S, "/healthz answering")
         # -- HAProxy in front
         pem = certs.issue(self.secrets, "haproxy").pem if plan.tls else None
@@ -217,7 +222,8 @@ class ClusterDemo:
                  "sim": "Camera simulator / camera mô phỏng",
                  "m1": "Media node / nút media 1", "m2": "Media node / nút media 2",
                  "c1": "Controller / máy chủ 1 (seeds / nạp dữ liệu demo)",
-                 "c2": "Controller / máy chủ 2", "haproxy": "HAProxy (load balancer / cân bằng tải)"}
+                 "c2": "Controller / máy chủ 2",
+                 "haproxy": "HAProxy (load balancer / cân bằng tải)"}
         for child in self.sup.children:
             rows.append((names.get(child.name, child.name), str(child.pid), child.url))
         widths = [max(len(r[i]) for r in rows) for i in range(3)]

@@ -12,6 +12,7 @@ import os
 import pwd
 import signal
 import subprocess
+import tempfile
 from pathlib import Path
 
 from iocwall.wall.cluster_demo.processes import Child
@@ -44,6 +45,33 @@ def run_as() -> str | None:
     return SERVICE_USER if os.geteuid() == 0 else None
 
 
+def reachable(folder: Path, user: str | None) -> bool:
+    """Can ``user`` pass through every folder above ``folder``? (A data dir inside a
+    private home or pytest's 0700 temp folder cannot hold the postgres account's data.)"""
+    if user is None:
+        return True
+    uid = pwd.getpwnam(user).pw_uid
+    for parent in folder.resolve().parents:
+        info = parent.stat()
+        if info.st_uid != uid and not info.st_mode & 0o001:
+            return False
+    return True
+
+
+def home(data_dir: Path) -> Path:
+    """PostgreSQL's folder: D/postgres, or, when the postgres account cannot reach D (see
+    ``reachable``), a folder of its own in /var/tmp that D/postgres links to."""
+    folder = data_dir / "postgres"
+    if folder.is_symlink() and folder.resolve().is_dir():
+        return folder.resolve()
+    if folder.is_dir() or reachable(folder, run_as()):
+        return folder
+    outside = Path(tempfile.mkdtemp(prefix="iocwall-cluster-pg-", dir="/var/tmp"))
+    outside.chmod(0o711)
+    folder.symlink_to(outside)
+    return outside
+
+
 def prepare(folder: Path) -> Path:
     """The data folder, initialised once; returns it."""
     data = folder / "data"
@@ -54,11 +82,13 @@ def prepare(folder: Path) -> Path:
         account = pwd.getpwnam(user)
         os.chown(folder, account.pw_uid, account.pw_gid)
     if not (data / "PG_VERSION").is_file():
-        subprocess.run([str(pg_bin() / "initdb"), "-D", str(data), "-U", "postgres", "-A",
-                        "trust", "-E", "UTF8", "--locale", "C.UTF-8", "--no-sync"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=180, user=user, group=user, extra_groups=[] if user else None,
-                       cwd=folder)
+        done = subprocess.run([str(pg_bin() / "initdb"), "-D", str(data), "-U", "postgres",
+                               "-A", "trust", "-E", "UTF8", "--locale", "C.UTF-8", "--no-sync"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              timeout=180, user=user, group=user,
+                              extra_groups=[] if user else None, cwd=folder)
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed ({done.returncode}): {done.stderr.strip()}")
     return data
 
 
