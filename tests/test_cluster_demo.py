@@ -18,11 +18,12 @@ SERVICES = ["postgres", "redis", "sim", "c1", "c2", "haproxy"]
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper is not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
         return False
-    return True
 
 
 def _descendants(pid: int) -> set[int]:
@@ -89,3 +90,17 @@ def test_cluster_demo_starts_serves_through_haproxy_and_stops_clean(tmp_path: Pa
     assert [p for p in pids if _alive(p)] == []
     assert [p for p in ports if not _port_free(p)] == []
     assert cluster.state()["running"] is False
+
+
+def test_no_service_outlives_a_killed_cluster_demo(tmp_path: Path) -> None:
+    """kill -9 of the demo itself (no chance to stop anything): every service still goes."""
+    with start_cluster(tmp_path / "cluster") as cluster:
+        state = cluster.state()
+        pids = _descendants(cluster.proc.pid)
+        ports = [s["port"] for s in state["services"] if s["port"]]
+        assert {s["pid"] for s in state["services"]} <= pids
+        cluster.proc.kill()
+        cluster.proc.wait(10)
+        wait_until_sync(lambda: not [p for p in pids if _alive(p)], 30,
+                        "every service gone after the demo died")
+        wait_until_sync(lambda: all(_port_free(p) for p in ports), 10, "every port free")

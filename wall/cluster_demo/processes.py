@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 15.0
 RESTART_DELAY_S = 1.0
+PR_SET_PDEATHSIG = 1          # linux/prctl.h
 
 
 def free_port() -> int:
@@ -93,7 +95,8 @@ class Supervisor:
                 child.argv, cwd=child.folder, env={**os.environ, **child.env},
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True, user=child.user,
-                group=child.user, extra_groups=[] if child.user else None)
+                group=child.user, extra_groups=[] if child.user else None,
+                preexec_fn=_die_with_parent(child.stop_signal))
         finally:
             out.close()
         child.starts += 1
@@ -174,6 +177,16 @@ def stop_child(child: Child, grace_s: float = STOP_GRACE_S) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(5)
+
+
+def _die_with_parent(sig: int) -> Callable[[], None]:
+    """Linux: the child gets ``sig`` when the demo itself dies (even by kill -9), so that
+    no service outlives it. Runs in the child after fork, after its user is set."""
+    def arm() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    return arm
 
 
 def _code(child: Child) -> str:
