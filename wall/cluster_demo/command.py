@@ -146,7 +146,9 @@ class ClusterDemo:
         plan, data, sup = self.plan, self.plan.data, self.sup
         p = plan.ports
         p.update(postgres=free_port(), redis=free_port(), c1=free_port(), c2=free_port(),
-                 m1=free_port(), m2=free_port(), haproxy=plan.port, **_sim_ports())
+                 haproxy=plan.port, **_sim_ports())
+        if plan.media_nodes:
+            p.update(m1=free_port(), m2=free_port())
         # -- PostgreSQL, Redis: the shared state and the bus
         self.say("iocwall cluster-demo: PostgreSQL…")
         pg_home = postgres.home(data)

@@ -79,7 +79,7 @@ def media_node(folder: Path, *, node_id: str, listen: str, cert: Path, key: Path
                redis_url: str, secret_file: Path, ca_file: Path) -> Path:
     """One media node's config (`iocwall media-node --config PATH`, the nodes19 branch)."""
     sections: dict[str, dict[str, Any]] = {
-        "media_node": {"id": node_id, "listen": listen, "advertise": "127.0.0.1",
+        "media_node": {"id": node_id, "listen": listen, "advertise": listen,
                        "ice_addresses": ["127.0.0.1"], "cert_file": str(cert),
                        "key_file": str(key)},
         "cluster": {"secret_file": str(secret_file), "ca_file": str(ca_file)},
