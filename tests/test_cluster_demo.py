@@ -1,6 +1,6 @@
 """`iocwall cluster-demo` as a user runs it: every service started, the console through
-HAProxy over TLS, login, a child that dies reported while the rest goes on, and Ctrl+C
-leaving no process and no port behind."""
+HAProxy over TLS, login, a child that dies reported and (--restart) started again while the
+rest goes on, and Ctrl+C leaving no process and no port behind."""
 from __future__ import annotations
 
 import os
@@ -58,7 +58,7 @@ def _port_free(port: int) -> bool:
 
 def test_cluster_demo_starts_serves_through_haproxy_and_stops_clean(tmp_path: Path) -> None:
     data = tmp_path / "cluster"
-    with start_cluster(data, tls=True) as cluster:
+    with start_cluster(data, tls=True, restart=True) as cluster:
         state = cluster.state()
         names = [s["name"] for s in state["services"]]
         assert [n for n in names if n not in ("m1", "m2")] == SERVICES
@@ -76,14 +76,20 @@ def test_cluster_demo_starts_serves_through_haproxy_and_stops_clean(tmp_path: Pa
         pids = _descendants(cluster.proc.pid)
         assert {s["pid"] for s in state["services"]} <= pids
 
-        # a controller that dies is reported; the demo and the console go on
-        os.kill(cluster.service("c2")["pid"], 9)
+        # a controller that dies is reported; the demo and the console go on; --restart
+        # brings it back on its port
+        old = cluster.service("c2")["pid"]
+        os.kill(old, 9)
         wait_until_sync(lambda: "c2 (pid" in cluster.output, 10, "the death reported")
         assert "signal SIGKILL" in cluster.output
         with cluster.client() as http:
             for _ in range(5):
                 assert cluster.login(http).status_code == 200
         assert cluster.proc.poll() is None
+        wait_until_sync(lambda: cluster.service("c2")["alive"] and
+                        cluster.service("c2")["pid"] != old, 15, "c2 started again")
+        assert "c2 restarted" in cluster.output
+        pids |= _descendants(cluster.proc.pid)
 
         assert cluster.interrupt() == 0
     assert "stopped / đã dừng" in cluster.output

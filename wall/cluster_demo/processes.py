@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 15.0
 RESTART_DELAY_S = 1.0
+RESTART_MAX_S = 30.0         # a child that keeps dying at start is retried more slowly
+STABLE_S = 10.0              # ... and one that ran this long starts from 1 s again
 PR_SET_PDEATHSIG = 1          # linux/prctl.h
 
 
@@ -55,6 +57,8 @@ class Child:
     stop_signal: int = signal.SIGTERM
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    started_at: float = 0.0
+    restart_delay_s: float = RESTART_DELAY_S
     deaths: list[dict[str, object]] = field(default_factory=list)
 
     @property
@@ -85,6 +89,7 @@ class Supervisor:
         self._report = report
         self._stopping = False
         self._watch: asyncio.Task[None] | None = None
+        self._restarts: set[asyncio.Task[None]] = set()
 
     def spawn(self, child: Child) -> Child:
         """Start ``child`` (again, when it ran before) and keep it in the start order."""
@@ -100,6 +105,7 @@ class Supervisor:
         finally:
             out.close()
         child.starts += 1
+        child.started_at = time.monotonic()
         if child not in self.children:
             self.children.append(child)
         self._on_change()
@@ -141,20 +147,30 @@ class Supervisor:
                 self._report(f"iocwall cluster-demo: {child.name} (pid {child.pid}) "
                              f"exited: {_code(child)} / đã dừng bất thường")
                 self._on_change()
-                if self.restart:
-                    await asyncio.sleep(RESTART_DELAY_S)
-                    if not self._stopping:
-                        self.spawn(child)
-                        self._report(f"iocwall cluster-demo: {child.name} restarted, "
-                                     f"pid {child.pid} / đã khởi động lại")
+                if self.restart:       # its own task: one slow restart delays no report
+                    task = asyncio.create_task(self._restart(child))
+                    self._restarts.add(task)
+                    task.add_done_callback(self._restarts.discard)
             await asyncio.sleep(0.2)
+
+    async def _restart(self, child: Child) -> None:
+        # one that died soon after starting waits longer each time (a crash loop)
+        quick = time.monotonic() - child.started_at < STABLE_S
+        child.restart_delay_s = min(child.restart_delay_s * 2, RESTART_MAX_S) if quick \
+            else RESTART_DELAY_S
+        await asyncio.sleep(child.restart_delay_s)
+        if not self._stopping:
+            self.spawn(child)
+            self._report(f"iocwall cluster-demo: {child.name} restarted, pid {child.pid} / "
+                         "đã khởi động lại")
 
     async def stop_all(self) -> None:
         """Every child, in reverse order of start; each one gone before the next."""
         self._stopping = True
-        if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+        pending = [t for t in (self._watch, *self._restarts) if t is not None]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         for child in reversed(self.children):
             await asyncio.to_thread(stop_child, child)
             self._on_change()
