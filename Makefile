@@ -11,7 +11,7 @@ APT_PKGS := ffmpeg redis-server postgresql chromium chromium-driver fonts-dejavu
 APT_CMD_PKGS := npm
 TEST_ARGS ?=
 
-.PHONY: setup system-deps demo serve lint test bench screenshots clean
+.PHONY: setup system-deps demo serve cluster-demo lint test bench drill screenshots clean
 
 setup: system-deps $(STAMP) frontend/node_modules/.installed
 
@@ -46,6 +46,10 @@ demo: setup
 serve: setup
 	$(BIN)/iocwall serve $(ARGS)
 
+# PostgreSQL, Redis, HAProxy, two controllers (and media nodes) on this machine (README).
+cluster-demo: setup
+	$(BIN)/iocwall cluster-demo $(ARGS)
+
 # ruff, then mypy over the packages by their installed names, iocwall.<folder> (through
 # tools/typecheck/iocwall/: see [tool.mypy] in pyproject.toml).
 lint: setup
@@ -59,6 +63,13 @@ test: lint
 # Benchmarks are not tests: they print figures and ratios against a baseline from the same run.
 bench: setup
 	$(BIN)/python -m pytest -p no:cacheprovider -s -o addopts="" tests/benchmarks $(TEST_ARGS)
+
+# The failover drill (tests/benchmarks/bench_failover.py): cluster-demo under load, its
+# services killed in turn. `make drill ARGS=--quick` for a short run.
+drill: setup
+	BENCH_QUICK=$(if $(filter --quick,$(ARGS)),1,$(BENCH_QUICK)) \
+	  $(BIN)/python -m pytest -p no:cacheprovider -s -o addopts="" \
+	  tests/benchmarks/bench_failover.py $(TEST_ARGS)
 
 # The README's pictures of the main pages, from a fresh demo (tools/screenshots/take.py).
 screenshots: setup

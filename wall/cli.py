@@ -15,6 +15,8 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("iocwall.wall.demo", "simulator + server + demo data on this machine; opens /live"),
     "serve": ("iocwall.wall.serve", "run the server (media + controller + web) from config.toml"),
+    "cluster-demo": ("iocwall.wall.cluster_demo.command",
+                     "PostgreSQL + Redis + HAProxy + two controllers + simulator on this machine"),
     "sim": ("iocwall.hardware.sim.command", "camera simulator: RTSP + ONVIF + WS-Discovery"),
     "registry": ("iocwall.wall.registry.command", "camera registry tasks: rotate-key"),
     "store": ("iocwall.wall.store.command", "store tasks: copy a SQLite site into PostgreSQL"),
