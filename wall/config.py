@@ -23,6 +23,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from iocwall.streams.settings import DEFAULTS as D
@@ -510,6 +511,28 @@ class AlertsConfig(_Section):
         return value
 
 
+class ClusterConfig(_Section):
+    """Several controllers on one store (README "Several controllers")."""
+    # lease19: the leader lease (wall/cluster/)
+    controller_url: str = Field("", description="URL other machines reach this controller at "
+                                "(shown by GET /api/cluster); empty = public_url, else the "
+                                "listen address")
+    lease_ttl_s: float = Field(5.0, gt=0, le=300, description="Leader lease lifetime: a leader "
+                               "that died is replaced within this many seconds")
+    lease_renew_s: float = Field(1.0, gt=0, le=150, description="How often the leader renews "
+                                 "its lease (and the others try to take it); under "
+                                 "lease_ttl_s / 2")
+
+    @model_validator(mode="after")
+    def _renew_in_time(self) -> ClusterConfig:
+        # two renewals must fit in one lifetime: one lost renewal never loses the lease
+        if self.lease_renew_s >= self.lease_ttl_s / 2:
+            raise ValueError(f"lease_renew_s ({self.lease_renew_s:g}) must be under "
+                             f"lease_ttl_s / 2 ({self.lease_ttl_s / 2:g}), so that one lost "
+                             "renewal does not lose the lease")
+        return self
+
+
 class Config(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
@@ -526,6 +549,7 @@ class Config(_Section):
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     @property
     def data_path(self) -> Path:

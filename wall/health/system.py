@@ -1,9 +1,7 @@
 """This controller, the store, the bus, the data dir's disk and the TLS certificate.
 
-LEADER LEASE HOOK: one controller for now, reported as the leader. When the leader lease
-(store-held lease + fencing epoch, DESIGN.md) lands, give ``controller_component`` an object
-matching ``LeaderView``; the board then shows who holds the lease and the controller_down rule
-fires when nobody does.
+The controller's component shows who holds the leader lease (wall/cluster/lease.py) and its
+epoch; it is down when nobody holds it, which the controller_down rule turns into an alert.
 """
 from __future__ import annotations
 
@@ -19,7 +17,7 @@ from iocwall.wall.health.model import Component, Kind, State
 
 
 class LeaderView(Protocol):
-    """What the leader lease will tell the board (another issue provides it)."""
+    """What the leader lease tells the board (streams.leadership.Leadership has more)."""
     def holder(self) -> str | None: ...        # controller id holding the lease, None: nobody
     def epoch(self) -> int: ...
 

@@ -33,7 +33,8 @@ class WallService:
         self.controller = WallController(self.walls, services.bus,
                                          self.config.heartbeat_timeout_s)
         self.alarms = AlarmEngine(services.store, services.bus, self.controller,
-                                  services.audit, services.config.replay.pre_alarm_seconds)
+                                  services.audit, services.config.replay.pre_alarm_seconds,
+                                  services.leadership)
         self.pairing: Pairing | None = None
         # Anonymous pairing starts, per address: every start counts (the login limiter's
         # counting and doubling block, with the "name" fixed).
