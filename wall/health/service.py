@@ -24,12 +24,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from iocwall.streams.clock import now_iso
-from iocwall.streams.leadership import Leadership
 from iocwall.wall import provinces
 from iocwall.wall.access import Principal
 from iocwall.wall.bus import Event, EventKind
 from iocwall.wall.cluster.duties import leads, write_epoch
-from iocwall.wall.cluster.lease import fenced
+from iocwall.wall.cluster.lease import Lease, fenced
 from iocwall.wall.health.alerts import Alert, AlertBook
 from iocwall.wall.health.availability import Availability
 from iocwall.wall.health.board import Board
@@ -58,7 +57,7 @@ CONTROLLER_RULE = "controller_down"    # judged by every controller, leader or n
 
 class HealthService:
     def __init__(self, services: Services, notify: Notifier | None = None,
-                 leadership: Leadership | None = None) -> None:
+                 leadership: Lease | None = None) -> None:
         """``services``: the process's Services (started up to the store and bus);
         ``notify``: where alert changes go (default: nowhere, see notify.py);
         ``leadership``: the leader lease (None: this process alone does everything; else
@@ -69,7 +68,7 @@ class HealthService:
         self.availability = Availability(services.store, self.config.sample_s,
                                          self.config.availability_flush_s)
         self.notify: Notifier = notify or NullNotifier()
-        self.leader: Leadership | None = leadership
+        self.leader: Lease | None = leadership
         self.board: Board | None = None
         self._displays, self._workers = DisplayProbe(), WorkerProbe()
         self._reports: tuple[float, tuple[tuple[str, str], ...]] = (-REPORTS_EVERY_S, ())

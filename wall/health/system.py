@@ -19,7 +19,7 @@ from iocwall.wall.health.model import Component, Kind, State
 class LeaderView(Protocol):
     """What the leader lease tells the board (streams.leadership.Leadership has more)."""
     def holder(self) -> str | None: ...        # controller id holding the lease, None: nobody
-    def epoch(self) -> int: ...
+    def seen_epoch(self) -> int: ...           # the lease's epoch, whoever holds it
 
 
 def controller_component(node_id: str | None, uptime_s: float,
@@ -31,7 +31,7 @@ def controller_component(node_id: str | None, uptime_s: float,
     holder = leader.holder()
     return Component(Kind.CONTROLLER, me, State.OK if holder else State.DOWN, detail={
         "uptime_s": round(uptime_s), "leader": holder == me, "lease_holder": holder,
-        "epoch": leader.epoch()})
+        "epoch": leader.seen_epoch()})
 
 
 def ping_component(kind: Kind, ok: bool, name: str) -> Component:
