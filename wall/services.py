@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -318,9 +317,9 @@ class Services:
         where the media service has it)."""
         follow = getattr(media, "follow_leader", None)
         if follow is not None:
-            result = follow(self.leadership)
-            if inspect.isawaitable(result):
-                await result
+            started = follow(self.leadership)
+            if started is not None:          # an async method: its coroutine
+                await started
 
     async def _start_health(self) -> None:
         """The health board and alert rules, once everything they watch is up; alert
