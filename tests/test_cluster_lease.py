@@ -100,6 +100,38 @@ async def test_holder_stops_before_expiry_then_the_other_takes_it_and_the_fence_
     assert not a.is_leader() and a.holder() == "ctrl-b"
 
 
+async def test_a_controller_that_sees_no_leader_raises_controller_down(
+        app_config: Config) -> None:
+    app_config.alerts.sample_s = 0.1
+    app_config.alerts.raise_hold_s = app_config.alerts.resolve_hold_s = 0
+    app_config.cluster.lease_renew_s = 0.2
+    app_config.cluster.lease_ttl_s = 1.0
+    async with start_live_server(app_config) as server, server.client() as http:
+        await server.login(http)
+        cluster, me = server.services.cluster, server.services.bus.node_id
+        assert cluster is not None
+
+        async def controller_alerts(state: str) -> list[dict]:
+            found = (await http.get(f"/api/alerts?state={state}")).json()["alerts"]
+            return [a for a in found if a["rule"] == "controller_down"]
+        assert await controller_alerts("open") == []
+        # its renew loop stops (stuck): the lease expires and nobody takes it
+        loop_tasks = list(cluster._tasks)
+        for task in loop_tasks:
+            task.cancel()
+        await asyncio.gather(*loop_tasks, return_exceptions=True)
+        raised = await wait_until(lambda: controller_alerts("open"), 5, "controller_down")
+        assert raised[0]["subject"] == me and raised[0]["severity"] == "critical"
+        board = (await http.get("/api/health")).json()
+        ctrl = next(c for c in board["system"] if c["kind"] == "controller")
+        assert ctrl["state"] == "down" and ctrl["detail"]["lease_holder"] is None
+        # the loop runs again: it takes the lease (a new holder: epoch 2), the alert resolves
+        cluster._tasks = [asyncio.create_task(cluster._run())]
+        await wait_until(lambda: server.services.leadership.epoch() == 2, 3, "leads again")
+        await wait_until(lambda: controller_alerts("resolved"), 5, "controller_down resolved")
+        assert await controller_alerts("open") == []
+
+
 @pytest.fixture
 def wall_config(app_config: Config) -> Config:
     return with_cameras(app_config)

@@ -99,9 +99,11 @@ class Lease:
     # -- the store
 
     async def ensure_row(self) -> None:
+        """Create the lease's row if missing; a row someone deleted comes back with the
+        highest epoch seen here, so that the epochs the displays know keep growing."""
         await self._store.execute("INSERT INTO leader_lease(name, holder, epoch, expires_at)"
-                                  " VALUES(?, NULL, 0, 0) ON CONFLICT(name) DO NOTHING",
-                                  (self.name,))
+                                  " VALUES(?, NULL, ?, 0) ON CONFLICT(name) DO NOTHING",
+                                  (self.name, self._seen_epoch))
 
     async def renew(self) -> float:
         """One try: keep our lease, or take it when it is free or expired. Returns how long
@@ -112,12 +114,18 @@ class Lease:
         held = self._epoch if self.is_leader() else 0
         params = {"name": self.name, "me": self.me, "held": held, "ttl": self.ttl_s}
 
-        def work(conn: Any) -> dict[str, Any]:
+        def work(conn: Any) -> dict[str, Any] | None:
             won = conn.execute(self._sql.take, params).fetchone()
             row = conn.execute(self._sql.read, {"name": self.name}).fetchone()
+            if row is None:
+                return None
             return {"won": won is not None, "holder": row["holder"], "epoch": int(row["epoch"]),
                     "remaining": float(row["remaining"])}
         got = await self._store.transaction(work)
+        if got is None:                    # the row was deleted: nobody holds it now
+            await self._lose("the lease's row is gone from the store")
+            await self.ensure_row()
+            return 0.0
         self._seen_epoch = got["epoch"]
         self._holder = got["holder"]
         self._holder_until = time.monotonic() + max(0.0, got["remaining"])
