@@ -172,6 +172,17 @@ async def test_a_stale_leaders_alarm_is_refused_and_displays_see_its_epoch(
             with pytest.raises(StaleLeader):
                 await alarms._raise(rule, 9, epoch=1)
             assert (await http.get("/api/walls/w1/alarms")).json() == []   # nothing written
+            # paused between its alarm row and its push: the push's save is refused too
+            walls = server.services.wall.walls                   # type: ignore[union-attr]
+            version = (await walls.monitor("w1", "2")).layout_version
+            current = await walls.layout("w1", "2")
+            assert current is not None
+            with pytest.raises(StaleLeader):
+                await server.services.wall.controller.push(      # type: ignore[union-attr]
+                    "w1", {"2": current}, "alarm:1", epoch=1)
+            with pytest.raises(StaleLeader):
+                await walls.make_current("w1", "2", 2, epoch=1)   # the alarm's layout
+            assert version == 1 and (await walls.monitor("w1", "2")).layout_version == 1
             await asyncio.sleep(0.3)
             assert len(display.layouts) == 3                               # nothing sent
             # its own loop finds the lease gone and steps down; rules stop running here

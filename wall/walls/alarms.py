@@ -210,7 +210,7 @@ class AlarmEngine:
         if not await self._store.transaction(update):
             return
         restored = await self._controller.walls.make_current(rule.wall, rule.monitor,
-                                                             int(row["restore_version"]))
+                                                             int(row["restore_version"]), epoch)
         if restored is not None:
             await self._controller.announce(rule.wall, {rule.monitor: restored}, epoch=epoch)
         info = {"alarm": int(row["id"]), "rule": rule.id, "name": rule.name}

@@ -170,7 +170,8 @@ class WallController:
         ``epoch``: the leader's, for a push a leader duty makes (an alarm): the displays
         refuse it once they have seen a newer leader (streams/leadership.py, Fence).
         """
-        saved = await self.walls.save_layouts(wall, layouts, by, durable=record is None)
+        saved = await self.walls.save_layouts(wall, layouts, by, durable=record is None,
+                                              epoch=epoch)
         return await self.announce(wall, saved, wait_s, record, epoch)
 
     async def announce(self, wall: str, layouts: dict[str, Layout],
