@@ -138,19 +138,29 @@ class Lease:
             return 0.0 if got["remaining"] <= 0 else self.renew_s
         return min(self.renew_s, max(0.02, got["remaining"] + 0.02))
 
-    async def release(self) -> None:
-        """A clean stop: step down, then free the lease in the store (if still ours)."""
+    async def release(self) -> int:
+        """A clean stop: step down, then free the lease in the store (if still ours).
+        Returns the epoch released (0: none was held)."""
         epoch = self._epoch
         await self._lose("stopping")
-        if epoch:
-            await self._store.execute(self._sql.release,
-                                      {"name": self.name, "me": self.me, "held": epoch})
-            self._holder = None
-            log.info("leader lease %s released (epoch %d)", self.name, epoch)
+        if not epoch:
+            return 0
+        await self._store.execute(self._sql.release,
+                                  {"name": self.name, "me": self.me, "held": epoch})
+        self._holder = None
+        log.info("leader lease %s released (epoch %d)", self.name, epoch)
+        return epoch
 
     # -- local state
 
     async def _gain(self, epoch: int, valid_until: float) -> None:
+        if valid_until <= time.monotonic():
+            # the renewal took longer than the safe time: not acted on (the lease expires
+            # in the store and is taken again, with a new epoch)
+            log.warning("leader lease renewal too slow (over %.1f s); not acting on it",
+                        self.ttl_s - self.margin_s)
+            await self._lose("the renewal came back too late")
+            return
         async with self._lock:
             new = self._epoch != epoch
             self._epoch, self._valid_until = epoch, valid_until

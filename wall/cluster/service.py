@@ -119,9 +119,13 @@ class ClusterService:
         if self._sub is not None:
             await self._sub.close()
             self._sub = None
-        epoch = self.lease.epoch()
-        for what, step in (("release the lease", self.lease.release),
-                           ("stop the leader duties", self.duties.stop),
+        epoch = 0
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                epoch = await self.lease.release()
+        except Exception as exc:
+            log.warning("cluster: could not release the lease: %s", exc)
+        for what, step in (("stop the leader duties", self.duties.stop),
                            ("leave the controllers table", self.members.leave)):
             try:
                 async with asyncio.timeout(STOP_TIMEOUT_S):
