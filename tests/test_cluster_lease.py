@@ -267,6 +267,8 @@ async def test_two_controllers_one_leader_clean_stop_hands_over_at_once(
             assert ctrl["detail"]["lease_holder"] == sa.bus.node_id
             assert sb.cluster is not None and sa.cluster is not None
             assert not sb.cluster.duties.running and sa.cluster.duties.running
+            assert sa.analytics is not None and sb.analytics is None   # the frame router: A's
+            assert sb.cluster.duties.names() == ["analytics", "health prober and alert rules"]
             a_running = False
             await first.__aexit__(None, None, None)     # A stops cleanly: released, B told
             stopped = time.monotonic()
@@ -275,6 +277,7 @@ async def test_two_controllers_one_leader_clean_stop_hands_over_at_once(
             assert handover < 0.5, handover    # at once, not at B's next try (renew_s = 1 s)
             assert sb.leadership.epoch() == 2
             await wait_until(lambda: sb.cluster.duties.running, 3, "B's duties run")
+            assert sb.analytics is not None
             body = (await http_b.get("/api/cluster")).json()
             assert [(c["id"], c["leader"]) for c in body["controllers"]] == [
                 (sb.bus.node_id, True)]          # A left the table
