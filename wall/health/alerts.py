@@ -144,22 +144,25 @@ class AlertBook:
 
         stamp = now_iso()
 
-        def insert(conn: sqlite3.Connection) -> dict[str, Any]:
+        def insert(conn: sqlite3.Connection) -> tuple[dict[str, Any], bool]:
             self.fence(conn)
-            conn.execute(
+            added = conn.execute(
                 "INSERT INTO health_alerts(rule, subject, state, province, severity, title_vi,"
                 " title_en, detail_vi, detail_en, link, raised_at, open_key)"
                 " VALUES(?, ?, 'raised', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(open_key) DO NOTHING",
                 (cond.rule, cond.subject, cond.province, cond.severity.value, cond.title_vi,
-                 cond.title_en, cond.detail_vi, cond.detail_en, cond.link, stamp, key))
+                 cond.title_en, cond.detail_vi, cond.detail_en, cond.link, stamp, key)).rowcount
             return dict(conn.execute("SELECT * FROM health_alerts WHERE open_key = ?",
-                                     (key,)).fetchone())
-        alert = Alert.from_row(await self._store.transaction(insert))
+                                     (key,)).fetchone()), added == 1
+        row, added = await self._store.transaction(insert)
+        alert = Alert.from_row(row)
         self._pending.pop(cond.key, None)
         self._open[cond.key] = alert
-        if alert.raised_at != stamp:
-            return None          # raised already (another controller): adopted, not repeated
+        if not added:
+            # raised already (another controller): adopted, not repeated. Judged by the
+            # insert itself: two raises within one millisecond have the same raised_at.
+            return None
         log.warning("alert raised: %s %s (%s)", cond.rule, cond.subject, cond.title_en)
         return alert
 
