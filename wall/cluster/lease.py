@@ -134,8 +134,8 @@ class Lease:
             return max(0.0, self.renew_s - (time.monotonic() - sent))
         if self._epoch:
             await self._lose("the lease is held by another controller")
-        if got["holder"] is None:
-            return 0.0 if got["remaining"] <= 0 else self.renew_s
+        if got["holder"] is None:          # (taken by nobody, yet not by us: try later)
+            return self.renew_s
         return min(self.renew_s, max(0.02, got["remaining"] + 0.02))
 
     async def release(self) -> int:
