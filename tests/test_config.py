@@ -117,3 +117,6 @@ def test_cluster_lease_renewal_must_fit_twice_in_its_lifetime(tmp_path: Path) ->
     ok = write(tmp_path, '[cluster]\nlease_ttl_s = 3\nlease_renew_s = 1\n'
                'controller_url = "https://10.0.0.11:8443"\n')
     assert load(ok, env={}).cluster.controller_url == "https://10.0.0.11:8443"
+    bad = write(tmp_path, '[cluster]\ncontroller_url = "10.0.0.11:8080"\n')
+    with pytest.raises(ConfigError, match="cluster.controller_url.*http"):
+        load(bad, env={})

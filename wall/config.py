@@ -511,12 +511,19 @@ class AlertsConfig(_Section):
         return value
 
 
+def _controller_url(value: str) -> str:
+    value = value.strip()
+    if value and not value.lower().startswith(("http://", "https://")):
+        raise ValueError("expected empty or an http(s) URL, e.g. https://10.0.0.11:8443")
+    return value
+
+
 class ClusterConfig(_Section):
     """Several controllers on one store (README "Several controllers")."""
     # lease19: the leader lease (wall/cluster/)
-    controller_url: str = Field("", description="URL other machines reach this controller at "
-                                "(shown by GET /api/cluster); empty = public_url, else the "
-                                "listen address")
+    controller_url: Annotated[str, AfterValidator(_controller_url)] = Field(
+        "", description="URL other machines reach this controller at (shown by "
+                        "GET /api/cluster); empty = public_url, else the listen address")
     lease_ttl_s: float = Field(5.0, gt=0, le=300, description="Leader lease lifetime: a leader "
                                "that died is replaced within this many seconds")
     lease_renew_s: float = Field(1.0, gt=0, le=150, description="How often the leader renews "
