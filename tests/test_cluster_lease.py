@@ -200,6 +200,7 @@ async def test_a_stale_leaders_alarm_is_refused_and_displays_see_its_epoch(
 
 async def test_cluster_api_admin_only_and_no_credentials(app_config: Config) -> None:
     app_config.bus.redis_url = "redis://:bus-secret-pw@127.0.0.1:1/0"   # not used: memory bus
+    app_config.cluster.controller_url = "http://ops:hunter2@10.0.0.11:8080"   # by mistake
     async with start_live_server(app_config) as server, server.client() as http:
         await server.add_user("op", Role.OPERATOR)
         async with server.client() as anonymous:
@@ -213,12 +214,9 @@ async def test_cluster_api_admin_only_and_no_credentials(app_config: Config) -> 
         assert r.status_code == 200, r.text
         body = r.json()
         assert set(body) == {"controllers", "media_nodes", "store", "bus"}
-        if body["controllers"][0]["url"] != server.url:     # the port is known once listening
-            await asyncio.sleep(0.5)
-            body = (await http.get("/api/cluster")).json()
         me = server.services.bus.node_id
         assert body["controllers"] == [{"id": me, "pid": os.getpid(),
-                                        "url": server.url, "leader": True}]
+                                        "url": "http://10.0.0.11:8080", "leader": True}]
         # the media processes this controller started, each its own pid
         nodes = body["media_nodes"]
         assert nodes and all(set(n) == {"id", "pid", "cameras"} for n in nodes)
@@ -227,6 +225,7 @@ async def test_cluster_api_admin_only_and_no_credentials(app_config: Config) -> 
         assert body["store"] == {"engine": engine, "ok": True}
         assert body["bus"] == {"backend": "memory", "ok": True}
         assert "bus-secret-pw" not in r.text and "postgresql://" not in r.text
+        assert "hunter2" not in r.text and "ops" not in r.text
         # the health board shows the lease holder and its epoch
         health = server.services.health
         assert health is not None
@@ -254,7 +253,11 @@ async def test_two_controllers_one_leader_clean_stop_hands_over_at_once(
             sa, sb = a.services, b.services
             assert sa.leadership.is_leader() and not sb.leadership.is_leader()
             assert sb.leadership.holder() == sa.bus.node_id
-            body = (await http_b.get("/api/cluster")).json()
+            async def listed() -> dict | None:
+                body = (await http_b.get("/api/cluster")).json()
+                urls = {c["url"] for c in body["controllers"]}   # once each one listens
+                return body if urls == {a.url, b.url} else None
+            body = await wait_until(listed, 3, "both controllers at their URLs")
             assert {(c["id"], c["leader"]) for c in body["controllers"]} == {
                 (sa.bus.node_id, True), (sb.bus.node_id, False)}
             # B's health board: not the leader, the lease held by A; B's duties do not run
