@@ -243,6 +243,9 @@ async def test_two_controllers_one_leader_clean_stop_hands_over_at_once(
     wall_config.bus.redis_url = redis_server.url
     wall_config.bus.prefix = redis_server.fresh_prefix()
     wall_config.alerts.sample_s = 0.2
+    # renewals 10 s apart: without the leader's word on the bus, B would wait that long
+    wall_config.cluster.lease_ttl_s = 30
+    wall_config.cluster.lease_renew_s = 10
     b_config = copy.deepcopy(wall_config)
     first = start_live_server(wall_config)
     a = await first.__aenter__()              # A starts first: it leads
@@ -277,7 +280,7 @@ async def test_two_controllers_one_leader_clean_stop_hands_over_at_once(
             stopped = time.monotonic()
             await wait_until(lambda: sb.leadership.is_leader(), 3, "B takes the lease")
             handover = time.monotonic() - stopped
-            assert handover < 0.5, handover    # at once, not at B's next try (renew_s = 1 s)
+            assert handover < 2.0, handover    # at once, not at B's next try (up to 10 s)
             assert sb.leadership.epoch() == 2
             await wait_until(lambda: sb.cluster.duties.running, 3, "B's duties run")
             assert sb.analytics is not None
