@@ -95,8 +95,10 @@ def _takeover(survivor: httpx.Client, old: dict) -> tuple[float, dict]:
 
 def test_kill_9_the_leader_the_other_takes_the_lease_within_ttl(two_controllers) -> None:
     (pa, a), (pb, b) = two_controllers
-    ids = {c["pid"]: c for c in b.get("/api/cluster").json()["controllers"]}
-    assert set(ids) == {pa.pid, pb.pid}, ids                   # both, each its own pid
+    for http in (a, b):                              # both see both, and one leader
+        controllers = http.get("/api/cluster").json()["controllers"]
+        assert {c["pid"] for c in controllers} == {pa.pid, pb.pid}, controllers
+        assert [c["pid"] for c in controllers if c["leader"]] == [pa.pid], controllers
     old = _leader(b)
     assert old is not None and old["pid"] == pa.pid
     os.kill(pa.pid, signal.SIGKILL)
