@@ -19,6 +19,9 @@ let socket = null;
 let retryMs = 0;                // the first retry at once; then 0.25 s doubling to 1 s
 const DEGRADED = "Mất kết nối máy chủ — đang kết nối lại / Server connection lost — reconnecting";
 let handling = Promise.resolve();
+// Fence (streams/leadership.py): what a leader sends carries its epoch; a message from an
+// older leader than one already heard (it was paused while another took over) is dropped.
+let leaderEpoch = 0;
 
 // A raised alarm highlights its camera on this monitor: that tile first shows the seconds
 // before the alarm ([replay] pre_alarm_seconds, sent with the alarm), then goes live.
@@ -102,6 +105,15 @@ function connect() {
   // One message at a time, in order: an alarm's replay needs the layout pushed just before it.
   socket.onmessage = (event) => {
     const msg = JSON.parse(event.data);
+    if (typeof msg.epoch === "number") {
+      const seen = document.body.dataset;
+      if (msg.epoch < leaderEpoch) {
+        seen.staleRefused = String(Number(seen.staleRefused || 0) + 1);
+        return;
+      }
+      leaderEpoch = msg.epoch;
+      seen.epoch = String(leaderEpoch);
+    }
     handling = handling.then(() => handle(msg)).catch((err) => console.error(err));
   };
   const handle = async (msg) => {

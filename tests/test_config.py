@@ -102,3 +102,21 @@ def test_load_config_takes_the_command_lines_overrides_as_plain_arguments(
     assert load_config(env={}).server.port == 9000
     (tmp_path / "config.toml").unlink()
     assert load_config(env={}).server.port == 8080
+
+
+def test_cluster_lease_renewal_must_fit_twice_in_its_lifetime(tmp_path: Path) -> None:
+    config = load(None, env={})
+    assert (config.cluster.lease_ttl_s, config.cluster.lease_renew_s) == (5.0, 1.0)
+    path = write(tmp_path, '[server]\nport = 8080\n[cluster]\nlease_ttl_s = 2\n'
+                 'lease_renew_s = 1\n')
+    with pytest.raises(ConfigError) as err:
+        load(path, env={})
+    line = str(err.value)
+    assert len(line.splitlines()) == 1 and f"{path}:3" in line
+    assert "lease_renew_s (1) must be under lease_ttl_s / 2 (1)" in line
+    ok = write(tmp_path, '[cluster]\nlease_ttl_s = 3\nlease_renew_s = 1\n'
+               'controller_url = "https://10.0.0.11:8443"\n')
+    assert load(ok, env={}).cluster.controller_url == "https://10.0.0.11:8443"
+    bad = write(tmp_path, '[cluster]\ncontroller_url = "10.0.0.11:8080"\n')
+    with pytest.raises(ConfigError, match="cluster.controller_url.*http"):
+        load(bad, env={})

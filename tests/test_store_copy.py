@@ -43,6 +43,9 @@ FILL = [
     "INSERT INTO health_alerts(rule, subject, state, province, severity, title_vi, title_en,"
     " raised_at, open_key) VALUES('camera_lost', 'hn-1', 'raised', 'HA-NOI', 'critical',"
     f" 'Mất camera hn-1', 'Camera hn-1 lost', '{NOW}', 'camera_lost:hn-1')",
+    # a controller that died (a clean stop removes its own row)
+    "INSERT INTO controllers(id, pid, url, started_at, seen_at) VALUES('gone-1', 4242,"
+    f" 'http://10.0.0.9:8080', '{NOW}', 1767200400.5)",
 ]
 
 

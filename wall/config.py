@@ -23,6 +23,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from iocwall.streams.settings import DEFAULTS as D
@@ -517,8 +518,24 @@ def _host_port(value: str) -> str:
     return value.strip()
 
 
+def _controller_url(value: str) -> str:
+    value = value.strip()
+    if value and not value.lower().startswith(("http://", "https://")):
+        raise ValueError("expected empty or an http(s) URL, e.g. https://10.0.0.11:8443")
+    return value
+
+
 class ClusterConfig(_Section):
     """``[cluster]``: several controllers and media nodes serving one site."""
+    # -- lease19: the leader lease (wall/cluster/)
+    controller_url: Annotated[str, AfterValidator(_controller_url)] = Field(
+        "", description="URL other machines reach this controller at (shown by "
+                        "GET /api/cluster); empty = public_url, else the listen address")
+    lease_ttl_s: float = Field(5.0, gt=0, le=300, description="Leader lease lifetime: a leader "
+                               "that died is replaced within this many seconds")
+    lease_renew_s: float = Field(1.0, gt=0, le=150, description="How often the leader renews "
+                                 "its lease (and the others try to take it); under "
+                                 "lease_ttl_s / 2")
     # -- nodes19: media nodes on other machines
     media: Literal["processes", "nodes"] = Field(
         "processes", description="Where media runs: 'processes' (this machine, [streams] "
@@ -529,6 +546,15 @@ class ClusterConfig(_Section):
                              "file everywhere; needed with media = 'nodes' and by media nodes")
     ca_file: str = Field("", description="PEM certificate(s) the media nodes' TLS "
                          "certificates are checked against; empty = the system's roots")
+
+    @model_validator(mode="after")
+    def _renew_in_time(self) -> ClusterConfig:
+        # two renewals must fit in one lifetime: one lost renewal never loses the lease
+        if self.lease_renew_s >= self.lease_ttl_s / 2:
+            raise ValueError(f"lease_renew_s ({self.lease_renew_s:g}) must be under "
+                             f"lease_ttl_s / 2 ({self.lease_ttl_s / 2:g}), so that one lost "
+                             "renewal does not lose the lease")
+        return self
 
 
 class MediaNodeConfig(_Section):

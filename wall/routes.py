@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute
 from iocwall.wall import media_api, pages, replay_api, search
 from iocwall.wall.access import Principal, Role
 from iocwall.wall.api import allowed, audit, health, prefs, session, tokens, users
+from iocwall.wall.cluster import api as cluster_api
 from iocwall.wall.health import api as health_api
 from iocwall.wall.indicators import api as indicators_api
 from iocwall.wall.notify import api as notify_api
@@ -41,7 +42,7 @@ def route_table(services: Services) -> list[BaseRoute]:
         # accounts, sessions, audit, health
         *health.routes(), *session.routes(), *prefs.routes(), *users.routes(), *tokens.routes(),
         *audit.routes(), *search.routes(), *notify_api.routes(), *allowed.routes(),
-        *health_api.routes(),
+        *health_api.routes(), *cluster_api.routes(),
         # pages, registry, media, indicators, walls, queues and zones
         *pages.routes(), *registry_api.routes(), *media_routes, *indicators_api.routes(),
         *wall_api.routes(), *replay_push.routes(), *wall_ws.routes(),

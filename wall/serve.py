@@ -134,6 +134,8 @@ async def run_server(config: Config, *, ready: asyncio.Event | None = None,
         server = _make_server(app, tls)
         serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
         info = await _wait_listening(server, serving, config, services, admin)
+        if services.cluster is not None:            # GET /api/cluster shows where we are
+            services.cluster.set_url(f"{info.url.rstrip('/')}")
         if on_ready is not None:
             on_ready(info)
         if ready is not None:

@@ -8,6 +8,10 @@
 ``media`` is the media service (streams/contract.py: ``MediaService``, in this
 process or in media processes), attached by the caller; Services starts it after
 the rest and stops it first.
+
+``cluster`` (wall/cluster/) holds the leader lease: several controllers may share one
+store, and the duties that must run once (alarm and alert rules, the health prober,
+analytics, camera placement) run on the lease holder only. ``leadership`` is that lease.
 """
 from __future__ import annotations
 
@@ -45,6 +49,8 @@ from iocwall.wall.zones.store import ZoneStore
 if TYPE_CHECKING:
     from iocwall.analytics.messages import ZoneSpec
     from iocwall.streams.contract import MediaService
+    from iocwall.streams.leadership import Leadership
+    from iocwall.wall.cluster.service import ClusterService
     from iocwall.wall.health.service import HealthService
     from iocwall.wall.registry.follow import RegistryFollow
     from iocwall.wall.registry.sync import MediaSync
@@ -104,6 +110,8 @@ class Services:
         # `iocwall demo` only: its simulated cameras' login, shown to registrars (demo data)
         self.demo_camera_login: dict[str, str] | None = None
         self.health: HealthService | None = None  # once started: board, availability, alerts
+        self.cluster: ClusterService | None = None  # once the store and bus are open
+        self._cluster_started = False
         self._sessions: Sessions | None = None
         self.started_at = time.monotonic()
         self.started = False
@@ -116,6 +124,13 @@ class Services:
         if self._bus is None:
             raise RuntimeError("services not started")
         return self._bus
+
+    @property
+    def leadership(self) -> Leadership:
+        """The leader lease (wall/cluster/lease.py), once the store and bus are open."""
+        if self.cluster is None:
+            raise RuntimeError("services not started")
+        return self.cluster.lease
 
     @property
     def sessions(self) -> Sessions:
@@ -131,6 +146,8 @@ class Services:
             private_dir(self.config.data_path)     # raises UnsafeDataDir if others can read it
             await self.store.open()
             self._bus = await open_bus(self.config.bus, self.node_id)
+            from iocwall.wall.cluster.service import ClusterService
+            self.cluster = ClusterService(self.config, self.store, self._bus)
             auth = self.config.auth
             secret = await session_secret(auth, self.config.data_path)
             await check_session_key(self.store, secret)   # shared store: one key for all
@@ -159,8 +176,12 @@ class Services:
             if self.media is not None:
                 await self.media.start()
                 self._media_started = True
-                await self._start_analytics()
+                self._lead_analytics()
+                await self._follow_leader(self.media)
             await self._start_health()
+            # last: taking the lease starts the leader duties registered above
+            await self.cluster.start()
+            self._cluster_started = True
         except BaseException:
             await self.stop()
             raise
@@ -208,6 +229,10 @@ class Services:
     async def stop(self) -> None:
         """Stop media, then the bus, then the store; each step runs even if one fails."""
         self.started = False
+        if self.cluster is not None and self._cluster_started:
+            self._cluster_started = False
+            with _logged("cluster"):
+                await self.cluster.stop()        # duties stop, the lease is released
         if self._replay_task is not None:
             self._replay_task.cancel()
             await asyncio.gather(self._replay_task, return_exceptions=True)
@@ -258,24 +283,56 @@ class Services:
         found = await self.registry.get(camera)
         return found.province if found is not None else ""
 
-    async def _start_analytics(self) -> None:
+    def _lead_analytics(self) -> None:
+        """Analytics (taps + the frame router) run on the leader only: started when this
+        controller takes the lease, stopped when it loses it. Counts reach every
+        controller through the bus."""
+        if not self.config.analytics.enabled or self.media is None:
+            return
+        assert self.cluster is not None
+        self.zones.listen(self._analytics_zones)
+        self.cluster.duties.add("analytics", self._start_analytics, self._stop_analytics)
+
+    async def _start_analytics(self, epoch: int = 0) -> None:
         """Tap the cameras with queue zones, and follow the zones as they change; the
         ZeroMQ port is bound only once a camera has zones."""
         cfg = self.config.analytics
-        if not cfg.enabled or self.media is None:
+        if not cfg.enabled or self.media is None or self.analytics is not None:
             return
         from iocwall.wall.zones.analytics import AnalyticsService
         analytics = AnalyticsService(cfg, self.media, self.queues)
         self.analytics = analytics
         await analytics.start(await self.zones.all())
-        self.zones.listen(analytics.set_zones)
+
+    async def _stop_analytics(self) -> None:
+        analytics, self.analytics = self.analytics, None
+        if analytics is not None:
+            await analytics.stop()
+
+    async def _analytics_zones(self, camera: str, zones: list[ZoneSpec]) -> None:
+        analytics = self.analytics
+        if analytics is not None:
+            await analytics.set_zones(camera, zones)  # type: ignore[attr-defined]
+
+    async def _follow_leader(self, media: MediaService) -> None:
+        """Camera placement on media nodes is the leader's (MediaService.follow_leader,
+        where the media service has it)."""
+        follow = getattr(media, "follow_leader", None)
+        if follow is not None:
+            started = follow(self.leadership)
+            if started is not None:          # an async method: its coroutine
+                await started
 
     async def _start_health(self) -> None:
         """The health board and alert rules, once everything they watch is up; alert
         changes go to the outbox (wall/notify/), which sends them to people."""
         from iocwall.wall.health.service import HealthService
-        self.health = HealthService(self, notify=self.notify.notifier)
+        assert self.cluster is not None
+        self.health = HealthService(self, notify=self.notify.notifier,
+                                    leadership=self.cluster.lease)
         await self.health.start()
+        self.cluster.duties.add("health prober and alert rules", self.health.lead,
+                                self.health.follow)
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_at

@@ -8,14 +8,15 @@ rule names any more (a camera removed, a rule switched off) counts as cleared.
 
 Alerts live in the store (``health_alerts``); its unique ``open_key`` keeps one open alert per
 rule and subject even with several controllers, and open alerts are read back at start, so a
-restart neither loses nor repeats them.
+restart neither loses nor repeats them. With several controllers the rules run on the
+leader (wall/cluster/); its raises and resolves are fenced with its epoch (``fence``).
 """
 from __future__ import annotations
 
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -73,6 +74,8 @@ class AlertBook:
         self._open: dict[tuple[str, str], Alert] = {}
         self._pending: dict[tuple[str, str], float] = {}    # active since (no open alert)
         self._clearing: dict[tuple[str, str], float] = {}   # cleared since (open alert)
+        # run inside each raise/resolve transaction: the leader's fence (lease.fenced)
+        self.fence: Callable[[Any], None] = lambda conn: None
 
     async def load(self) -> None:
         """Adopt the alerts left open (by an earlier run, or another controller)."""
@@ -80,9 +83,10 @@ class AlertBook:
             "SELECT * FROM health_alerts WHERE open_key IS NOT NULL ORDER BY id")
         self._open = {(r["rule"], r["subject"]): Alert.from_row(r) for r in rows}
 
-    async def step(self, conditions: Iterable[Condition],
-                   now: float | None = None) -> list[Alert]:
-        """Apply one sample of every rule; returns the alerts that changed state."""
+    async def step(self, conditions: Iterable[Condition], now: float | None = None,
+                   rules: frozenset[str] | None = None) -> list[Alert]:
+        """Apply one sample of every rule (``rules``: of those rules only; the others'
+        alerts are left as they are); returns the alerts that changed state."""
         now = time.monotonic() if now is None else now
         seen = {c.key: c for c in conditions}
         changed: list[Alert] = []
@@ -98,7 +102,8 @@ class AlertBook:
                 changed += await self._clear(key, now)
         for key in [k for k in self._pending if k not in seen]:
             del self._pending[key]
-        for key in [k for k in self._open if k not in seen]:
+        for key in [k for k in self._open
+                    if k not in seen and (rules is None or k[0] in rules)]:
             changed += await self._clear(key, now)
         return changed
 
@@ -139,21 +144,25 @@ class AlertBook:
 
         stamp = now_iso()
 
-        def insert(conn: sqlite3.Connection) -> dict[str, Any]:
-            conn.execute(
+        def insert(conn: sqlite3.Connection) -> tuple[dict[str, Any], bool]:
+            self.fence(conn)
+            added = conn.execute(
                 "INSERT INTO health_alerts(rule, subject, state, province, severity, title_vi,"
                 " title_en, detail_vi, detail_en, link, raised_at, open_key)"
                 " VALUES(?, ?, 'raised', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(open_key) DO NOTHING",
                 (cond.rule, cond.subject, cond.province, cond.severity.value, cond.title_vi,
-                 cond.title_en, cond.detail_vi, cond.detail_en, cond.link, stamp, key))
+                 cond.title_en, cond.detail_vi, cond.detail_en, cond.link, stamp, key)).rowcount
             return dict(conn.execute("SELECT * FROM health_alerts WHERE open_key = ?",
-                                     (key,)).fetchone())
-        alert = Alert.from_row(await self._store.transaction(insert))
+                                     (key,)).fetchone()), added == 1
+        row, added = await self._store.transaction(insert)
+        alert = Alert.from_row(row)
         self._pending.pop(cond.key, None)
         self._open[cond.key] = alert
-        if alert.raised_at != stamp:
-            return None          # raised already (another controller): adopted, not repeated
+        if not added:
+            # raised already (another controller): adopted, not repeated. Judged by the
+            # insert itself: two raises within one millisecond have the same raised_at.
+            return None
         log.warning("alert raised: %s %s (%s)", cond.rule, cond.subject, cond.title_en)
         return alert
 
@@ -163,9 +172,12 @@ class AlertBook:
             del self._open[key]
             self._clearing.pop(key, None)
             return replace(alert, state="resolved", resolved_at=now_iso())
-        done = await self._store.execute(
-            "UPDATE health_alerts SET state = 'resolved', resolved_at = ?, open_key = NULL"
-            " WHERE id = ? AND open_key IS NOT NULL", (now_iso(), alert.id))
+        def resolve(conn: sqlite3.Connection) -> int:
+            self.fence(conn)
+            return int(conn.execute(
+                "UPDATE health_alerts SET state = 'resolved', resolved_at = ?, open_key = NULL"
+                " WHERE id = ? AND open_key IS NOT NULL", (now_iso(), alert.id)).rowcount)
+        done = await self._store.transaction(resolve)
         del self._open[key]
         self._clearing.pop(key, None)
         if not done:

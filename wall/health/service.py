@@ -9,6 +9,12 @@
 Every alert change goes three ways: the notifier (``notify.alert_changed``), the walls'
 ``alarms`` tiles (the wall's own alarm topic, once per wall, as the queue alarms travel) and
 the log. Each is guarded: a failing notifier or bus never stops the loop.
+
+With several controllers (wall/cluster/) every one samples its own board (GET /api/health
+answers everywhere), but only the lease holder probes idle cameras, counts availability and
+evaluates the rules (late reports included), its alert writes fenced with its epoch. The
+others follow the alerts in the store, and judge one rule themselves: controller_down, when
+they see nobody holding the lease.
 """
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ from iocwall.streams.clock import now_iso
 from iocwall.wall import provinces
 from iocwall.wall.access import Principal
 from iocwall.wall.bus import Event, EventKind
+from iocwall.wall.cluster.duties import leads, write_epoch
+from iocwall.wall.cluster.lease import Lease, fenced
 from iocwall.wall.health.alerts import Alert, AlertBook
 from iocwall.wall.health.availability import Availability
 from iocwall.wall.health.board import Board
@@ -31,7 +39,6 @@ from iocwall.wall.health.notify import Notifier, NullNotifier
 from iocwall.wall.health.probe import CameraProber
 from iocwall.wall.health.rules import Extras, evaluate
 from iocwall.wall.health.system import (
-    LeaderView,
     certificate_component,
     controller_component,
     disk_component,
@@ -45,19 +52,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 PING_TIMEOUT_S = 5.0
 REPORTS_EVERY_S = 60.0      # the reporting calendar changes by the day: no need to ask often
+CONTROLLER_RULE = "controller_down"    # judged by every controller, leader or not
 
 
 class HealthService:
-    def __init__(self, services: Services, notify: Notifier | None = None) -> None:
+    def __init__(self, services: Services, notify: Notifier | None = None,
+                 leadership: Lease | None = None) -> None:
         """``services``: the process's Services (started up to the store and bus);
-        ``notify``: where alert changes go (default: nowhere, see notify.py)."""
+        ``notify``: where alert changes go (default: nowhere, see notify.py);
+        ``leadership``: the leader lease (None: this process alone does everything; else
+        Services calls ``lead``/``follow`` as the lease comes and goes)."""
         self._svc = services
         self.config = services.config.alerts
         self.alerts = AlertBook(services.store, self.config.resolve_hold_s)
         self.availability = Availability(services.store, self.config.sample_s,
                                          self.config.availability_flush_s)
         self.notify: Notifier = notify or NullNotifier()
-        self.leader: LeaderView | None = None      # the leader lease, once it exists
+        self.leader: Lease | None = leadership
         self.board: Board | None = None
         self._displays, self._workers = DisplayProbe(), WorkerProbe()
         self._reports: tuple[float, tuple[tuple[str, str], ...]] = (-REPORTS_EVERY_S, ())
@@ -71,8 +82,19 @@ class HealthService:
         self._svc.indicators.availability = self.province_availability
         if self.config.enabled:
             self._task = asyncio.create_task(self._run(), name="health")
-            if self.prober is not None:
+            if self.prober is not None and self.leader is None:
                 await self.prober.start()
+
+    async def lead(self, epoch: int) -> None:
+        """This controller took the lease: adopt the open alerts, probe idle cameras."""
+        await self.alerts.load()
+        if self.config.enabled and self.prober is not None:
+            await self.prober.start()
+
+    async def follow(self) -> None:
+        """The lease went elsewhere: the prober stops (the rules check ``leads`` each tick)."""
+        if self.prober is not None:
+            await self.prober.stop()
 
     async def stop(self) -> None:
         if self.prober is not None:
@@ -100,6 +122,11 @@ class HealthService:
     async def tick(self) -> None:
         board = await self.collect()
         self.board = board
+        if not leads(self.leader):
+            await self._follow_tick(board)
+            return
+        epoch = write_epoch(self.leader)       # decided now: fenced when written
+        self.alerts.fence = lambda conn: fenced(conn, epoch)
         self.availability.sample(board.cameras())
         if self.availability.due():
             try:
@@ -108,6 +135,16 @@ class HealthService:
                 log.exception("health: availability flush failed; kept for the next one")
         conditions = evaluate(board, self.config, await self._extras())
         for alert in await self.alerts.step(conditions):
+            await self.announce(alert, epoch)
+
+    async def _follow_tick(self, board: Board) -> None:
+        """Not the leader: the alerts as the leader keeps them (the displays connected here
+        show them), and controller_down, which only a controller without a leader sees."""
+        await self.alerts.load()
+        self.alerts.fence = lambda conn: None
+        conditions = [c for c in evaluate(board, self.config, Extras())
+                      if c.rule == CONTROLLER_RULE]
+        for alert in await self.alerts.step(conditions, rules=frozenset({CONTROLLER_RULE})):
             await self.announce(alert)
 
     async def collect(self) -> Board:
@@ -121,7 +158,7 @@ class HealthService:
         parts += self._displays.components(wall.controller.presence if wall else None,
                                            await wall.watched_nodes() if wall else None)
         parts += self._workers.components(svc.analytics)
-        parts.append(controller_component(svc.node_id, svc.uptime_s(), self.leader))
+        parts.append(controller_component(svc.bus.node_id, svc.uptime_s(), self.leader))
         parts.append(ping_component(Kind.STORE, await self._ping(svc.store.ping), "store"))
         parts.append(ping_component(Kind.BUS, await self._ping(svc.bus.ping), "bus"))
         parts.append(await disk_component(svc.config.data_path, cfg.disk_free_min_percent))
@@ -174,7 +211,8 @@ class HealthService:
         await self.announce(alert)
         return alert
 
-    async def announce(self, alert: Alert) -> None:
+    async def announce(self, alert: Alert, epoch: int | None = None) -> None:
+        """``epoch``: the leader's, when its rules changed the alert (the displays' fence)."""
         try:
             await self.notify.alert_changed(alert.notice())
         except Exception:
@@ -185,7 +223,8 @@ class HealthService:
         try:
             payload = {"state": alert.state, "alert": alert.id, "rule": alert.rule,
                        "severity": alert.severity, "name": alert.title_vi,
-                       "name_en": alert.title_en, "subject": alert.subject}
+                       "name_en": alert.title_en, "subject": alert.subject,
+                       **({} if epoch is None else {"epoch": epoch})}
             for w in await wall.walls.walls():
                 await self._svc.bus.publish(TOPIC_ALARM, Event(
                     TOPIC_ALARM, EventKind.ALERT, {"wall": w.id, **payload}))

@@ -1,9 +1,7 @@
 """This controller, the store, the bus, the data dir's disk and the TLS certificate.
 
-LEADER LEASE HOOK: one controller for now, reported as the leader. When the leader lease
-(store-held lease + fencing epoch, DESIGN.md) lands, give ``controller_component`` an object
-matching ``LeaderView``; the board then shows who holds the lease and the controller_down rule
-fires when nobody does.
+The controller's component shows who holds the leader lease (wall/cluster/lease.py) and its
+epoch; it is down when nobody holds it, which the controller_down rule turns into an alert.
 """
 from __future__ import annotations
 
@@ -19,9 +17,9 @@ from iocwall.wall.health.model import Component, Kind, State
 
 
 class LeaderView(Protocol):
-    """What the leader lease will tell the board (another issue provides it)."""
+    """What the leader lease tells the board (streams.leadership.Leadership has more)."""
     def holder(self) -> str | None: ...        # controller id holding the lease, None: nobody
-    def epoch(self) -> int: ...
+    def seen_epoch(self) -> int: ...           # the lease's epoch, whoever holds it
 
 
 def controller_component(node_id: str | None, uptime_s: float,
@@ -33,7 +31,7 @@ def controller_component(node_id: str | None, uptime_s: float,
     holder = leader.holder()
     return Component(Kind.CONTROLLER, me, State.OK if holder else State.DOWN, detail={
         "uptime_s": round(uptime_s), "leader": holder == me, "lease_holder": holder,
-        "epoch": leader.epoch()})
+        "epoch": leader.seen_epoch()})
 
 
 def ping_component(kind: Kind, ok: bool, name: str) -> Component:

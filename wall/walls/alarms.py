@@ -6,7 +6,9 @@ that service centre's counters (its zones), ``counter`` the zone id. When a rule
 camera is put on the monitor as a highlighted tile on an upper layer (the other
 tiles keep playing), the alarm is logged and audited; when the queue falls back
 (rules with auto_clear) or an operator clears it, the monitor's previous layout
-comes back. Several controllers may run the same rules: the store lets one raise it.
+comes back. Rules are evaluated on the leader only (wall/cluster/): its writes are fenced
+with its epoch, and what it sends the displays carries that epoch, so a leader that was
+paused while another took over cannot raise or clear anything when it wakes.
 """
 from __future__ import annotations
 
@@ -19,9 +21,12 @@ from typing import Any
 
 from iocwall.layouts import Layout, Tile, TileKind
 from iocwall.streams.clock import now_iso
+from iocwall.streams.leadership import Leadership
 from iocwall.wall.audit import AuditLog
 from iocwall.wall.bus import Bus, Event, EventError, EventKind, Subscription
 from iocwall.wall.bus.queue import QueueReading
+from iocwall.wall.cluster.duties import leads, write_epoch
+from iocwall.wall.cluster.lease import fenced
 from iocwall.wall.errors import ApiError
 from iocwall.wall.store import Store
 from iocwall.wall.walls.controller import WallController
@@ -63,10 +68,13 @@ def alarm_layout(layout: Layout | None, camera: str, name: str) -> Layout:
 
 class AlarmEngine:
     def __init__(self, store: Store, bus: Bus, controller: WallController,
-                 audit: AuditLog, pre_alarm_s: float = 0.0) -> None:
+                 audit: AuditLog, pre_alarm_s: float = 0.0,
+                 leadership: Leadership | None = None) -> None:
         """``pre_alarm_s``: seconds before a raised alarm that the displays and the console
-        replay on its camera's tile before going live ([replay] pre_alarm_seconds; 0 = off)."""
+        replay on its camera's tile before going live ([replay] pre_alarm_seconds; 0 = off).
+        ``leadership``: rules run only while it leads (None: always, unfenced)."""
         self._store, self._bus, self._controller, self._audit = store, bus, controller, audit
+        self._leadership = leadership
         self.pre_alarm_s = pre_alarm_s
         self._over_since: dict[int, float] = {}
         self._sub: Subscription | None = None
@@ -117,6 +125,9 @@ class AlarmEngine:
     async def _read(self) -> None:
         assert self._sub is not None
         async for event in self._sub:
+            if not leads(self._leadership):
+                self._over_since.clear()     # the leader judges; its "over since" is its own
+                continue
             try:
                 reading = QueueReading.from_event(event)
                 await self.on_count(reading.camera, reading.counter, reading.people)
@@ -127,24 +138,30 @@ class AlarmEngine:
 
     async def on_count(self, centre: str, counter: str, count: int) -> None:
         now = time.monotonic()
+        epoch = write_epoch(self._leadership)   # decided now: a write after a pause is refused
         for rule in await self.rules():
             if (rule.centre, rule.counter) != (centre, counter):
                 continue
             if count > rule.threshold:
                 since = self._over_since.setdefault(rule.id, now)
                 if now - since >= rule.duration_s:
-                    await self._raise(rule, count)
+                    await self._raise(rule, count, epoch)
             else:
                 self._over_since.pop(rule.id, None)
                 if rule.auto_clear:
-                    await self.clear_rule(rule, "system")
+                    await self.clear_rule(rule, "system", epoch)
 
-    async def _raise(self, rule: Rule, count: int) -> None:
+    def _stamp(self, epoch: int | None) -> dict[str, int]:
+        """What the displays' fence reads: the leader's epoch (none without a lease)."""
+        return {} if epoch is None else {"epoch": epoch}
+
+    async def _raise(self, rule: Rule, count: int, epoch: int | None = None) -> None:
         monitor = await self._controller.walls.monitor(rule.wall, rule.monitor)
 
         raised_at = now_iso()
 
         def insert(conn: sqlite3.Connection) -> int:
+            fenced(conn, epoch)          # StaleLeader: another controller leads now
             # the open-alarm unique index makes a second raise a no-op: no row comes back
             row = conn.execute(
                 "INSERT INTO alarms(rule, raised_at, count, restore_version)"
@@ -156,14 +173,16 @@ class AlarmEngine:
             return                               # already open (maybe by another controller)
         current = await self._controller.walls.layout(rule.wall, rule.monitor)
         shown = alarm_layout(current, rule.camera, rule.name)
-        await self._controller.push(rule.wall, {rule.monitor: shown}, f"alarm:{rule.id}")
+        await self._controller.push(rule.wall, {rule.monitor: shown}, f"alarm:{rule.id}",
+                                    epoch=epoch)
         info = {"alarm": alarm_id, "rule": rule.id, "name": rule.name, "count": count,
                 "camera": rule.camera, "monitor": rule.monitor, "raised_at": raised_at}
         await self._audit.record("system", "wall.alarm.raise", f"wall:{rule.wall}", None, info)
         # only the live "raised" message asks for the seconds before (pre_alarm_s): a display
         # that reconnects gets the open alarms in its layout message and stays live
         await self._bus.publish(TOPIC_ALARM, Event(TOPIC_ALARM, EventKind.ALERT, {
-            "wall": rule.wall, "state": "raised", "pre_alarm_s": self.pre_alarm_s, **info}))
+            "wall": rule.wall, "state": "raised", "pre_alarm_s": self.pre_alarm_s, **info,
+            **self._stamp(epoch)}))
 
     async def clear(self, wall: str, alarm_id: int, by: str) -> None:
         """Clear an open alarm of ``wall``; an alarm of another wall is "not found" here, so a
@@ -175,21 +194,27 @@ class AlarmEngine:
             raise ApiError(404, "not_found", "no open alarm with this id / không có cảnh báo")
         await self.clear_rule((await self.rules(rule_id=int(row["rule"])))[0], by)
 
-    async def clear_rule(self, rule: Rule, by: str) -> None:
+    async def clear_rule(self, rule: Rule, by: str, epoch: int | None = None) -> None:
+        """Clear ``rule``'s open alarm; ``epoch``: the leader's, when a rule clears it (an
+        operator's clear is not fenced: any controller serves it)."""
         row = await self._store.fetchone("SELECT id, restore_version FROM alarms WHERE rule = ?"
                                          " AND cleared_at IS NULL", (rule.id,))
         if row is None:
             return
-        cleared = await self._store.execute(
-            "UPDATE alarms SET cleared_at = ?, cleared_by = ? WHERE id = ? AND cleared_at IS NULL",
-            (now_iso(), by, row["id"]))
-        if not cleared:
+
+        def update(conn: sqlite3.Connection) -> int:
+            fenced(conn, epoch)
+            return int(conn.execute(
+                "UPDATE alarms SET cleared_at = ?, cleared_by = ? WHERE id = ?"
+                " AND cleared_at IS NULL", (now_iso(), by, row["id"])).rowcount)
+        if not await self._store.transaction(update):
             return
         restored = await self._controller.walls.make_current(rule.wall, rule.monitor,
-                                                             int(row["restore_version"]))
+                                                             int(row["restore_version"]), epoch)
         if restored is not None:
-            await self._controller.announce(rule.wall, {rule.monitor: restored})
+            await self._controller.announce(rule.wall, {rule.monitor: restored}, epoch=epoch)
         info = {"alarm": int(row["id"]), "rule": rule.id, "name": rule.name}
         await self._audit.record(by, "wall.alarm.clear", f"wall:{rule.wall}", None, info)
         await self._bus.publish(TOPIC_ALARM, Event(TOPIC_ALARM, EventKind.ALERT,
-                                                   {"wall": rule.wall, "state": "cleared", **info}))
+                                                   {"wall": rule.wall, "state": "cleared", **info,
+                                                    **self._stamp(epoch)}))

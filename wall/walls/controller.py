@@ -183,7 +183,8 @@ class WallController:
     # -- pushes
 
     async def push(self, wall: str, layouts: dict[str, Layout], by: str,
-                   wait_s: float = 0.0, record: Record | None = None) -> PushResult:
+                   wait_s: float = 0.0, record: Record | None = None,
+                   epoch: int | None = None) -> PushResult:
         """Save ``layouts`` (monitor -> layout) as new versions and send them to the displays.
 
         Waits up to ``wait_s`` for an ack from every display up on those monitors.
@@ -192,12 +193,16 @@ class WallController:
         this sees it; a process crash keeps it), the displays get it at once, and
         ``record(result)`` (a durable commit: the audit entry, whose fsync takes the
         layout rows with it) runs meanwhile; push returns when both are done.
+        ``epoch``: the leader's, for a push a leader duty makes (an alarm): the displays
+        refuse it once they have seen a newer leader (streams/leadership.py, Fence).
         """
-        saved = await self.walls.save_layouts(wall, layouts, by, durable=record is None)
-        return await self.announce(wall, saved, wait_s, record)
+        saved = await self.walls.save_layouts(wall, layouts, by, durable=record is None,
+                                              epoch=epoch)
+        return await self.announce(wall, saved, wait_s, record, epoch)
 
     async def announce(self, wall: str, layouts: dict[str, Layout],
-                       wait_s: float = 0.0, record: Record | None = None) -> PushResult:
+                       wait_s: float = 0.0, record: Record | None = None,
+                       epoch: int | None = None) -> PushResult:
         """Send already-current layouts to the displays (used by push, recall, alarms)."""
         push_id = uuid.uuid4().hex[:16]
         result = PushResult(push_id, {m: lay.version for m, lay in layouts.items()},
@@ -208,7 +213,8 @@ class WallController:
             for monitor, layout in layouts.items():
                 await self.bus.publish(TOPIC_PUSH, Event(TOPIC_PUSH, EventKind.COMMAND, {
                     "push_id": push_id, "wall": wall, "monitor": monitor,
-                    "layout": layout.to_json(), "alarms": alarms}))
+                    "layout": layout.to_json(), "alarms": alarms,
+                    **({} if epoch is None else {"epoch": epoch})}))
             await asyncio.gather(self._wait_acks(result, wait_s),
                                  record(result) if record else asyncio.sleep(0))
         finally:
@@ -244,12 +250,15 @@ class WallController:
                     await result.done.wait()
 
     async def _send_layout(self, link: DisplayLink, push_id: str, layout: Layout | None,
-                           alarms: list[dict[str, Any]] | None = None) -> None:
+                           alarms: list[dict[str, Any]] | None = None,
+                           epoch: int | None = None) -> None:
         if alarms is None:
             alarms = await self.alarm_state(link.wall) if self.alarm_state else []
         plan = self._plan(link, layout) if layout else {}
         message = layout_message(push_id, link.wall, link.monitor, layout,
                                  diff(link.layout, layout) if layout else None, alarms, plan)
+        if epoch is not None:
+            message["epoch"] = epoch
         link.version = layout.version if layout else 0
         link.layout = layout
         link.plan = plan
@@ -277,7 +286,8 @@ class WallController:
             layout = Layout.from_json(p["layout"])
             for link in self.links():
                 if (link.wall, link.monitor) == (p["wall"], p["monitor"]):
-                    await self._send_layout(link, p["push_id"], layout, p.get("alarms"))
+                    await self._send_layout(link, p["push_id"], layout, p.get("alarms"),
+                                            p.get("epoch"))
         elif event.topic == TOPIC_ACK:
             self.presence.answered(p["conn"])
             pending = self._pending.get(p["push_id"])

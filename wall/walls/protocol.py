@@ -6,7 +6,9 @@ Display -> controller:  ``ack`` (a layout applied), ``heartbeat`` (health, every
                         ``viewport`` (its screen in device pixels, when that changes).
 Each camera or tour tile of a layout carries ``play``: camera id -> the stream the
 display plays there, chosen by the controller (layouts/streams.py) for that screen.
-Every message is one JSON object with a ``type``; unknown types are refused.
+Every message is one JSON object with a ``type``; unknown types are refused. What a leader
+duty sends (an alarm rule's ``layout`` and ``alarm``, a health alert's ``alarm``) also carries
+``epoch`` (wall/cluster/): a display drops one below the highest epoch it has seen.
 """
 from __future__ import annotations
 

@@ -34,7 +34,8 @@ class WallService:
         self.controller = WallController(self.walls, services.bus,
                                          self.config.heartbeat_timeout_s)
         self.alarms = AlarmEngine(services.store, services.bus, self.controller,
-                                  services.audit, services.config.replay.pre_alarm_seconds)
+                                  services.audit, services.config.replay.pre_alarm_seconds,
+                                  services.leadership)
         self.pairing: Pairing | None = None
         self._alerts = AlertBook(services.store, 0.0)    # read only: the open health alerts
         # Anonymous pairing starts, per address: every start counts (the login limiter's

@@ -13,6 +13,7 @@ from typing import Any
 
 from iocwall.layouts import Layout, Preset
 from iocwall.streams.clock import now_iso
+from iocwall.wall.cluster.lease import fenced
 from iocwall.wall.errors import ApiError
 from iocwall.wall.store import Store
 
@@ -119,16 +120,18 @@ class WallStore:
         return (await self.save_layouts(wall_id, {monitor_id: layout}, by))[monitor_id]
 
     async def save_layouts(self, wall_id: str, layouts: dict[str, Layout], by: str,
-                           durable: bool = True) -> dict[str, Layout]:
+                           durable: bool = True, epoch: int | None = None) -> dict[str, Layout]:
         """Several monitors at once (a preset): one transaction, so one disk sync.
 
         ``durable=False``: committed (every controller and a restarting display read
         it) but not yet fsynced; the caller makes it durable with its next FULL commit
-        (the push's audit entry) before it answers the operator."""
+        (the push's audit entry) before it answers the operator. ``epoch``: a leader
+        duty's save (an alarm), refused once the lease moved on (cluster.lease.fenced)."""
         for monitor_id in layouts:
             await self.monitor(wall_id, monitor_id)
 
         def work(conn: sqlite3.Connection) -> dict[str, int]:
+            fenced(conn, epoch)
             versions = {}
             for monitor_id, layout in layouts.items():
                 row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM layouts WHERE wall = ?"
@@ -145,12 +148,16 @@ class WallStore:
         versions = await self._store.transaction(work, durable)
         return {m: lay.with_version(versions[m]) for m, lay in layouts.items()}
 
-    async def make_current(self, wall_id: str, monitor_id: str, version: int) -> Layout | None:
-        """Show an earlier version again (alarm cleared, undo)."""
+    async def make_current(self, wall_id: str, monitor_id: str, version: int,
+                           epoch: int | None = None) -> Layout | None:
+        """Show an earlier version again (alarm cleared, undo); ``epoch``: as save_layouts."""
         layout = await self.layout(wall_id, monitor_id, version)
         if layout is not None:
-            await self._store.execute("UPDATE monitors SET layout_version = ? WHERE wall = ?"
-                                      " AND id = ?", (version, wall_id, monitor_id))
+            def work(conn: sqlite3.Connection) -> None:
+                fenced(conn, epoch)
+                conn.execute("UPDATE monitors SET layout_version = ? WHERE wall = ? AND id = ?",
+                             (version, wall_id, monitor_id))
+            await self._store.transaction(work)
         return layout
 
     async def layout(self, wall_id: str, monitor_id: str, version: int | None = None
