@@ -174,10 +174,12 @@ class Services:
             await self.wall.start()
             await self._choose_replay()
             if self.media is not None:
+                # before start: a media service that places cameras (media nodes) must never
+                # do so under its default sole leadership while another controller leads
+                self.media.follow_leader(self.leadership)
                 await self.media.start()
                 self._media_started = True
                 self._lead_analytics()
-                await self._follow_leader(self.media)
             await self._start_health()
             # last: taking the lease starts the leader duties registered above
             await self.cluster.start()
@@ -313,15 +315,6 @@ class Services:
         analytics = self.analytics
         if analytics is not None:
             await analytics.set_zones(camera, zones)  # type: ignore[attr-defined]
-
-    async def _follow_leader(self, media: MediaService) -> None:
-        """Camera placement on media nodes is the leader's (MediaService.follow_leader,
-        where the media service has it)."""
-        follow = getattr(media, "follow_leader", None)
-        if follow is not None:
-            started = follow(self.leadership)
-            if started is not None:          # an async method: its coroutine
-                await started
 
     async def _start_health(self) -> None:
         """The health board and alert rules, once everything they watch is up; alert
