@@ -28,3 +28,16 @@ def test_previews_of_one_monitor_are_many() -> None:
     presence.seen(_state("a", "preview:admin", "controller-a"))
     presence.seen(_state("b", "preview:admin", "controller-b"))
     assert presence.up("w1") == {"a", "b"}
+
+
+def test_displays_of_a_controller_that_died_are_gone_until_they_reconnect() -> None:
+    presence = Presence(timeout_s=5.0)
+    presence.seen(_state("p1", "preview:admin", "controller-a"))
+    presence.seen(_state("p2", "preview:op", "controller-b"))
+    presence.seen(_state("n1", "node-7", "controller-a", monitor="2"))
+    presence.keep_controllers({"controller-a", "controller-b"})     # both alive: nothing moves
+    assert presence.up("w1") == {"p1", "p2", "n1"}
+    presence.keep_controllers({"controller-b"})                    # A's row went stale
+    assert presence.up("w1") == {"p2"}                 # no push waits for A's dead sockets
+    presence.seen(_state("p1b", "preview:admin", "controller-b"))  # reconnected through B
+    assert presence.up("w1") == {"p2", "p1b"}

@@ -172,6 +172,7 @@ class Services:
             from iocwall.wall.walls.service import WallService
             self.wall = WallService(self)           # after the registry: the walls' cameras
             await self.wall.start()
+            self.cluster.watch_members(self.wall.controller.presence.keep_controllers)
             await self._choose_replay()
             if self.media is not None:
                 # before start: a media service that places cameras (media nodes) must never

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from iocwall.streams.clock import now_iso
 from tests.fixtures.ports import free_port
 from tests.fixtures.simulator import REPO, SimProcess, start_simulator
 
@@ -82,7 +83,7 @@ def _fmt(value: Any) -> str:
 def write_results(name: str, figures: dict[str, Any]) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    body = {"benchmark": name, "quick": QUICK, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    body = {"benchmark": name, "quick": QUICK, "time": now_iso(),   # +07:00, as every time we write
             "load_avg": os.getloadavg(), "cpus": os.cpu_count(), **figures}
     path.write_text(json.dumps(body, indent=2, default=str) + "\n")
     print(f"figures written to {path.relative_to(REPO)}", flush=True)

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from iocwall.streams.clock import now_iso
@@ -63,6 +64,14 @@ class ClusterService:
         self._tasks: list[asyncio.Task[None]] = []
         self._rounds = 0
         self._failing = False
+        # told, each round, the controllers whose row is fresh (wall presence drops the
+        # displays a dead controller held: their sockets died with it)
+        self._members_seen: list[Callable[[set[str]], None]] = []
+
+    def watch_members(self, callback: Callable[[set[str]], None]) -> None:
+        """Call ``callback(live_ids)`` after each renewal round: the controllers seen within
+        two renewals and a half (a killed one drops out within about 3 s)."""
+        self._members_seen.append(callback)
 
     def set_url(self, url: str) -> None:
         """The URL once the server listens (port 0 picks it then), unless configured."""
@@ -84,6 +93,11 @@ class ClusterService:
         self._rounds += 1
         if self._rounds % FORGET_EVERY == 1:
             await self.members.forget_old()
+        if self._members_seen:
+            window = 2.5 * self.lease.renew_s
+            live = {row["id"] for row in await self.members.live(window)} | {self.me}
+            for callback in self._members_seen:
+                callback(live)
         if self._failing:
             log.info("cluster: the store answers the lease again")
             self._failing = False

@@ -75,6 +75,15 @@ class Presence:
         if state is not None:
             state.status = NodeStatus.GONE
 
+    def keep_controllers(self, live: set[str]) -> None:
+        """``live``: the controllers alive now (wall/cluster/). A display held by any other
+        controller lost its socket when that controller died: it is gone at once, so a push
+        made now does not wait for its ack until its heartbeats expire. It is back as soon
+        as it reconnects anywhere (a new connection, a new heartbeat)."""
+        for state in self._nodes.values():
+            if state.status is not NodeStatus.GONE and state.controller not in live:
+                state.status = NodeStatus.GONE
+
     def expire(self) -> list[NodeState]:
         """Mark as down every node silent for longer than the timeout; returns those."""
         now = time.monotonic()
