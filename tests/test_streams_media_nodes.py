@@ -392,3 +392,14 @@ async def test_a_controller_with_media_on_nodes_plays_a_registered_camera(
 
 async def _eq(value, expected) -> bool:  # noqa: ANN001
     return await value == expected
+
+
+def test_media_on_nodes_needs_the_clusters_own_ca(tmp_path):
+    """Camera passwords go to the node a Redis heartbeat names: the public roots would let
+    anyone who can write to Redis and buy a certificate stand in for a node."""
+    from iocwall.wall.config import Config
+    from iocwall.wall.serve import build_media
+    config = Config()
+    config.cluster.media, config.cluster.secret_file = "nodes", str(secret_file(tmp_path))
+    with pytest.raises(ValueError, match=r"needs \[cluster\] ca_file"):
+        build_media(config)

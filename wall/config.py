@@ -544,8 +544,9 @@ class ClusterConfig(_Section):
     secret_file: str = Field("", description="File holding the shared secret (16 bytes or "
                              "more) controllers and media nodes prove to each other; the same "
                              "file everywhere; needed with media = 'nodes' and by media nodes")
-    ca_file: str = Field("", description="PEM certificate(s) the media nodes' TLS "
-                         "certificates are checked against; empty = the system's roots")
+    ca_file: str = Field("", description="PEM of the cluster's own CA, which signed the "
+                         "media nodes' TLS certificates; needed with media = 'nodes' (the "
+                         "public roots are refused: camera passwords go to the nodes)")
 
     @model_validator(mode="after")
     def _renew_in_time(self) -> ClusterConfig:

@@ -71,11 +71,18 @@ def build_media(config: Config) -> MediaService:
 def build_node_media(config: Config) -> MediaService:
     """``[cluster] media = "nodes"``: media on `iocwall media-node` machines, found through
     their heartbeats on Redis ([bus] redis_url), reached over TLS with the shared secret.
-    Raises ValueError (one line) when the secret cannot be used."""
+    Raises ValueError (one line) when the secret or the CA is missing."""
     from iocwall.streams.nodeauth import AuthFailed, load_secret
     from iocwall.streams.nodeservice import NodeMediaService
     if not config.cluster.secret_file:
         raise ValueError("[cluster] media = 'nodes' needs [cluster] secret_file")
+    if not config.cluster.ca_file:
+        # Camera passwords go to whichever node a heartbeat on Redis names. Only a cluster
+        # CA of our own makes "a certificate for that address" mean "one of our nodes":
+        # with the public roots, anyone able to write to Redis and buy a certificate for a
+        # host of theirs could stand in the middle of the secret handshake.
+        raise ValueError("[cluster] media = 'nodes' needs [cluster] ca_file: the cluster's "
+                         "own CA, which signed the media nodes' certificates")
     try:
         secret = load_secret(config.cluster.secret_file)
     except AuthFailed as exc:
