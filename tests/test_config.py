@@ -106,7 +106,7 @@ def test_load_config_takes_the_command_lines_overrides_as_plain_arguments(
 
 def test_cluster_lease_renewal_must_fit_twice_in_its_lifetime(tmp_path: Path) -> None:
     config = load(None, env={})
-    assert (config.cluster.lease_ttl_s, config.cluster.lease_renew_s) == (5.0, 1.0)
+    assert (config.cluster.lease_ttl_s, config.cluster.lease_renew_s) == (4.0, 1.0)
     path = write(tmp_path, '[server]\nport = 8080\n[cluster]\nlease_ttl_s = 2\n'
                  'lease_renew_s = 1\n')
     with pytest.raises(ConfigError) as err:

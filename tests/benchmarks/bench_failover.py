@@ -5,7 +5,8 @@ media nodes when the build has them, HAProxy), every service its own process on 
 --restart brings a killed one back on its ports, as systemd's Restart= would.
 Load, all through HAProxy, from this process (no browsers: 32 Chromium tiles would need
 more than the 2 shared cores this runs on):
-- two display nodes: WebSocket clients of /ws/display/demo/1 and /2, each given a 16-tile
+- two display nodes (paired and approved, as on a site): WebSocket clients of
+  /ws/display/demo/1 and /2, each given a 16-tile
   layout; they ack every layout, beat, and reconnect at once when their socket drops;
 - tile video: WHEP viewers (aiortc, decoding) of the sub streams shown on the displays, one
   per distinct camera per display (16 tiles of 4 cameras share 4 streams: the display page
@@ -291,19 +292,36 @@ async def _back(cluster: RunningCluster, name: str, old_pid: int, http: httpx.As
     raise AssertionError(f"{name} did not come back within {timeout:.0f} s")
 
 
+async def _paired_node(cluster: RunningCluster, admin: httpx.AsyncClient, verify: Any,
+                       monitor: str) -> str:
+    """A display node as a site has them: paired, approved for one monitor of the demo wall,
+    its display-session cookie (a paired node's reconnect replaces its old link at once)."""
+    async with httpx.AsyncClient(base_url=cluster.base_url, verify=verify, timeout=10) as node:
+        started = (await node.post("/api/display/pair", json={"name": f"drill-{monitor}"})
+                   ).json()
+        r = await admin.post(f"/api/display/pairings/{started['code']}/approve",
+                             json={"wall": "demo", "monitors": {monitor: "HDMI-1"}})
+        assert r.status_code == 200, r.text
+        token = (await node.post(f"/api/display/pair/{started['node']}/poll",
+                                 json={"secret": started["secret"]})).json()["token"]
+        r = await node.post("/api/display/session", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        return f"iocwall_display={r.cookies['iocwall_display']}"
+
+
 async def _drill(cluster: RunningCluster) -> dict[str, Any]:
     verify = cluster.verify()
     context = verify if isinstance(verify, ssl.SSLContext) else None
     async with httpx.AsyncClient(base_url=cluster.base_url, verify=verify, timeout=10) as http:
         assert (await cluster.login(http)).status_code == 200
         cameras = sorted(c["id"] for c in (await http.get("/api/cameras")).json())
-        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
         ws_base = cluster.base_url.replace("http", "ws", 1)
         load = Load(cluster, http, cameras)
         for monitor in ("1", "2"):
             r = await http.put(f"/api/walls/demo/monitors/{monitor}/layout",
                                json=layout16(0, cameras, "drill"))
             assert r.status_code == 200, r.text
+            cookie = await _paired_node(cluster, http, verify, monitor)
             load.displays.append(DisplayClient(f"{ws_base}/ws/display/demo/{monitor}", cookie,
                                                context))
             for k in range(VIEWERS_PER_DISPLAY):
