@@ -195,3 +195,31 @@ async def test_a_controller_cut_from_redis_catches_up_on_the_pushes_it_missed(
             await display.close()
     finally:
         await proxy.cut()
+
+
+@pytest.mark.redis
+async def test_a_push_whose_announcement_fails_is_saved_audited_and_told_so(
+        tmp_path: Path, own_redis: RedisServer) -> None:
+    """Redis dies after the route's check: the layout is already saved, so its audit entry
+    is written too, and the answer says it was saved (not "nothing was saved")."""
+    from iocwall.layouts import Layout
+    from iocwall.wall.bus.errors import BusLostAfterSave
+    config = with_cameras(make_config(tmp_path / "d"))
+    config.bus.backend, config.bus.redis_url = "redis", own_redis.url
+    async with start_live_server(config) as a, a.client() as http:
+        await a.login(http)
+        await make_wall(http)
+        wall = a.services.wall
+        assert wall is not None
+        recorded: list[dict[str, int]] = []
+
+        async def record(result: Any) -> None:          # the route's audit entry
+            recorded.append(dict(result.versions))
+        own_redis.kill()
+        with pytest.raises(BusLostAfterSave) as refused:
+            await wall.controller.push("w1", {"1": Layout.from_json(
+                layout(tile("a", 0, 0, "cam-2")))}, "admin", 0.0, record)
+        assert refused.value.status == 503 and "saved" in refused.value.message
+        shown = await wall.walls.layout("w1", "1")
+        assert shown is not None and [t.camera for t in shown.tiles] == ["cam-2"]
+        assert recorded == [{"1": shown.version}]        # saved and recorded, never one alone

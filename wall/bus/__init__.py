@@ -7,12 +7,12 @@
 """
 from __future__ import annotations
 
-from iocwall.wall.bus.base import DEFAULT_QUEUE, Bus, Subscription
+from iocwall.wall.bus.base import DEFAULT_QUEUE, Bus, BusDown, Subscription
 from iocwall.wall.bus.events import Event, EventError, EventKind
 from iocwall.wall.bus.memory import MemoryBus
 from iocwall.wall.config import BusConfig
 
-__all__ = ["DEFAULT_QUEUE", "Bus", "Event", "EventError", "EventKind", "MemoryBus",
+__all__ = ["DEFAULT_QUEUE", "Bus", "BusDown", "Event", "EventError", "EventKind", "MemoryBus",
            "Subscription", "open_bus"]
 
 

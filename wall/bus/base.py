@@ -12,6 +12,10 @@ from iocwall.wall.bus.events import Event
 DEFAULT_QUEUE = 256
 
 
+class BusDown(ConnectionError):
+    """``publish`` could not reach the bus (Redis away): the event was not sent."""
+
+
 @runtime_checkable
 class Bus(Protocol):
     """Publish/subscribe of Events by topic.

@@ -25,6 +25,19 @@ class BusUnavailable(ApiError):
                          "hãy thử lại sau", headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
+class BusLostAfterSave(ApiError):
+    """Redis went away between the check and the announcement: the write is saved and
+    audited, and every controller re-sends its displays what changed once the bus is
+    back (wall/walls/controller.py). Told as it is, so nobody believes it was refused."""
+    def __init__(self) -> None:
+        super().__init__(503, "bus_unavailable",
+                         "saved, but the event bus (Redis) went away before the displays "
+                         "were told; they get it when the bus is back / đã lưu, nhưng kênh "
+                         "sự kiện (Redis) mất kết nối trước khi báo các màn hình; màn hình "
+                         "sẽ nhận khi kênh hoạt động lại",
+                         headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
 async def require_bus(bus: Bus) -> None:
     """Raise BusUnavailable unless ``bus`` can carry events now."""
     try:

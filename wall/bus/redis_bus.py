@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from iocwall.wall.bus.base import DEFAULT_QUEUE, Subscription
+from iocwall.wall.bus.base import DEFAULT_QUEUE, BusDown, Subscription
 from iocwall.wall.bus.events import Event, EventError
 from iocwall.wall.bus.memory import _stamp
 
@@ -65,7 +65,10 @@ class RedisBus:
         if self._closed:
             raise RuntimeError("bus is closed")
         message = _stamp(topic, event, self.node_id).to_json()
-        await self._client.publish(self._channel(topic), message)
+        try:
+            await self._client.publish(self._channel(topic), message)
+        except (RedisError, OSError) as exc:
+            raise BusDown(f"redis publish failed: {exc}") from exc
 
     async def subscribe(self, pattern: str, *, maxsize: int = DEFAULT_QUEUE) -> Subscription:
         if self._closed or self._reader is None:

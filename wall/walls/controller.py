@@ -22,7 +22,8 @@ from typing import Any
 
 from iocwall.layouts import Layout, Size, diff
 from iocwall.layouts.streams import DEFAULT_SCREEN, StreamSizes, stream_plan
-from iocwall.wall.bus import Bus, Event, EventKind, Subscription
+from iocwall.wall.bus import Bus, BusDown, Event, EventKind, Subscription
+from iocwall.wall.bus.errors import BusLostAfterSave
 from iocwall.wall.walls.presence import NodeState, NodeStatus, Presence
 from iocwall.wall.walls.protocol import (
     TOPIC_ACK,
@@ -210,11 +211,20 @@ class WallController:
         self._pending[push_id] = result
         alarms = await self.alarm_state(wall) if self.alarm_state else []
         try:
-            for monitor, layout in layouts.items():
-                await self.bus.publish(TOPIC_PUSH, Event(TOPIC_PUSH, EventKind.COMMAND, {
-                    "push_id": push_id, "wall": wall, "monitor": monitor,
-                    "layout": layout.to_json(), "alarms": alarms,
-                    **({} if epoch is None else {"epoch": epoch})}))
+            try:
+                for monitor, layout in layouts.items():
+                    await self.bus.publish(TOPIC_PUSH, Event(TOPIC_PUSH, EventKind.COMMAND, {
+                        "push_id": push_id, "wall": wall, "monitor": monitor,
+                        "layout": layout.to_json(), "alarms": alarms,
+                        **({} if epoch is None else {"epoch": epoch})}))
+            except BusDown as exc:
+                # Redis died after the route's check: the layouts are saved, so their audit
+                # entry is written too (no saved change goes unaudited), and the displays
+                # get them from the resync when the bus is back.
+                log.warning("wall: push %s saved but not announced: %s", push_id, exc)
+                if record is not None:
+                    await record(result)
+                raise BusLostAfterSave() from None
             await asyncio.gather(self._wait_acks(result, wait_s),
                                  record(result) if record else asyncio.sleep(0))
         finally:
