@@ -62,7 +62,8 @@ def test_cluster_demo_starts_serves_through_haproxy_and_stops_clean(tmp_path: Pa
         state = cluster.state()
         names = [s["name"] for s in state["services"]]
         assert [n for n in names if n not in ("m1", "m2")] == SERVICES
-        assert state["media"] in ("nodes", "local") and state["tls"] is True
+        assert state["media"] == "nodes" and state["tls"] is True
+        assert {"m1", "m2"} <= set(names)
         assert "Console / Bảng điều khiển:  https://127.0.0.1:" in cluster.output
         with cluster.client() as http:
             r = cluster.login(http)
@@ -72,6 +73,21 @@ def test_cluster_demo_starts_serves_through_haproxy_and_stops_clean(tmp_path: Pa
             assert wall.status_code == 200 and len(wall.json()["monitors"]) == 2
             cameras = [c["id"] for c in http.get("/api/cameras").json()]
             assert cameras == ["cam1", "cam2", "cam3", "cam4"]
+            # what a drill reads to know what to kill: the controllers' side agrees with
+            # cluster.json, one leader, the two media nodes sharing the four cameras
+            def described() -> dict | None:
+                body = http.get("/api/cluster").json()
+                whole = (len(body["controllers"]) == 2
+                         and sum(c["leader"] for c in body["controllers"]) == 1
+                         and sorted(n["id"] for n in body["media_nodes"]) == ["m1", "m2"]
+                         and sum(n["cameras"] for n in body["media_nodes"]) == 4)
+                return body if whole else None
+            body = wait_until_sync(described, 30, "2 controllers, 1 leader, 2 nodes, 4 cameras")
+            pid = {s["name"]: s["pid"] for s in state["services"]}
+            assert {c["pid"] for c in body["controllers"]} == {pid["c1"], pid["c2"]}
+            assert {n["pid"] for n in body["media_nodes"]} == {pid["m1"], pid["m2"]}
+            assert body["store"] == {"engine": "postgresql", "ok": True}
+            assert body["bus"] == {"backend": "redis", "ok": True}
         ports = [s["port"] for s in state["services"] if s["port"]]
         pids = _descendants(cluster.proc.pid)
         assert {s["pid"] for s in state["services"]} <= pids
