@@ -13,6 +13,7 @@ the controller then freezes its node table instead of expiring nodes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -56,6 +57,23 @@ class Publisher:
         if not self.ok:
             log.info("heartbeats reach Redis again")
         self.ok = True
+
+    async def highest_epoch(self) -> int:
+        """The highest leader epoch any node still on Redis announces (0 when none, or when
+        Redis does not answer). A node starting (or restarting: its memory is gone) begins
+        its fence there, so a stale leader cannot slip an order in before the current
+        leader's first one arrives."""
+        highest = 0
+        try:
+            async for name in self._client.scan_iter(match=key(self._prefix, "*"), count=100):
+                raw = await self._client.get(name)
+                with contextlib.suppress(netwire.WireError):
+                    message = netwire.decode_json(raw) if raw is not None else None
+                    if isinstance(message, NodeAnnouncement):
+                        highest = max(highest, message.epoch)
+        except (aioredis.RedisError, OSError) as exc:
+            log.warning("cannot read the nodes' epochs on Redis: %s", exc)
+        return highest
 
     async def close(self) -> None:
         await self._client.aclose()

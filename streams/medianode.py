@@ -101,6 +101,8 @@ class MediaNode:
         s = self.settings
         await self.media.start()
         self.media.sessions.on_close = self._closed
+        # the fence's memory does not survive a restart: start from the cluster's
+        self.fence.admit(await self._publisher.highest_epoch())
         self._server = await asyncio.start_server(
             self._on_connect, s.listen_host, s.listen_port,
             ssl=nodeauth.server_context(s.cert_file, s.key_file))

@@ -287,6 +287,16 @@ def announced(url: str, prefix: str) -> list[str]:
         client.close()
 
 
+def announced_epoch(url: str, prefix: str, node: str) -> int:
+    import redis
+    client = redis.Redis.from_url(url)
+    try:
+        raw = client.get(f"{prefix}:media.node:{node}")
+        return netwire.decode_json(raw).epoch if raw is not None else -1
+    finally:
+        client.close()
+
+
 def va_id(r) -> str:  # noqa: ANN001
     return r.headers["location"].rsplit("/", 1)[1].split(".", 1)[1]
 
@@ -403,3 +413,38 @@ def test_media_on_nodes_needs_the_clusters_own_ca(tmp_path):
     config.cluster.media, config.cluster.secret_file = "nodes", str(secret_file(tmp_path))
     with pytest.raises(ValueError, match=r"needs \[cluster\] ca_file"):
         build_media(config)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_node_that_starts_late_refuses_an_epoch_older_than_the_clusters(
+        tmp_path, redis_server):
+    """A node's fence lives in its memory: one that starts (or restarts) begins at the
+    highest epoch the other nodes announce, so a stale leader cannot slip an order in."""
+    tls = self_signed(tmp_path / "tls")
+    secret, prefix, ca = secret_file(tmp_path), redis_server.fresh_prefix(), str(tls.cert)
+
+    def link(node: str, address: str) -> NodeLink:
+        return NodeLink(node, address, SECRET.encode(), ca, on_message=lambda *_: None,
+                        on_lost=lambda _: None)
+    with media_nodes(tmp_path, ["m1"], redis_server.url, prefix, tls, secret) as first:
+        await wait_until(lambda: announced(redis_server.url, prefix) == ["m1"], 60,
+                         "m1 announced")
+        leader = link("m1", first["m1"].address)
+        await leader.connect()
+        await leader.call(Op.SYNC, [], epoch=7)              # the current leader's epoch
+        await leader.close()
+        await wait_until(lambda: announced_epoch(redis_server.url, prefix, "m1") == 7, 10,
+                         "m1's heartbeat says epoch 7")
+        (tmp_path / "late").mkdir()
+        with media_nodes(tmp_path / "late", ["m2"], redis_server.url, prefix, tls,
+                         secret) as late:
+            await wait_until(lambda: announced(redis_server.url, prefix) == ["m1", "m2"],
+                             60, "m2 announced")
+            stale = link("m2", late["m2"].address)
+            await stale.connect()
+            with pytest.raises(WhepError) as err:
+                await stale.call(Op.SYNC, [], epoch=3)
+            assert err.value.code == "stale_epoch" and "7" in err.value.message
+            await stale.call(Op.SYNC, [], epoch=7)           # the current leader is obeyed
+            await stale.close()
