@@ -33,6 +33,7 @@ from iocwall.wall.store import Store
 from iocwall.wall.store.dialect import DB_NOW
 
 log = logging.getLogger(__name__)
+STOPPING = "stopping"          # the reason a clean stop gives up the lease
 LEADER = "leader"
 MARGIN = 0.2              # of the ttl: stop acting this long before the store's expiry
 
@@ -142,7 +143,7 @@ class Lease:
         """A clean stop: step down, then free the lease in the store (if still ours).
         Returns the epoch released (0: none was held)."""
         epoch = self._epoch
-        await self._lose("stopping")
+        await self._lose(STOPPING)
         if not epoch:
             return 0
         await self._store.execute(self._sql.release,
@@ -167,7 +168,8 @@ class Lease:
             self._schedule_expiry()
             if not new:
                 return
-            log.warning("this controller (%s) is now the leader, epoch %d", self.me, epoch)
+            # info: taking the lease is the normal start of a controller (a lone demo too)
+            log.info("this controller (%s) is now the leader, epoch %d", self.me, epoch)
             await self._tell(True, epoch)
 
     async def _lose(self, why: str) -> None:
@@ -178,8 +180,10 @@ class Lease:
             if self._expiry is not None:
                 self._expiry.cancel()
                 self._expiry = None
-            log.warning("this controller (%s) is no longer the leader (epoch %d): %s",
-                        self.me, epoch, why)
+            # a warning unless it stepped down because it is stopping (a clean hand-over)
+            log.log(logging.INFO if why == STOPPING else logging.WARNING,
+                    "this controller (%s) is no longer the leader (epoch %d): %s",
+                    self.me, epoch, why)
             await self._tell(False, epoch)
 
     def _schedule_expiry(self) -> None:
