@@ -4,11 +4,12 @@ rest goes on, and Ctrl+C leaving no process and no port behind."""
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
+from iocwall.wall.cluster_demo.command import port_free
+from tests.benchmarks.common import descendants
 from tests.fixtures.cluster_demo import start_cluster
 from tests.waiting import wait_until_sync
 
@@ -24,36 +25,6 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{current}/task")
-        except OSError:
-            continue
-        for tid in tasks:
-            try:
-                with open(f"/proc/{current}/task/{tid}/children") as f:
-                    kids = {int(k) for k in f.read().split()}
-            except OSError:
-                continue
-            todo += sorted(kids - found)
-            found |= kids
-    return found
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_cluster_demo_starts_serves_through_haproxy_and_stops_clean(tmp_path: Path) -> None:
@@ -89,7 +60,7 @@ def test_cluster_demo_starts_serves_through_haproxy_and_stops_clean(tmp_path: Pa
             assert body["store"] == {"engine": "postgresql", "ok": True}
             assert body["bus"] == {"backend": "redis", "ok": True}
         ports = [s["port"] for s in state["services"] if s["port"]]
-        pids = _descendants(cluster.proc.pid)
+        pids = set(descendants(cluster.proc.pid))
         assert {s["pid"] for s in state["services"]} <= pids
 
         # a controller that dies is reported; the demo and the console go on; --restart
@@ -105,12 +76,12 @@ def test_cluster_demo_starts_serves_through_haproxy_and_stops_clean(tmp_path: Pa
         wait_until_sync(lambda: cluster.service("c2")["alive"] and
                         cluster.service("c2")["pid"] != old, 15, "c2 started again")
         assert "c2 restarted" in cluster.output
-        pids |= _descendants(cluster.proc.pid)
+        pids |= set(descendants(cluster.proc.pid))
 
         assert cluster.interrupt() == 0
     assert "stopped / đã dừng" in cluster.output
     assert [p for p in pids if _alive(p)] == []
-    assert [p for p in ports if not _port_free(p)] == []
+    assert [p for p in ports if not port_free(p)] == []
     assert cluster.state()["running"] is False
 
 
@@ -118,11 +89,11 @@ def test_no_service_outlives_a_killed_cluster_demo(tmp_path: Path) -> None:
     """kill -9 of the demo itself (no chance to stop anything): every service still goes."""
     with start_cluster(tmp_path / "cluster") as cluster:
         state = cluster.state()
-        pids = _descendants(cluster.proc.pid)
+        pids = set(descendants(cluster.proc.pid))
         ports = [s["port"] for s in state["services"] if s["port"]]
         assert {s["pid"] for s in state["services"]} <= pids
         cluster.proc.kill()
         cluster.proc.wait(10)
         wait_until_sync(lambda: not [p for p in pids if _alive(p)], 30,
                         "every service gone after the demo died")
-        wait_until_sync(lambda: all(_port_free(p) for p in ports), 10, "every port free")
+        wait_until_sync(lambda: all(port_free(p) for p in ports), 10, "every port free")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +21,7 @@ from iocwall.wall.config import BusConfig
 from iocwall.wall.walls.protocol import TOPIC_ALARM
 from tests.fixtures.ports import free_port
 from tests.fixtures.redis_server import RedisServer
-from tests.waiting import wait_until_sync
+from tests.test_wall_display_reconnect import serve as serve_config
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.redis,
               pytest.mark.timeout(120)]
@@ -38,18 +36,8 @@ def serve(data: Path, port: int, bus: BusConfig) -> Iterator[None]:
                       f'[auth]\nadmin_password = "{PASSWORD}"\n'
                       f'[bus]\nbackend = "redis"\nredis_url = "{bus.redis_url}"\n'
                       f'prefix = "{bus.prefix}"\n')
-    proc = subprocess.Popen([sys.executable, "-m", "iocwall.wall.cli", "serve", "--config",
-                             str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        def healthy() -> bool:
-            with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-            return False
-        wait_until_sync(healthy, 30, "iocwall serve healthy", step=0.05)
+    with serve_config(config, port):
         yield
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 def publish(bus: BusConfig, epoch: int, alarm: int, name: str) -> None:

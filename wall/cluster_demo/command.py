@@ -77,7 +77,8 @@ def _check(args: argparse.Namespace) -> list[str]:
     return problems
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Nothing listens on 127.0.0.1:``port`` (the demo's port, and every port after Ctrl+C)."""
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -311,7 +312,7 @@ def run(args: argparse.Namespace) -> int:
         for line in problems:
             print(f"iocwall cluster-demo: {line}", file=sys.stderr)
         return 2
-    if not _port_free(args.port):
+    if not port_free(args.port):
         print(f"iocwall cluster-demo: port {args.port} on 127.0.0.1 is in use; choose "
               "another --port", file=sys.stderr)
         return 1
