@@ -354,19 +354,9 @@ class MediaCluster:
 
     async def metrics_text(self) -> str:
         parts: list[metrics.ServerCounters] = await self._procs.each(Op.COUNTERS)
-        closed: Counter[str] = Counter({r.value: n for r, n in self.closed.items()
-                                        if r in _LOST})
-        for part in parts:
-            closed.update(part.sessions_closed)
-        total = metrics.ServerCounters(
-            sessions=len(self._sessions),
-            sessions_total=sum(p.sessions_total for p in parts),
-            sessions_refused=self._refused + sum(p.sessions_refused for p in parts),
-            transcode_sessions_total=sum(p.transcode_sessions_total for p in parts),
-            keyframe_requests_total=sum(p.keyframe_requests_total for p in parts),
-            sessions_closed={r.value: closed[r.value] for r in CloseReason},
-            late_drops_total=sum(p.late_drops_total for p in parts),
-            paced_packets_total=sum(p.paced_packets_total for p in parts))
+        lost = {r.value: n for r, n in self.closed.items() if r in _LOST}
+        total = metrics.summed(parts, sessions=len(self._sessions), refused=self._refused,
+                               closed=lost)
         return (metrics.render(await self.health(), total)
                 + metrics.render_nodes(self._node_counters) + node_metrics(self._procs.table))
 

@@ -6,7 +6,8 @@ families, and ``exposition`` renders it with ``generate_latest`` (text format 0.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -14,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from iocwall.streams.health import HealthSnapshot, StreamState
+from iocwall.streams.limits import CloseReason
 
 # What generate_latest writes (its CONTENT_TYPE_LATEST names a newer version in new releases)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -29,6 +31,26 @@ class ServerCounters:
     sessions_closed: dict[str, int] = field(default_factory=dict)   # reason -> count
     late_drops_total: int = 0
     paced_packets_total: int = 0
+
+
+def summed(parts: Sequence[ServerCounters], *, sessions: int | None = None, refused: int = 0,
+           closed: Mapping[str, int] | None = None) -> ServerCounters:
+    """Several media processes' counters as one (a cluster's /metrics). ``sessions``: the
+    open sessions where the caller counts them itself (None: the parts' sum); ``refused``
+    and ``closed``: what the caller counted on top of the parts (offers it refused,
+    sessions it ended when a process was lost)."""
+    ends: Counter[str] = Counter(closed or {})
+    for part in parts:
+        ends.update(part.sessions_closed)
+    return ServerCounters(
+        sessions=sum(p.sessions for p in parts) if sessions is None else sessions,
+        sessions_total=sum(p.sessions_total for p in parts),
+        sessions_refused=refused + sum(p.sessions_refused for p in parts),
+        transcode_sessions_total=sum(p.transcode_sessions_total for p in parts),
+        keyframe_requests_total=sum(p.keyframe_requests_total for p in parts),
+        sessions_closed={r.value: ends[r.value] for r in CloseReason},
+        late_drops_total=sum(p.late_drops_total for p in parts),
+        paced_packets_total=sum(p.paced_packets_total for p in parts))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,6 @@ from iocwall.streams.cluster import _down
 from iocwall.streams.contract import MediaService
 from iocwall.streams.health import HealthSnapshot
 from iocwall.streams.leadership import Leadership, SoleLeader
-from iocwall.streams.limits import CloseReason
 from iocwall.streams.netwire import NodeAnnouncement
 from iocwall.streams.nodelink import NodeLink
 from iocwall.streams.nodes import NodeState, NodeTable
@@ -409,18 +408,7 @@ class NodeMediaService:
 
     async def metrics_text(self) -> str:
         parts: list[metrics.ServerCounters] = [r for _, r in await self._each(Op.COUNTERS)]
-        closed: Counter[str] = Counter()
-        for part in parts:
-            closed.update(part.sessions_closed)
-        total = metrics.ServerCounters(
-            sessions=sum(p.sessions for p in parts),
-            sessions_total=sum(p.sessions_total for p in parts),
-            sessions_refused=sum(p.sessions_refused for p in parts),
-            transcode_sessions_total=sum(p.transcode_sessions_total for p in parts),
-            keyframe_requests_total=sum(p.keyframe_requests_total for p in parts),
-            sessions_closed={r.value: closed[r.value] for r in CloseReason},
-            late_drops_total=sum(p.late_drops_total for p in parts),
-            paced_packets_total=sum(p.paced_packets_total for p in parts))
+        total = metrics.summed(parts)
         return (metrics.render(await self.health(), total)
                 + metrics.render_nodes(self._node_counters) + node_metrics(self.table))
 

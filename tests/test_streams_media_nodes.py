@@ -391,6 +391,8 @@ async def test_a_controller_with_media_on_nodes_plays_a_registered_camera(
                                  "the node's heartbeat lists the camera and its viewer")
                 listed = (await admin.get("/api/streams/nodes")).json()
                 assert simulator.password not in str(listed)
+                text = await server.services.media.metrics_text()   # the nodes' sums
+                assert "iocwall_webrtc_sessions 1.0" in text, text[:2000]
                 assert (await admin.delete(location)).status_code == 200
                 await wait_until(lambda: viewer.pc.connectionState in ("closed", "failed")
                                  or not viewer.channel.readyState == "open", 10,
